@@ -1,0 +1,199 @@
+//! Trains a classifier. `cargo run --release --example train` trains the linear classifier on the
+//! generated `shapes` set (no download) and saves `runs/shapes-linear.safetensors`.
+
+use clap::Parser;
+use kindling::cli::{DataArgs, DeviceArgs};
+use kindling::data::{augment::Augment, DatasetName, Normalization};
+use kindling::loss::{LossKind, RegKind};
+use kindling::models::ModelKind;
+use kindling::optim::{OptimizerKind, Schedule};
+use kindling::train::BatchSize;
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Train a kindling classifier. Unset hyper-parameters take the defaults for the model and data set
+/// (see the README's table).
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Model.
+    #[arg(long, value_enum, default_value = "linear")]
+    model: ModelKind,
+    /// Data loss.
+    #[arg(long, value_enum, default_value = "softmax")]
+    loss: LossKind,
+    /// Regularization strength λ in λ·R(W).
+    #[arg(long)]
+    reg: Option<f64>,
+    /// Regularizer R.
+    #[arg(long, value_enum)]
+    reg_kind: Option<RegKind>,
+    /// Optimizer.
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerKind>,
+    /// Base learning rate.
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// Momentum coefficient (momentum, nesterov).
+    #[arg(long)]
+    momentum: Option<f64>,
+    /// Weight decay (decoupled for adamw, L2 in the gradient otherwise).
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, step[:EVERY[:GAMMA]], cosine[:WARMUP].
+    #[arg(long, value_parser = Schedule::parse)]
+    schedule: Option<Schedule>,
+    /// Epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Batch size, or `full` for full-batch gradient descent.
+    #[arg(long, value_parser = BatchSize::parse)]
+    batch_size: Option<BatchSize>,
+    /// Seed for initialization, shuffling and augmentation.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Augment training batches: random crop after 4-pixel padding and horizontal flips.
+    #[arg(long)]
+    augment: bool,
+    /// Horizontal flips only.
+    #[arg(long)]
+    hflip: bool,
+    /// Where to save the final checkpoint (default runs/<dataset>-<model>[-svm].safetensors).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Continue training from a `.last.safetensors` checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Print only the final line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.device.open()?;
+    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let (run, resume) = match &args.resume {
+        Some(path) => {
+            let (run, resume) = kindling::run::from_resume(path, &device)?;
+            if run.dataset != dataset && args.data.dataset.is_some() {
+                anyhow::bail!(
+                    "--resume {}: trained on {}, not {dataset}",
+                    path.display(),
+                    run.dataset
+                );
+            }
+            (run, Some(resume))
+        }
+        None => {
+            let mut cfg = kindling::defaults::train_config(dataset, args.model, args.loss);
+            if let Some(v) = args.reg {
+                cfg.reg = v;
+            }
+            if let Some(v) = args.reg_kind {
+                cfg.reg_kind = v;
+            }
+            if let Some(v) = args.optimizer {
+                cfg.optimizer = kindling::optim::OptimizerConfig::new(v, cfg.optimizer.lr);
+            }
+            if let Some(v) = args.lr {
+                cfg.optimizer.lr = v;
+            }
+            if let Some(v) = args.momentum {
+                cfg.optimizer.momentum = v;
+            }
+            if let Some(v) = args.weight_decay {
+                cfg.optimizer.weight_decay = v;
+            }
+            if let Some(v) = args.schedule {
+                cfg.schedule = v;
+            }
+            if let Some(v) = args.epochs {
+                cfg.epochs = v;
+            }
+            if let Some(v) = args.batch_size {
+                cfg.batch_size = v;
+            }
+            if let Some(v) = args.seed {
+                cfg.seed = v;
+            }
+            if args.augment {
+                cfg.augment = Augment {
+                    hflip: true,
+                    crop_pad: 4,
+                };
+            }
+            if args.hflip {
+                cfg.augment.hflip = true;
+            }
+            cfg.validate()?;
+            (
+                kindling::run::Run {
+                    dataset,
+                    model: args.model,
+                    train: cfg,
+                },
+                None,
+            )
+        }
+    };
+    let mut run = run;
+    if let (Some(_), Some(e)) = (&resume, args.epochs) {
+        run.train.epochs = e;
+    }
+    let data = args.data.prepare(run.dataset)?;
+    let save = args.save.clone().unwrap_or_else(|| {
+        let loss = if run.train.loss == LossKind::Svm {
+            "-svm"
+        } else {
+            ""
+        };
+        PathBuf::from(
+            format!("runs/{}-{:?}{loss}.safetensors", run.dataset, run.model).to_lowercase(),
+        )
+    });
+    let norm = match &resume {
+        Some(r) => r.normalization.clone(),
+        None => Normalization::fit(&data.train),
+    };
+    eprintln!("{}", data.description);
+    let report = kindling::run::train(
+        &run,
+        &data,
+        &norm,
+        &device,
+        &save,
+        resume,
+        &command,
+        !args.quiet,
+    )?;
+    let last = report.history.last().expect("at least one epoch");
+    println!(
+        "{} {:?} ({:?} loss): train acc {:.4}, {} after {} epochs in {:.1}s; saved {}",
+        run.dataset,
+        run.model,
+        run.train.loss,
+        last.train_acc,
+        match last.val_acc {
+            Some(v) => format!("val acc {v:.4}"),
+            None => "no val split".to_string(),
+        },
+        last.epoch,
+        report.seconds,
+        save.display()
+    );
+    if let Some(test_acc) = report.test_acc {
+        println!(
+            "test accuracy {test_acc:.4} ({} test images)",
+            report.test_n
+        );
+    }
+    Ok(())
+}

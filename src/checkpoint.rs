@@ -1,0 +1,205 @@
+//! Self-describing safetensors checkpoints, written atomically.
+//!
+//! The tensors are the model's parameters under their model names (`fc.weight`, ...) and, in
+//! resumable checkpoints, the optimizer state under `optim.<param>.<slot>`. The metadata key
+//! `kindling` holds [`CheckpointMeta`] as JSON: model configuration, class names, normalization,
+//! data set, epoch, metrics and training configuration, so `evaluate` and `predict` rebuild the
+//! model from the file alone. Files are written to a temporary name, synced, then renamed, so a
+//! crash never leaves a truncated checkpoint behind.
+
+use crate::data::Normalization;
+use crate::models::{Model, ModelConfig};
+use crate::params::Params;
+use crate::train::{EpochRecord, TrainConfig};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Prefix of optimizer-state tensors.
+pub const OPTIM_PREFIX: &str = "optim.";
+/// The metadata key holding [`CheckpointMeta`].
+pub const META_KEY: &str = "kindling";
+
+/// Everything a checkpoint says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// kindling's version that wrote the file.
+    pub kindling_version: String,
+    /// The model's configuration.
+    pub model: ModelConfig,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+    /// Input normalization computed on the training split.
+    pub normalization: Normalization,
+    /// Data set trained on.
+    pub dataset: String,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Metrics of the last completed epoch.
+    pub metrics: Option<EpochRecord>,
+    /// The training configuration (needed by `--resume`).
+    pub train: Option<TrainConfig>,
+    /// The data split used, e.g. `train[0..40000), val = last 10000`.
+    pub split: Option<String>,
+    /// The command line that produced the file.
+    pub command: Option<String>,
+}
+
+/// A loaded checkpoint: its metadata, the rebuilt model and its parameters, and any optimizer state.
+pub struct Checkpoint {
+    /// The metadata.
+    pub meta: CheckpointMeta,
+    /// The model, ready to run.
+    pub model: Model,
+    /// The model's parameters (trainable, for `--resume`).
+    pub params: Params,
+    /// Optimizer state by `<param>.<slot>` (empty for weights-only files).
+    pub optimizer_state: HashMap<String, Tensor>,
+}
+
+/// Writes `params` (and `optimizer_state`) with `meta` to `path`, atomically.
+pub fn save(
+    path: &Path,
+    meta: &CheckpointMeta,
+    params: &Params,
+    optimizer_state: &[(String, Tensor)],
+) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> = params
+        .named_vars()
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().to_device(&Device::Cpu)))
+        .map(|(n, t)| Ok((n, t?)))
+        .collect::<Result<_>>()?;
+    for (n, t) in optimizer_state {
+        tensors.push((format!("{OPTIM_PREFIX}{n}"), t.to_device(&Device::Cpu)?));
+    }
+    let mut metadata = HashMap::new();
+    metadata.insert(
+        META_KEY.to_string(),
+        serde_json::to_string(meta).expect("metadata serializes"),
+    );
+    let bytes =
+        safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+            .map_err(|e| Error::checkpoint(path, format!("cannot serialize: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::checkpoint(path, format!("cannot create folder {}: {e}", dir.display()))
+        })?;
+    }
+    let tmp = tmp_path(path);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::checkpoint(path, format!("cannot write: {e}"))
+    })
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Reads only the metadata of a checkpoint.
+pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
+    let bytes = read_file(path)?;
+    meta_from_bytes(path, &bytes)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        return Err(Error::checkpoint(
+            path,
+            "is a directory, expected a .safetensors file",
+        ));
+    }
+    std::fs::read(path).map_err(|e| Error::checkpoint(path, format!("cannot read: {e}")))
+}
+
+fn meta_from_bytes(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta> {
+    let (_, st_meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
+        Error::checkpoint(
+            path,
+            format!("not a safetensors file ({e}); was it truncated or is it another format?"),
+        )
+    })?;
+    let json = st_meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| {
+            Error::checkpoint(
+                path,
+                "has no kindling metadata: it was not written by kindling's train",
+            )
+        })?;
+    serde_json::from_str(json)
+        .map_err(|e| Error::checkpoint(path, format!("unreadable kindling metadata: {e}")))
+}
+
+/// Loads a checkpoint and rebuilds its model on `device`.
+pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
+    let bytes = read_file(path)?;
+    let meta = meta_from_bytes(path, &bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|e| Error::checkpoint(path, format!("tensors unreadable: {e}")))?;
+    let params = Params::new(0);
+    let model = Model::new(&meta.model, params.var_builder(DType::F32, device))?;
+    for (name, var) in params.named_vars() {
+        let t = tensors.get(&name).ok_or_else(|| {
+            Error::checkpoint(
+                path,
+                format!(
+                    "tensor {name} missing: the file does not match its own model configuration"
+                ),
+            )
+        })?;
+        if t.shape() != var.shape() {
+            return Err(Error::checkpoint(
+                path,
+                format!(
+                    "tensor {name} has shape {:?} but the model needs {:?}",
+                    t.dims(),
+                    var.dims()
+                ),
+            ));
+        }
+        var.set(&t.to_dtype(DType::F32)?)?;
+    }
+    let optimizer_state = tensors
+        .into_iter()
+        .filter_map(|(n, t)| n.strip_prefix(OPTIM_PREFIX).map(|s| (s.to_string(), t)))
+        .collect();
+    Ok(Checkpoint {
+        meta,
+        model,
+        params,
+        optimizer_state,
+    })
+}
+
+/// Paths written next to `--save PATH`: the resumable last epoch, the best validation epoch and
+/// the history.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "model".into());
+    path.with_file_name(format!("{stem}.{suffix}"))
+}

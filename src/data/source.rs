@@ -1,0 +1,183 @@
+//! Which data set, and where its files are: `--dataset`, `--data-dir`, `$KINDLING_DATA`, `./data`,
+//! Debian's Fashion-MNIST package, then the Hugging Face Hub.
+
+use super::{cifar10, hub, idx, shapes, toy2d, Dataset, Split};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The data sets kindling knows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetName {
+    /// Generated offline: 10 classes of 32×32 RGB shapes.
+    Shapes,
+    /// CIFAR-10, 32×32 RGB, 10 classes.
+    Cifar10,
+    /// MNIST digits, 28×28 grayscale.
+    Mnist,
+    /// Fashion-MNIST, 28×28 grayscale.
+    FashionMnist,
+    /// 2-D spiral, 3 classes.
+    Spiral,
+    /// 2-D concentric circles.
+    Circles,
+    /// 2-D half moons.
+    Moons,
+    /// 2-D Gaussian blobs.
+    Blobs,
+}
+
+impl DatasetName {
+    /// The name as typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetName::Shapes => "shapes",
+            DatasetName::Cifar10 => "cifar10",
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Spiral => "spiral",
+            DatasetName::Circles => "circles",
+            DatasetName::Moons => "moons",
+            DatasetName::Blobs => "blobs",
+        }
+    }
+
+    /// The folder name under `$KINDLING_DATA` or `./data`.
+    pub fn folder(self) -> Option<&'static str> {
+        match self {
+            DatasetName::Cifar10 => Some("cifar-10-batches-bin"),
+            DatasetName::Mnist => Some("mnist"),
+            DatasetName::FashionMnist => Some("fashion-mnist"),
+            _ => None,
+        }
+    }
+
+    /// The 2-D toy problem, if this is one.
+    pub fn toy(self) -> Option<toy2d::Toy> {
+        match self {
+            DatasetName::Spiral => Some(toy2d::Toy::Spiral),
+            DatasetName::Circles => Some(toy2d::Toy::Circles),
+            DatasetName::Moons => Some(toy2d::Toy::Moons),
+            DatasetName::Blobs => Some(toy2d::Toy::Blobs),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where to look for data files.
+#[derive(Debug, Clone, Default)]
+pub struct DataOptions {
+    /// `--data-dir`: the data set's own folder (or a folder holding it under its usual name).
+    pub data_dir: Option<PathBuf>,
+    /// Allow the Hugging Face Hub download when no folder has the files (default true in the
+    /// examples).
+    pub allow_download: bool,
+    /// Number of samples for generated sets (`None`: their default size).
+    pub generated_size: Option<usize>,
+}
+
+/// Debian's `dataset-fashion-mnist` package installs here.
+pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+/// The folders searched for `name`, in order.
+pub fn candidate_dirs(name: DatasetName, opts: &DataOptions) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let folder = name.folder();
+    if let Some(dir) = &opts.data_dir {
+        if let Some(f) = folder {
+            dirs.push(dir.join(f));
+        }
+        dirs.push(dir.clone());
+        return dirs;
+    }
+    if let (Ok(root), Some(f)) = (std::env::var("KINDLING_DATA"), folder) {
+        if !root.is_empty() {
+            dirs.push(Path::new(&root).join(f));
+        }
+    }
+    if let Some(f) = folder {
+        dirs.push(Path::new("data").join(f));
+    }
+    if name == DatasetName::FashionMnist {
+        dirs.push(PathBuf::from(DEBIAN_FASHION_MNIST));
+    }
+    dirs
+}
+
+/// Loads `split` of data set `name`.
+///
+/// Files are found in `--data-dir`, else `$KINDLING_DATA/<folder>`, else `./data/<folder>` (and
+/// Debian's folder for Fashion-MNIST), else downloaded from the Hugging Face Hub when allowed.
+pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Dataset> {
+    if name == DatasetName::Shapes {
+        let n = opts.generated_size.unwrap_or(match split {
+            Split::Train => shapes::DEFAULT_TRAIN,
+            Split::Test => shapes::DEFAULT_TEST,
+        });
+        return Ok(shapes::generate(split, n));
+    }
+    if let Some(toy) = name.toy() {
+        let per_class = opts
+            .generated_size
+            .map(|n| n.div_ceil(toy.classes()))
+            .unwrap_or(toy2d::DEFAULT_PER_CLASS);
+        return Ok(toy2d::generate(toy, split, per_class));
+    }
+    let dirs = candidate_dirs(name, opts);
+    if let Some(dir) = &opts.data_dir {
+        if !dir.is_dir() {
+            return Err(Error::invalid(
+                "--data-dir",
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
+    }
+    for dir in &dirs {
+        let found = match name {
+            DatasetName::Cifar10 => cifar10::has_split(dir, split),
+            _ => idx::has_split(dir, split),
+        };
+        if found {
+            return match name {
+                DatasetName::Cifar10 => cifar10::load(dir, split),
+                DatasetName::Mnist => idx::load(dir, split, "mnist", &idx::MNIST_CLASSES),
+                _ => idx::load(dir, split, "fashion-mnist", &idx::FASHION_CLASSES),
+            };
+        }
+    }
+    let searched = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if opts.data_dir.is_some() || !opts.allow_download {
+        return Err(Error::DataNotFound(format!(
+            "{name} ({split:?} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
+             KINDLING_DATA to a folder holding {}/ (see README, 'Getting the data')",
+            name.folder().unwrap_or("")
+        )));
+    }
+    let (spec, classes): (hub::HubDataset, Vec<&str>) = match name {
+        DatasetName::Cifar10 => (hub::CIFAR10, cifar10::CLASSES.to_vec()),
+        DatasetName::Mnist => (hub::MNIST, idx::MNIST_CLASSES.to_vec()),
+        _ => (hub::FASHION_MNIST, idx::FASHION_CLASSES.to_vec()),
+    };
+    eprintln!(
+        "{name}: not found in {searched}; trying the Hugging Face Hub ({})",
+        spec.repo
+    );
+    let file = match split {
+        Split::Train => spec.train_file,
+        Split::Test => spec.test_file,
+    };
+    let path = hub::fetch(spec.repo, file, None)?;
+    hub::load_parquet(&path, name.as_str(), &classes)
+}

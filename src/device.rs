@@ -1,0 +1,89 @@
+//! `--device cpu|cuda|cuda:N|auto` parsing into a candle [`Device`].
+//!
+//! ```
+//! let dev = kindling::device::parse_device("cpu").unwrap();
+//! assert!(dev.is_cpu());
+//! ```
+
+use crate::{Error, Result};
+use candle_core::Device;
+
+/// Parses a device name and opens the device.
+///
+/// `auto` picks the first CUDA GPU when kindling was built with the `cuda` feature and one is
+/// present, else the CPU. `cuda` and `cuda:N` in a build without the feature are an error that says
+/// how to rebuild: never a silent fallback to the CPU.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let spec = spec.trim().to_ascii_lowercase();
+    match spec.as_str() {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => {
+            if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
+                open_cuda(0)
+            } else {
+                Ok(Device::Cpu)
+            }
+        }
+        "cuda" | "gpu" => open_cuda(0),
+        s if s.starts_with("cuda:") => {
+            let n = s["cuda:".len()..].parse::<usize>().map_err(|_| {
+                Error::invalid(
+                    "--device",
+                    format!("'{spec}': expected cuda:N with N a GPU index, e.g. cuda:0"),
+                )
+            })?;
+            open_cuda(n)
+        }
+        _ => Err(Error::invalid(
+            "--device",
+            format!("unknown device '{spec}': use cpu, cuda, cuda:N or auto"),
+        )),
+    }
+}
+
+fn open_cuda(ordinal: usize) -> Result<Device> {
+    if !cfg!(feature = "cuda") {
+        return Err(Error::Device(format!(
+            "--device cuda:{ordinal} asked for a GPU, but this kindling was built without CUDA. \
+             Rebuild with `cargo build --release --features cuda` (needs the CUDA toolkit; see the README), \
+             or pass --device cpu"
+        )));
+    }
+    Device::new_cuda(ordinal).map_err(|e| {
+        Error::Device(format!(
+            "could not open CUDA device {ordinal}: {e}. Check nvidia-smi, or pass --device cpu"
+        ))
+    })
+}
+
+/// A short human-readable name for a device, e.g. `cpu` or `cuda:0`.
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => {
+            format!("cpu ({} threads)", candle_core::utils::get_num_threads())
+        }
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_unknown() {
+        assert!(parse_device("cpu").unwrap().is_cpu());
+        let err = parse_device("tpu").unwrap_err().to_string();
+        assert!(err.contains("unknown device"), "{err}");
+        assert!(parse_device("cuda:x").is_err());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_feature_is_an_error() {
+        let err = parse_device("cuda").unwrap_err().to_string();
+        assert!(err.contains("--features cuda"), "{err}");
+        assert!(parse_device("auto").unwrap().is_cpu());
+    }
+}

@@ -1,0 +1,196 @@
+//! A whole training run as the `train` example performs it: build the model the configuration
+//! names, fit it, checkpoint it, and score it on the test split when there is one.
+
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::cli::Prepared;
+use crate::data::{self, DataOptions, DatasetName, Normalization, Split};
+use crate::models::{LinearConfig, Model, ModelConfig, ModelKind};
+use crate::params::Params;
+use crate::train::{self, EpochRecord, Outputs, ResumeFrom, TrainConfig};
+use crate::{Error, Result};
+use candle_core::{DType, Device};
+use std::path::Path;
+
+/// What to train.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The data set.
+    pub dataset: DatasetName,
+    /// The model kind.
+    pub model: ModelKind,
+    /// Hyper-parameters.
+    pub train: TrainConfig,
+}
+
+/// A checkpoint to continue from.
+pub struct Resume {
+    /// The model with its trained parameters.
+    pub model: Model,
+    /// Its parameters.
+    pub params: Params,
+    /// Its configuration.
+    pub model_config: ModelConfig,
+    /// The normalization it was trained with.
+    pub normalization: Normalization,
+    /// Optimizer state, epoch count and history.
+    pub from: ResumeFrom,
+}
+
+/// What a run produced.
+pub struct RunReport {
+    /// Per-epoch records.
+    pub history: Vec<EpochRecord>,
+    /// Training seconds.
+    pub seconds: f64,
+    /// Accuracy on the official test split, when it is available locally.
+    pub test_acc: Option<f64>,
+    /// Number of test samples.
+    pub test_n: usize,
+}
+
+/// The configuration of a new `kind` model for inputs of `shape` and `classes` classes.
+pub fn model_config(kind: ModelKind, shape: [usize; 3], classes: usize) -> ModelConfig {
+    match kind {
+        ModelKind::Linear => ModelConfig::Linear(LinearConfig {
+            input_shape: shape,
+            classes,
+        }),
+    }
+}
+
+/// Reads a resumable checkpoint (`.last.safetensors`).
+pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
+    let ck = checkpoint::load(path, device)?;
+    let train = ck
+        .meta
+        .train
+        .clone()
+        .ok_or_else(|| Error::checkpoint(path, "holds no training configuration to resume"))?;
+    if ck.optimizer_state.is_empty() && train.optimizer.kind != crate::optim::OptimizerKind::Sgd {
+        return Err(Error::checkpoint(
+            path,
+            "holds no optimizer state: resume from the .last.safetensors file written beside the checkpoint",
+        ));
+    }
+    let dataset: DatasetName = serde_json::from_value(serde_json::Value::String(
+        ck.meta.dataset.clone(),
+    ))
+    .map_err(|_| Error::checkpoint(path, format!("unknown data set '{}'", ck.meta.dataset)))?;
+    let history_path = path.with_file_name(
+        path.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".last.safetensors", ".history.json"),
+    );
+    let history: Vec<EpochRecord> = std::fs::read_to_string(&history_path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .map(|h: Vec<EpochRecord>| h.into_iter().take(ck.meta.epoch).collect())
+        .unwrap_or_default();
+    let run = Run {
+        dataset,
+        model: ck.meta.model.kind(),
+        train,
+    };
+    let resume = Resume {
+        model: ck.model,
+        params: ck.params,
+        model_config: ck.meta.model.clone(),
+        normalization: ck.meta.normalization.clone(),
+        from: ResumeFrom {
+            epoch: ck.meta.epoch,
+            optimizer_state: ck.optimizer_state,
+            history,
+        },
+    };
+    Ok((run, resume))
+}
+
+/// Trains, saves to `save` (and its siblings), and scores on the test split if it is available
+/// without a download.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    run: &Run,
+    data: &Prepared,
+    norm: &Normalization,
+    device: &Device,
+    save: &Path,
+    resume: Option<Resume>,
+    command: &str,
+    verbose: bool,
+) -> Result<RunReport> {
+    let (model, params, model_cfg, from) = match resume {
+        Some(r) => {
+            if r.model_config.input_shape() != data.train.shape
+                || r.model_config.classes() != data.train.num_classes()
+            {
+                return Err(Error::invalid(
+                    "--resume",
+                    "the checkpoint's input shape or classes differ from the data",
+                ));
+            }
+            (r.model, r.params, r.model_config, Some(r.from))
+        }
+        None => {
+            let cfg = model_config(run.model, data.train.shape, data.train.num_classes());
+            let params = Params::new(run.train.seed);
+            let model = Model::new(&cfg, params.var_builder(DType::F32, device))?;
+            (model, params, cfg, None)
+        }
+    };
+    if verbose {
+        eprintln!(
+            "model {:?}: {} parameters; {} training images, {} validation",
+            run.model,
+            params.count(),
+            data.train.len(),
+            data.val.as_ref().map_or(0, |v| v.len())
+        );
+    }
+    let meta = CheckpointMeta {
+        kindling_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: model_cfg,
+        classes: data.train.classes.clone(),
+        normalization: norm.clone(),
+        dataset: run.dataset.as_str().to_string(),
+        epoch: 0,
+        metrics: None,
+        train: Some(run.train.clone()),
+        split: Some(data.description.clone()),
+        command: Some(command.to_string()),
+    };
+    let out = Outputs {
+        save: Some(save.to_path_buf()),
+        meta: Some(meta),
+        verbose,
+    };
+    let report = train::fit(
+        &model,
+        &params,
+        &data.train,
+        data.val.as_ref(),
+        norm,
+        &run.train,
+        device,
+        &out,
+        from,
+        |_| true,
+    )?;
+    let opts = DataOptions {
+        allow_download: false,
+        ..data.options.clone()
+    };
+    let (test_acc, test_n) = match data::load(run.dataset, Split::Test, &opts) {
+        Ok(test) => (
+            Some(train::evaluate(&model, &test, norm, device)?.accuracy()),
+            test.len(),
+        ),
+        Err(_) => (None, 0),
+    };
+    Ok(RunReport {
+        history: report.history,
+        seconds: report.seconds,
+        test_acc,
+        test_n,
+    })
+}
