@@ -30,11 +30,13 @@ pub mod data;
 pub mod defaults;
 pub mod device;
 pub mod error;
+pub mod evaluate;
 pub mod loss;
 pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod predict;
 pub mod run;
 pub mod train;
 

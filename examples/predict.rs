@@ -1,0 +1,42 @@
+//! Classifies image files with a checkpoint: top classes with probabilities.
+
+use clap::Parser;
+use kindling::cli::DeviceArgs;
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Classify PNG or JPEG images. Images of another size are resized to the model's input size.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Checkpoint written by `train`.
+    #[arg(long)]
+    weights: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// How many classes to show per image.
+    #[arg(long, default_value_t = 3)]
+    top: usize,
+    /// Image files.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.device.open()?;
+    let ck = kindling::checkpoint::load(&args.weights, &device)?;
+    for path in &args.images {
+        let p = kindling::predict::classify_file(&ck, path, &device)?;
+        if let Some(note) = &p.note {
+            eprintln!("note: {note}");
+        }
+        println!("{}:", path.display());
+        for (class, prob) in p.top(args.top) {
+            println!("  {prob:6.2}%  {class}", prob = prob * 100.0);
+        }
+    }
+    Ok(())
+}
