@@ -215,6 +215,21 @@ impl Dataset {
         Ok((xs, ys))
     }
 
+    /// All samples as one normalized `[N, C*H*W]` f32 matrix on `device` (for kNN and features).
+    pub fn matrix(&self, norm: &Normalization, device: &Device) -> Result<Tensor> {
+        let d = self.sample_dim();
+        let mut xs = vec![0f32; self.len() * d];
+        for (i, row) in xs.chunks_mut(d.max(1)).enumerate() {
+            self.write_sample(i, norm, row);
+        }
+        Ok(Tensor::from_vec(xs, (self.len(), d), device)?)
+    }
+
+    /// Labels as `u32`.
+    pub fn labels_u32(&self) -> Vec<u32> {
+        self.labels.iter().map(|&l| l as u32).collect()
+    }
+
     /// Number of samples per class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.num_classes()];

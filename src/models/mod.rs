@@ -3,6 +3,7 @@
 //! Every model maps a `[B, C, H, W]` batch to `[B, classes]` logits and implements
 //! [`ModuleT`], so the one training loop and the one evaluation serve them all.
 
+pub mod knn;
 pub mod linear;
 
 pub use linear::{LinearClassifier, LinearConfig};
