@@ -64,6 +64,9 @@ struct Args {
     /// Horizontal flips only.
     #[arg(long)]
     hflip: bool,
+    /// No augmentation, even where the defaults use it.
+    #[arg(long, conflicts_with_all = ["augment", "hflip"])]
+    no_augment: bool,
     /// Where to save the final checkpoint (default runs/<dataset>-<model>[-svm].safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
