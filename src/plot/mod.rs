@@ -1,0 +1,441 @@
+//! Pictures as PNG files: learned templates and filters, decision boundaries, training curves,
+//! confusion matrices, cross-validation error bars and prediction grids.
+//!
+//! Every function takes plain data (numbers, strings, images as `f32` in CHW order), not model
+//! types, writes one PNG at `path` (creating its parent folders) and returns [`crate::Result`].
+//! Pixels are composed with the `image` crate; lines, markers and text are drawn with `plotters`.
+//!
+//! # Font
+//! Text is drawn with a TrueType font read at run time, the first of: the file named by the
+//! `KINDLING_FONT` environment variable, DejaVu Sans where Linux distributions install it
+//! (Debian and Ubuntu: `apt-get install fonts-dejavu-core`), then a few common system fonts.
+//! Without one, every function here fails with an error that says what to install.
+//!
+//! ```no_run
+//! use kindling::plot;
+//! let history = [(1.0, 2.3), (2.0, 1.7), (3.0, 1.2)];
+//! plot::line_plot(
+//!     "runs/loss.png".as_ref(),
+//!     "training loss",
+//!     "epoch",
+//!     "loss",
+//!     &[("SGD".to_string(), history.to_vec())],
+//!     false,
+//! )?;
+//! # Ok::<(), kindling::Error>(())
+//! ```
+
+mod boundary;
+mod confusion;
+mod curves;
+mod errorbars;
+mod predictions;
+mod templates;
+
+pub use boundary::{boundary_grid, decision_boundary, Grid};
+pub use confusion::confusion_heatmap;
+pub use curves::{line_plot, training_curves};
+pub use errorbars::errorbar_plot;
+pub use predictions::prediction_grid;
+pub use templates::image_grid;
+
+use crate::{Error, Result};
+use image::{Rgb, RgbImage};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::Pos;
+use plotters::style::{FontStyle, RGBColor};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The environment variable that names a TrueType font file to use instead of the system's.
+pub const FONT_ENV: &str = "KINDLING_FONT";
+
+/// Where the usual systems keep a sans-serif TrueType font, most likely first.
+const FONT_CANDIDATES: &[&str] = &[
+    // Debian, Ubuntu (fonts-dejavu-core)
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    // Arch, Alpine
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    // Fedora
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    // Debian's fonts-liberation, as a second choice
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// The font family name every text style in this module uses.
+pub(crate) const FAMILY: &str = "sans-serif";
+
+/// Space around each image in the image grids, in pixels.
+pub(crate) const PAD: u32 = 4;
+
+/// The drawing area over a whole picture.
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Finds the font file: `$KINDLING_FONT`, else the first of [`FONT_CANDIDATES`] that exists.
+fn font_path() -> std::result::Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(FONT_ENV).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{FONT_ENV}={} is not a file: point it at a TrueType (.ttf) font",
+                p.display()
+            ))
+        };
+    }
+    FONT_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no font found to draw the picture's text (looked in {}): install one \
+                 (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set {FONT_ENV} to a .ttf file",
+                FONT_CANDIDATES.join(", ")
+            )
+        })
+}
+
+/// Reads the font once per process and registers it with plotters as [`FAMILY`].
+pub(crate) fn ensure_font() -> Result<()> {
+    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let path = font_path()?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("reading font {}: {e}", path.display()))?;
+        // plotters keeps fonts for the life of the process; so does this one copy.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font(FAMILY, FontStyle::Normal, bytes).map_err(|_| {
+            format!(
+                "{} is not a usable TrueType font: set {FONT_ENV} to another .ttf file",
+                path.display()
+            )
+        })
+    })
+    .clone()
+    .map_err(|m| Error::Io(io::Error::new(io::ErrorKind::NotFound, m)))
+}
+
+/// Turns a plotters drawing error into the crate's error.
+pub(crate) trait Drawn<T> {
+    /// The value, or an [`Error::Io`] that says drawing failed and why.
+    fn drawn(self) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync> Drawn<T>
+    for std::result::Result<T, DrawingAreaErrorKind<E>>
+{
+    fn drawn(self) -> Result<T> {
+        self.map_err(|e| Error::Io(io::Error::other(format!("drawing the picture: {e}"))))
+    }
+}
+
+/// Draws on `canvas` with plotters and writes the result as a PNG at `path`.
+pub(crate) fn render(
+    path: &Path,
+    canvas: RgbImage,
+    draw: impl FnOnce(&Area) -> Result<()>,
+) -> Result<()> {
+    ensure_font()?;
+    let (w, h) = canvas.dimensions();
+    let mut buf = canvas.into_raw();
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        draw(&root)?;
+        root.present().drawn()?;
+    }
+    let img = RgbImage::from_raw(w, h, buf).expect("the buffer keeps its size");
+    save_png(path, &img)
+}
+
+/// A white canvas of `w` × `h` pixels.
+pub(crate) fn blank(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_pixel(w.max(1), h.max(1), Rgb([255, 255, 255]))
+}
+
+/// Writes `img` as a PNG, creating the parent folders.
+fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
+    let context = |e: &dyn std::fmt::Display| format!("writing {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), context(&e)))?;
+    }
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| match e {
+            image::ImageError::IoError(io) => io::Error::new(io.kind(), context(&io)),
+            other => io::Error::other(context(&other)),
+        })?;
+    Ok(())
+}
+
+/// A text style of `size` pixels in `color`, anchored at `pos`.
+pub(crate) fn text_style(size: f64, color: &RGBColor, pos: Pos) -> TextStyle<'static> {
+    TextStyle {
+        font: (FAMILY, size).into_font(),
+        color: color.to_backend_color(),
+        pos,
+    }
+}
+
+/// The width in pixels of `text` at `size`; 0 when it cannot be measured.
+pub(crate) fn text_width(text: &str, size: f64) -> u32 {
+    (FAMILY, size)
+        .into_font()
+        .box_size(text)
+        .map(|(w, _)| w)
+        .unwrap_or(0)
+}
+
+/// The largest size from `size` down to `min_size` at which `text` fits in `max_w` pixels, and the
+/// text itself, shortened with an ellipsis when even `min_size` is too wide.
+pub(crate) fn fit_text(text: &str, max_w: u32, size: f64, min_size: f64) -> (String, f64) {
+    let mut s = size;
+    while s > min_size && text_width(text, s) > max_w {
+        s -= 1.0;
+    }
+    if text_width(text, s) <= max_w {
+        return (text.to_string(), s);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for n in (0..chars.len()).rev() {
+        let short: String = chars[..n].iter().chain(['…'].iter()).collect();
+        if text_width(&short, s) <= max_w {
+            return (short, s);
+        }
+    }
+    (String::new(), s)
+}
+
+/// An axis tick label: integers without a decimal point, others with at most four decimals,
+/// very large or small magnitudes in exponent form.
+pub(crate) fn tick<T: Into<f64> + Copy>(v: &T) -> String {
+    let v: f64 = (*v).into();
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{v:.0e}");
+    }
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Saturated colour of class `i`: matplotlib's "tab10" for the first ten, then evenly spread hues.
+pub(crate) fn class_color(i: usize) -> RGBColor {
+    const TAB10: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    if let Some(&(r, g, b)) = TAB10.get(i) {
+        return RGBColor(r, g, b);
+    }
+    // Golden-angle hue steps keep neighbouring class ids apart.
+    let hue = ((i as f64) * 0.618_034) % 1.0;
+    let rgb = HSLColor(hue, 0.65, 0.45).to_rgba();
+    RGBColor(rgb.0, rgb.1, rgb.2)
+}
+
+/// `c` mixed with white: `amount` 0 keeps it, 1 gives white.
+pub(crate) fn lighten(c: RGBColor, amount: f64) -> RGBColor {
+    let mix = |v: u8| (v as f64 + (255.0 - v as f64) * amount).round() as u8;
+    RGBColor(mix(c.0), mix(c.1), mix(c.2))
+}
+
+/// Checks that each image holds `C·H·W` values with `C` of 1 or 3.
+pub(crate) fn check_images(images: &[Vec<f32>], shape: [usize; 3]) -> Result<()> {
+    let [c, h, w] = shape;
+    if c != 1 && c != 3 {
+        return Err(Error::invalid(
+            "shape",
+            format!("{shape:?}: pictures need 1 (grey) or 3 (RGB) channels"),
+        ));
+    }
+    if h == 0 || w == 0 {
+        return Err(Error::invalid(
+            "shape",
+            format!("{shape:?}: height and width must be at least 1"),
+        ));
+    }
+    if images.is_empty() {
+        return Err(Error::invalid(
+            "images",
+            "nothing to draw: the list is empty",
+        ));
+    }
+    if let Some((i, img)) = images
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.len() != c * h * w)
+    {
+        return Err(Error::invalid(
+            "images",
+            format!(
+                "image {i} has {} values, but shape {shape:?} needs {}",
+                img.len(),
+                c * h * w
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One CHW image, min-max scaled on its own to 0..=255 and enlarged `scale` times (nearest
+/// neighbour). A constant image becomes mid grey; non-finite values are drawn black.
+pub(crate) fn tile(image: &[f32], shape: [usize; 3], scale: u32) -> RgbImage {
+    let [c, h, w] = shape;
+    let (lo, hi) = image
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let to_u8 = |v: f32| -> u8 {
+        if !v.is_finite() {
+            0
+        } else if hi > lo {
+            ((v - lo) / (hi - lo) * 255.0).round().clamp(0.0, 255.0) as u8
+        } else {
+            128
+        }
+    };
+    let small = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let at = |ch: usize| to_u8(image[(ch * h + y as usize) * w + x as usize]);
+        if c == 1 {
+            let g = at(0);
+            Rgb([g, g, g])
+        } else {
+            Rgb([at(0), at(1), at(2)])
+        }
+    });
+    let scale = scale.max(1);
+    image::imageops::resize(
+        &small,
+        w as u32 * scale,
+        h as u32 * scale,
+        image::imageops::FilterType::Nearest,
+    )
+}
+
+/// Checks `cols` and `scale` for the image grids.
+pub(crate) fn check_layout(cols: usize, scale: u32) -> Result<()> {
+    if cols == 0 {
+        return Err(Error::invalid("cols", "must be at least 1"));
+    }
+    if scale == 0 {
+        return Err(Error::invalid("scale", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Shared checks for the tests: the PNG decodes, has the size given, and is not blank.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::{Path, PathBuf};
+
+    /// A fresh path in the temporary folder for test `name`.
+    pub fn out(name: &str) -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("kindling-plot-{}", std::process::id()))
+            .join(format!("{name}.png"))
+    }
+
+    /// Whether the font loads; when it does not, says why the calling test is skipped.
+    pub fn font_or_skip() -> bool {
+        match super::ensure_font() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                false
+            }
+        }
+    }
+
+    /// Decodes the PNG and checks it: expected size (when given) and some variation in pixels.
+    pub fn check_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
+        let img = image::open(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8();
+        if let Some(size) = size {
+            assert_eq!(img.dimensions(), size, "{}", path.display());
+        }
+        let n = img.as_raw().len() as f64;
+        let mean = img.as_raw().iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = img
+            .as_raw()
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(var > 0.0, "{} is blank", path.display());
+        img.dimensions()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_scales_each_image_on_its_own() {
+        let img = tile(&[0.0, 1.0, 2.0, 4.0], [1, 2, 2], 2);
+        assert_eq!(img.dimensions(), (4, 4));
+        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(3, 3).0, [255, 255, 255]);
+        assert_eq!(img.get_pixel(1, 1).0, [0, 0, 0]);
+        let flat = tile(&[3.0; 12], [3, 2, 2], 1);
+        assert_eq!(flat.get_pixel(1, 1).0, [128, 128, 128]);
+    }
+
+    #[test]
+    fn bad_shapes_are_rejected() {
+        assert!(check_images(&[vec![0.0; 8]], [2, 2, 2]).is_err());
+        assert!(check_images(&[vec![0.0; 3]], [1, 2, 2]).is_err());
+        assert!(check_images(&[], [1, 2, 2]).is_err());
+        assert!(check_images(&[vec![0.0; 4]], [1, 2, 2]).is_ok());
+    }
+
+    #[test]
+    fn fit_text_shrinks_then_shortens() {
+        if !testing::font_or_skip() {
+            return;
+        }
+        let (t, s) = fit_text("airplane", 1000, 14.0, 8.0);
+        assert_eq!((t.as_str(), s), ("airplane", 14.0));
+        let (t, _) = fit_text("a very long class name indeed", 40, 14.0, 8.0);
+        assert!(t.ends_with('…') && text_width(&t, 8.0) <= 40, "{t}");
+    }
+
+    #[test]
+    fn ticks_are_short() {
+        let t = |v: f64| tick(&v);
+        assert_eq!(
+            [t(0.0), t(3.0), t(-0.5), t(0.125), t(1e-4), t(2e7)],
+            ["0", "3", "-0.5", "0.125", "1e-4", "2e7"]
+        );
+    }
+
+    #[test]
+    fn palette_is_distinct() {
+        let colors: Vec<_> = (0..20).map(class_color).collect();
+        for i in 0..colors.len() {
+            for j in 0..i {
+                assert_ne!(colors[i], colors[j], "{i} {j}");
+            }
+        }
+    }
+}
