@@ -33,8 +33,11 @@ fn main() -> anyhow::Result<()> {
     let ck = kindling::checkpoint::load(&args.weights, &device)?;
     let dataset = match args.data.dataset {
         Some(d) => d,
-        None => serde_json::from_value::<DatasetName>(serde_json::Value::String(ck.meta.dataset.clone()))
-            .map_err(|_| anyhow::anyhow!("{}: unknown data set '{}': pass --dataset", args.weights.display(), ck.meta.dataset))?,
+        None => {
+            serde_json::from_value::<DatasetName>(serde_json::Value::String(ck.meta.dataset.clone())).map_err(|_| {
+                anyhow::anyhow!("{}: unknown data set '{}': pass --dataset", args.weights.display(), ck.meta.dataset)
+            })?
+        }
     };
     let ds = args.data.eval_split(dataset, args.split)?;
     let report = kindling::evaluate::score(&ck, &ds, &device)?;

@@ -61,7 +61,12 @@ fn main() -> anyhow::Result<()> {
         let t = std::time::Instant::now();
         let cv = cross_validate(&train_x, &train_y, args.distance, &args.k, args.folds)?;
         if !args.json {
-            println!("{}-fold cross-validation of k ({:?}, {:.1}s):", args.folds, args.distance, t.elapsed().as_secs_f64());
+            println!(
+                "{}-fold cross-validation of k ({:?}, {:.1}s):",
+                args.folds,
+                args.distance,
+                t.elapsed().as_secs_f64()
+            );
             for (k, mean, std) in cv.summary() {
                 println!("  k = {k:>4}: {:.2}% ± {:.2}", 100.0 * mean, 100.0 * std);
             }

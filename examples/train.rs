@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use kindling::cli::{DataArgs, DeviceArgs};
-use kindling::data::{augment::Augment, DatasetName, Normalization};
+use kindling::data::{augment::Augment, DatasetName};
 use kindling::loss::{LossKind, RegKind};
-use kindling::models::ModelKind;
+use kindling::models::{Activation, InitKind, ModelKind};
 use kindling::optim::{OptimizerKind, Schedule};
 use kindling::train::BatchSize;
 use std::path::PathBuf;
@@ -25,6 +25,24 @@ struct Args {
     /// Model.
     #[arg(long, value_enum, default_value = "linear")]
     model: ModelKind,
+    /// Hidden layer widths of the MLP, e.g. 512,256.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Activation: relu, leaky-relu[:a], sigmoid, tanh, elu[:a], gelu, maxout[:k].
+    #[arg(long, value_parser = Activation::parse)]
+    activation: Option<Activation>,
+    /// Dropout probability after each hidden layer (off at evaluation).
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Batch norm between hidden layers.
+    #[arg(long)]
+    batch_norm: bool,
+    /// Weight initialization: kaiming, xavier or gaussian:SIGMA.
+    #[arg(long, value_parser = InitKind::parse)]
+    init: Option<InitKind>,
+    /// Train on hand-made features instead of pixels: hog, color, or hog,color.
+    #[arg(long, value_parser = kindling::features::parse_list)]
+    features: Option<Option<kindling::features::FeatureConfig>>,
     /// Data loss.
     #[arg(long, value_enum, default_value = "softmax")]
     loss: LossKind,
@@ -87,11 +105,7 @@ fn main() -> anyhow::Result<()> {
         Some(path) => {
             let (run, resume) = kindling::run::from_resume(path, &device)?;
             if run.dataset != dataset && args.data.dataset.is_some() {
-                anyhow::bail!(
-                    "--resume {}: trained on {}, not {dataset}",
-                    path.display(),
-                    run.dataset
-                );
+                anyhow::bail!("--resume {}: trained on {}, not {dataset}", path.display(), run.dataset);
             }
             (run, Some(resume))
         }
@@ -128,23 +142,33 @@ fn main() -> anyhow::Result<()> {
                 cfg.seed = v;
             }
             if args.augment {
-                cfg.augment = Augment {
-                    hflip: true,
-                    crop_pad: 4,
-                };
+                cfg.augment = Augment { hflip: true, crop_pad: 4 };
             }
             if args.hflip {
                 cfg.augment.hflip = true;
             }
             cfg.validate()?;
-            (
-                kindling::run::Run {
-                    dataset,
-                    model: args.model,
-                    train: cfg,
-                },
-                None,
-            )
+            let mut options = kindling::defaults::model_options(dataset, args.model);
+            if let Some(v) = &args.hidden {
+                options.hidden = v.clone();
+            }
+            if let Some(v) = args.activation {
+                options.activation = v;
+            }
+            if let Some(v) = args.dropout {
+                if !(0.0..1.0).contains(&v) {
+                    anyhow::bail!("invalid --dropout {v}: must be in [0, 1)");
+                }
+                options.dropout = v;
+            }
+            if args.batch_norm {
+                options.batch_norm = true;
+            }
+            if let Some(v) = args.init {
+                options.init = v;
+            }
+            let features = args.features.clone().flatten();
+            (kindling::run::Run { dataset, model: args.model, options, features, train: cfg }, None)
         }
     };
     let mut run = run;
@@ -153,35 +177,17 @@ fn main() -> anyhow::Result<()> {
     }
     let data = args.data.prepare(run.dataset)?;
     let save = args.save.clone().unwrap_or_else(|| {
-        let loss = if run.train.loss == LossKind::Svm {
-            "-svm"
-        } else {
-            ""
-        };
-        PathBuf::from(
-            format!("runs/{}-{:?}{loss}.safetensors", run.dataset, run.model).to_lowercase(),
-        )
+        let loss = if run.train.loss == LossKind::Svm { "-svm" } else { "" };
+        let feats = if run.features.is_some() { "-features" } else { "" };
+        PathBuf::from(format!("runs/{}-{}{feats}{loss}.safetensors", run.dataset, run.model.as_str()))
     });
-    let norm = match &resume {
-        Some(r) => r.normalization.clone(),
-        None => Normalization::fit(&data.train),
-    };
     eprintln!("{}", data.description);
-    let report = kindling::run::train(
-        &run,
-        &data,
-        &norm,
-        &device,
-        &save,
-        resume,
-        &command,
-        !args.quiet,
-    )?;
+    let report = kindling::run::train(&run, &data, &device, &save, resume, &command, !args.quiet)?;
     let last = report.history.last().expect("at least one epoch");
     println!(
-        "{} {:?} ({:?} loss): train acc {:.4}, {} after {} epochs in {:.1}s; saved {}",
+        "{} {} ({:?} loss): train acc {:.4}, {} after {} epochs in {:.1}s; saved {}",
         run.dataset,
-        run.model,
+        run.model.as_str(),
         run.train.loss,
         last.train_acc,
         match last.val_acc {
@@ -193,10 +199,7 @@ fn main() -> anyhow::Result<()> {
         save.display()
     );
     if let Some(test_acc) = report.test_acc {
-        println!(
-            "test accuracy {test_acc:.4} ({} test images)",
-            report.test_n
-        );
+        println!("test accuracy {test_acc:.4} ({} test images)", report.test_n);
     }
     Ok(())
 }

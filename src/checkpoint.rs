@@ -46,6 +46,12 @@ pub struct CheckpointMeta {
     pub split: Option<String>,
     /// The command line that produced the file.
     pub command: Option<String>,
+    /// Hand-made features computed from the images before the model (`--features`).
+    #[serde(default)]
+    pub features: Option<crate::features::FeatureConfig>,
+    /// Shape `[C, H, W]` of the images the model (or its features) reads.
+    #[serde(default)]
+    pub image_shape: Option<[usize; 3]>,
 }
 
 /// A loaded checkpoint: its metadata, the rebuilt model and its parameters, and any optimizer state.
@@ -61,12 +67,7 @@ pub struct Checkpoint {
 }
 
 /// Writes `params` (and `optimizer_state`) with `meta` to `path`, atomically.
-pub fn save(
-    path: &Path,
-    meta: &CheckpointMeta,
-    params: &Params,
-    optimizer_state: &[(String, Tensor)],
-) -> Result<()> {
+pub fn save(path: &Path, meta: &CheckpointMeta, params: &Params, optimizer_state: &[(String, Tensor)]) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = params
         .named_vars()
         .into_iter()
@@ -77,22 +78,17 @@ pub fn save(
         tensors.push((format!("{OPTIM_PREFIX}{n}"), t.to_device(&Device::Cpu)?));
     }
     let mut metadata = HashMap::new();
-    metadata.insert(
-        META_KEY.to_string(),
-        serde_json::to_string(meta).expect("metadata serializes"),
-    );
-    let bytes =
-        safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-            .map_err(|e| Error::checkpoint(path, format!("cannot serialize: {e}")))?;
+    metadata.insert(META_KEY.to_string(), serde_json::to_string(meta).expect("metadata serializes"));
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| Error::checkpoint(path, format!("cannot serialize: {e}")))?;
     write_atomic(path, &bytes)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::checkpoint(path, format!("cannot create folder {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::checkpoint(path, format!("cannot create folder {}: {e}", dir.display())))?;
     }
     let tmp = tmp_path(path);
     let result = (|| -> std::io::Result<()> {
@@ -108,10 +104,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
 }
@@ -124,33 +117,20 @@ pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
-        return Err(Error::checkpoint(
-            path,
-            "is a directory, expected a .safetensors file",
-        ));
+        return Err(Error::checkpoint(path, "is a directory, expected a .safetensors file"));
     }
     std::fs::read(path).map_err(|e| Error::checkpoint(path, format!("cannot read: {e}")))
 }
 
 fn meta_from_bytes(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta> {
     let (_, st_meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
-        Error::checkpoint(
-            path,
-            format!("not a safetensors file ({e}); was it truncated or is it another format?"),
-        )
+        Error::checkpoint(path, format!("not a safetensors file ({e}); was it truncated or is it another format?"))
     })?;
-    let json = st_meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| {
-            Error::checkpoint(
-                path,
-                "has no kindling metadata: it was not written by kindling's train",
-            )
+    let json =
+        st_meta.metadata().as_ref().and_then(|m| m.get(META_KEY)).ok_or_else(|| {
+            Error::checkpoint(path, "has no kindling metadata: it was not written by kindling's train")
         })?;
-    serde_json::from_str(json)
-        .map_err(|e| Error::checkpoint(path, format!("unreadable kindling metadata: {e}")))
+    serde_json::from_str(json).map_err(|e| Error::checkpoint(path, format!("unreadable kindling metadata: {e}")))
 }
 
 /// Loads a checkpoint and rebuilds its model on `device`.
@@ -165,41 +145,25 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
         let t = tensors.get(&name).ok_or_else(|| {
             Error::checkpoint(
                 path,
-                format!(
-                    "tensor {name} missing: the file does not match its own model configuration"
-                ),
+                format!("tensor {name} missing: the file does not match its own model configuration"),
             )
         })?;
         if t.shape() != var.shape() {
             return Err(Error::checkpoint(
                 path,
-                format!(
-                    "tensor {name} has shape {:?} but the model needs {:?}",
-                    t.dims(),
-                    var.dims()
-                ),
+                format!("tensor {name} has shape {:?} but the model needs {:?}", t.dims(), var.dims()),
             ));
         }
         var.set(&t.to_dtype(DType::F32)?)?;
     }
-    let optimizer_state = tensors
-        .into_iter()
-        .filter_map(|(n, t)| n.strip_prefix(OPTIM_PREFIX).map(|s| (s.to_string(), t)))
-        .collect();
-    Ok(Checkpoint {
-        meta,
-        model,
-        params,
-        optimizer_state,
-    })
+    let optimizer_state =
+        tensors.into_iter().filter_map(|(n, t)| n.strip_prefix(OPTIM_PREFIX).map(|s| (s.to_string(), t))).collect();
+    Ok(Checkpoint { meta, model, params, optimizer_state })
 }
 
 /// Paths written next to `--save PATH`: the resumable last epoch, the best validation epoch and
 /// the history.
 pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "model".into());
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
     path.with_file_name(format!("{stem}.{suffix}"))
 }

@@ -66,10 +66,7 @@ impl DataArgs {
             train = train
                 .split_tail(self.exclude_last)
                 .map_err(|_| {
-                    crate::Error::invalid(
-                        "--exclude-last",
-                        format!("{} leaves no data of {total}", self.exclude_last),
-                    )
+                    crate::Error::invalid("--exclude-last", format!("{} leaves no data of {total}", self.exclude_last))
                 })?
                 .0;
         }
@@ -90,18 +87,9 @@ impl DataArgs {
             "{name} train split of {total}: train = [0, {}), val = [{}, {kept}){}",
             train.len(),
             kept - self.val_size,
-            if self.exclude_last > 0 {
-                format!(", excluded = [{kept}, {total})")
-            } else {
-                String::new()
-            }
+            if self.exclude_last > 0 { format!(", excluded = [{kept}, {total})") } else { String::new() }
         );
-        Ok(Prepared {
-            train,
-            val,
-            description,
-            options: self.options(),
-        })
+        Ok(Prepared { train, val, description, options: self.options() })
     }
 
     /// The split `evaluate` and `knn` score on: the validation split when `split` is `Val`, else
@@ -111,14 +99,9 @@ impl DataArgs {
             EvalSplit::Test => data::load(name, Split::Test, &self.options()),
             EvalSplit::Val => {
                 if self.val_size == 0 {
-                    return Err(crate::Error::invalid(
-                        "--split val",
-                        "needs --val-size N (the same N as in training)",
-                    ));
+                    return Err(crate::Error::invalid("--split val", "needs --val-size N (the same N as in training)"));
                 }
-                self.prepare(name)?
-                    .val
-                    .ok_or_else(|| crate::Error::invalid("--val-size", "empty validation split"))
+                self.prepare(name)?.val.ok_or_else(|| crate::Error::invalid("--val-size", "empty validation split"))
             }
         }
     }

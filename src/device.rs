@@ -27,17 +27,11 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         "cuda" | "gpu" => open_cuda(0),
         s if s.starts_with("cuda:") => {
             let n = s["cuda:".len()..].parse::<usize>().map_err(|_| {
-                Error::invalid(
-                    "--device",
-                    format!("'{spec}': expected cuda:N with N a GPU index, e.g. cuda:0"),
-                )
+                Error::invalid("--device", format!("'{spec}': expected cuda:N with N a GPU index, e.g. cuda:0"))
             })?;
             open_cuda(n)
         }
-        _ => Err(Error::invalid(
-            "--device",
-            format!("unknown device '{spec}': use cpu, cuda, cuda:N or auto"),
-        )),
+        _ => Err(Error::invalid("--device", format!("unknown device '{spec}': use cpu, cuda, cuda:N or auto"))),
     }
 }
 
@@ -50,9 +44,7 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
         )));
     }
     Device::new_cuda(ordinal).map_err(|e| {
-        Error::Device(format!(
-            "could not open CUDA device {ordinal}: {e}. Check nvidia-smi, or pass --device cpu"
-        ))
+        Error::Device(format!("could not open CUDA device {ordinal}: {e}. Check nvidia-smi, or pass --device cpu"))
     })
 }
 

@@ -70,25 +70,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An [`Error::InvalidArgument`] for flag or field `name`.
     pub fn invalid(name: impl Into<String>, problem: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            name: name.into(),
-            problem: problem.into(),
-        }
+        Error::InvalidArgument { name: name.into(), problem: problem.into() }
     }
 
     /// An [`Error::Data`] for `path`.
     pub fn data(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        Error::Data {
-            path: path.into(),
-            problem: problem.into(),
-        }
+        Error::Data { path: path.into(), problem: problem.into() }
     }
 
     /// An [`Error::Checkpoint`] for `path`.
     pub fn checkpoint(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        Error::Checkpoint {
-            path: path.into(),
-            problem: problem.into(),
-        }
+        Error::Checkpoint { path: path.into(), problem: problem.into() }
     }
 }

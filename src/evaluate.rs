@@ -18,17 +18,37 @@ pub struct Report {
 
 /// Scores `ck` on `ds`, checking that the data fits the model.
 pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device) -> Result<Report> {
+    if let Some(img) = ck.meta.image_shape {
+        if ds.shape != img {
+            return Err(Error::invalid(
+                "--dataset",
+                format!(
+                    "{} has samples of shape {:?} but the checkpoint's model reads {:?} (trained on {})",
+                    ds.name, ds.shape, img, ck.meta.dataset
+                ),
+            ));
+        }
+    }
+    let ds = &crate::run::model_input(ds, ck.meta.features.as_ref(), false)?;
     let want = ck.meta.model.input_shape();
     if ds.shape != want {
         return Err(Error::invalid(
             "--dataset",
-            format!("{} has samples of shape {:?} but the checkpoint's model takes {:?} (trained on {})", ds.name, ds.shape, want, ck.meta.dataset),
+            format!(
+                "{} has samples of shape {:?} but the checkpoint's model takes {:?} (trained on {})",
+                ds.name, ds.shape, want, ck.meta.dataset
+            ),
         ));
     }
     if ds.num_classes() != ck.meta.model.classes() {
         return Err(Error::invalid(
             "--dataset",
-            format!("{} has {} classes but the checkpoint's model has {}", ds.name, ds.num_classes(), ck.meta.model.classes()),
+            format!(
+                "{} has {} classes but the checkpoint's model has {}",
+                ds.name,
+                ds.num_classes(),
+                ck.meta.model.classes()
+            ),
         ));
     }
     let confusion = crate::train::evaluate(&ck.model, ds, &ck.meta.normalization, device)?;

@@ -64,11 +64,7 @@ pub fn regularization(kind: RegKind, lambda: f64, weights: &[Var]) -> Result<Opt
 
 /// Number of correct predictions in a batch, as a scalar f32 tensor (no device sync).
 pub fn correct_count(logits: &Tensor, ys: &Tensor) -> Result<Tensor> {
-    logits
-        .argmax(D::Minus1)?
-        .eq(ys)?
-        .to_dtype(DType::F32)?
-        .sum_all()
+    logits.argmax(D::Minus1)?.eq(ys)?.to_dtype(DType::F32)?.sum_all()
 }
 
 #[cfg(test)]
@@ -81,10 +77,7 @@ mod tests {
         // CS231n's example: scores [3.2, 5.1, -1.7], y = 0 -> max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1) = 2.9
         let s = Tensor::new(&[[3.2f32, 5.1, -1.7]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[0u32], &Device::Cpu).unwrap();
-        let l = multiclass_hinge(&s, &y)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let l = multiclass_hinge(&s, &y).unwrap().to_scalar::<f32>().unwrap();
         assert!((l - 2.9).abs() < 1e-5, "{l}");
     }
 }

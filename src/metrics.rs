@@ -12,9 +12,7 @@ pub struct Confusion {
 impl Confusion {
     /// An empty matrix for `k` classes.
     pub fn new(k: usize) -> Self {
-        Confusion {
-            counts: vec![vec![0; k]; k],
-        }
+        Confusion { counts: vec![vec![0; k]; k] }
     }
 
     /// Records predictions against labels.
@@ -37,19 +35,12 @@ impl Confusion {
 
     /// Accuracy within each true class.
     pub fn per_class(&self) -> Vec<f64> {
-        self.counts
-            .iter()
-            .enumerate()
-            .map(|(i, row)| row[i] as f64 / row.iter().sum::<usize>().max(1) as f64)
-            .collect()
+        self.counts.iter().enumerate().map(|(i, row)| row[i] as f64 / row.iter().sum::<usize>().max(1) as f64).collect()
     }
 
     /// A text table with class names, for terminals.
     pub fn render(&self, classes: &[String]) -> String {
-        let short: Vec<String> = classes
-            .iter()
-            .map(|c| c.chars().take(6).collect())
-            .collect();
+        let short: Vec<String> = classes.iter().map(|c| c.chars().take(6).collect()).collect();
         let mut s = format!("{:>12} |", "true \\ pred");
         for c in &short {
             s += &format!(" {c:>6}");

@@ -21,10 +21,7 @@ pub struct Params {
 impl Params {
     /// An empty set whose new variables derive from `seed`.
     pub fn new(seed: u64) -> Self {
-        Params {
-            map: VarMap::new(),
-            seed,
-        }
+        Params { map: VarMap::new(), seed }
     }
 
     /// A builder that creates missing variables in this set.
@@ -50,14 +47,7 @@ impl Params {
         self.named_vars().iter().map(|(_, v)| v.elem_count()).sum()
     }
 
-    fn init_tensor(
-        &self,
-        shape: &Shape,
-        name: &str,
-        init: Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> Result<Tensor> {
+    fn init_tensor(&self, shape: &Shape, name: &str, init: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
         let n = shape.elem_count();
         let mut h = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(name, &mut h);
@@ -69,15 +59,9 @@ impl Params {
         };
         let values: Vec<f64> = match init {
             Init::Const(c) => vec![c; n],
-            Init::Randn { mean, stdev } => {
-                (0..n).map(|_| mean + stdev * normal(&mut rng)).collect()
-            }
+            Init::Randn { mean, stdev } => (0..n).map(|_| mean + stdev * normal(&mut rng)).collect(),
             Init::Uniform { lo, up } => (0..n).map(|_| rng.random_range(lo..up)).collect(),
-            Init::Kaiming {
-                dist,
-                fan,
-                non_linearity,
-            } => {
+            Init::Kaiming { dist, fan, non_linearity } => {
                 let fan = match fan {
                     FanInOut::FanIn | FanInOut::FanOut => fan.for_shape(shape),
                 };
@@ -99,22 +83,14 @@ impl SimpleBackend for Params {
     fn get(&self, s: Shape, name: &str, h: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
         if let Some(v) = self.get(name) {
             if v.shape() != &s {
-                candle_core::bail!(
-                    "parameter {name}: shape {:?}, the model asks for {:?}",
-                    v.dims(),
-                    s.dims()
-                )
+                candle_core::bail!("parameter {name}: shape {:?}, the model asks for {:?}", v.dims(), s.dims())
             }
             return Ok(v.as_tensor().clone());
         }
         let t = self.init_tensor(&s, name, h, dtype, dev)?;
         let var = Var::from_tensor(&t)?;
         let out = var.as_tensor().clone();
-        self.map
-            .data()
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), var);
+        self.map.data().lock().unwrap().insert(name.to_string(), var);
         Ok(out)
     }
 
@@ -139,10 +115,7 @@ mod tests {
         let draw = |seed| {
             let p = Params::new(seed);
             let vb = p.var_builder(DType::F32, &Device::Cpu);
-            vb.get_with_hints((4, 5), "w", candle_nn::init::DEFAULT_KAIMING_NORMAL)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap()
+            vb.get_with_hints((4, 5), "w", candle_nn::init::DEFAULT_KAIMING_NORMAL).unwrap().to_vec2::<f32>().unwrap()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));

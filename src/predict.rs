@@ -26,18 +26,21 @@ pub fn classify_file(ck: &Checkpoint, path: &Path, device: &Device) -> Result<Pr
     if path.is_dir() {
         return Err(Error::Image { path: path.into(), problem: "is a directory, expected an image file".into() });
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::Image { path: path.into(), problem: format!("cannot read: {e}") })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::Image { path: path.into(), problem: format!("cannot read: {e}") })?;
     if bytes.is_empty() {
         return Err(Error::Image { path: path.into(), problem: "is empty (0 bytes)".into() });
     }
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| Error::Image { path: path.into(), problem: format!("not a PNG or JPEG image we can decode: {e}") })?;
+    let img = image::load_from_memory(&bytes).map_err(|e| Error::Image {
+        path: path.into(),
+        problem: format!("not a PNG or JPEG image we can decode: {e}"),
+    })?;
     classify_image(ck, &img, device)
 }
 
 /// Classifies a decoded image, resizing it to the model's input size when needed.
 pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> Result<Prediction> {
-    let [c, h, w] = ck.meta.model.input_shape();
+    let [c, h, w] = ck.meta.image_shape.unwrap_or(ck.meta.model.input_shape());
     let mut note = None;
     let img = if img.width() as usize != w || img.height() as usize != h {
         note = Some(format!("resized from {}x{} to the model's {w}x{h}", img.width(), img.height()));
@@ -48,7 +51,11 @@ pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, device: &Devic
     let mut px = Vec::with_capacity(c * h * w);
     push_chw(&img, c, &mut px);
     let norm = &ck.meta.normalization;
-    let xs: Vec<f32> = px.iter().enumerate().map(|(i, &v)| (v as f32 / 255.0 - norm.mean[i / (h * w)]) / norm.std[i / (h * w)]).collect();
+    let xs: Vec<f32> = px
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v as f32 / 255.0 - norm.mean[i / (h * w)]) / norm.std[i / (h * w)])
+        .collect();
     let xs = Tensor::from_vec(xs, (1, c, h, w), device)?;
     let probs = candle_nn::ops::softmax_last_dim(&ck.model.forward_t(&xs, false)?)?.squeeze(0)?.to_vec1::<f32>()?;
     let mut ranked: Vec<(String, f32)> = ck.meta.classes.iter().cloned().zip(probs).collect();

@@ -1,10 +1,12 @@
-//! A whole training run as the `train` example performs it: build the model the configuration
-//! names, fit it, checkpoint it, and score it on the test split when there is one.
+//! A whole training run as the `train` example performs it: compute features if asked, build the
+//! model the configuration names, fit it, checkpoint it, and score it on the test split when
+//! there is one.
 
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::cli::Prepared;
-use crate::data::{self, DataOptions, DatasetName, Normalization, Split};
-use crate::models::{LinearConfig, Model, ModelConfig, ModelKind};
+use crate::data::{self, Dataset, DatasetName, Normalization, Split};
+use crate::features::{self, FeatureConfig};
+use crate::models::{Model, ModelConfig, ModelKind, ModelOptions};
 use crate::params::Params;
 use crate::train::{self, EpochRecord, Outputs, ResumeFrom, TrainConfig};
 use crate::{Error, Result};
@@ -18,6 +20,10 @@ pub struct Run {
     pub dataset: DatasetName,
     /// The model kind.
     pub model: ModelKind,
+    /// Architecture options.
+    pub options: ModelOptions,
+    /// Features computed from the images (`None`: raw pixels).
+    pub features: Option<FeatureConfig>,
     /// Hyper-parameters.
     pub train: TrainConfig,
 }
@@ -48,40 +54,20 @@ pub struct RunReport {
     pub test_n: usize,
 }
 
-/// The configuration of a new `kind` model for inputs of `shape` and `classes` classes.
-pub fn model_config(kind: ModelKind, shape: [usize; 3], classes: usize) -> ModelConfig {
-    match kind {
-        ModelKind::Linear => ModelConfig::Linear(LinearConfig {
-            input_shape: shape,
-            classes,
-        }),
-    }
-}
-
 /// Reads a resumable checkpoint (`.last.safetensors`).
 pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
     let ck = checkpoint::load(path, device)?;
-    let train = ck
-        .meta
-        .train
-        .clone()
-        .ok_or_else(|| Error::checkpoint(path, "holds no training configuration to resume"))?;
+    let train =
+        ck.meta.train.clone().ok_or_else(|| Error::checkpoint(path, "holds no training configuration to resume"))?;
     if ck.optimizer_state.is_empty() && train.optimizer.kind != crate::optim::OptimizerKind::Sgd {
         return Err(Error::checkpoint(
             path,
             "holds no optimizer state: resume from the .last.safetensors file written beside the checkpoint",
         ));
     }
-    let dataset: DatasetName = serde_json::from_value(serde_json::Value::String(
-        ck.meta.dataset.clone(),
-    ))
-    .map_err(|_| Error::checkpoint(path, format!("unknown data set '{}'", ck.meta.dataset)))?;
-    let history_path = path.with_file_name(
-        path.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace(".last.safetensors", ".history.json"),
-    );
+    let dataset = dataset_of(&ck.meta, path)?;
+    let history_path =
+        path.with_file_name(path.file_name().unwrap().to_string_lossy().replace(".last.safetensors", ".history.json"));
     let history: Vec<EpochRecord> = std::fs::read_to_string(&history_path)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -90,6 +76,8 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
     let run = Run {
         dataset,
         model: ck.meta.model.kind(),
+        options: crate::defaults::model_options(dataset, ck.meta.model.kind()),
+        features: ck.meta.features.clone(),
         train,
     };
     let resume = Resume {
@@ -97,13 +85,23 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         params: ck.params,
         model_config: ck.meta.model.clone(),
         normalization: ck.meta.normalization.clone(),
-        from: ResumeFrom {
-            epoch: ck.meta.epoch,
-            optimizer_state: ck.optimizer_state,
-            history,
-        },
+        from: ResumeFrom { epoch: ck.meta.epoch, optimizer_state: ck.optimizer_state, history },
     };
     Ok((run, resume))
+}
+
+/// The data set a checkpoint was trained on.
+pub fn dataset_of(meta: &CheckpointMeta, path: &Path) -> Result<DatasetName> {
+    serde_json::from_value(serde_json::Value::String(meta.dataset.clone()))
+        .map_err(|_| Error::checkpoint(path, format!("unknown data set '{}'", meta.dataset)))
+}
+
+/// The model's input for `ds`: its features when `features` is set, else the images themselves.
+pub fn model_input(ds: &Dataset, features: Option<&FeatureConfig>, progress: bool) -> Result<Dataset> {
+    match features {
+        Some(f) => features::transform(ds, f, progress),
+        None => Ok(ds.clone()),
+    }
 }
 
 /// Trains, saves to `save` (and its siblings), and scores on the test split if it is available
@@ -112,45 +110,47 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
 pub fn train(
     run: &Run,
     data: &Prepared,
-    norm: &Normalization,
     device: &Device,
     save: &Path,
     resume: Option<Resume>,
     command: &str,
     verbose: bool,
 ) -> Result<RunReport> {
-    let (model, params, model_cfg, from) = match resume {
+    let image_shape = data.train.shape;
+    let f = run.features.as_ref();
+    let t0 = std::time::Instant::now();
+    let train_set = model_input(&data.train, f, verbose)?;
+    let val_set = data.val.as_ref().map(|v| model_input(v, f, verbose)).transpose()?;
+    if verbose && f.is_some() {
+        eprintln!("features: {} values per image, extracted in {:.1}s", train_set.shape[0], t0.elapsed().as_secs_f64());
+    }
+    let (model, params, model_cfg, norm, from) = match resume {
         Some(r) => {
-            if r.model_config.input_shape() != data.train.shape
-                || r.model_config.classes() != data.train.num_classes()
-            {
-                return Err(Error::invalid(
-                    "--resume",
-                    "the checkpoint's input shape or classes differ from the data",
-                ));
+            if r.model_config.input_shape() != train_set.shape || r.model_config.classes() != train_set.num_classes() {
+                return Err(Error::invalid("--resume", "the checkpoint's input shape or classes differ from the data"));
             }
-            (r.model, r.params, r.model_config, Some(r.from))
+            (r.model, r.params, r.model_config, r.normalization, Some(r.from))
         }
         None => {
-            let cfg = model_config(run.model, data.train.shape, data.train.num_classes());
+            let cfg = ModelConfig::new(run.model, train_set.shape, train_set.num_classes(), &run.options);
             let params = Params::new(run.train.seed);
             let model = Model::new(&cfg, params.var_builder(DType::F32, device))?;
-            (model, params, cfg, None)
+            (model, params, cfg, Normalization::fit(&train_set), None)
         }
     };
     if verbose {
         eprintln!(
-            "model {:?}: {} parameters; {} training images, {} validation",
-            run.model,
+            "model {}: {} parameters; {} training images, {} validation",
+            run.model.as_str(),
             params.count(),
-            data.train.len(),
-            data.val.as_ref().map_or(0, |v| v.len())
+            train_set.len(),
+            val_set.as_ref().map_or(0, |v| v.len())
         );
     }
     let meta = CheckpointMeta {
         kindling_version: env!("CARGO_PKG_VERSION").to_string(),
         model: model_cfg,
-        classes: data.train.classes.clone(),
+        classes: train_set.classes.clone(),
         normalization: norm.clone(),
         dataset: run.dataset.as_str().to_string(),
         epoch: 0,
@@ -158,39 +158,19 @@ pub fn train(
         train: Some(run.train.clone()),
         split: Some(data.description.clone()),
         command: Some(command.to_string()),
+        features: run.features.clone(),
+        image_shape: Some(image_shape),
     };
-    let out = Outputs {
-        save: Some(save.to_path_buf()),
-        meta: Some(meta),
-        verbose,
-    };
-    let report = train::fit(
-        &model,
-        &params,
-        &data.train,
-        data.val.as_ref(),
-        norm,
-        &run.train,
-        device,
-        &out,
-        from,
-        |_| true,
-    )?;
-    let opts = DataOptions {
-        allow_download: false,
-        ..data.options.clone()
-    };
+    let out = Outputs { save: Some(save.to_path_buf()), meta: Some(meta), verbose };
+    let report =
+        train::fit(&model, &params, &train_set, val_set.as_ref(), &norm, &run.train, device, &out, from, |_| true)?;
+    let opts = data::DataOptions { allow_download: false, ..data.options.clone() };
     let (test_acc, test_n) = match data::load(run.dataset, Split::Test, &opts) {
-        Ok(test) => (
-            Some(train::evaluate(&model, &test, norm, device)?.accuracy()),
-            test.len(),
-        ),
+        Ok(test) => {
+            let test = model_input(&test, f, false)?;
+            (Some(train::evaluate(&model, &test, &norm, device)?.accuracy()), test.len())
+        }
         Err(_) => (None, 0),
     };
-    Ok(RunReport {
-        history: report.history,
-        seconds: report.seconds,
-        test_acc,
-        test_n,
-    })
+    Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n })
 }

@@ -33,9 +33,7 @@ impl BatchSize {
         match s.parse::<usize>() {
             Ok(0) => Err("--batch-size must be at least 1 (or 'full')".into()),
             Ok(n) => Ok(BatchSize::Mini(n)),
-            Err(_) => Err(format!(
-                "--batch-size '{s}': expected a positive integer or 'full'"
-            )),
+            Err(_) => Err(format!("--batch-size '{s}': expected a positive integer or 'full'")),
         }
     }
 
@@ -76,32 +74,20 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let lr = self.optimizer.lr;
         if !lr.is_finite() || lr <= 0.0 {
-            return Err(Error::invalid(
-                "--lr",
-                format!("{lr}: the learning rate must be a positive number"),
-            ));
+            return Err(Error::invalid("--lr", format!("{lr}: the learning rate must be a positive number")));
         }
         if !self.reg.is_finite() || self.reg < 0.0 {
-            return Err(Error::invalid(
-                "--reg",
-                format!("{}: must be 0 or positive", self.reg),
-            ));
+            return Err(Error::invalid("--reg", format!("{}: must be 0 or positive", self.reg)));
         }
         if self.epochs == 0 {
             return Err(Error::invalid("--epochs", "must be at least 1"));
         }
         if self.batch_size == BatchSize::Mini(0) {
-            return Err(Error::invalid(
-                "--batch-size",
-                "must be at least 1 (or 'full')",
-            ));
+            return Err(Error::invalid("--batch-size", "must be at least 1 (or 'full')"));
         }
         let wd = self.optimizer.weight_decay;
         if !wd.is_finite() || wd < 0.0 {
-            return Err(Error::invalid(
-                "--weight-decay",
-                format!("{wd}: must be 0 or positive"),
-            ));
+            return Err(Error::invalid("--weight-decay", format!("{wd}: must be 0 or positive")));
         }
         Ok(())
     }
@@ -183,16 +169,9 @@ pub fn fit(
     if train.is_empty() {
         return Err(Error::invalid("--train-size", "the training set is empty"));
     }
-    let named: Vec<NamedVar> = params
-        .named_vars()
-        .into_iter()
-        .map(|(name, var)| NamedVar { name, var })
-        .collect();
-    let reg_weights: Vec<candle_core::Var> = named
-        .iter()
-        .filter(|p| p.name.ends_with(".weight") && p.var.rank() >= 2)
-        .map(|p| p.var.clone())
-        .collect();
+    let named: Vec<NamedVar> = params.named_vars().into_iter().map(|(name, var)| NamedVar { name, var }).collect();
+    let reg_weights: Vec<candle_core::Var> =
+        named.iter().filter(|p| p.name.ends_with(".weight") && p.var.rank() >= 2).map(|p| p.var.clone()).collect();
     let mut opt = AnyOptimizer::new(&cfg.optimizer, named)?;
     let (start_epoch, mut history) = match resume {
         Some(r) => {
@@ -207,20 +186,12 @@ pub fn fit(
     let total_steps = steps_per_epoch * cfg.epochs;
     let check_every = if device.is_cpu() { 1 } else { 25 };
     let started = Instant::now();
-    let mut best_val = history
-        .iter()
-        .filter_map(|r| r.val_acc)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let mut best_val = history.iter().filter_map(|r| r.val_acc).fold(f64::NEG_INFINITY, f64::max);
     for epoch in start_epoch..cfg.epochs {
         let perm = epoch_permutation(n, cfg.seed, epoch);
-        let bar = progress_bar(
-            out.verbose,
-            steps_per_epoch as u64,
-            &format!("epoch {}/{}", epoch + 1, cfg.epochs),
-        );
+        let bar = progress_bar(out.verbose, steps_per_epoch as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let t0 = Instant::now();
-        let mut aug_rng =
-            rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (0xA5A5_0000 + epoch as u64));
+        let mut aug_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (0xA5A5_0000 + epoch as u64));
         let (mut loss_sum, mut correct_sum) = (0f64, 0f64);
         let mut pending_loss: Option<Tensor> = None;
         let mut pending_correct: Option<Tensor> = None;
@@ -228,12 +199,9 @@ pub fn fit(
         let mut lr = cfg.optimizer.lr;
         for (step, idx) in perm.chunks(bs).enumerate() {
             let global = epoch * steps_per_epoch + step;
-            lr = cfg
-                .schedule
-                .lr(cfg.optimizer.lr, global, steps_per_epoch, total_steps);
+            lr = cfg.schedule.lr(cfg.optimizer.lr, global, steps_per_epoch, total_steps);
             opt.set_learning_rate(lr);
-            let (xs, ys) =
-                batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, device)?;
+            let (xs, ys) = batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, device)?;
             let logits = model.forward_t(&xs, true)?;
             let mut loss = loss::data_loss(cfg.loss, &logits, &ys)?;
             if let Some(r) = loss::regularization(cfg.reg_kind, cfg.reg, &reg_weights)? {
@@ -252,23 +220,11 @@ pub fn fit(
                 Some(p) => (p + batch_correct)?,
             });
             if (step + 1) % check_every == 0 || step + 1 == steps_per_epoch {
-                let l = pending_loss
-                    .take()
-                    .unwrap()
-                    .to_dtype(DType::F64)?
-                    .to_scalar::<f64>()?;
-                let c = pending_correct
-                    .take()
-                    .unwrap()
-                    .to_dtype(DType::F64)?
-                    .to_scalar::<f64>()?;
+                let l = pending_loss.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                let c = pending_correct.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 if !l.is_finite() {
                     bar.finish_and_clear();
-                    return Err(Error::NonFiniteLoss {
-                        epoch: epoch + 1,
-                        step: step + 1,
-                        value: l as f32,
-                    });
+                    return Err(Error::NonFiniteLoss { epoch: epoch + 1, step: step + 1, value: l as f32 });
                 }
                 loss_sum += l;
                 correct_sum += c;
@@ -317,26 +273,13 @@ pub fn fit(
         if let (Some(path), Some(meta)) = (&out.save, &out.meta) {
             let mut meta = meta.clone();
             meta.epoch = epoch + 1;
-            meta.metrics = Some(EpochRecord {
-                step_losses: vec![],
-                ..record.clone()
-            });
+            meta.metrics = Some(EpochRecord { step_losses: vec![], ..record.clone() });
             meta.train = Some(cfg.clone());
-            checkpoint::save(
-                &checkpoint::sibling(path, "last.safetensors"),
-                &meta,
-                params,
-                &opt.state(),
-            )?;
+            checkpoint::save(&checkpoint::sibling(path, "last.safetensors"), &meta, params, &opt.state())?;
             if let Some(v) = record.val_acc {
                 if v > best_val {
                     best_val = v;
-                    checkpoint::save(
-                        &checkpoint::sibling(path, "best.safetensors"),
-                        &meta,
-                        params,
-                        &[],
-                    )?;
+                    checkpoint::save(&checkpoint::sibling(path, "best.safetensors"), &meta, params, &[])?;
                 }
             }
             if epoch + 1 == cfg.epochs {
@@ -349,10 +292,7 @@ pub fn fit(
             break;
         }
     }
-    Ok(FitReport {
-        history,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(FitReport { history, seconds: started.elapsed().as_secs_f64() })
 }
 
 fn batch_for_training(
@@ -376,11 +316,7 @@ fn batch_for_training(
     }
     let [c, h, w] = ds.shape;
     let xs = Tensor::from_vec(xs, (idx.len(), c, h, w), device)?;
-    let ys = Tensor::from_vec(
-        idx.iter().map(|&i| ds.labels[i] as u32).collect::<Vec<_>>(),
-        idx.len(),
-        device,
-    )?;
+    let ys = Tensor::from_vec(idx.iter().map(|&i| ds.labels[i] as u32).collect::<Vec<_>>(), idx.len(), device)?;
     Ok((xs, ys))
 }
 
@@ -402,12 +338,7 @@ fn progress_bar(verbose: bool, len: u64, prefix: &str) -> indicatif::ProgressBar
 pub const EVAL_BATCH: usize = 500;
 
 /// Predicted class of every sample, in evaluation mode.
-pub fn predict(
-    model: &Model,
-    ds: &Dataset,
-    norm: &Normalization,
-    device: &Device,
-) -> Result<Vec<u32>> {
+pub fn predict(model: &Model, ds: &Dataset, norm: &Normalization, device: &Device) -> Result<Vec<u32>> {
     let mut preds = Vec::with_capacity(ds.len());
     let idx: Vec<usize> = (0..ds.len()).collect();
     for chunk in idx.chunks(EVAL_BATCH) {
@@ -419,12 +350,7 @@ pub fn predict(
 }
 
 /// Confusion matrix of `model` on `ds`.
-pub fn evaluate(
-    model: &Model,
-    ds: &Dataset,
-    norm: &Normalization,
-    device: &Device,
-) -> Result<Confusion> {
+pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalization, device: &Device) -> Result<Confusion> {
     let preds = predict(model, ds, norm, device)?;
     let truth: Vec<u32> = ds.labels.iter().map(|&l| l as u32).collect();
     let mut c = Confusion::new(ds.num_classes());

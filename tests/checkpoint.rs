@@ -35,7 +35,8 @@ fn tiny_run(epochs: usize) -> Run {
     cfg.batch_size = kindling::train::BatchSize::Mini(32);
     cfg.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Adam, 0.001);
     cfg.seed = 11;
-    Run { dataset: DatasetName::Shapes, model: ModelKind::Linear, train: cfg }
+    let options = defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
+    Run { dataset: DatasetName::Shapes, model: ModelKind::Linear, options, features: None, train: cfg }
 }
 
 #[test]
@@ -45,12 +46,15 @@ fn round_trip_and_metadata() {
     let data = data_args(200).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::fit(&data.train);
     let run = tiny_run(2);
-    let report = run::train(&run, &data, &norm, &Device::Cpu, &save, None, "test", false).unwrap();
+    let report = run::train(&run, &data, &Device::Cpu, &save, None, "test", false).unwrap();
     assert_eq!(report.history.len(), 2);
     for sib in ["last.safetensors", "best.safetensors", "history.json"] {
         assert!(checkpoint::sibling(&save, sib).exists(), "{sib} missing");
     }
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 
     let ck = checkpoint::load(&save, &Device::Cpu).unwrap();
@@ -77,31 +81,43 @@ fn resume_matches_an_uninterrupted_run() {
     let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::train(&run, &data, &norm, &Device::Cpu, &whole, None, "test", false).unwrap();
+    run::train(&run, &data, &Device::Cpu, &whole, None, "test", false).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
     let params = kindling::params::Params::new(run.train.seed);
-    let cfg = run::model_config(run.model, data.train.shape, 10);
+    let cfg = kindling::models::ModelConfig::new(run.model, data.train.shape, 10, &run.options);
     let model = kindling::models::Model::new(&cfg, params.var_builder(DType::F32, &Device::Cpu)).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
     let out = kindling::train::Outputs { save: Some(cut.clone()), meta: Some(meta), verbose: false };
-    kindling::train::fit(&model, &params, &data.train, data.val.as_ref(), &norm, &run.train, &Device::Cpu, &out, None, |r| r.epoch < 1)
-        .unwrap();
+    kindling::train::fit(
+        &model,
+        &params,
+        &data.train,
+        data.val.as_ref(),
+        &norm,
+        &run.train,
+        &Device::Cpu,
+        &out,
+        None,
+        |r| r.epoch < 1,
+    )
+    .unwrap();
     assert!(!cut.exists(), "an interrupted run writes no final checkpoint");
     let last = checkpoint::sibling(&cut, "last.safetensors");
     assert_eq!(checkpoint::read_meta(&last).unwrap().epoch, 1);
 
     let (run2, resume) = run::from_resume(&last, &Device::Cpu).unwrap();
     assert_eq!(resume.from.history.len(), 1);
-    let report = run::train(&run2, &data, &norm, &Device::Cpu, &cut, Some(resume), "test", false).unwrap();
+    let report = run::train(&run2, &data, &Device::Cpu, &cut, Some(resume), "test", false).unwrap();
     assert_eq!(report.history.len(), 3);
 
     let a = checkpoint::load(&whole, &Device::Cpu).unwrap();
     let b = checkpoint::load(&cut, &Device::Cpu).unwrap();
     for ((na, va), (nb, vb)) in a.params.named_vars().iter().zip(b.params.named_vars().iter()) {
         assert_eq!(na, nb);
-        let diff = (va.as_tensor() - vb.as_tensor()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff =
+            (va.as_tensor() - vb.as_tensor()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert_eq!(diff, 0.0, "{na} differs after resume by {diff}");
     }
 }
@@ -121,10 +137,10 @@ fn bad_checkpoints_are_clear_errors() {
     // A valid file whose tensors do not fit its own configuration.
     let save = dir.join("m.safetensors");
     let data = data_args(60).prepare(DatasetName::Shapes).unwrap();
-    let norm = Normalization::fit(&data.train);
-    run::train(&tiny_run(1), &data, &norm, &Device::Cpu, &save, None, "test", false).unwrap();
+
+    run::train(&tiny_run(1), &data, &Device::Cpu, &save, None, "test", false).unwrap();
     let mut meta = checkpoint::read_meta(&save).unwrap();
-    meta.model = run::model_config(ModelKind::Linear, [1, 28, 28], 10);
+    meta.model = kindling::models::ModelConfig::new(ModelKind::Linear, [1, 28, 28], 10, &tiny_run(1).options);
     let params = checkpoint::load(&save, &Device::Cpu).unwrap().params;
     let other = dir.join("other.safetensors");
     checkpoint::save(&other, &meta, &params, &[]).unwrap();
@@ -145,10 +161,10 @@ fn bad_checkpoints_are_clear_errors() {
 fn nan_loss_stops_with_epoch_and_step() {
     let dir = tmpdir("nan");
     let data = data_args(100).prepare(DatasetName::Shapes).unwrap();
-    let norm = Normalization::fit(&data.train);
+
     let mut run = tiny_run(2);
     run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Sgd, 1e30);
-    let err = run::train(&run, &data, &norm, &Device::Cpu, &dir.join("m.safetensors"), None, "test", false).err().unwrap();
+    let err = run::train(&run, &data, &Device::Cpu, &dir.join("m.safetensors"), None, "test", false).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");

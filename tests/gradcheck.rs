@@ -14,10 +14,13 @@ fn loss_of(kind: LossKind, reg: RegKind, w: &Var, b: &Var, xs: &Tensor, ys: &Ten
 fn check(kind: LossKind, reg: RegKind) {
     let dev = Device::Cpu;
     // Fixed pseudo-random data; weights far enough from hinge kinks and from 0 (for L1).
-    let xs = Tensor::from_vec((0..6 * 5).map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0).collect::<Vec<_>>(), (6, 5), &dev).unwrap();
+    let xs =
+        Tensor::from_vec((0..6 * 5).map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0).collect::<Vec<_>>(), (6, 5), &dev)
+            .unwrap();
     let ys = Tensor::new(&[0u32, 2, 1, 3, 2, 0], &dev).unwrap();
     let w = Var::from_tensor(
-        &Tensor::from_vec((0..4 * 5).map(|i| ((i * 53 % 29) as f64 - 14.3) / 9.0).collect::<Vec<_>>(), (4, 5), &dev).unwrap(),
+        &Tensor::from_vec((0..4 * 5).map(|i| ((i * 53 % 29) as f64 - 14.3) / 9.0).collect::<Vec<_>>(), (4, 5), &dev)
+            .unwrap(),
     )
     .unwrap();
     let b = Var::from_tensor(&Tensor::new(&[0.1f64, -0.2, 0.05, 0.3], &dev).unwrap()).unwrap();
@@ -66,14 +69,19 @@ fn svm_l1() {
 #[test]
 fn linear_model_gradient_matches_finite_differences() {
     // The same check through the real model and its parameter store.
+    use candle_core::ModuleT;
     use kindling::models::{LinearConfig, Model, ModelConfig};
     use kindling::params::Params;
-    use candle_core::ModuleT;
     let dev = Device::Cpu;
     let params = Params::new(3);
     let cfg = ModelConfig::Linear(LinearConfig { input_shape: [2, 2, 2], classes: 3 });
     let model = Model::new(&cfg, params.var_builder(DType::F64, &dev)).unwrap();
-    let xs = Tensor::from_vec((0..4 * 8).map(|i| ((i * 31 % 17) as f64 - 8.0) / 5.0).collect::<Vec<_>>(), (4, 2, 2, 2), &dev).unwrap();
+    let xs = Tensor::from_vec(
+        (0..4 * 8).map(|i| ((i * 31 % 17) as f64 - 8.0) / 5.0).collect::<Vec<_>>(),
+        (4, 2, 2, 2),
+        &dev,
+    )
+    .unwrap();
     let ys = Tensor::new(&[0u32, 1, 2, 1], &dev).unwrap();
     let f = || data_loss(LossKind::Softmax, &model.forward_t(&xs, true).unwrap(), &ys).unwrap();
     let grads = f().backward().unwrap();
@@ -81,7 +89,7 @@ fn linear_model_gradient_matches_finite_differences() {
     let analytic = grads.get(&w).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
     let base = w.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
     for i in 0..base.len() {
-        let mut eval = |d: f64| {
+        let eval = |d: f64| {
             let mut v = base.clone();
             v[i] += d;
             w.set(&Tensor::from_vec(v, w.shape(), &dev).unwrap()).unwrap();

@@ -9,10 +9,14 @@ fn brute(train: &[Vec<f32>], labels: &[u32], q: &[f32], k: usize, dist: Distance
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let s: f64 = t.iter().zip(q).map(|(a, b)| match dist {
-                Distance::L1 => (*a as f64 - *b as f64).abs(),
-                Distance::L2 => (*a as f64 - *b as f64).powi(2),
-            }).sum();
+            let s: f64 = t
+                .iter()
+                .zip(q)
+                .map(|(a, b)| match dist {
+                    Distance::L1 => (*a as f64 - *b as f64).abs(),
+                    Distance::L2 => (*a as f64 - *b as f64).powi(2),
+                })
+                .sum();
             (s, i)
         })
         .collect();
@@ -34,7 +38,9 @@ fn tensor(rows: &[Vec<f32>]) -> Tensor {
 
 #[test]
 fn agrees_with_brute_force() {
-    for (dist, d, levels) in [(Distance::L2, 5, 4), (Distance::L1, 5, 4), (Distance::L2, 37, 256), (Distance::L1, 37, 256)] {
+    for (dist, d, levels) in
+        [(Distance::L2, 5, 4), (Distance::L1, 5, 4), (Distance::L2, 37, 256), (Distance::L1, 37, 256)]
+    {
         let train = data(60, d, 1, levels);
         let queries = data(25, d, 2, levels);
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);

@@ -23,13 +23,7 @@ impl Augment {
 
     /// Transforms one normalized CHW sample in place, reading the choice from `rng`.
     /// Padded pixels become 0, the mean of the normalized data.
-    pub fn apply(
-        &self,
-        sample: &mut [f32],
-        scratch: &mut Vec<f32>,
-        shape: [usize; 3],
-        rng: &mut impl rand::Rng,
-    ) {
+    pub fn apply(&self, sample: &mut [f32], scratch: &mut Vec<f32>, shape: [usize; 3], rng: &mut impl rand::Rng) {
         let [c, h, w] = shape;
         if h == 1 && w == 1 {
             return;
@@ -37,10 +31,7 @@ impl Augment {
         let flip = self.hflip && rng.random::<bool>();
         let (dy, dx) = if self.crop_pad > 0 {
             let p = self.crop_pad as i64;
-            (
-                rng.random_range(-p..=p) as isize,
-                rng.random_range(-p..=p) as isize,
-            )
+            (rng.random_range(-p..=p) as isize, rng.random_range(-p..=p) as isize)
         } else {
             (0, 0)
         };
@@ -74,10 +65,7 @@ mod tests {
 
     #[test]
     fn flip_mirrors_rows() {
-        let aug = Augment {
-            hflip: true,
-            crop_pad: 0,
-        };
+        let aug = Augment { hflip: true, crop_pad: 0 };
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let orig: Vec<f32> = (0..6).map(|v| v as f32).collect();
         let mut flipped = false;

@@ -12,18 +12,8 @@ use std::path::Path;
 const RECORD: usize = 1 + 3 * 32 * 32;
 
 /// The ten class names, used when `batches.meta.txt` is absent.
-pub const CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+pub const CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 /// The files of a split, in order.
 pub fn split_files(split: Split) -> Vec<String> {
@@ -60,10 +50,7 @@ pub fn load(dir: &Path, split: Split) -> Result<Dataset> {
             continue;
         }
         if let Some(m) = &missing_after {
-            return Err(Error::data(
-                &path,
-                format!("present, but {m} before it is missing: restore it"),
-            ));
+            return Err(Error::data(&path, format!("present, but {m} before it is missing: restore it")));
         }
         read_batch(&path, &mut pixels, &mut labels)?;
     }
@@ -74,10 +61,7 @@ pub fn load(dir: &Path, split: Split) -> Result<Dataset> {
 /// Appends the records of one batch file.
 pub fn read_batch(path: &Path, pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result<()> {
     if path.is_dir() {
-        return Err(Error::data(
-            path,
-            "is a directory, expected a CIFAR-10 batch file",
-        ));
+        return Err(Error::data(path, "is a directory, expected a CIFAR-10 batch file"));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
     if bytes.is_empty() || bytes.len() % RECORD != 0 {
@@ -94,10 +78,7 @@ pub fn read_batch(path: &Path, pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -> Re
         if rec[0] >= 10 {
             return Err(Error::data(
                 path,
-                format!(
-                    "record {i} has label byte {} (must be 0..9): corrupt file",
-                    rec[0]
-                ),
+                format!("record {i} has label byte {} (must be 0..9): corrupt file", rec[0]),
             ));
         }
         labels.push(rec[0]);
@@ -109,12 +90,7 @@ pub fn read_batch(path: &Path, pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -> Re
 fn read_classes(dir: &Path) -> Result<Vec<String>> {
     let meta = dir.join("batches.meta.txt");
     let names: Vec<String> = match std::fs::read_to_string(&meta) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect(),
+        Ok(text) => text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
         Err(_) => vec![],
     };
     if names.len() == 10 {

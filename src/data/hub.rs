@@ -32,11 +32,8 @@ pub const CIFAR10: HubDataset = HubDataset {
     test_file: "plain_text/test/0000.parquet",
 };
 /// MNIST.
-pub const MNIST: HubDataset = HubDataset {
-    repo: "ylecun/mnist",
-    train_file: "mnist/train/0000.parquet",
-    test_file: "mnist/test/0000.parquet",
-};
+pub const MNIST: HubDataset =
+    HubDataset { repo: "ylecun/mnist", train_file: "mnist/train/0000.parquet", test_file: "mnist/test/0000.parquet" };
 /// Fashion-MNIST.
 pub const FASHION_MNIST: HubDataset = HubDataset {
     repo: "zalando-datasets/fashion_mnist",
@@ -74,13 +71,10 @@ pub fn fetch(repo: &str, file: &str, cache_dir: Option<&Path>) -> Result<PathBuf
 ///
 /// Every image must have the same size and colour type as the first.
 pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset> {
-    let file =
-        std::fs::File::open(path).map_err(|e| Error::data(path, format!("cannot open: {e}")))?;
-    let reader = SerializedFileReader::new(file)
-        .map_err(|e| Error::data(path, format!("not a readable parquet file: {e}")))?;
-    let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| Error::data(path, format!("cannot read rows: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::data(path, format!("cannot open: {e}")))?;
+    let reader =
+        SerializedFileReader::new(file).map_err(|e| Error::data(path, format!("not a readable parquet file: {e}")))?;
+    let rows = reader.get_row_iter(None).map_err(|e| Error::data(path, format!("cannot read rows: {e}")))?;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     let mut shape: Option<[usize; 3]> = None;
@@ -103,16 +97,10 @@ pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset
             }
         }
         let (Some(bytes), Some(label)) = (image, label) else {
-            return Err(Error::data(
-                path,
-                format!("row {i} has no image bytes or no integer label"),
-            ));
+            return Err(Error::data(path, format!("row {i} has no image bytes or no integer label")));
         };
         if label < 0 || label as usize >= classes.len() {
-            return Err(Error::data(
-                path,
-                format!("row {i}: label {label} out of range 0..{}", classes.len()),
-            ));
+            return Err(Error::data(path, format!("row {i}: label {label} out of range 0..{}", classes.len())));
         }
         let img = image::load_from_memory(&bytes)
             .map_err(|e| Error::data(path, format!("row {i}: image does not decode: {e}")))?;
@@ -121,33 +109,20 @@ pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset
         if *shape.get_or_insert(this) != this {
             return Err(Error::data(
                 path,
-                format!(
-                    "row {i}: image of shape {this:?}, the first was {:?}",
-                    shape.unwrap()
-                ),
+                format!("row {i}: image of shape {this:?}, the first was {:?}", shape.unwrap()),
             ));
         }
         push_chw(&img, channels, &mut pixels);
         labels.push(label as u8);
     }
     let shape = shape.ok_or_else(|| Error::data(path, "holds no rows"))?;
-    Dataset::new(
-        name,
-        Pixels::U8(pixels),
-        labels,
-        shape,
-        classes.iter().map(|s| s.to_string()).collect(),
-    )
+    Dataset::new(name, Pixels::U8(pixels), labels, shape, classes.iter().map(|s| s.to_string()).collect())
 }
 
 /// Appends an image in CHW order: HWC (how `image` stores pixels) permuted to (C, H, W).
 pub fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let hwc: Vec<u8> = if channels == 3 {
-        img.to_rgb8().into_raw()
-    } else {
-        img.to_luma8().into_raw()
-    };
+    let hwc: Vec<u8> = if channels == 3 { img.to_rgb8().into_raw() } else { img.to_luma8().into_raw() };
     let start = out.len();
     out.resize(start + channels * h * w, 0);
     for y in 0..h {

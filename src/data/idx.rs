@@ -11,18 +11,8 @@ use std::path::{Path, PathBuf};
 /// MNIST's class names.
 pub const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 /// Fashion-MNIST's class names.
-pub const FASHION_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub const FASHION_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 fn prefix(split: Split) -> &'static str {
     match split {
@@ -33,9 +23,7 @@ fn prefix(split: Split) -> &'static str {
 
 /// Finds `stem` or `stem.gz` in `dir`.
 fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    [dir.join(stem), dir.join(format!("{stem}.gz"))]
-        .into_iter()
-        .find(|p| p.exists())
+    [dir.join(stem), dir.join(format!("{stem}.gz"))].into_iter().find(|p| p.exists())
 }
 
 /// True when `dir` holds the images of `split`.
@@ -53,12 +41,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| {
-                Error::data(
-                    path,
-                    format!("corrupt gzip data ({e}): download the file again"),
-                )
-            })?;
+            .map_err(|e| Error::data(path, format!("corrupt gzip data ({e}): download the file again")))?;
         Ok(out)
     } else {
         Ok(raw)
@@ -67,12 +50,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 
 /// Parses an IDX file of unsigned bytes: returns its dimensions and data.
 pub fn parse_idx(path: &Path, bytes: &[u8], expected_dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
-    if bytes.len() < 4
-        || bytes[0] != 0
-        || bytes[1] != 0
-        || bytes[2] != 0x08
-        || bytes[3] as usize != expected_dims
-    {
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] as usize != expected_dims {
         return Err(Error::data(
             path,
             format!(
@@ -84,10 +62,7 @@ pub fn parse_idx(path: &Path, bytes: &[u8], expected_dims: usize) -> Result<(Vec
     }
     let header = 4 + 4 * expected_dims;
     if bytes.len() < header {
-        return Err(Error::data(
-            path,
-            "truncated header: download the file again",
-        ));
+        return Err(Error::data(path, "truncated header: download the file again"));
     }
     let dims: Vec<usize> = (0..expected_dims)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
@@ -116,31 +91,20 @@ pub fn load(dir: &Path, split: Split, name: &str, classes: &[&str]) -> Result<Da
         ))
     })?;
     let lbl_path = find(dir, &format!("{p}-labels-idx1-ubyte")).ok_or_else(|| {
-        Error::data(
-            dir.join(format!("{p}-labels-idx1-ubyte.gz")),
-            "missing: the labels file is needed too",
-        )
+        Error::data(dir.join(format!("{p}-labels-idx1-ubyte.gz")), "missing: the labels file is needed too")
     })?;
     let (dims, pixels) = parse_idx(&img_path, &read_maybe_gz(&img_path)?, 3)?;
     let (ldims, labels) = parse_idx(&lbl_path, &read_maybe_gz(&lbl_path)?, 1)?;
     if ldims[0] != dims[0] {
         return Err(Error::data(
             &lbl_path,
-            format!(
-                "{} labels for {} images in {}",
-                ldims[0],
-                dims[0],
-                img_path.display()
-            ),
+            format!("{} labels for {} images in {}", ldims[0], dims[0], img_path.display()),
         ));
     }
     if let Some(bad) = labels.iter().position(|&l| l as usize >= classes.len()) {
         return Err(Error::data(
             &lbl_path,
-            format!(
-                "label {} at index {bad} is out of range 0..9: corrupt file",
-                labels[bad]
-            ),
+            format!("label {} at index {bad} is out of range 0..9: corrupt file", labels[bad]),
         ));
     }
     Dataset::new(

@@ -27,9 +27,7 @@ use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 
 /// Which split of a data set to load.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// The training images (CIFAR-10 batches 1-5, MNIST's 60000).
@@ -82,37 +80,18 @@ pub struct Dataset {
 
 impl Dataset {
     /// Builds a data set, checking that sizes and labels agree.
-    pub fn new(
-        name: &str,
-        pixels: Pixels,
-        labels: Vec<u8>,
-        shape: [usize; 3],
-        classes: Vec<String>,
-    ) -> Result<Self> {
+    pub fn new(name: &str, pixels: Pixels, labels: Vec<u8>, shape: [usize; 3], classes: Vec<String>) -> Result<Self> {
         let dim: usize = shape.iter().product();
         if pixels.len() != labels.len() * dim {
             return Err(Error::invalid(
                 "dataset",
-                format!(
-                    "{name}: {} values for {} labels of {dim} values each",
-                    pixels.len(),
-                    labels.len()
-                ),
+                format!("{name}: {} values for {} labels of {dim} values each", pixels.len(), labels.len()),
             ));
         }
         if let Some(&bad) = labels.iter().find(|&&l| l as usize >= classes.len()) {
-            return Err(Error::invalid(
-                "dataset",
-                format!("{name}: label {bad} but only {} classes", classes.len()),
-            ));
+            return Err(Error::invalid("dataset", format!("{name}: label {bad} but only {} classes", classes.len())));
         }
-        Ok(Dataset {
-            name: name.to_string(),
-            pixels,
-            labels,
-            shape,
-            classes,
-        })
+        Ok(Dataset { name: name.to_string(), pixels, labels, shape, classes })
     }
 
     /// Number of samples.
@@ -139,18 +118,10 @@ impl Dataset {
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let d = self.sample_dim();
         let pixels = match &self.pixels {
-            Pixels::U8(v) => Pixels::U8(
-                indices
-                    .iter()
-                    .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
-                    .collect(),
-            ),
-            Pixels::F32(v) => Pixels::F32(
-                indices
-                    .iter()
-                    .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
-                    .collect(),
-            ),
+            Pixels::U8(v) => Pixels::U8(indices.iter().flat_map(|&i| v[i * d..(i + 1) * d].iter().copied()).collect()),
+            Pixels::F32(v) => {
+                Pixels::F32(indices.iter().flat_map(|&i| v[i * d..(i + 1) * d].iter().copied()).collect())
+            }
         };
         Dataset {
             name: self.name.clone(),
@@ -173,11 +144,7 @@ impl Dataset {
         if n >= self.len() {
             return Err(Error::invalid(
                 "--val-size",
-                format!(
-                    "{n} leaves no training data: the training split of {} has {} samples",
-                    self.name,
-                    self.len()
-                ),
+                format!("{n} leaves no training data: the training split of {} has {} samples", self.name, self.len()),
             ));
         }
         let head: Vec<usize> = (0..self.len() - n).collect();
@@ -197,12 +164,7 @@ impl Dataset {
 
     /// The samples at `indices` as a normalized `[B, C, H, W]` f32 tensor and their labels as a
     /// `[B]` u32 tensor, on `device`.
-    pub fn batch(
-        &self,
-        indices: &[usize],
-        norm: &Normalization,
-        device: &Device,
-    ) -> Result<(Tensor, Tensor)> {
+    pub fn batch(&self, indices: &[usize], norm: &Normalization, device: &Device) -> Result<(Tensor, Tensor)> {
         let d = self.sample_dim();
         let mut xs = vec![0f32; indices.len() * d];
         for (k, &i) in indices.iter().enumerate() {
@@ -244,9 +206,7 @@ impl Dataset {
 /// resumed run sees the same batches as an uninterrupted one.
 pub fn epoch_permutation(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     use rand::{seq::SliceRandom, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64 + 1),
-    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64 + 1));
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(&mut rng);
     idx
@@ -258,14 +218,7 @@ mod tests {
 
     fn tiny() -> Dataset {
         let pixels: Vec<u8> = (0..4 * 3 * 2 * 2).map(|v| v as u8).collect();
-        Dataset::new(
-            "tiny",
-            Pixels::U8(pixels),
-            vec![0, 1, 0, 1],
-            [3, 2, 2],
-            vec!["a".into(), "b".into()],
-        )
-        .unwrap()
+        Dataset::new("tiny", Pixels::U8(pixels), vec![0, 1, 0, 1], [3, 2, 2], vec!["a".into(), "b".into()]).unwrap()
     }
 
     #[test]
@@ -280,23 +233,14 @@ mod tests {
 
     #[test]
     fn bad_labels_rejected() {
-        let err = Dataset::new(
-            "x",
-            Pixels::U8(vec![0; 4]),
-            vec![0, 5],
-            [2, 1, 1],
-            vec!["a".into(), "b".into()],
-        );
+        let err = Dataset::new("x", Pixels::U8(vec![0; 4]), vec![0, 5], [2, 1, 1], vec!["a".into(), "b".into()]);
         assert!(err.is_err());
     }
 
     #[test]
     fn batch_is_normalized_chw() {
         let ds = tiny();
-        let norm = Normalization {
-            mean: vec![0.0; 3],
-            std: vec![1.0; 3],
-        };
+        let norm = Normalization { mean: vec![0.0; 3], std: vec![1.0; 3] };
         let (xs, ys) = ds.batch(&[1], &norm, &Device::Cpu).unwrap();
         assert_eq!(xs.dims(), &[1, 3, 2, 2]);
         let v = xs.flatten_all().unwrap().to_vec1::<f32>().unwrap();

@@ -48,9 +48,6 @@ impl Normalization {
 
     /// No-op statistics (mean 0, std 1) for `channels` channels.
     pub fn identity(channels: usize) -> Self {
-        Normalization {
-            mean: vec![0.0; channels],
-            std: vec![1.0; channels],
-        }
+        Normalization { mean: vec![0.0; channels], std: vec![1.0; channels] }
     }
 }

@@ -11,10 +11,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr_like::gaussian;
 
 /// The class names in label order.
-pub const CLASSES: [&str; 10] = [
-    "circle", "square", "triangle", "cross", "ring", "stripes", "diamond", "x-cross", "frame",
-    "checker",
-];
+pub const CLASSES: [&str; 10] =
+    ["circle", "square", "triangle", "cross", "ring", "stripes", "diamond", "x-cross", "frame", "checker"];
 
 /// Default number of training images.
 pub const DEFAULT_TRAIN: usize = 10_000;
@@ -66,9 +64,7 @@ fn inside(class: u8, dx: f32, dy: f32, r: f32) -> bool {
         8 => ax <= r && ay <= r && (ax >= r - bar || ay >= r - bar),
         _ => {
             let cell = (r / 2.0).max(2.0);
-            ax <= r
-                && ay <= r
-                && ((((dx + r) / cell).floor() + ((dy + r) / cell).floor()) as i32) % 2 == 0
+            ax <= r && ay <= r && ((((dx + r) / cell).floor() + ((dy + r) / cell).floor()) as i32) % 2 == 0
         }
     }
 }
@@ -77,18 +73,10 @@ fn draw(class: u8, rng: &mut impl Rng, out: &mut Vec<u8>) {
     let r: f32 = rng.random_range(6.0..12.0);
     let cx: f32 = rng.random_range(r..SIZE as f32 - r);
     let cy: f32 = rng.random_range(r..SIZE as f32 - r);
-    let bg: [f32; 3] = [
-        rng.random_range(0.0..255.0),
-        rng.random_range(0.0..255.0),
-        rng.random_range(0.0..255.0),
-    ];
+    let bg: [f32; 3] = [rng.random_range(0.0..255.0), rng.random_range(0.0..255.0), rng.random_range(0.0..255.0)];
     // The shape's colour differs from the background by at least 120 in sum over channels.
     let fg = loop {
-        let c: [f32; 3] = [
-            rng.random_range(0.0..255.0),
-            rng.random_range(0.0..255.0),
-            rng.random_range(0.0..255.0),
-        ];
+        let c: [f32; 3] = [rng.random_range(0.0..255.0), rng.random_range(0.0..255.0), rng.random_range(0.0..255.0)];
         if c.iter().zip(&bg).map(|(a, b)| (a - b).abs()).sum::<f32>() > 120.0 {
             break c;
         }
@@ -138,9 +126,8 @@ mod tests {
     #[test]
     fn every_class_draws_something() {
         for class in 0..10u8 {
-            let hits = (0..32 * 32)
-                .filter(|i| inside(class, (i % 32) as f32 - 16.0, (i / 32) as f32 - 16.0, 9.0))
-                .count();
+            let hits =
+                (0..32 * 32).filter(|i| inside(class, (i % 32) as f32 - 16.0, (i / 32) as f32 - 16.0, 9.0)).count();
             assert!(hits > 30 && hits < 900, "class {class}: {hits} pixels");
         }
     }

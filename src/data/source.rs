@@ -6,9 +6,7 @@ use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The data sets kindling knows.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetName {
     /// Generated offline: 10 classes of 32×32 RGB shapes.
@@ -125,19 +123,13 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
         return Ok(shapes::generate(split, n));
     }
     if let Some(toy) = name.toy() {
-        let per_class = opts
-            .generated_size
-            .map(|n| n.div_ceil(toy.classes()))
-            .unwrap_or(toy2d::DEFAULT_PER_CLASS);
+        let per_class = opts.generated_size.map(|n| n.div_ceil(toy.classes())).unwrap_or(toy2d::DEFAULT_PER_CLASS);
         return Ok(toy2d::generate(toy, split, per_class));
     }
     let dirs = candidate_dirs(name, opts);
     if let Some(dir) = &opts.data_dir {
         if !dir.is_dir() {
-            return Err(Error::invalid(
-                "--data-dir",
-                format!("{} is not a folder", dir.display()),
-            ));
+            return Err(Error::invalid("--data-dir", format!("{} is not a folder", dir.display())));
         }
     }
     for dir in &dirs {
@@ -153,11 +145,7 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
             };
         }
     }
-    let searched = dirs
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
     if opts.data_dir.is_some() || !opts.allow_download {
         return Err(Error::DataNotFound(format!(
             "{name} ({split:?} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
@@ -170,10 +158,7 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
         DatasetName::Mnist => (hub::MNIST, idx::MNIST_CLASSES.to_vec()),
         _ => (hub::FASHION_MNIST, idx::FASHION_CLASSES.to_vec()),
     };
-    eprintln!(
-        "{name}: not found in {searched}; trying the Hugging Face Hub ({})",
-        spec.repo
-    );
+    eprintln!("{name}: not found in {searched}; trying the Hugging Face Hub ({})", spec.repo);
     let file = match split {
         Split::Train => spec.train_file,
         Split::Test => spec.test_file,

@@ -66,9 +66,7 @@ pub fn generate(toy: Toy, split: Split, per_class: usize) -> Dataset {
     }
     // Interleave classes so that `take` and `split_tail` keep all of them.
     let n = labels.len();
-    let order: Vec<usize> = (0..per_class)
-        .flat_map(|i| (0..k).map(move |c| c * per_class + i))
-        .collect();
+    let order: Vec<usize> = (0..per_class).flat_map(|i| (0..k).map(move |c| c * per_class + i)).collect();
     let mut pts = Vec::with_capacity(n * 2);
     for &i in &order {
         pts.push(xs[2 * i]);
@@ -76,8 +74,7 @@ pub fn generate(toy: Toy, split: Split, per_class: usize) -> Dataset {
     }
     let labels = order.iter().map(|&i| labels[i]).collect();
     let classes = (0..k).map(|c| format!("class {c}")).collect();
-    Dataset::new(toy.name(), Pixels::F32(pts), labels, [2, 1, 1], classes)
-        .expect("generated data is consistent")
+    Dataset::new(toy.name(), Pixels::F32(pts), labels, [2, 1, 1], classes).expect("generated data is consistent")
 }
 
 fn point(toy: Toy, class: usize, t: f32, rng: &mut impl Rng) -> (f32, f32) {
@@ -90,30 +87,17 @@ fn point(toy: Toy, class: usize, t: f32, rng: &mut impl Rng) -> (f32, f32) {
         Toy::Circles => {
             let r = if class == 0 { 0.5 } else { 1.0 };
             let a: f32 = rng.random_range(0.0..std::f32::consts::TAU);
-            (
-                r * a.cos() + 0.08 * standard_normal(rng),
-                r * a.sin() + 0.08 * standard_normal(rng),
-            )
+            (r * a.cos() + 0.08 * standard_normal(rng), r * a.sin() + 0.08 * standard_normal(rng))
         }
         Toy::Moons => {
             let a = t * std::f32::consts::PI;
-            let (x, y) = if class == 0 {
-                (a.cos(), a.sin())
-            } else {
-                (1.0 - a.cos(), 0.5 - a.sin())
-            };
-            (
-                x + 0.1 * standard_normal(rng),
-                y + 0.1 * standard_normal(rng),
-            )
+            let (x, y) = if class == 0 { (a.cos(), a.sin()) } else { (1.0 - a.cos(), 0.5 - a.sin()) };
+            (x + 0.1 * standard_normal(rng), y + 0.1 * standard_normal(rng))
         }
         Toy::Blobs => {
             let centres = [(-2.0, -2.0), (2.0, -2.0), (-2.0, 2.0), (2.0, 2.0)];
             let (cx, cy) = centres[class % 4];
-            (
-                cx + 0.7 * standard_normal(rng),
-                cy + 0.7 * standard_normal(rng),
-            )
+            (cx + 0.7 * standard_normal(rng), cy + 0.7 * standard_normal(rng))
         }
     }
 }

@@ -28,10 +28,7 @@ pub fn dim(shape: [usize; 3], bins: usize) -> Result<usize> {
         ));
     }
     if bins == 0 {
-        return Err(Error::invalid(
-            "colour bins",
-            "must be at least 1 (default 10)",
-        ));
+        return Err(Error::invalid("colour bins", "must be at least 1 (default 10)"));
     }
     Ok(bins)
 }
@@ -41,10 +38,7 @@ pub fn dim(shape: [usize; 3], bins: usize) -> Result<usize> {
 pub fn color_histogram(image: &[f32], shape: [usize; 3], bins: usize) -> Result<Vec<f32>> {
     dim(shape, bins)?;
     if image.len() != shape.iter().product::<usize>() {
-        return Err(Error::invalid(
-            "image",
-            format!("{} values for shape {shape:?}", image.len()),
-        ));
+        return Err(Error::invalid("image", format!("{} values for shape {shape:?}", image.len())));
     }
     let mut out = vec![0f32; bins];
     color_histogram_into(image, shape[1] * shape[2], &mut out);
@@ -98,10 +92,7 @@ mod tests {
 
     /// A `3 × 4 × 4` image of one colour.
     fn solid(r: f32, g: f32, b: f32) -> Vec<f32> {
-        [r, g, b]
-            .iter()
-            .flat_map(|&v| std::iter::repeat_n(v, 16))
-            .collect()
+        [r, g, b].iter().flat_map(|&v| std::iter::repeat_n(v, 16)).collect()
     }
 
     #[test]
@@ -118,22 +109,12 @@ mod tests {
         assert_eq!(h[3], 1.0);
         assert_eq!(h.iter().sum::<f32>(), 1.0);
         // Blue at 2/3: bin 6; with 3 bins red, green and blue each get their own.
-        assert_eq!(
-            color_histogram(&solid(0.0, 0.0, 1.0), [3, 4, 4], 10).unwrap()[6],
-            1.0
-        );
+        assert_eq!(color_histogram(&solid(0.0, 0.0, 1.0), [3, 4, 4], 10).unwrap()[6], 1.0);
         let rgb3: Vec<Vec<f32>> = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
             .iter()
             .map(|&(r, g, b)| color_histogram(&solid(r, g, b), [3, 4, 4], 3).unwrap())
             .collect();
-        assert_eq!(
-            rgb3,
-            vec![
-                vec![1.0, 0.0, 0.0],
-                vec![0.0, 1.0, 0.0],
-                vec![0.0, 0.0, 1.0]
-            ]
-        );
+        assert_eq!(rgb3, vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]);
     }
 
     #[test]
@@ -148,11 +129,7 @@ mod tests {
             ((1.0, 0.0, 0.01), 0.99833333), // red just short of wrapping around
         ];
         for ((r, g, b), want) in cases {
-            assert!(
-                (hue(r, g, b) - want).abs() < 1e-6,
-                "{r} {g} {b}: {}",
-                hue(r, g, b)
-            );
+            assert!((hue(r, g, b) - want).abs() < 1e-6, "{r} {g} {b}: {}", hue(r, g, b));
         }
     }
 
@@ -178,9 +155,7 @@ mod tests {
 
     #[test]
     fn grayscale_input_is_refused_clearly() {
-        let err = color_histogram(&[0.5; 16], [1, 4, 4], 10)
-            .unwrap_err()
-            .to_string();
+        let err = color_histogram(&[0.5; 16], [1, 4, 4], 10).unwrap_err().to_string();
         assert!(err.contains("colour histogram needs RGB images"), "{err}");
         assert!(err.contains("--features hog"), "{err}");
         assert!(color_histogram(&solid(1.0, 0.0, 0.0), [3, 4, 4], 0).is_err());

@@ -40,10 +40,7 @@ pub struct HogConfig {
 
 impl Default for HogConfig {
     fn default() -> Self {
-        HogConfig {
-            cell: DEFAULT_CELL,
-            bins: DEFAULT_BINS,
-        }
+        HogConfig { cell: DEFAULT_CELL, bins: DEFAULT_BINS }
     }
 }
 
@@ -60,10 +57,7 @@ impl HogConfig {
     /// `cell` or `bins` is zero, when the image holds no whole cell, or when `C` is neither 1 nor 3.
     pub fn dim(&self, shape: [usize; 3]) -> Result<usize> {
         if self.cell == 0 {
-            return Err(Error::invalid(
-                "HOG cell",
-                "must be at least 1 pixel (default 8)",
-            ));
+            return Err(Error::invalid("HOG cell", "must be at least 1 pixel (default 8)"));
         }
         if self.bins == 0 {
             return Err(Error::invalid("HOG bins", "must be at least 1 (default 9)"));
@@ -74,10 +68,7 @@ impl HogConfig {
         if cy == 0 || cx == 0 {
             return Err(Error::invalid(
                 "HOG cell",
-                format!(
-                    "{}×{} pixels do not fit in a {h}×{w} image: use a smaller cell",
-                    self.cell, self.cell
-                ),
+                format!("{}×{} pixels do not fit in a {h}×{w} image: use a smaller cell", self.cell, self.cell),
             ));
         }
         Ok(cy * cx * self.bins)
@@ -90,9 +81,7 @@ fn check_channels(c: usize, shape: [usize; 3]) -> Result<()> {
     } else {
         Err(Error::invalid(
             "--features hog",
-            format!(
-                "HOG needs grayscale (1-channel) or RGB (3-channel) images, got shape {shape:?}"
-            ),
+            format!("HOG needs grayscale (1-channel) or RGB (3-channel) images, got shape {shape:?}"),
         ))
     }
 }
@@ -105,10 +94,7 @@ pub fn hog(image: &[f32], shape: [usize; 3], cfg: &HogConfig) -> Result<Vec<f32>
     let dim = cfg.dim(shape)?;
     let [c, h, w] = shape;
     if image.len() != c * h * w {
-        return Err(Error::invalid(
-            "image",
-            format!("{} values for shape {shape:?}", image.len()),
-        ));
+        return Err(Error::invalid("image", format!("{} values for shape {shape:?}", image.len())));
     }
     let mut gray = vec![0f32; h * w];
     let mut out = vec![0f32; dim];
@@ -133,13 +119,7 @@ pub(crate) fn grayscale_into(image: &[f32], shape: [usize; 3], gray: &mut [f32])
 
 /// HOG of a grayscale `height × width` image into `out` (`cfg.dim` values); `cfg` must be valid
 /// for that size.
-pub(crate) fn hog_gray_into(
-    gray: &[f32],
-    height: usize,
-    width: usize,
-    cfg: &HogConfig,
-    out: &mut [f32],
-) {
+pub(crate) fn hog_gray_into(gray: &[f32], height: usize, width: usize, cfg: &HogConfig, out: &mut [f32]) {
     let (cells_y, cells_x) = cfg.cells(height, width);
     let bins = cfg.bins;
     let bin_width = std::f32::consts::PI / bins as f32;
@@ -147,24 +127,11 @@ pub(crate) fn hog_gray_into(
     for y in 0..cells_y * cfg.cell {
         let row = &gray[y * width..(y + 1) * width];
         // On the first and last row gy is zero: read the row itself above and below.
-        let up = if y == 0 || y + 1 == height {
-            row
-        } else {
-            &gray[(y - 1) * width..y * width]
-        };
-        let down = if y == 0 || y + 1 == height {
-            row
-        } else {
-            &gray[(y + 1) * width..(y + 2) * width]
-        };
-        let cell_row =
-            &mut out[(y / cfg.cell) * cells_x * bins..(y / cfg.cell + 1) * cells_x * bins];
+        let up = if y == 0 || y + 1 == height { row } else { &gray[(y - 1) * width..y * width] };
+        let down = if y == 0 || y + 1 == height { row } else { &gray[(y + 1) * width..(y + 2) * width] };
+        let cell_row = &mut out[(y / cfg.cell) * cells_x * bins..(y / cfg.cell + 1) * cells_x * bins];
         for x in 0..cells_x * cfg.cell {
-            let gx = if x == 0 || x + 1 == width {
-                0.0
-            } else {
-                row[x + 1] - row[x - 1]
-            };
+            let gx = if x == 0 || x + 1 == width { 0.0 } else { row[x + 1] - row[x - 1] };
             let gy = down[x] - up[x];
             let mag = (gx * gx + gy * gy).sqrt();
             if mag == 0.0 {
@@ -198,14 +165,7 @@ mod tests {
     }
 
     /// Share of cell `(cy, cx)`'s mass held by `bin`, and the cell's total.
-    fn share(
-        feat: &[f32],
-        cells_x: usize,
-        bins: usize,
-        cy: usize,
-        cx: usize,
-        bin: usize,
-    ) -> (f32, f32) {
+    fn share(feat: &[f32], cells_x: usize, bins: usize, cy: usize, cx: usize, bin: usize) -> (f32, f32) {
         let cell = &feat[(cy * cells_x + cx) * bins..(cy * cells_x + cx + 1) * bins];
         let total: f32 = cell.iter().sum();
         (cell[bin] / total, total)
@@ -216,16 +176,8 @@ mod tests {
         let cfg = HogConfig::default();
         assert_eq!(cfg.dim([3, 32, 32]).unwrap(), 144);
         assert_eq!(cfg.dim([1, 28, 28]).unwrap(), 81);
-        assert_eq!(
-            hog(&vec![0.5; 3 * 32 * 32], [3, 32, 32], &cfg)
-                .unwrap()
-                .len(),
-            144
-        );
-        assert_eq!(
-            hog(&vec![0.5; 28 * 28], [1, 28, 28], &cfg).unwrap().len(),
-            81
-        );
+        assert_eq!(hog(&vec![0.5; 3 * 32 * 32], [3, 32, 32], &cfg).unwrap().len(), 144);
+        assert_eq!(hog(&vec![0.5; 28 * 28], [1, 28, 28], &cfg).unwrap().len(), 81);
         let fine = HogConfig { cell: 4, bins: 6 };
         assert_eq!(fine.dim([1, 28, 28]).unwrap(), 7 * 7 * 6);
     }
@@ -244,10 +196,7 @@ mod tests {
     #[test]
     fn flat_image_gives_zeros() {
         let img = vec![0.7; 3 * 32 * 32];
-        assert!(hog(&img, [3, 32, 32], &HogConfig::default())
-            .unwrap()
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(hog(&img, [3, 32, 32], &HogConfig::default()).unwrap().iter().all(|&v| v == 0.0));
     }
 
     #[test]
@@ -268,10 +217,7 @@ mod tests {
         }
         // Unsigned: the mirrored edge (bright to dark) lands in the same bin.
         let mirrored = gray_image(32, 32, |_, x| if x < 16 { 0.9 } else { 0.1 });
-        assert_eq!(
-            hog(&mirrored, [1, 32, 32], &HogConfig::default()).unwrap(),
-            feat
-        );
+        assert_eq!(hog(&mirrored, [1, 32, 32], &HogConfig::default()).unwrap(), feat);
     }
 
     #[test]

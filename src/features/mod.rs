@@ -70,10 +70,7 @@ impl FeatureConfig {
     /// than the image, zero bins).
     pub fn dim(&self, shape: [usize; 3]) -> Result<usize> {
         if self.kinds.is_empty() {
-            return Err(Error::invalid(
-                "--features",
-                "no feature selected: name at least one of hog, color",
-            ));
+            return Err(Error::invalid("--features", "no feature selected: name at least one of hog, color"));
         }
         self.kinds.iter().map(|&k| self.kind_dim(k, shape)).sum()
     }
@@ -90,10 +87,7 @@ impl FeatureConfig {
     pub fn compute(&self, image: &[f32], shape: [usize; 3]) -> Result<Vec<f32>> {
         let dim = self.dim(shape)?;
         if image.len() != shape.iter().product::<usize>() {
-            return Err(Error::invalid(
-                "image",
-                format!("{} values for shape {shape:?}", image.len()),
-            ));
+            return Err(Error::invalid("image", format!("{} values for shape {shape:?}", image.len())));
         }
         let mut scratch = Scratch::new(shape);
         scratch.image.copy_from_slice(image);
@@ -129,10 +123,7 @@ struct Scratch {
 
 impl Scratch {
     fn new(shape: [usize; 3]) -> Self {
-        Scratch {
-            image: vec![0.0; shape.iter().product()],
-            gray: vec![0.0; shape[1] * shape[2]],
-        }
+        Scratch { image: vec![0.0; shape.iter().product()], gray: vec![0.0; shape[1] * shape[2]] }
     }
 
     /// Loads sample `i` of `pixels` as `f32` in `[0, 1]` (`u8` scaled by 1/255).
@@ -155,9 +146,7 @@ impl Scratch {
 /// `u8` pixels are scaled to `[0, 1]` first, so HOG magnitudes do not depend on storage.
 pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<f32>> {
     let dim = cfg.dim(ds.shape).map_err(|e| match e {
-        Error::InvalidArgument { name, problem } => {
-            Error::invalid(name, format!("{}: {problem}", ds.name))
-        }
+        Error::InvalidArgument { name, problem } => Error::invalid(name, format!("{}: {problem}", ds.name)),
         e => e,
     })?;
     let mut out = vec![0f32; ds.len() * dim];
@@ -226,11 +215,7 @@ impl Standardizer {
         let mut std = Vec::with_capacity(dim);
         for (s, q) in sum.iter().zip(&sq) {
             let m = if n > 0.0 { s / n } else { 0.0 };
-            let var = if n > 0.0 {
-                (q / n - m * m).max(0.0)
-            } else {
-                0.0
-            };
+            let var = if n > 0.0 { (q / n - m * m).max(0.0) } else { 0.0 };
             let sd = var.sqrt();
             mean.push(m as f32);
             std.push(if sd < 1e-6 { 1.0 } else { sd as f32 });
@@ -291,29 +276,16 @@ mod tests {
             })
             .collect();
         let labels = (0..n).map(|i| (i % 2) as u8).collect();
-        Dataset::new(
-            "random",
-            Pixels::U8(pixels),
-            labels,
-            shape,
-            vec!["a".into(), "b".into()],
-        )
-        .unwrap()
+        Dataset::new("random", Pixels::U8(pixels), labels, shape, vec!["a".into(), "b".into()]).unwrap()
     }
 
     #[test]
     fn dims() {
         let cfg = FeatureConfig::default();
         assert_eq!(cfg.dim([3, 32, 32]).unwrap(), 154);
-        let hog_only = FeatureConfig {
-            kinds: vec![FeatureKind::Hog],
-            ..Default::default()
-        };
+        let hog_only = FeatureConfig { kinds: vec![FeatureKind::Hog], ..Default::default() };
         assert_eq!(hog_only.dim([1, 28, 28]).unwrap(), 81);
-        let empty = FeatureConfig {
-            kinds: vec![],
-            ..Default::default()
-        };
+        let empty = FeatureConfig { kinds: vec![], ..Default::default() };
         assert!(empty.dim([3, 32, 32]).is_err());
     }
 
@@ -345,15 +317,10 @@ mod tests {
     #[test]
     fn color_on_grayscale_is_a_clear_error() {
         let ds = random_set(2, [1, 28, 28]);
-        let err = extract(&ds, &FeatureConfig::default(), false)
-            .unwrap_err()
-            .to_string();
+        let err = extract(&ds, &FeatureConfig::default(), false).unwrap_err().to_string();
         assert!(err.contains("colour histogram needs RGB images"), "{err}");
         assert!(err.contains("random"), "{err}");
-        let hog_only = FeatureConfig {
-            kinds: vec![FeatureKind::Hog],
-            ..Default::default()
-        };
+        let hog_only = FeatureConfig { kinds: vec![FeatureKind::Hog], ..Default::default() };
         assert_eq!(extract(&ds, &hog_only, false).unwrap().len(), 2 * 81);
     }
 
@@ -381,11 +348,7 @@ mod tests {
             let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
             assert!(mean.abs() < 1e-4, "column {j}: mean {mean}");
             let want = if j == 2 { 0.0 } else { 1.0 };
-            assert!(
-                (var.sqrt() - want).abs() < 1e-4,
-                "column {j}: std {}",
-                var.sqrt()
-            );
+            assert!((var.sqrt() - want).abs() < 1e-4, "column {j}: std {}", var.sqrt());
         }
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Standardizer>(&json).unwrap(), s);
@@ -393,37 +356,17 @@ mod tests {
 
     #[test]
     fn to_dataset_has_feature_shape() {
-        let fs = to_dataset(
-            vec![0.5; 6],
-            3,
-            vec![0, 1],
-            vec!["a".into(), "b".into()],
-            "f",
-        )
-        .unwrap();
+        let fs = to_dataset(vec![0.5; 6], 3, vec![0, 1], vec!["a".into(), "b".into()], "f").unwrap();
         assert_eq!((fs.shape, fs.len(), fs.sample_dim()), ([3, 1, 1], 2, 3));
-        assert!(to_dataset(
-            vec![0.5; 5],
-            3,
-            vec![0, 1],
-            vec!["a".into(), "b".into()],
-            "f"
-        )
-        .is_err());
+        assert!(to_dataset(vec![0.5; 5], 3, vec![0, 1], vec!["a".into(), "b".into()], "f").is_err());
     }
 
     #[test]
     fn names_are_kebab_case() {
         use clap::ValueEnum;
         assert_eq!(serde_json::to_string(&FeatureKind::Hog).unwrap(), "\"hog\"");
-        assert_eq!(
-            serde_json::to_string(&FeatureKind::Color).unwrap(),
-            "\"color\""
-        );
-        assert_eq!(
-            FeatureKind::from_str("color", false).unwrap(),
-            FeatureKind::Color
-        );
+        assert_eq!(serde_json::to_string(&FeatureKind::Color).unwrap(), "\"color\"");
+        assert_eq!(FeatureKind::from_str("color", false).unwrap(), FeatureKind::Color);
         let cfg = FeatureConfig::default();
         let json = serde_json::to_string(&cfg).unwrap();
         assert_eq!(serde_json::from_str::<FeatureConfig>(&json).unwrap(), cfg);
@@ -434,15 +377,8 @@ mod tests {
     #[ignore = "timing, not behaviour"]
     fn extract_timing_cifar_sized() {
         let ds = random_set(50_000, [3, 32, 32]);
-        for kinds in [
-            vec![FeatureKind::Hog],
-            vec![FeatureKind::Color],
-            vec![FeatureKind::Hog, FeatureKind::Color],
-        ] {
-            let cfg = FeatureConfig {
-                kinds,
-                ..Default::default()
-            };
+        for kinds in [vec![FeatureKind::Hog], vec![FeatureKind::Color], vec![FeatureKind::Hog, FeatureKind::Color]] {
+            let cfg = FeatureConfig { kinds, ..Default::default() };
             let t = std::time::Instant::now();
             let xs = extract(&ds, &cfg, false).unwrap();
             println!(
@@ -454,4 +390,28 @@ mod tests {
             );
         }
     }
+}
+
+/// The features of every image of `ds`, as a data set of shape `[D, 1, 1]` (not standardized:
+/// the training loop's per-channel normalization standardizes each feature column).
+pub fn transform(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Dataset> {
+    let dim = cfg.dim(ds.shape)?;
+    let xs = extract(ds, cfg, progress)?;
+    to_dataset(xs, dim, ds.labels.clone(), ds.classes.clone(), &ds.name)
+}
+
+/// Parses `--features hog,color` (or `none`).
+pub fn parse_list(s: &str) -> std::result::Result<Option<FeatureConfig>, String> {
+    if s == "none" || s.is_empty() {
+        return Ok(None);
+    }
+    let mut kinds = Vec::new();
+    for part in s.split(',') {
+        let k = <FeatureKind as clap::ValueEnum>::from_str(part.trim(), true)
+            .map_err(|_| format!("unknown feature '{part}': use hog, color or hog,color"))?;
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    Ok(Some(FeatureConfig { kinds, ..FeatureConfig::default() }))
 }

@@ -52,7 +52,9 @@ pub struct Knn {
 impl Knn {
     /// Memorizes `train` `[N, D]` (f32, any device) and its labels.
     pub fn fit(train: &Tensor, labels: &[u32], distance: Distance) -> Result<Self> {
-        let (n, _d) = train.dims2().map_err(|_| Error::invalid("knn", format!("training data must be [N, D], got {:?}", train.dims())))?;
+        let (n, _d) = train
+            .dims2()
+            .map_err(|_| Error::invalid("knn", format!("training data must be [N, D], got {:?}", train.dims())))?;
         if n == 0 {
             return Err(Error::invalid("knn", "the training set is empty"));
         }
@@ -69,7 +71,15 @@ impl Knn {
             _ => None,
         };
         let num_classes = labels.iter().copied().max().unwrap_or(0) as usize + 1;
-        Ok(Knn { train, train_sq, train_host, labels: labels.to_vec(), num_classes, distance, chunk_bytes: DEFAULT_CHUNK_BYTES })
+        Ok(Knn {
+            train,
+            train_sq,
+            train_host,
+            labels: labels.to_vec(),
+            num_classes,
+            distance,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+        })
     }
 
     /// Number of memorized samples.
@@ -83,7 +93,9 @@ impl Knn {
     }
 
     fn check(&self, queries: &Tensor, k: usize) -> Result<usize> {
-        let (q, d) = queries.dims2().map_err(|_| Error::invalid("knn", format!("queries must be [Q, D], got {:?}", queries.dims())))?;
+        let (q, d) = queries
+            .dims2()
+            .map_err(|_| Error::invalid("knn", format!("queries must be [Q, D], got {:?}", queries.dims())))?;
         let (_, dt) = self.train.dims2()?;
         if d != dt {
             return Err(Error::invalid("knn", format!("queries have {d} features but the training samples {dt}")));
@@ -99,10 +111,12 @@ impl Knn {
 
     /// Queries per chunk so that one `[chunk, N]` block stays under `chunk_bytes`.
     fn chunk_rows(&self) -> usize {
-        let per_row = self.len() * 4 * match self.distance {
-            Distance::L2 => 2, // the product and the assembled distances
-            Distance::L1 => 1,
-        };
+        let per_row = self.len()
+            * 4
+            * match self.distance {
+                Distance::L2 => 2, // the product and the assembled distances
+                Distance::L1 => 1,
+            };
         (self.chunk_bytes / per_row.max(1)).max(1)
     }
 
@@ -113,7 +127,8 @@ impl Knn {
             Distance::L2 => {
                 let qsq = queries.sqr()?.sum_keepdim(1)?; // [Q, 1]
                 let dots = queries.matmul(&self.train.t()?)?; // [Q, N]
-                let d = (dots.affine(-2.0, 0.0)?.broadcast_add(&qsq)?).broadcast_add(&self.train_sq.as_ref().unwrap().unsqueeze(0)?)?;
+                let d = (dots.affine(-2.0, 0.0)?.broadcast_add(&qsq)?)
+                    .broadcast_add(&self.train_sq.as_ref().unwrap().unsqueeze(0)?)?;
                 Ok(d.flatten_all()?.to_vec1::<f32>()?)
             }
             Distance::L1 => match &self.train_host {
@@ -243,13 +258,22 @@ impl CrossValidation {
 
     /// The `k` with the best mean accuracy (the smaller `k` on ties).
     pub fn best_k(&self) -> usize {
-        self.summary().into_iter().fold((0, f64::NEG_INFINITY), |best, (k, m, _)| if m > best.1 { (k, m) } else { best }).0
+        self.summary()
+            .into_iter()
+            .fold((0, f64::NEG_INFINITY), |best, (k, m, _)| if m > best.1 { (k, m) } else { best })
+            .0
     }
 }
 
 /// `folds`-fold cross-validation of each `k` in `ks` on `xs` `[N, D]`: the samples are split into
 /// `folds` contiguous parts; each part is scored against the others.
-pub fn cross_validate(xs: &Tensor, labels: &[u32], distance: Distance, ks: &[usize], folds: usize) -> Result<CrossValidation> {
+pub fn cross_validate(
+    xs: &Tensor,
+    labels: &[u32],
+    distance: Distance,
+    ks: &[usize],
+    folds: usize,
+) -> Result<CrossValidation> {
     let n = labels.len();
     if folds < 2 || folds > n {
         return Err(Error::invalid("--folds", format!("{folds}: need between 2 and the {n} training samples")));

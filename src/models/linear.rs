@@ -27,18 +27,9 @@ impl LinearClassifier {
     pub fn new(cfg: &LinearConfig, vb: VarBuilder) -> Result<Self> {
         let d: usize = cfg.input_shape.iter().product();
         let vb = vb.pp("fc");
-        let w = vb.get_with_hints(
-            (cfg.classes, d),
-            "weight",
-            Init::Randn {
-                mean: 0.0,
-                stdev: 0.01,
-            },
-        )?;
+        let w = vb.get_with_hints((cfg.classes, d), "weight", Init::Randn { mean: 0.0, stdev: 0.01 })?;
         let b = vb.get_with_hints(cfg.classes, "bias", Init::Const(0.0))?;
-        Ok(Self {
-            fc: Linear::new(w, Some(b)),
-        })
+        Ok(Self { fc: Linear::new(w, Some(b)) })
     }
 
     /// The weight matrix `W` `[classes, D]`.

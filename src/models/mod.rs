@@ -3,10 +3,14 @@
 //! Every model maps a `[B, C, H, W]` batch to `[B, classes]` logits and implements
 //! [`ModuleT`], so the one training loop and the one evaluation serve them all.
 
+pub mod activation;
 pub mod knn;
 pub mod linear;
+pub mod mlp;
 
+pub use activation::Activation;
 pub use linear::{LinearClassifier, LinearConfig};
+pub use mlp::{InitKind, Mlp, MlpConfig};
 
 use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -18,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub enum ModelConfig {
     /// [`LinearClassifier`].
     Linear(LinearConfig),
+    /// [`Mlp`].
+    Mlp(MlpConfig),
 }
 
 /// The model kinds, as chosen on the command line.
@@ -26,13 +32,58 @@ pub enum ModelConfig {
 pub enum ModelKind {
     /// `f(x) = Wx + b`.
     Linear,
+    /// Multi-layer perceptron.
+    Mlp,
+}
+
+impl ModelKind {
+    /// The name used on the command line and in file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Linear => "linear",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+}
+
+/// Architecture choices from the command line, on top of the input shape and class count that
+/// the data decide. Unused fields are ignored by models that do not have them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    /// Hidden widths (MLP).
+    pub hidden: Vec<usize>,
+    /// Activation (MLP).
+    pub activation: Activation,
+    /// Dropout probability (MLP).
+    pub dropout: f32,
+    /// Batch norm between layers (MLP).
+    pub batch_norm: bool,
+    /// Weight initialization (MLP).
+    pub init: InitKind,
 }
 
 impl ModelConfig {
+    /// The configuration of a `kind` model for inputs of `shape` and `classes` classes.
+    pub fn new(kind: ModelKind, shape: [usize; 3], classes: usize, o: &ModelOptions) -> Self {
+        match kind {
+            ModelKind::Linear => ModelConfig::Linear(LinearConfig { input_shape: shape, classes }),
+            ModelKind::Mlp => ModelConfig::Mlp(MlpConfig {
+                input_shape: shape,
+                hidden: o.hidden.clone(),
+                classes,
+                activation: o.activation,
+                dropout: o.dropout,
+                batch_norm: o.batch_norm,
+                init: o.init,
+            }),
+        }
+    }
+
     /// The kind of this configuration.
     pub fn kind(&self) -> ModelKind {
         match self {
             ModelConfig::Linear(_) => ModelKind::Linear,
+            ModelConfig::Mlp(_) => ModelKind::Mlp,
         }
     }
 
@@ -40,6 +91,7 @@ impl ModelConfig {
     pub fn input_shape(&self) -> [usize; 3] {
         match self {
             ModelConfig::Linear(c) => c.input_shape,
+            ModelConfig::Mlp(c) => c.input_shape,
         }
     }
 
@@ -47,6 +99,7 @@ impl ModelConfig {
     pub fn classes(&self) -> usize {
         match self {
             ModelConfig::Linear(c) => c.classes,
+            ModelConfig::Mlp(c) => c.classes,
         }
     }
 }
@@ -56,6 +109,8 @@ impl ModelConfig {
 pub enum Model {
     /// [`LinearClassifier`].
     Linear(LinearClassifier),
+    /// [`Mlp`].
+    Mlp(Mlp),
 }
 
 impl Model {
@@ -63,7 +118,17 @@ impl Model {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         Ok(match cfg {
             ModelConfig::Linear(c) => Model::Linear(LinearClassifier::new(c, vb)?),
+            ModelConfig::Mlp(c) => Model::Mlp(Mlp::new(c, vb)?),
         })
+    }
+
+    /// The weights of the first layer, `[units, inputs...]`: the linear templates, the MLP's
+    /// first-layer weights, the CNN's first filters.
+    pub fn first_layer_weights(&self) -> &Tensor {
+        match self {
+            Model::Linear(m) => m.weight(),
+            Model::Mlp(m) => m.first_layer(),
+        }
     }
 }
 
@@ -71,6 +136,7 @@ impl ModuleT for Model {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match self {
             Model::Linear(m) => m.forward_t(xs, train),
+            Model::Mlp(m) => m.forward_t(xs, train),
         }
     }
 }

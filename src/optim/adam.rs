@@ -53,13 +53,7 @@ impl Adam {
         let slots = params
             .into_iter()
             .filter(|p| p.var.dtype().is_float())
-            .map(|p| {
-                Ok(Slot {
-                    m: zeros_like(&p.var)?,
-                    v: zeros_like(&p.var)?,
-                    p,
-                })
-            })
+            .map(|p| Ok(Slot { m: zeros_like(&p.var)?, v: zeros_like(&p.var)?, p }))
             .collect::<Result<_>>()?;
         Ok(Adam { slots, cfg, t: 0 })
     }

@@ -59,20 +59,8 @@ pub struct OptimizerConfig {
 impl OptimizerConfig {
     /// Defaults for `kind` at learning rate `lr`.
     pub fn new(kind: OptimizerKind, lr: f64) -> Self {
-        let beta2 = if kind == OptimizerKind::Rmsprop {
-            0.99
-        } else {
-            0.999
-        };
-        OptimizerConfig {
-            kind,
-            lr,
-            momentum: 0.9,
-            weight_decay: 0.0,
-            beta1: 0.9,
-            beta2,
-            eps: 1e-8,
-        }
+        let beta2 = if kind == OptimizerKind::Rmsprop { 0.99 } else { 0.999 };
+        OptimizerConfig { kind, lr, momentum: 0.9, weight_decay: 0.0, beta1: 0.9, beta2, eps: 1e-8 }
     }
 }
 
@@ -87,13 +75,7 @@ pub struct NamedVar {
 
 /// Names `vars` `param.0`, `param.1`, ... (for the [`candle_nn::Optimizer::new`] entry point).
 pub fn anonymous(vars: Vec<Var>) -> Vec<NamedVar> {
-    vars.into_iter()
-        .enumerate()
-        .map(|(i, var)| NamedVar {
-            name: format!("param.{i}"),
-            var,
-        })
-        .collect()
+    vars.into_iter().enumerate().map(|(i, var)| NamedVar { name: format!("param.{i}"), var }).collect()
 }
 
 /// Optimizer state that can be saved and restored by parameter name.
@@ -111,15 +93,9 @@ pub(crate) fn zeros_like(var: &Var) -> Result<Var> {
 
 /// Copies `state[key]` into `slot`, checking the shape.
 pub(crate) fn restore(slot: &Var, state: &HashMap<String, Tensor>, key: &str) -> Result<()> {
-    let t = state
-        .get(key)
-        .ok_or_else(|| candle_core::Error::Msg(format!("optimizer state {key} missing")))?;
+    let t = state.get(key).ok_or_else(|| candle_core::Error::Msg(format!("optimizer state {key} missing")))?;
     if t.shape() != slot.shape() {
-        candle_core::bail!(
-            "optimizer state {key}: shape {:?}, the parameter has {:?}",
-            t.dims(),
-            slot.dims()
-        )
+        candle_core::bail!("optimizer state {key}: shape {:?}, the parameter has {:?}", t.dims(), slot.dims())
     }
     slot.set(&t.to_device(slot.device())?.to_dtype(slot.dtype())?)
 }
@@ -147,21 +123,12 @@ impl AnyOptimizer {
                 };
                 AnyOptimizer::Sgd(Sgd::with_names(
                     params,
-                    SgdConfig {
-                        lr: cfg.lr,
-                        momentum,
-                        weight_decay: cfg.weight_decay,
-                    },
+                    SgdConfig { lr: cfg.lr, momentum, weight_decay: cfg.weight_decay },
                 )?)
             }
             OptimizerKind::Rmsprop => AnyOptimizer::RmsProp(RmsProp::with_names(
                 params,
-                RmsPropConfig {
-                    lr: cfg.lr,
-                    alpha: cfg.beta2,
-                    eps: cfg.eps,
-                    weight_decay: cfg.weight_decay,
-                },
+                RmsPropConfig { lr: cfg.lr, alpha: cfg.beta2, eps: cfg.eps, weight_decay: cfg.weight_decay },
             )?),
             OptimizerKind::Adam | OptimizerKind::Adamw => {
                 let weight_decay = if cfg.weight_decay == 0.0 {
@@ -173,13 +140,7 @@ impl AnyOptimizer {
                 };
                 AnyOptimizer::Adam(Adam::with_names(
                     params,
-                    AdamConfig {
-                        lr: cfg.lr,
-                        beta1: cfg.beta1,
-                        beta2: cfg.beta2,
-                        eps: cfg.eps,
-                        weight_decay,
-                    },
+                    AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weight_decay },
                 )?)
             }
         })

@@ -37,12 +37,7 @@ impl RmsProp {
         let slots = params
             .into_iter()
             .filter(|p| p.var.dtype().is_float())
-            .map(|p| {
-                Ok(Slot {
-                    square_avg: zeros_like(&p.var)?,
-                    p,
-                })
-            })
+            .map(|p| Ok(Slot { square_avg: zeros_like(&p.var)?, p }))
             .collect::<Result<_>>()?;
         Ok(RmsProp { slots, cfg })
     }
@@ -61,11 +56,7 @@ impl candle_nn::Optimizer for RmsProp {
             let Some(g) = grads.get(&s.p.var) else {
                 continue;
             };
-            let g = if c.weight_decay != 0.0 {
-                (g + (s.p.var.as_tensor() * c.weight_decay)?)?
-            } else {
-                g.clone()
-            };
+            let g = if c.weight_decay != 0.0 { (g + (s.p.var.as_tensor() * c.weight_decay)?)? } else { g.clone() };
             let sq = ((s.square_avg.as_tensor() * c.alpha)? + (g.sqr()? * (1.0 - c.alpha))?)?;
             s.square_avg.set(&sq)?;
             let update = (g / (sq.sqrt()? + c.eps)?)?;
@@ -85,15 +76,7 @@ impl candle_nn::Optimizer for RmsProp {
 
 impl OptimizerState for RmsProp {
     fn state(&self) -> Vec<(String, Tensor)> {
-        self.slots
-            .iter()
-            .map(|s| {
-                (
-                    format!("{}.square_avg", s.p.name),
-                    s.square_avg.as_tensor().clone(),
-                )
-            })
-            .collect()
+        self.slots.iter().map(|s| (format!("{}.square_avg", s.p.name), s.square_avg.as_tensor().clone())).collect()
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {

@@ -31,24 +31,14 @@ impl Schedule {
         let num = |i: usize, default: f64| -> Result<f64, String> {
             parts
                 .get(i)
-                .map(|p| {
-                    p.parse::<f64>()
-                        .map_err(|_| format!("'{p}' in '{s}' is not a number"))
-                })
+                .map(|p| p.parse::<f64>().map_err(|_| format!("'{p}' in '{s}' is not a number")))
                 .unwrap_or(Ok(default))
         };
         match parts[0] {
             "constant" if parts.len() == 1 => Ok(Schedule::Constant),
-            "step" if parts.len() <= 3 => Ok(Schedule::Step {
-                every: num(1, 10.0)? as usize,
-                gamma: num(2, 0.1)?,
-            }),
-            "cosine" if parts.len() <= 2 => Ok(Schedule::Cosine {
-                warmup: num(1, 0.0)? as usize,
-            }),
-            _ => Err(format!(
-                "unknown schedule '{s}': use constant, step[:EVERY[:GAMMA]] or cosine[:WARMUP]"
-            )),
+            "step" if parts.len() <= 3 => Ok(Schedule::Step { every: num(1, 10.0)? as usize, gamma: num(2, 0.1)? }),
+            "cosine" if parts.len() <= 2 => Ok(Schedule::Cosine { warmup: num(1, 0.0)? as usize }),
+            _ => Err(format!("unknown schedule '{s}': use constant, step[:EVERY[:GAMMA]] or cosine[:WARMUP]")),
         }
     }
 
@@ -91,19 +81,10 @@ mod tests {
         let c = Schedule::Cosine { warmup: 0 };
         assert_eq!(c.lr(1.0, 0, 10, 100), 1.0);
         assert!((c.lr(1.0, 50, 10, 100) - 0.5).abs() < 1e-12);
-        let s = Schedule::Step {
-            every: 2,
-            gamma: 0.5,
-        };
+        let s = Schedule::Step { every: 2, gamma: 0.5 };
         assert_eq!(s.lr(1.0, 19, 10, 100), 1.0);
         assert_eq!(s.lr(1.0, 20, 10, 100), 0.5);
-        assert_eq!(
-            Schedule::parse("step:3:0.2"),
-            Ok(Schedule::Step {
-                every: 3,
-                gamma: 0.2
-            })
-        );
+        assert_eq!(Schedule::parse("step:3:0.2"), Ok(Schedule::Step { every: 3, gamma: 0.2 }));
         assert!(Schedule::parse("bogus").is_err());
     }
 }

@@ -108,11 +108,7 @@ impl OptimizerState for Sgd {
     fn state(&self) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
-            .filter_map(|s| {
-                s.velocity
-                    .as_ref()
-                    .map(|v| (format!("{}.velocity", s.p.name), v.as_tensor().clone()))
-            })
+            .filter_map(|s| s.velocity.as_ref().map(|v| (format!("{}.velocity", s.p.name), v.as_tensor().clone())))
             .collect()
     }
 

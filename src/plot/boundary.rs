@@ -36,9 +36,7 @@ impl Grid {
     /// `resolution × resolution` cells (at least 1). Without points the box is `[-1, 1]²` plus the
     /// margin; an axis on which all points agree is widened to at least one unit.
     pub fn new(points: &[(f32, f32)], resolution: usize, margin: f32) -> Self {
-        let finite = points
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite());
+        let finite = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite());
         let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
         for &(x, y) in finite {
             (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
@@ -46,11 +44,7 @@ impl Grid {
         if x0 > x1 {
             (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
         }
-        let margin = if margin.is_finite() {
-            margin.abs()
-        } else {
-            0.0
-        };
+        let margin = if margin.is_finite() { margin.abs() } else { 0.0 };
         let widen = |lo: f32, hi: f32| {
             let (lo, hi) = (lo - margin, hi + margin);
             if hi - lo < 1.0 {
@@ -60,12 +54,7 @@ impl Grid {
                 (lo, hi)
             }
         };
-        Grid {
-            x_range: widen(x0, x1),
-            y_range: widen(y0, y1),
-            resolution: resolution.max(1),
-            classes: Vec::new(),
-        }
+        Grid { x_range: widen(x0, x1), y_range: widen(y0, y1), resolution: resolution.max(1), classes: Vec::new() }
     }
 
     /// The centre of every cell, row-major with row 0 at the bottom: the inputs to classify so
@@ -76,20 +65,14 @@ impl Grid {
         (0..n * n)
             .map(|i| {
                 let (r, c) = (i / n, i % n);
-                (
-                    self.x_range.0 + (c as f32 + 0.5) * dx,
-                    self.y_range.0 + (r as f32 + 0.5) * dy,
-                )
+                (self.x_range.0 + (c as f32 + 0.5) * dx, self.y_range.0 + (r as f32 + 0.5) * dy)
             })
             .collect()
     }
 
     fn cell_size(&self) -> (f32, f32) {
         let n = self.resolution.max(1) as f32;
-        (
-            (self.x_range.1 - self.x_range.0) / n,
-            (self.y_range.1 - self.y_range.0) / n,
-        )
+        ((self.x_range.1 - self.x_range.0) / n, (self.y_range.1 - self.y_range.0) / n)
     }
 
     fn check(&self) -> Result<()> {
@@ -123,11 +106,7 @@ fn check_points(points: &[(f32, f32)], labels: &[u32]) -> Result<()> {
     if points.len() != labels.len() {
         return Err(Error::invalid(
             "labels",
-            format!(
-                "{} labels for {} points: give one class per point",
-                labels.len(),
-                points.len()
-            ),
+            format!("{} labels for {} points: give one class per point", labels.len(), points.len()),
         ));
     }
     Ok(())
@@ -135,18 +114,10 @@ fn check_points(points: &[(f32, f32)], labels: &[u32]) -> Result<()> {
 
 /// Draws the predicted class of every cell of `grid` as a light region and `points` on top in the
 /// saturated colour of their class in `labels`, with axes, a legend and `title`; 640 × 560 pixels.
-pub fn decision_boundary(
-    path: &Path,
-    grid: &Grid,
-    points: &[(f32, f32)],
-    labels: &[u32],
-    title: &str,
-) -> Result<()> {
+pub fn decision_boundary(path: &Path, grid: &Grid, points: &[(f32, f32)], labels: &[u32], title: &str) -> Result<()> {
     grid.check()?;
     check_points(points, labels)?;
-    render(path, blank(640, 560), |root| {
-        draw_panel(root, grid, points, labels, title, false)
-    })
+    render(path, blank(640, 560), |root| draw_panel(root, grid, points, labels, title, false))
 }
 
 /// Draws one small decision-boundary panel per entry of `panels` (its title and grid), all over
@@ -160,10 +131,7 @@ pub fn boundary_grid(
     cols: usize,
 ) -> Result<()> {
     if panels.is_empty() {
-        return Err(Error::invalid(
-            "panels",
-            "nothing to draw: the list is empty",
-        ));
+        return Err(Error::invalid("panels", "nothing to draw: the list is empty"));
     }
     if cols == 0 {
         return Err(Error::invalid("cols", "must be at least 1"));
@@ -175,26 +143,15 @@ pub fn boundary_grid(
     const SIDE: u32 = 280;
     let cols = cols.min(panels.len());
     let rows = panels.len().div_ceil(cols);
-    render(
-        path,
-        blank(cols as u32 * SIDE, rows as u32 * SIDE),
-        |root| {
-            for (area, (title, grid)) in root.split_evenly((rows, cols)).iter().zip(panels) {
-                draw_panel(area, grid, points, labels, title, true)?;
-            }
-            Ok(())
-        },
-    )
+    render(path, blank(cols as u32 * SIDE, rows as u32 * SIDE), |root| {
+        for (area, (title, grid)) in root.split_evenly((rows, cols)).iter().zip(panels) {
+            draw_panel(area, grid, points, labels, title, true)?;
+        }
+        Ok(())
+    })
 }
 
-fn draw_panel(
-    area: &Area,
-    grid: &Grid,
-    points: &[(f32, f32)],
-    labels: &[u32],
-    title: &str,
-    small: bool,
-) -> Result<()> {
+fn draw_panel(area: &Area, grid: &Grid, points: &[(f32, f32)], labels: &[u32], title: &str, small: bool) -> Result<()> {
     let (title_size, label_size, radius) = if small { (14, 10, 3) } else { (20, 13, 5) };
     let (x0, x1) = grid.x_range;
     let (y0, y1) = grid.y_range;
@@ -234,22 +191,14 @@ fn draw_panel(
     for k in classes {
         let color = class_color(k as usize);
         let series = chart
-            .draw_series(
-                points
-                    .iter()
-                    .zip(labels)
-                    .filter(|(p, &l)| l == k && inside(p))
-                    .map(|(&p, _)| {
-                        EmptyElement::at(p)
-                            + Circle::new((0, 0), radius, color.filled())
-                            + Circle::new((0, 0), radius, BLACK.stroke_width(1))
-                    }),
-            )
+            .draw_series(points.iter().zip(labels).filter(|(p, &l)| l == k && inside(p)).map(|(&p, _)| {
+                EmptyElement::at(p)
+                    + Circle::new((0, 0), radius, color.filled())
+                    + Circle::new((0, 0), radius, BLACK.stroke_width(1))
+            }))
             .drawn()?;
         if !small {
-            series
-                .label(format!("class {k}"))
-                .legend(move |(x, y)| Circle::new((x + 8, y), radius, color.filled()));
+            series.label(format!("class {k}")).legend(move |(x, y)| Circle::new((x + 8, y), radius, color.filled()));
         }
     }
     if !small && !labels.is_empty() {
@@ -282,10 +231,7 @@ mod tests {
     }
 
     fn predict(grid: &Grid) -> Vec<u32> {
-        grid.coords()
-            .iter()
-            .map(|&(x, y)| ((y.atan2(x) + std::f32::consts::PI) / 2.1) as u32 % 3)
-            .collect()
+        grid.coords().iter().map(|&(x, y)| ((y.atan2(x) + std::f32::consts::PI) / 2.1) as u32 % 3).collect()
     }
 
     #[test]

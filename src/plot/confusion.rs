@@ -17,12 +17,7 @@ const LABEL_SIZE: f64 = 13.0;
 ///
 /// A cell's shade is its share of the row (the fraction of that true class predicted as the
 /// column), so rare and common classes read alike; the diagonal is the per-class recall.
-pub fn confusion_heatmap(
-    path: &Path,
-    counts: &[Vec<usize>],
-    classes: &[String],
-    title: &str,
-) -> Result<()> {
+pub fn confusion_heatmap(path: &Path, counts: &[Vec<usize>], classes: &[String], title: &str) -> Result<()> {
     let n = classes.len();
     if n == 0 {
         return Err(Error::invalid("classes", "nothing to draw: no classes"));
@@ -41,15 +36,8 @@ pub fn confusion_heatmap(
         _ => (700 / n as u32).max(12),
     };
     let count_size = (cell as f64 * 0.3).clamp(7.0, 15.0);
-    let names: Vec<String> = classes
-        .iter()
-        .map(|c| fit_text(c, MAX_LABEL_W, LABEL_SIZE, LABEL_SIZE).0)
-        .collect();
-    let label_w = names
-        .iter()
-        .map(|c| text_width(c, LABEL_SIZE))
-        .max()
-        .unwrap_or(0);
+    let names: Vec<String> = classes.iter().map(|c| fit_text(c, MAX_LABEL_W, LABEL_SIZE, LABEL_SIZE).0).collect();
+    let label_w = names.iter().map(|c| text_width(c, LABEL_SIZE)).max().unwrap_or(0);
     let side = n as u32 * cell;
     let left = 30 + label_w + 8;
     let top = 44;
@@ -59,73 +47,38 @@ pub fn confusion_heatmap(
 
     render(path, blank(width, height), |root| {
         let center = Pos::new(HPos::Center, VPos::Center);
-        root.draw(&Text::new(
-            title,
-            ((left + side / 2) as i32, 20),
-            text_style(18.0, &BLACK, center),
-        ))
-        .drawn()?;
+        root.draw(&Text::new(title, ((left + side / 2) as i32, 20), text_style(18.0, &BLACK, center))).drawn()?;
         for (r, row) in counts.iter().enumerate() {
             let total: usize = row.iter().sum();
             for (c, &count) in row.iter().enumerate() {
-                let share = if total > 0 {
-                    count as f64 / total as f64
-                } else {
-                    0.0
-                };
+                let share = if total > 0 { count as f64 / total as f64 } else { 0.0 };
                 let x = (left + c as u32 * cell) as i32;
                 let y = (top + r as u32 * cell) as i32;
                 let rect = [(x, y), (x + cell as i32, y + cell as i32)];
-                root.draw(&Rectangle::new(rect, shade(share).filled()))
-                    .drawn()?;
+                root.draw(&Rectangle::new(rect, shade(share).filled())).drawn()?;
                 root.draw(&Rectangle::new(rect, BLACK.mix(0.15))).drawn()?;
                 let ink = if share > 0.5 { WHITE } else { BLACK };
                 let mid = (x + cell as i32 / 2, y + cell as i32 / 2);
                 let (text, size) = fit_text(&count.to_string(), cell - 2, count_size, 6.0);
-                root.draw(&Text::new(text, mid, text_style(size, &ink, center)))
-                    .drawn()?;
+                root.draw(&Text::new(text, mid, text_style(size, &ink, center))).drawn()?;
             }
         }
-        root.draw(&Rectangle::new(
-            [
-                (left as i32, top as i32),
-                ((left + side) as i32, (top + side) as i32),
-            ],
-            BLACK,
-        ))
-        .drawn()?;
+        root.draw(&Rectangle::new([(left as i32, top as i32), ((left + side) as i32, (top + side) as i32)], BLACK))
+            .drawn()?;
         let right_mid = Pos::new(HPos::Right, VPos::Center);
         let left_mid = Pos::new(HPos::Left, VPos::Center);
         for (i, name) in names.iter().enumerate() {
             let mid = (i as u32 * cell + cell / 2) as i32;
             let row = text_style(LABEL_SIZE, &BLACK, right_mid);
-            root.draw(&Text::new(
-                name.as_str(),
-                (left as i32 - 6, top as i32 + mid),
-                row,
-            ))
-            .drawn()?;
+            root.draw(&Text::new(name.as_str(), (left as i32 - 6, top as i32 + mid), row)).drawn()?;
             let col = text_style(LABEL_SIZE, &BLACK, left_mid).transform(FontTransform::Rotate90);
-            root.draw(&Text::new(
-                name.as_str(),
-                (left as i32 + mid, (top + side) as i32 + 6),
-                col,
-            ))
-            .drawn()?;
+            root.draw(&Text::new(name.as_str(), (left as i32 + mid, (top + side) as i32 + 6), col)).drawn()?;
         }
         let axis = text_style(15.0, &BLACK, center);
-        root.draw(&Text::new(
-            "predicted class",
-            ((left + side / 2) as i32, (height - 16) as i32),
-            axis.clone(),
-        ))
-        .drawn()?;
-        root.draw(&Text::new(
-            "true class",
-            (14, (top + side / 2) as i32),
-            axis.transform(FontTransform::Rotate270),
-        ))
-        .drawn()?;
+        root.draw(&Text::new("predicted class", ((left + side / 2) as i32, (height - 16) as i32), axis.clone()))
+            .drawn()?;
+        root.draw(&Text::new("true class", (14, (top + side / 2) as i32), axis.transform(FontTransform::Rotate270)))
+            .drawn()?;
         Ok(())
     })
 }
@@ -147,33 +100,13 @@ mod tests {
         if !font_or_skip() {
             return;
         }
-        let classes: Vec<String> = [
-            "airplane",
-            "automobile",
-            "bird",
-            "cat",
-            "deer",
-            "dog",
-            "frog",
-            "horse",
-            "ship",
-            "truck",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let classes: Vec<String> =
+            ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         let counts: Vec<Vec<usize>> = (0..10)
-            .map(|r| {
-                (0..10)
-                    .map(|c| {
-                        if r == c {
-                            800 + 10 * r
-                        } else {
-                            (r * 7 + c * 3) % 40
-                        }
-                    })
-                    .collect()
-            })
+            .map(|r| (0..10).map(|c| if r == c { 800 + 10 * r } else { (r * 7 + c * 3) % 40 }).collect())
             .collect();
         let path = out("confusion");
         confusion_heatmap(&path, &counts, &classes, "CIFAR-10 test, linear softmax").unwrap();

@@ -26,14 +26,7 @@ pub fn line_plot(
 ) -> Result<()> {
     let series = clean(series, log_y)?;
     render(path, blank(800, 520), |root| {
-        let axes = Axes {
-            title,
-            x_label,
-            y_label,
-            log_y,
-            y_bounds: None,
-            legend: SeriesLabelPosition::UpperRight,
-        };
+        let axes = Axes { title, x_label, y_label, log_y, y_bounds: None, legend: SeriesLabelPosition::UpperRight };
         draw_lines(root, &axes, &series)
     })
 }
@@ -42,27 +35,12 @@ pub fn line_plot(
 /// training and (where recorded) validation accuracy per epoch; 1100 × 450 pixels.
 pub fn training_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     if history.is_empty() {
-        return Err(Error::invalid(
-            "history",
-            "no epochs to draw: train for at least one epoch",
-        ));
+        return Err(Error::invalid("history", "no epochs to draw: train for at least one epoch"));
     }
     let epoch = |r: &EpochRecord| r.epoch as f64;
-    let loss = vec![(
-        "train".to_string(),
-        history.iter().map(|r| (epoch(r), r.train_loss)).collect(),
-    )];
-    let mut acc = vec![(
-        "train".to_string(),
-        history
-            .iter()
-            .map(|r| (epoch(r), r.train_acc))
-            .collect::<Vec<_>>(),
-    )];
-    let val: Vec<_> = history
-        .iter()
-        .filter_map(|r| r.val_acc.map(|a| (epoch(r), a)))
-        .collect();
+    let loss = vec![("train".to_string(), history.iter().map(|r| (epoch(r), r.train_loss)).collect())];
+    let mut acc = vec![("train".to_string(), history.iter().map(|r| (epoch(r), r.train_acc)).collect::<Vec<_>>())];
+    let val: Vec<_> = history.iter().filter_map(|r| r.val_acc.map(|a| (epoch(r), a))).collect();
     if !val.is_empty() {
         acc.push(("validation".to_string(), val));
     }
@@ -109,20 +87,14 @@ fn clean(series: &[Series], log_y: bool) -> Result<Vec<Series>> {
     let kept: Vec<Series> = series
         .iter()
         .map(|(name, pts)| {
-            let pts = pts
-                .iter()
-                .copied()
-                .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0))
-                .collect();
+            let pts =
+                pts.iter().copied().filter(|&(x, y)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0)).collect();
             (name.clone(), pts)
         })
         .collect();
     if kept.iter().all(|(_, p)| p.is_empty()) {
         let what = if log_y { "finite, positive" } else { "finite" };
-        return Err(Error::invalid(
-            "series",
-            format!("no {what} point to draw in {} series", series.len()),
-        ));
+        return Err(Error::invalid("series", format!("no {what} point to draw in {} series", series.len())));
     }
     Ok(kept)
 }
@@ -141,21 +113,13 @@ fn padded(lo: f64, hi: f64, pad: f64) -> Range<f64> {
 pub(crate) fn draw_lines(area: &Area, axes: &Axes, series: &[Series]) -> Result<()> {
     let all = || series.iter().flat_map(|(_, p)| p.iter());
     let fold = |f: fn(&(f64, f64)) -> f64| {
-        all()
-            .map(f)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            })
+        all().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
     };
     let (x0, x1) = fold(|p| p.0);
     let (y0, y1) = fold(|p| p.1);
     let x = if x1 > x0 { x0..x1 } else { padded(x0, x1, 0.0) };
     if axes.log_y {
-        let y = if y1 > y0 {
-            (y0 / 1.1)..(y1 * 1.1)
-        } else {
-            (y0 / 2.0)..(y1 * 2.0)
-        };
+        let y = if y1 > y0 { (y0 / 1.1)..(y1 * 1.1) } else { (y0 / 2.0)..(y1 * 2.0) };
         draw_lines_on(area, axes, series, x, y.log_scale())
     } else {
         let mut y = padded(y0, y1, 0.05);
@@ -200,13 +164,9 @@ where
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
             .drawn()?
             .label(name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         if pts.len() <= MARKERS_UP_TO {
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .drawn()?;
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).drawn()?;
         }
     }
     chart
@@ -248,22 +208,12 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(k, n)| {
-                let pts = (0..100)
-                    .map(|s| (s as f64, 2.3 * (-(s as f64) * 0.01 * (k + 1) as f64).exp()))
-                    .collect();
+                let pts = (0..100).map(|s| (s as f64, 2.3 * (-(s as f64) * 0.01 * (k + 1) as f64).exp())).collect();
                 (n.to_string(), pts)
             })
             .collect();
         let path = out("optimizers");
-        line_plot(
-            &path,
-            "loss on a toy problem",
-            "step",
-            "loss",
-            &series,
-            true,
-        )
-        .unwrap();
+        line_plot(&path, "loss on a toy problem", "step", "loss", &series, true).unwrap();
         check_png(&path, Some((800, 520)));
     }
 
@@ -285,9 +235,7 @@ mod tests {
         if !font_or_skip() {
             return;
         }
-        let history: Vec<_> = (1..=8)
-            .map(|e| record(e, (e % 2 == 0).then_some(0.5 + 0.04 * e as f64)))
-            .collect();
+        let history: Vec<_> = (1..=8).map(|e| record(e, (e % 2 == 0).then_some(0.5 + 0.04 * e as f64))).collect();
         let path = out("history");
         training_curves(&path, &history).unwrap();
         check_png(&path, Some((1100, 450)));

@@ -26,26 +26,13 @@ pub fn errorbar_plot(
         .map(|(x, m, s)| (x, m, if s.is_finite() { s.abs() } else { 0.0 }))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let scatter: Vec<(f64, f64)> = scatter
-        .iter()
-        .copied()
-        .filter(|&(x, y)| x.is_finite() && y.is_finite())
-        .collect();
+    let scatter: Vec<(f64, f64)> = scatter.iter().copied().filter(|&(x, y)| x.is_finite() && y.is_finite()).collect();
     if points.is_empty() {
-        return Err(Error::invalid(
-            "points",
-            "no finite (x, mean) to draw: give at least one",
-        ));
+        return Err(Error::invalid("points", "no finite (x, mean) to draw: give at least one"));
     }
 
-    let xs = points
-        .iter()
-        .map(|p| p.0)
-        .chain(scatter.iter().map(|p| p.0));
-    let ys = points
-        .iter()
-        .flat_map(|&(_, m, s)| [m - s, m + s])
-        .chain(scatter.iter().map(|p| p.1));
+    let xs = points.iter().map(|p| p.0).chain(scatter.iter().map(|p| p.0));
+    let ys = points.iter().flat_map(|&(_, m, s)| [m - s, m + s]).chain(scatter.iter().map(|p| p.1));
     let (x0, x1) = bounds(xs, 0.05);
     let (y0, y1) = bounds(ys, 0.08);
     // Caps a fixed share of the x range wide, so they look alike whatever the units.
@@ -76,11 +63,7 @@ pub fn errorbar_plot(
         let dots = lighten(class_color(1), 0.2);
         if !scatter.is_empty() {
             chart
-                .draw_series(
-                    scatter
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, dots.mix(0.7).filled())),
-                )
+                .draw_series(scatter.iter().map(|&p| Circle::new(p, 3, dots.mix(0.7).filled())))
                 .drawn()?
                 .label("each fold")
                 .legend(move |(x, y)| Circle::new((x + 10, y), 3, dots.filled()));
@@ -102,22 +85,11 @@ pub fn errorbar_plot(
             }))
             .drawn()?;
         chart
-            .draw_series(LineSeries::new(
-                points.iter().map(|&(x, m, _)| (x, m)),
-                line.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(points.iter().map(|&(x, m, _)| (x, m)), line.stroke_width(2)))
             .drawn()?
             .label("mean ± std")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], line.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&(x, m, _)| Circle::new((x, m), 4, line.filled())),
-            )
-            .drawn()?;
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&(x, m, _)| Circle::new((x, m), 4, line.filled()))).drawn()?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
@@ -132,9 +104,7 @@ pub fn errorbar_plot(
 
 /// The smallest and largest value, widened by `pad` of their distance (half a unit when equal).
 fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let d = if hi > lo { (hi - lo) * pad } else { 0.5 };
     (lo - d, hi + d)
 }
@@ -153,24 +123,14 @@ mod tests {
         let mut points = Vec::new();
         let mut folds = Vec::new();
         for &k in &ks {
-            let accs: Vec<f64> = (0..5)
-                .map(|f| 0.27 + 0.01 * k.ln() + 0.005 * f as f64)
-                .collect();
+            let accs: Vec<f64> = (0..5).map(|f| 0.27 + 0.01 * k.ln() + 0.005 * f as f64).collect();
             let mean = accs.iter().sum::<f64>() / 5.0;
             let var = accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 5.0;
             points.push((k, mean, var.sqrt()));
             folds.extend(accs.iter().map(|&a| (k, a)));
         }
         let path = out("knn_cv");
-        errorbar_plot(
-            &path,
-            "5-fold cross-validation",
-            "k",
-            "accuracy",
-            &points,
-            &folds,
-        )
-        .unwrap();
+        errorbar_plot(&path, "5-fold cross-validation", "k", "accuracy", &points, &folds).unwrap();
         check_png(&path, Some((800, 520)));
         assert!(errorbar_plot(&path, "t", "x", "y", &[], &folds).is_err());
     }

@@ -84,23 +84,16 @@ fn font_path() -> std::result::Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!(
-                "{FONT_ENV}={} is not a file: point it at a TrueType (.ttf) font",
-                p.display()
-            ))
+            Err(format!("{FONT_ENV}={} is not a file: point it at a TrueType (.ttf) font", p.display()))
         };
     }
-    FONT_CANDIDATES
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            format!(
-                "no font found to draw the picture's text (looked in {}): install one \
+    FONT_CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "no font found to draw the picture's text (looked in {}): install one \
                  (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set {FONT_ENV} to a .ttf file",
-                FONT_CANDIDATES.join(", ")
-            )
-        })
+            FONT_CANDIDATES.join(", ")
+        )
+    })
 }
 
 /// Reads the font once per process and registers it with plotters as [`FAMILY`].
@@ -108,15 +101,11 @@ pub(crate) fn ensure_font() -> Result<()> {
     static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
         let path = font_path()?;
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("reading font {}: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(|e| format!("reading font {}: {e}", path.display()))?;
         // plotters keeps fonts for the life of the process; so does this one copy.
         let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
         plotters::style::register_font(FAMILY, FontStyle::Normal, bytes).map_err(|_| {
-            format!(
-                "{} is not a usable TrueType font: set {FONT_ENV} to another .ttf file",
-                path.display()
-            )
+            format!("{} is not a usable TrueType font: set {FONT_ENV} to another .ttf file", path.display())
         })
     })
     .clone()
@@ -129,20 +118,14 @@ pub(crate) trait Drawn<T> {
     fn drawn(self) -> Result<T>;
 }
 
-impl<T, E: std::error::Error + Send + Sync> Drawn<T>
-    for std::result::Result<T, DrawingAreaErrorKind<E>>
-{
+impl<T, E: std::error::Error + Send + Sync> Drawn<T> for std::result::Result<T, DrawingAreaErrorKind<E>> {
     fn drawn(self) -> Result<T> {
         self.map_err(|e| Error::Io(io::Error::other(format!("drawing the picture: {e}"))))
     }
 }
 
 /// Draws on `canvas` with plotters and writes the result as a PNG at `path`.
-pub(crate) fn render(
-    path: &Path,
-    canvas: RgbImage,
-    draw: impl FnOnce(&Area) -> Result<()>,
-) -> Result<()> {
+pub(crate) fn render(path: &Path, canvas: RgbImage, draw: impl FnOnce(&Area) -> Result<()>) -> Result<()> {
     ensure_font()?;
     let (w, h) = canvas.dimensions();
     let mut buf = canvas.into_raw();
@@ -166,30 +149,21 @@ fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), context(&e)))?;
     }
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| match e {
-            image::ImageError::IoError(io) => io::Error::new(io.kind(), context(&io)),
-            other => io::Error::other(context(&other)),
-        })?;
+    img.save_with_format(path, image::ImageFormat::Png).map_err(|e| match e {
+        image::ImageError::IoError(io) => io::Error::new(io.kind(), context(&io)),
+        other => io::Error::other(context(&other)),
+    })?;
     Ok(())
 }
 
 /// A text style of `size` pixels in `color`, anchored at `pos`.
 pub(crate) fn text_style(size: f64, color: &RGBColor, pos: Pos) -> TextStyle<'static> {
-    TextStyle {
-        font: (FAMILY, size).into_font(),
-        color: color.to_backend_color(),
-        pos,
-    }
+    TextStyle { font: (FAMILY, size).into_font(), color: color.to_backend_color(), pos }
 }
 
 /// The width in pixels of `text` at `size`; 0 when it cannot be measured.
 pub(crate) fn text_width(text: &str, size: f64) -> u32 {
-    (FAMILY, size)
-        .into_font()
-        .box_size(text)
-        .map(|(w, _)| w)
-        .unwrap_or(0)
+    (FAMILY, size).into_font().box_size(text).map(|(w, _)| w).unwrap_or(0)
 }
 
 /// The largest size from `size` down to `min_size` at which `text` fits in `max_w` pixels, and the
@@ -260,35 +234,18 @@ pub(crate) fn lighten(c: RGBColor, amount: f64) -> RGBColor {
 pub(crate) fn check_images(images: &[Vec<f32>], shape: [usize; 3]) -> Result<()> {
     let [c, h, w] = shape;
     if c != 1 && c != 3 {
-        return Err(Error::invalid(
-            "shape",
-            format!("{shape:?}: pictures need 1 (grey) or 3 (RGB) channels"),
-        ));
+        return Err(Error::invalid("shape", format!("{shape:?}: pictures need 1 (grey) or 3 (RGB) channels")));
     }
     if h == 0 || w == 0 {
-        return Err(Error::invalid(
-            "shape",
-            format!("{shape:?}: height and width must be at least 1"),
-        ));
+        return Err(Error::invalid("shape", format!("{shape:?}: height and width must be at least 1")));
     }
     if images.is_empty() {
-        return Err(Error::invalid(
-            "images",
-            "nothing to draw: the list is empty",
-        ));
+        return Err(Error::invalid("images", "nothing to draw: the list is empty"));
     }
-    if let Some((i, img)) = images
-        .iter()
-        .enumerate()
-        .find(|(_, v)| v.len() != c * h * w)
-    {
+    if let Some((i, img)) = images.iter().enumerate().find(|(_, v)| v.len() != c * h * w) {
         return Err(Error::invalid(
             "images",
-            format!(
-                "image {i} has {} values, but shape {shape:?} needs {}",
-                img.len(),
-                c * h * w
-            ),
+            format!("image {i} has {} values, but shape {shape:?} needs {}", img.len(), c * h * w),
         ));
     }
     Ok(())
@@ -301,9 +258,7 @@ pub(crate) fn tile(image: &[f32], shape: [usize; 3], scale: u32) -> RgbImage {
     let (lo, hi) = image
         .iter()
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let to_u8 = |v: f32| -> u8 {
         if !v.is_finite() {
             0
@@ -323,12 +278,7 @@ pub(crate) fn tile(image: &[f32], shape: [usize; 3], scale: u32) -> RgbImage {
         }
     });
     let scale = scale.max(1);
-    image::imageops::resize(
-        &small,
-        w as u32 * scale,
-        h as u32 * scale,
-        image::imageops::FilterType::Nearest,
-    )
+    image::imageops::resize(&small, w as u32 * scale, h as u32 * scale, image::imageops::FilterType::Nearest)
 }
 
 /// Checks `cols` and `scale` for the image grids.
@@ -349,9 +299,7 @@ pub(crate) mod testing {
 
     /// A fresh path in the temporary folder for test `name`.
     pub fn out(name: &str) -> PathBuf {
-        std::env::temp_dir()
-            .join(format!("kindling-plot-{}", std::process::id()))
-            .join(format!("{name}.png"))
+        std::env::temp_dir().join(format!("kindling-plot-{}", std::process::id())).join(format!("{name}.png"))
     }
 
     /// Whether the font loads; when it does not, says why the calling test is skipped.
@@ -367,20 +315,13 @@ pub(crate) mod testing {
 
     /// Decodes the PNG and checks it: expected size (when given) and some variation in pixels.
     pub fn check_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
-        let img = image::open(path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .to_rgb8();
+        let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
         if let Some(size) = size {
             assert_eq!(img.dimensions(), size, "{}", path.display());
         }
         let n = img.as_raw().len() as f64;
         let mean = img.as_raw().iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = img
-            .as_raw()
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        let var = img.as_raw().iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
         assert!(var > 0.0, "{} is blank", path.display());
         img.dimensions()
     }
@@ -423,10 +364,7 @@ mod tests {
     #[test]
     fn ticks_are_short() {
         let t = |v: f64| tick(&v);
-        assert_eq!(
-            [t(0.0), t(3.0), t(-0.5), t(0.125), t(1e-4), t(2e7)],
-            ["0", "3", "-0.5", "0.125", "1e-4", "2e7"]
-        );
+        assert_eq!([t(0.0), t(3.0), t(-0.5), t(0.125), t(1e-4), t(2e7)], ["0", "3", "-0.5", "0.125", "1e-4", "2e7"]);
     }
 
     #[test]

@@ -34,16 +34,9 @@ pub fn prediction_grid(
     check_images(images, shape)?;
     check_layout(cols, scale)?;
     let n = images.len();
-    for (name, len) in [
-        ("truth", truth.len()),
-        ("predicted", predicted.len()),
-        ("prob", prob.len()),
-    ] {
+    for (name, len) in [("truth", truth.len()), ("predicted", predicted.len()), ("prob", prob.len())] {
         if len != n {
-            return Err(Error::invalid(
-                name,
-                format!("{len} entries for {n} images: give one per image"),
-            ));
+            return Err(Error::invalid(name, format!("{len} entries for {n} images: give one per image")));
         }
     }
     let (tile_w, tile_h) = (shape[2] as u32 * scale, shape[1] as u32 * scale);
@@ -57,12 +50,7 @@ pub fn prediction_grid(
     for (i, img) in images.iter().enumerate() {
         let (x, y) = origin(i);
         let x = x + (cell_w - tile_w) / 2;
-        image::imageops::replace(
-            &mut canvas,
-            &tile(img, shape, scale),
-            x as i64,
-            (y + PAD) as i64,
-        );
+        image::imageops::replace(&mut canvas, &tile(img, shape, scale), x as i64, (y + PAD) as i64);
     }
     render(path, canvas, |root| {
         let center = Pos::new(HPos::Center, VPos::Center);
@@ -74,10 +62,7 @@ pub fn prediction_grid(
                 let y = (y + PAD) as i32;
                 for d in 1..=2 {
                     root.draw(&Rectangle::new(
-                        [
-                            (x - d, y - d),
-                            (x + tile_w as i32 + d - 1, y + tile_h as i32 + d - 1),
-                        ],
+                        [(x - d, y - d), (x + tile_w as i32 + d - 1, y + tile_h as i32 + d - 1)],
                         WRONG,
                     ))
                     .drawn()?;
@@ -86,26 +71,12 @@ pub fn prediction_grid(
             let mid_x = (x + cell_w / 2) as i32;
             let line_y = |k: u32| (y + tile_h + 2 * PAD + k * LINE_H + LINE_H / 2) as i32;
             let (text, size) = fit_text(&format!("true: {}", truth[i]), cell_w - 4, 12.0, 8.0);
-            root.draw(&Text::new(
-                text,
-                (mid_x, line_y(0)),
-                text_style(size, &BLACK, center),
-            ))
-            .drawn()?;
-            let p = if prob[i].is_finite() {
-                format!(" {:.0}%", prob[i] * 100.0)
-            } else {
-                String::new()
-            };
+            root.draw(&Text::new(text, (mid_x, line_y(0)), text_style(size, &BLACK, center))).drawn()?;
+            let p = if prob[i].is_finite() { format!(" {:.0}%", prob[i] * 100.0) } else { String::new() };
             let line = format!("pred: {}{p}", predicted[i]);
             let (text, size) = fit_text(&line, cell_w - 4, 12.0, 8.0);
             let ink = if correct { RIGHT } else { WRONG };
-            root.draw(&Text::new(
-                text,
-                (mid_x, line_y(1)),
-                text_style(size, &ink, center),
-            ))
-            .drawn()?;
+            root.draw(&Text::new(text, (mid_x, line_y(1)), text_style(size, &ink, center))).drawn()?;
         }
         Ok(())
     })
@@ -121,13 +92,8 @@ mod tests {
         if !font_or_skip() {
             return;
         }
-        let images: Vec<Vec<f32>> = (0..5)
-            .map(|k| {
-                (0..3 * 16 * 16)
-                    .map(|i| ((i + k * 31) % 23) as f32)
-                    .collect()
-            })
-            .collect();
+        let images: Vec<Vec<f32>> =
+            (0..5).map(|k| (0..3 * 16 * 16).map(|i| ((i + k * 31) % 23) as f32).collect()).collect();
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let truth = s(&["cat", "dog", "ship", "truck", "frog"]);
         let predicted = s(&["cat", "cat", "ship", "automobile", "frog"]);
@@ -137,8 +103,6 @@ mod tests {
         // 3 columns of max(48, 100) + 8, 2 rows of 48 + 8 + 32
         check_png(&path, Some((3 * 108, 2 * 88)));
         let short = &prob[..2];
-        assert!(
-            prediction_grid(&path, &images, [3, 16, 16], &truth, &predicted, short, 3, 3).is_err()
-        );
+        assert!(prediction_grid(&path, &images, [3, 16, 16], &truth, &predicted, short, 3, 3).is_err());
     }
 }

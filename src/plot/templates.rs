@@ -33,11 +33,7 @@ pub fn image_grid(
     if !labels.is_empty() && labels.len() != images.len() {
         return Err(Error::invalid(
             "labels",
-            format!(
-                "{} labels for {} images: give one per image, or none",
-                labels.len(),
-                images.len()
-            ),
+            format!("{} labels for {} images: give one per image, or none", labels.len(), images.len()),
         ));
     }
     let (tile_w, tile_h) = (shape[2] as u32 * scale, shape[1] as u32 * scale);
@@ -48,12 +44,7 @@ pub fn image_grid(
     let rows = images.len().div_ceil(cols);
 
     let mut canvas = blank(cols as u32 * cell_w, rows as u32 * cell_h);
-    let origin = |i: usize| {
-        (
-            (i % cols) as u32 * cell_w + PAD,
-            (i / cols) as u32 * cell_h + PAD,
-        )
-    };
+    let origin = |i: usize| ((i % cols) as u32 * cell_w + PAD, (i / cols) as u32 * cell_h + PAD);
     for (i, img) in images.iter().enumerate() {
         let (x, y) = origin(i);
         image::imageops::replace(&mut canvas, &tile(img, shape, scale), x as i64, y as i64);
@@ -63,10 +54,7 @@ pub fn image_grid(
             let (x, y) = origin(i);
             let (text, size) = fit_text(label, cell_w - 2, 13.0, 8.0);
             let style = text_style(size, &BLACK, Pos::new(HPos::Center, VPos::Center));
-            let at = (
-                (x + tile_w / 2) as i32,
-                (y + tile_h + PAD + caption_h / 2) as i32,
-            );
+            let at = ((x + tile_w / 2) as i32, (y + tile_h + PAD + caption_h / 2) as i32);
             root.draw(&Text::new(text, at, style)).drawn()?;
         }
         Ok(())
@@ -84,13 +72,8 @@ mod tests {
             return;
         }
         let classes = ["airplane", "automobile", "bird", "cat", "deer"];
-        let images: Vec<Vec<f32>> = (0..5)
-            .map(|k| {
-                (0..3 * 8 * 8)
-                    .map(|i| ((i * (k + 1)) % 17) as f32 - 8.0)
-                    .collect()
-            })
-            .collect();
+        let images: Vec<Vec<f32>> =
+            (0..5).map(|k| (0..3 * 8 * 8).map(|i| ((i * (k + 1)) % 17) as f32 - 8.0).collect()).collect();
         let labels: Vec<String> = classes.iter().map(|s| s.to_string()).collect();
         let path = out("templates");
         image_grid(&path, &images, [3, 8, 8], &labels, 3, 4).unwrap();
