@@ -186,6 +186,7 @@ pub fn fit(
     let total_steps = steps_per_epoch * cfg.epochs;
     let check_every = if device.is_cpu() { 1 } else { 25 };
     let started = Instant::now();
+    let mut last_save = Instant::now();
     let mut best_val = history.iter().filter_map(|r| r.val_acc).fold(f64::NEG_INFINITY, f64::max);
     for epoch in start_epoch..cfg.epochs {
         let perm = epoch_permutation(n, cfg.seed, epoch);
@@ -256,7 +257,8 @@ pub fn fit(
             images_per_s: n as f64 / seconds,
             step_losses,
         };
-        if out.verbose {
+        let every = (cfg.epochs / 50).max(1);
+        if out.verbose && (record.epoch % every == 0 || record.epoch == cfg.epochs || record.epoch == 1) {
             println!(
                 "epoch {:>3}/{}  loss {:.4}  train acc {:.4}  val acc {}  lr {:.2e}  {:.1}s ({:.0} img/s)",
                 record.epoch,
@@ -270,25 +272,32 @@ pub fn fit(
             );
         }
         history.push(record.clone());
+        let stop = !on_epoch(&record);
         if let (Some(path), Some(meta)) = (&out.save, &out.meta) {
             let mut meta = meta.clone();
             meta.epoch = epoch + 1;
             meta.metrics = Some(EpochRecord { step_losses: vec![], ..record.clone() });
             meta.train = Some(cfg.clone());
-            checkpoint::save(&checkpoint::sibling(path, "last.safetensors"), &meta, params, &opt.state())?;
+            let finished = epoch + 1 == cfg.epochs;
+            // Thousands of tiny epochs (toy problems) would spend their time writing files:
+            // the resumable state is written at most every few seconds, and always at the end.
+            if finished || stop || last_save.elapsed().as_secs_f64() > SAVE_EVERY_S {
+                checkpoint::save(&checkpoint::sibling(path, "last.safetensors"), &meta, params, &opt.state())?;
+                let json = serde_json::to_string_pretty(&history).expect("history serializes");
+                checkpoint::write_atomic(&checkpoint::sibling(path, "history.json"), json.as_bytes())?;
+                last_save = Instant::now();
+            }
             if let Some(v) = record.val_acc {
                 if v > best_val {
                     best_val = v;
                     checkpoint::save(&checkpoint::sibling(path, "best.safetensors"), &meta, params, &[])?;
                 }
             }
-            if epoch + 1 == cfg.epochs {
+            if finished {
                 checkpoint::save(path, &meta, params, &[])?;
             }
-            let json = serde_json::to_string_pretty(&history).expect("history serializes");
-            checkpoint::write_atomic(&checkpoint::sibling(path, "history.json"), json.as_bytes())?;
         }
-        if !on_epoch(&record) {
+        if stop {
             break;
         }
     }
@@ -333,6 +342,9 @@ fn progress_bar(verbose: bool, len: u64, prefix: &str) -> indicatif::ProgressBar
     bar.set_prefix(prefix.to_string());
     bar
 }
+
+/// Minimum seconds between two writes of the resumable checkpoint.
+const SAVE_EVERY_S: f64 = 5.0;
 
 /// Evaluation batch size: large enough to be fast, small enough to bound memory.
 pub const EVAL_BATCH: usize = 500;
