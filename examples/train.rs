@@ -43,6 +43,15 @@ struct Args {
     /// Train on hand-made features instead of pixels: hog, color, or hog,color.
     #[arg(long, value_parser = kindling::features::parse_list)]
     features: Option<Option<kindling::features::FeatureConfig>>,
+    /// Output channels of each conv block of the CNN, e.g. 64,128,256.
+    #[arg(long, value_delimiter = ',')]
+    channels: Option<Vec<usize>>,
+    /// Pooling after each conv block: max (2x2/2), avg, overlap (AlexNet's 3x3/2), none.
+    #[arg(long, value_enum)]
+    pool: Option<kindling::models::Pool>,
+    /// Hidden fully connected widths of the CNN's head, e.g. 256 (0 for none).
+    #[arg(long, value_delimiter = ',')]
+    fc: Option<Vec<usize>>,
     /// Data loss.
     #[arg(long, value_enum, default_value = "softmax")]
     loss: LossKind,

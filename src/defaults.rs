@@ -7,7 +7,7 @@
 use crate::data::augment::Augment;
 use crate::data::DatasetName;
 use crate::loss::{LossKind, RegKind};
-use crate::models::{Activation, InitKind, ModelKind, ModelOptions};
+use crate::models::{Activation, InitKind, ModelKind, ModelOptions, Pool};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::train::{BatchSize, TrainConfig};
 
@@ -42,6 +42,8 @@ pub fn train_config(dataset: DatasetName, model: ModelKind, loss: LossKind) -> T
         (ModelKind::Mlp, Cifar10, _) => row(Adamw, 1e-3, 40, 128, 0.0, true),
         (ModelKind::Mlp, Shapes, _) => row(Adamw, 1e-3, 15, 128, 0.0, false),
         (ModelKind::Mlp, _, _) => row(Adamw, 1e-3, 20, 128, 0.0, false),
+        (ModelKind::Cnn, Cifar10, _) => row(Adamw, 2e-3, 30, 128, 0.0, true),
+        (ModelKind::Cnn, _, _) => row(Adamw, 2e-3, 10, 128, 0.0, false),
     };
     let weight_decay = if r.optimizer == Adamw { 0.05 } else { 0.0 };
     TrainConfig {
@@ -62,11 +64,36 @@ pub fn train_config(dataset: DatasetName, model: ModelKind, loss: LossKind) -> T
 pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
     use DatasetName::*;
     let toy = dataset.toy().is_some();
+    if model == ModelKind::Cnn {
+        let channels = match dataset {
+            Cifar10 => vec![64, 128, 256],
+            _ => vec![32, 64, 128],
+        };
+        return ModelOptions {
+            hidden: vec![],
+            activation: Activation::Relu,
+            dropout: 0.3,
+            batch_norm: true,
+            init: InitKind::Kaiming,
+            channels,
+            pool: Pool::Max,
+            fc: vec![256],
+        };
+    }
     let (hidden, dropout) = match (model, dataset) {
         _ if toy => (vec![100], 0.0),
         (_, Cifar10) => (vec![1024], 0.3),
         (_, Mnist | FashionMnist) => (vec![1024, 1024], 0.2),
         _ => (vec![256], 0.0),
     };
-    ModelOptions { hidden, activation: Activation::Relu, dropout, batch_norm: false, init: InitKind::Kaiming }
+    ModelOptions {
+        hidden,
+        activation: Activation::Relu,
+        dropout,
+        batch_norm: false,
+        init: InitKind::Kaiming,
+        channels: vec![],
+        pool: Pool::Max,
+        fc: vec![],
+    }
 }

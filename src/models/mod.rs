@@ -4,11 +4,13 @@
 //! [`ModuleT`], so the one training loop and the one evaluation serve them all.
 
 pub mod activation;
+pub mod cnn;
 pub mod knn;
 pub mod linear;
 pub mod mlp;
 
 pub use activation::Activation;
+pub use cnn::{Cnn, CnnConfig, ConvBlock, Pool};
 pub use linear::{LinearClassifier, LinearConfig};
 pub use mlp::{InitKind, Mlp, MlpConfig};
 
@@ -24,6 +26,8 @@ pub enum ModelConfig {
     Linear(LinearConfig),
     /// [`Mlp`].
     Mlp(MlpConfig),
+    /// [`Cnn`].
+    Cnn(CnnConfig),
 }
 
 /// The model kinds, as chosen on the command line.
@@ -34,6 +38,8 @@ pub enum ModelKind {
     Linear,
     /// Multi-layer perceptron.
     Mlp,
+    /// AlexNet-style convolutional network.
+    Cnn,
 }
 
 impl ModelKind {
@@ -42,6 +48,7 @@ impl ModelKind {
         match self {
             ModelKind::Linear => "linear",
             ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
         }
     }
 }
@@ -60,6 +67,12 @@ pub struct ModelOptions {
     pub batch_norm: bool,
     /// Weight initialization (MLP).
     pub init: InitKind,
+    /// Output channels of each conv block (CNN).
+    pub channels: Vec<usize>,
+    /// Pooling after each conv block (CNN).
+    pub pool: Pool,
+    /// Hidden fully connected widths (CNN).
+    pub fc: Vec<usize>,
 }
 
 impl ModelConfig {
@@ -76,6 +89,15 @@ impl ModelConfig {
                 batch_norm: o.batch_norm,
                 init: o.init,
             }),
+            ModelKind::Cnn => ModelConfig::Cnn(CnnConfig {
+                input_shape: shape,
+                classes,
+                blocks: CnnConfig::blocks(&o.channels, o.pool),
+                batch_norm: o.batch_norm,
+                activation: o.activation,
+                fc: o.fc.clone(),
+                dropout: o.dropout,
+            }),
         }
     }
 
@@ -84,6 +106,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Linear(_) => ModelKind::Linear,
             ModelConfig::Mlp(_) => ModelKind::Mlp,
+            ModelConfig::Cnn(_) => ModelKind::Cnn,
         }
     }
 
@@ -92,6 +115,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Linear(c) => c.input_shape,
             ModelConfig::Mlp(c) => c.input_shape,
+            ModelConfig::Cnn(c) => c.input_shape,
         }
     }
 
@@ -100,6 +124,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Linear(c) => c.classes,
             ModelConfig::Mlp(c) => c.classes,
+            ModelConfig::Cnn(c) => c.classes,
         }
     }
 }
@@ -111,6 +136,8 @@ pub enum Model {
     Linear(LinearClassifier),
     /// [`Mlp`].
     Mlp(Mlp),
+    /// [`Cnn`].
+    Cnn(Cnn),
 }
 
 impl Model {
@@ -119,6 +146,7 @@ impl Model {
         Ok(match cfg {
             ModelConfig::Linear(c) => Model::Linear(LinearClassifier::new(c, vb)?),
             ModelConfig::Mlp(c) => Model::Mlp(Mlp::new(c, vb)?),
+            ModelConfig::Cnn(c) => Model::Cnn(Cnn::new(c, vb)?),
         })
     }
 
@@ -128,6 +156,7 @@ impl Model {
         match self {
             Model::Linear(m) => m.weight(),
             Model::Mlp(m) => m.first_layer(),
+            Model::Cnn(m) => m.first_filters(),
         }
     }
 }
@@ -137,6 +166,7 @@ impl ModuleT for Model {
         match self {
             Model::Linear(m) => m.forward_t(xs, train),
             Model::Mlp(m) => m.forward_t(xs, train),
+            Model::Cnn(m) => m.forward_t(xs, train),
         }
     }
 }

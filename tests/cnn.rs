@@ -1,0 +1,112 @@
+//! The CNN: output shapes, overfitting a small batch, train/eval difference, checkpoint round trip
+//! with batch-norm statistics.
+
+use candle_core::{DType, Device, ModuleT, Tensor};
+use candle_nn::Optimizer;
+use kindling::data::{shapes, Normalization, Split};
+use kindling::models::{Activation, CnnConfig, Model, ModelConfig, Pool};
+use kindling::optim::{Adam, AdamConfig, WeightDecay};
+use kindling::params::Params;
+
+fn config(shape: [usize; 3], pool: Pool) -> CnnConfig {
+    CnnConfig {
+        input_shape: shape,
+        classes: 10,
+        blocks: CnnConfig::blocks(&[8, 16], pool),
+        batch_norm: true,
+        activation: Activation::Relu,
+        fc: vec![32],
+        dropout: 0.5,
+    }
+}
+
+fn build(cfg: &CnnConfig, seed: u64) -> (Model, Params) {
+    let params = Params::new(seed);
+    let model = Model::new(&ModelConfig::Cnn(cfg.clone()), params.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    (model, params)
+}
+
+#[test]
+fn output_shapes_for_28_and_32() {
+    for (shape, pool) in
+        [([1, 28, 28], Pool::Max), ([3, 32, 32], Pool::Max), ([3, 32, 32], Pool::Overlap), ([1, 28, 28], Pool::Avg)]
+    {
+        let cfg = config(shape, pool);
+        let (model, _) = build(&cfg, 0);
+        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &Device::Cpu).unwrap();
+        assert_eq!(model.forward_t(&xs, false).unwrap().dims(), &[5, 10], "{shape:?} {pool:?}");
+        assert!(cfg.macs().unwrap() > 0);
+    }
+    let s = config([3, 32, 32], Pool::Overlap).shapes().unwrap();
+    assert_eq!(s[1], [8, 15, 15], "overlapping 3x3/2 pooling: 32 -> 15");
+}
+
+#[test]
+fn overfits_a_64_image_batch() {
+    let ds = shapes::generate(Split::Train, 64);
+    let norm = Normalization::fit(&ds);
+    let idx: Vec<usize> = (0..64).collect();
+    let (xs, ys) = ds.batch(&idx, &norm, &Device::Cpu).unwrap();
+    let mut cfg = config([3, 32, 32], Pool::Max);
+    cfg.dropout = 0.0;
+    let (model, params) = build(&cfg, 1);
+    let vars = params.named_vars().into_iter().map(|(_, v)| v).collect();
+    let mut opt =
+        Adam::new(vars, AdamConfig { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: WeightDecay::None })
+            .unwrap();
+    for _ in 0..60 {
+        let loss = candle_nn::loss::cross_entropy(&model.forward_t(&xs, true).unwrap(), &ys).unwrap();
+        opt.backward_step(&loss).unwrap();
+    }
+    let preds = model.forward_t(&xs, false).unwrap().argmax(1).unwrap().to_vec1::<u32>().unwrap();
+    let correct = preds.iter().zip(ys.to_vec1::<u32>().unwrap()).filter(|(p, y)| **p == *y).count();
+    assert_eq!(correct, 64, "the CNN should memorize 64 images");
+}
+
+#[test]
+fn train_and_eval_modes_differ() {
+    let (model, _) = build(&config([3, 32, 32], Pool::Max), 2);
+    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &Device::Cpu).unwrap();
+    let e1 = model.forward_t(&xs, false).unwrap();
+    let e2 = model.forward_t(&xs, false).unwrap();
+    let t = model.forward_t(&xs, true).unwrap();
+    let diff = |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert_eq!(diff(&e1, &e2), 0.0, "evaluation is deterministic");
+    assert!(diff(&e1, &t) > 1e-4, "batch statistics and dropout change the training output");
+}
+
+#[test]
+fn checkpoint_keeps_batch_norm_statistics() {
+    let cfg = config([3, 32, 32], Pool::Max);
+    let (model, params) = build(&cfg, 3);
+    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &Device::Cpu).unwrap().affine(3.0, 1.5).unwrap();
+    model.forward_t(&xs, true).unwrap(); // updates the running statistics
+    let rm = params.get("norms.0.running_mean").expect("running mean is a checkpointed parameter");
+    assert!(rm.as_tensor().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    let dir = std::env::temp_dir().join(format!("kindling-cnn-{}", std::process::id()));
+    let path = dir.join("cnn.safetensors");
+    let meta = kindling::checkpoint::CheckpointMeta {
+        kindling_version: "test".into(),
+        model: ModelConfig::Cnn(cfg),
+        classes: (0..10).map(|i| i.to_string()).collect(),
+        normalization: Normalization::identity(3),
+        dataset: "shapes".into(),
+        epoch: 1,
+        metrics: None,
+        train: None,
+        split: None,
+        command: None,
+        features: None,
+        image_shape: Some([3, 32, 32]),
+    };
+    kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
+    let ck = kindling::checkpoint::load(&path, &Device::Cpu).unwrap();
+    let a = model.forward_t(&xs, false).unwrap();
+    let b = ck.model.forward_t(&xs, false).unwrap();
+    let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert_eq!(d, 0.0, "evaluation after reload uses the same running statistics");
+    let names: Vec<String> = ck.params.named_vars().into_iter().map(|(n, _)| n).collect();
+    for n in ["features.0.weight", "norms.1.running_var", "classifier.1.bias"] {
+        assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+    }
+}
