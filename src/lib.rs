@@ -41,6 +41,8 @@ pub mod params;
 pub mod plot;
 pub mod predict;
 pub mod run;
+pub mod toy;
 pub mod train;
+pub mod visualize;
 
 pub use error::{Error, Result};

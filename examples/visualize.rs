@@ -1,0 +1,39 @@
+//! Draws a checkpoint's first layer: linear templates, CNN filters, MLP weights.
+
+use clap::Parser;
+use kindling::visualize::{first_layer_images, What};
+use std::path::PathBuf;
+
+/// Draw a trained model's first-layer weights as images.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Checkpoint written by `train`.
+    #[arg(long)]
+    weights: PathBuf,
+    /// templates (linear), filters (cnn) or weights (any model's first layer).
+    #[arg(long, value_enum, default_value = "templates")]
+    what: What,
+    /// Output PNG.
+    #[arg(long, default_value = "runs/templates.png")]
+    out: PathBuf,
+    /// Show at most this many units.
+    #[arg(long, default_value_t = 64)]
+    max: usize,
+    /// Upscaling factor of each image.
+    #[arg(long, default_value_t = 4)]
+    scale: u32,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
+    let (mut images, shape, mut labels) = first_layer_images(&ck, args.what)?;
+    images.truncate(args.max);
+    labels.truncate(args.max);
+    let cols = (images.len() as f64).sqrt().ceil() as usize;
+    let scale = if shape[1] <= 7 { args.scale * 4 } else { args.scale };
+    kindling::plot::image_grid(&args.out, &images, shape, &labels, cols.max(1), scale)?;
+    println!("wrote {} ({} images of {:?})", args.out.display(), images.len(), shape);
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! Helpers for the 2-D toy experiments: quick training runs and label noise.
+
+use crate::data::{Dataset, Normalization};
+use crate::models::{Model, ModelConfig, ModelKind, ModelOptions};
+use crate::params::Params;
+use crate::train::{self, Outputs, TrainConfig};
+use crate::Result;
+use candle_core::{DType, Device};
+use rand::{Rng, SeedableRng};
+
+/// Trains a `kind` model on `ds` in memory (no checkpoint) and returns it with its final
+/// training accuracy (in evaluation mode).
+pub fn train_toy(
+    ds: &Dataset,
+    norm: &Normalization,
+    kind: ModelKind,
+    options: &ModelOptions,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<(Model, f64)> {
+    let params = Params::new(cfg.seed);
+    let mc = ModelConfig::new(kind, ds.shape, ds.num_classes(), options);
+    let model = Model::new(&mc, params.var_builder(DType::F32, device))?;
+    train::fit(&model, &params, ds, None, norm, cfg, device, &Outputs::default(), None, |_| true)?;
+    let acc = train::evaluate(&model, ds, norm, device)?.accuracy();
+    Ok((model, acc))
+}
+
+/// A copy of `ds` with a fraction `p` of labels replaced by random other classes.
+pub fn with_label_noise(ds: &Dataset, p: f64, seed: u64) -> Dataset {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x0153);
+    let mut out = ds.clone();
+    let k = ds.num_classes() as u8;
+    for l in out.labels.iter_mut() {
+        if rng.random_bool(p) {
+            *l = (*l + rng.random_range(1..k)) % k;
+        }
+    }
+    out
+}
