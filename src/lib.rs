@@ -33,6 +33,7 @@ pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod loss;
+pub mod manual_backprop;
 pub mod metrics;
 pub mod models;
 pub mod ops;

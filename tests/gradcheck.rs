@@ -100,3 +100,16 @@ fn linear_model_gradient_matches_finite_differences() {
         assert!(rel < 1e-6, "param {i}: rel {rel}");
     }
 }
+
+#[test]
+fn manual_backprop_matches_autograd_and_learns() {
+    let net = kindling::manual_backprop::TwoLayerNet::new(64, 1000, 100, 10, 0).unwrap();
+    let first = net.step(1e-4, true).unwrap();
+    assert!(first.max_rel_error < 1e-9, "{first:?}");
+    let mut last = first;
+    for _ in 0..20 {
+        last = net.step(1e-4, true).unwrap();
+        assert!(last.max_rel_error < 1e-9, "{last:?}");
+    }
+    assert!(last.loss < first.loss, "loss should fall: {} -> {}", first.loss, last.loss);
+}
