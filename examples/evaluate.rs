@@ -25,6 +25,12 @@ struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// Folder for the confusion heatmap and the sample predictions.
+    #[arg(long, default_value = "runs")]
+    plots: PathBuf,
+    /// Draw no pictures.
+    #[arg(long)]
+    no_plots: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +51,14 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report.to_json())?);
     } else {
         println!("{}", report.render(&args.weights, dataset, args.split));
+    }
+    if !args.no_plots {
+        let stem = format!("{}-{:?}", args.weights.file_stem().unwrap_or_default().to_string_lossy(), args.split)
+            .to_lowercase();
+        match kindling::visualize::evaluation_pictures(&ck, &ds, &report.confusion, &args.plots, &stem, &device) {
+            Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
+            Err(e) => eprintln!("warning: no pictures: {e}"),
+        }
     }
     Ok(())
 }

@@ -36,6 +36,16 @@ struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Where to draw accuracy against k (with the cross-validation spread).
+    #[arg(long, default_value = "runs/knn-cv.png")]
+    plot: std::path::PathBuf,
+    /// Draw no picture.
+    #[arg(long)]
+    no_plots: bool,
+    /// Use hand-made features instead of pixels: hog, color, or hog,color (standardized with
+    /// training-set statistics).
+    #[arg(long, value_parser = kindling::features::parse_list)]
+    features: Option<Option<kindling::features::FeatureConfig>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,9 +61,17 @@ fn main() -> anyhow::Result<()> {
         Some(n) => queries.take(n),
         None => queries,
     };
-    let norm = Normalization::identity(prepared.train.shape[0]);
-    let train_x = prepared.train.matrix(&norm, &device)?;
-    let train_y = prepared.train.labels_u32();
+    let features = args.features.clone().flatten();
+    let train_set = kindling::run::model_input(&prepared.train, features.as_ref(), true)?;
+    let queries = kindling::run::model_input(&queries, features.as_ref(), true)?;
+    // Raw pixels are compared as they are (scaled to [0, 1]); features are standardized with
+    // the training set's statistics so that no feature dominates the distance.
+    let norm = match features {
+        Some(_) => Normalization::fit(&train_set),
+        None => Normalization::identity(train_set.shape[0]),
+    };
+    let train_x = train_set.matrix(&norm, &device)?;
+    let train_y = train_set.labels_u32();
     eprintln!("{}; {} queries", prepared.description, queries.len());
 
     let mut cv_json = serde_json::Map::new();
@@ -73,6 +91,16 @@ fn main() -> anyhow::Result<()> {
         }
         for (k, accs) in cv.ks.iter().zip(&cv.fold_acc) {
             cv_json.insert(k.to_string(), serde_json::json!(accs));
+        }
+        if !args.no_plots {
+            let points: Vec<(f64, f64, f64)> = cv.summary().into_iter().map(|(k, m, s)| (k as f64, m, s)).collect();
+            let folds: Vec<(f64, f64)> =
+                cv.ks.iter().zip(&cv.fold_acc).flat_map(|(&k, a)| a.iter().map(move |&v| (k as f64, v))).collect();
+            let title = format!("{dataset}: {}-fold cross-validation of k ({:?})", args.folds, args.distance);
+            match kindling::plot::errorbar_plot(&args.plot, &title, "k", "accuracy", &points, &folds) {
+                Ok(()) => eprintln!("wrote {}", args.plot.display()),
+                Err(e) => eprintln!("warning: no picture: {e}"),
+            }
         }
         cv.best_k()
     } else {

@@ -100,6 +100,9 @@ struct Args {
     /// Continue training from a `.last.safetensors` checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Draw no training curves.
+    #[arg(long)]
+    no_plots: bool,
     /// Print only the final line.
     #[arg(long)]
     quiet: bool,
@@ -192,6 +195,13 @@ fn main() -> anyhow::Result<()> {
     });
     eprintln!("{}", data.description);
     let report = kindling::run::train(&run, &data, &device, &save, resume, &command, !args.quiet)?;
+    if !args.no_plots {
+        let curves = kindling::checkpoint::sibling(&save, "curves.png");
+        match kindling::plot::training_curves(&curves, &report.history) {
+            Ok(()) => eprintln!("wrote {}", curves.display()),
+            Err(e) => eprintln!("warning: no training curves: {e}"),
+        }
+    }
     let last = report.history.last().expect("at least one epoch");
     println!(
         "{} {} ({:?} loss): train acc {:.4}, {} after {} epochs in {:.1}s; saved {}",

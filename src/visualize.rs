@@ -92,3 +92,86 @@ pub fn knn_grid(knn: &Knn, k: usize, points: &[(f32, f32)], resolution: usize) -
 pub fn title(meta: &CheckpointMeta) -> String {
     format!("{} {} (epoch {})", meta.dataset, meta.model.kind().as_str(), meta.epoch)
 }
+
+/// Images, true and predicted class names, and the predicted probability of the first `n`
+/// samples of `ds` (the images as stored, before features or normalization).
+#[allow(clippy::type_complexity)]
+pub fn sample_predictions(
+    ck: &Checkpoint,
+    ds: &Dataset,
+    n: usize,
+    device: &Device,
+) -> Result<(Vec<Vec<f32>>, Vec<String>, Vec<String>, Vec<f32>)> {
+    let sub = ds.take(n);
+    let input = crate::run::model_input(&sub, ck.meta.features.as_ref(), false)?;
+    let idx: Vec<usize> = (0..input.len()).collect();
+    let (xs, _) = input.batch(&idx, &ck.meta.normalization, device)?;
+    let probs = candle_nn::ops::softmax_last_dim(&ck.model.forward_t(&xs, false)?)?.to_vec2::<f32>()?;
+    let mut pred = vec![];
+    let mut prob = vec![];
+    for row in probs {
+        let (i, p) = row.iter().enumerate().fold((0, f32::MIN), |b, (i, &p)| if p > b.1 { (i, p) } else { b });
+        pred.push(ck.meta.classes[i].clone());
+        prob.push(p);
+    }
+    let truth = sub.labels.iter().map(|&l| ck.meta.classes[l as usize].clone()).collect();
+    Ok((images(&sub, &idx), truth, pred, prob))
+}
+
+/// Writes the confusion heatmap and a grid of sample predictions for `ck` on `ds` into `dir`,
+/// named after `stem`; returns the files written.
+pub fn evaluation_pictures(
+    ck: &Checkpoint,
+    ds: &Dataset,
+    confusion: &crate::metrics::Confusion,
+    dir: &std::path::Path,
+    stem: &str,
+    device: &Device,
+) -> Result<Vec<std::path::PathBuf>> {
+    let mut written = vec![];
+    let heat = dir.join(format!("{stem}-confusion.png"));
+    crate::plot::confusion_heatmap(&heat, &confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
+    written.push(heat);
+    if ds.shape[1] > 1 && ds.shape[2] > 1 {
+        let (imgs, truth, pred, prob) = sample_predictions(ck, ds, 24, device)?;
+        let grid = dir.join(format!("{stem}-predictions.png"));
+        let scale = if ds.shape[1] < 32 { 3 } else { 2 };
+        crate::plot::prediction_grid(&grid, &imgs, ds.shape, &truth, &pred, &prob, 8, scale)?;
+        written.push(grid);
+    }
+    Ok(written)
+}
+
+/// Trains the same model on the same data from the same seed with each optimizer in `runs`
+/// (`(optimizer, learning rate)`), and returns each run's training loss against step.
+pub fn compare_optimizers(
+    train: &Dataset,
+    kind: crate::models::ModelKind,
+    options: &crate::models::ModelOptions,
+    base: &crate::train::TrainConfig,
+    runs: &[(crate::optim::OptimizerKind, f64)],
+    device: &Device,
+) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+    let norm = Normalization::fit(train);
+    let mut out = vec![];
+    for &(opt, lr) in runs {
+        let mut cfg = base.clone();
+        cfg.optimizer = crate::optim::OptimizerConfig::new(opt, lr);
+        cfg.schedule = crate::optim::Schedule::Constant;
+        let params = crate::params::Params::new(cfg.seed);
+        let mc = crate::models::ModelConfig::new(kind, train.shape, train.num_classes(), options);
+        let model = Model::new(&mc, params.var_builder(candle_core::DType::F32, device))?;
+        let report =
+            crate::train::fit(&model, &params, train, None, &norm, &cfg, device, &Default::default(), None, |_| true)?;
+        let losses: Vec<(f64, f64)> = report
+            .history
+            .iter()
+            .flat_map(|r| r.step_losses.iter())
+            .enumerate()
+            .map(|(i, &l)| (i as f64, l as f64))
+            .collect();
+        let name = format!("{} (lr {lr})", serde_json::to_value(opt).unwrap().as_str().unwrap_or("?"));
+        out.push((name, losses));
+    }
+    Ok(out)
+}
