@@ -193,3 +193,75 @@ fn state_round_trip_continues_identically() {
     let want = run(|g| whole.step(g).unwrap(), &p2);
     assert_close(&got, &want, "resumed adam");
 }
+
+/// The same four steps in f32, where the CPU takes the fused in-place kernels.
+fn check_f32(cfg: OptimizerConfig, want: &[f64], name: &str) {
+    let dev = Device::Cpu;
+    let p = Var::from_tensor(&Tensor::new(&[[0.5f32, -1.0, 0.25], [1.5, 2.0, -0.75]], &dev).unwrap()).unwrap();
+    let t = Tensor::new(&[[1.0f32, 0.0, -1.0], [0.5, -0.5, 2.0]], &dev).unwrap();
+    let c = Tensor::new(&[[1.0f32, 2.0, 0.5], [3.0, 0.25, 1.0]], &dev).unwrap();
+    let mut opt = AnyOptimizer::new(&cfg, vec![NamedVar { name: "p".into(), var: p.clone() }]).unwrap();
+    for _ in 0..4 {
+        let d = (p.as_tensor() - &t).unwrap();
+        let loss = ((c.clone() * d.sqr().unwrap().sqr().unwrap()).unwrap().sum_all().unwrap()
+            + p.as_tensor().sum_all().unwrap().sqr().unwrap())
+        .unwrap();
+        opt.step(&loss.backward().unwrap()).unwrap();
+    }
+    let got = p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for (g, w) in got.iter().zip(want) {
+        assert!((*g as f64 - w).abs() < 2e-5 * (1.0 + w.abs()), "{name} (f32, fused): got {got:?}, PyTorch {want:?}");
+    }
+}
+
+#[test]
+fn fused_f32_kernels_match_pytorch() {
+    check_f32(
+        cfg(OptimizerKind::Momentum, 0.0),
+        &[
+            0.08510829369918853,
+            -0.8385533728152804,
+            -0.5022862662509531,
+            0.3746710072456531,
+            0.47968414299054274,
+            2.5300913887795815,
+        ],
+        "momentum",
+    );
+    check_f32(
+        cfg(OptimizerKind::Nesterov, 0.0),
+        &[
+            0.005994860120570144,
+            -0.8134672992502231,
+            -0.6702527752289281,
+            0.23315031141003156,
+            0.25210965529971147,
+            2.324289876806822,
+        ],
+        "nesterov",
+    );
+    check_f32(
+        cfg(OptimizerKind::Rmsprop, 0.0),
+        &[
+            0.25151408773559947,
+            -0.8180048391258605,
+            -0.008247014540244943,
+            1.2529754198435357,
+            1.7361384630809205,
+            -0.48578997435399357,
+        ],
+        "rmsprop",
+    );
+    check_f32(
+        cfg(OptimizerKind::Adamw, 0.1),
+        &[
+            0.45810634658407956,
+            -0.9563035711355619,
+            0.20910007819729692,
+            1.4541381488480314,
+            1.9521034904398238,
+            -0.7070929197209348,
+        ],
+        "adamw",
+    );
+}

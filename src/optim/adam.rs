@@ -2,7 +2,7 @@
 //! bias correction: `m = β1·m + (1-β1)g`, `v = β2·v + (1-β2)g²`,
 //! `p -= lr·m̂ / (√v̂ + ε)`.
 
-use super::{anonymous, restore, zeros_like, NamedVar, OptimizerState};
+use super::{anonymous, fused, restore, zeros_like, NamedVar, OptimizerState};
 use candle_core::{backprop::GradStore, Result, Tensor, Var};
 use std::collections::HashMap;
 
@@ -72,10 +72,29 @@ impl candle_nn::Optimizer for Adam {
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
         for s in &self.slots {
-            let Some(g) = grads.get(&s.p.var) else {
-                continue;
-            };
+            let Some(g) = grads.get(&s.p.var) else { continue };
             let p = s.p.var.as_tensor();
+            if !matches!(c.weight_decay, WeightDecay::L2(_))
+                && fused::applicable(&[p, g, s.m.as_tensor(), s.v.as_tensor()])
+            {
+                let decay = match c.weight_decay {
+                    WeightDecay::Decoupled(wd) => 1.0 - c.lr * wd,
+                    _ => 1.0,
+                };
+                s.m.as_tensor()
+                    .inplace_op2(g, &fused::Axpby { a: c.beta1 as f32, b: (1.0 - c.beta1) as f32, square: false })?;
+                s.v.as_tensor()
+                    .inplace_op2(g, &fused::Axpby { a: c.beta2 as f32, b: (1.0 - c.beta2) as f32, square: true })?;
+                let step = fused::AdamStep {
+                    lr: c.lr as f32,
+                    bc1: bc1 as f32,
+                    bc2: bc2 as f32,
+                    eps: c.eps as f32,
+                    decay: decay as f32,
+                };
+                p.inplace_op3(s.m.as_tensor(), s.v.as_tensor(), &step)?;
+                continue;
+            }
             let (g, p) = match c.weight_decay {
                 WeightDecay::None => (g.clone(), p.clone()),
                 WeightDecay::L2(wd) => ((g + (p * wd)?)?, p.clone()),

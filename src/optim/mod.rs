@@ -6,6 +6,7 @@
 //! checkpoint and restored with `--resume`.
 
 pub mod adam;
+pub mod fused;
 pub mod rmsprop;
 pub mod schedule;
 pub mod sgd;

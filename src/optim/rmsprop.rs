@@ -1,7 +1,7 @@
 //! RMSProp (Tieleman & Hinton, 2012, lecture 6e), PyTorch's formulation:
 //! `s = αs + (1-α)g²`, `p -= lr·g / (√s + ε)`.
 
-use super::{anonymous, restore, zeros_like, NamedVar, OptimizerState};
+use super::{anonymous, fused, restore, zeros_like, NamedVar, OptimizerState};
 use candle_core::{backprop::GradStore, Result, Tensor, Var};
 use std::collections::HashMap;
 
@@ -53,9 +53,15 @@ impl candle_nn::Optimizer for RmsProp {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         let c = self.cfg;
         for s in &self.slots {
-            let Some(g) = grads.get(&s.p.var) else {
+            let Some(g) = grads.get(&s.p.var) else { continue };
+            let p = s.p.var.as_tensor();
+            if c.weight_decay == 0.0 && fused::applicable(&[p, g, s.square_avg.as_tensor()]) {
+                s.square_avg
+                    .as_tensor()
+                    .inplace_op2(g, &fused::Axpby { a: c.alpha as f32, b: (1.0 - c.alpha) as f32, square: true })?;
+                p.inplace_op3(g, s.square_avg.as_tensor(), &fused::RmsStep { lr: c.lr as f32, eps: c.eps as f32 })?;
                 continue;
-            };
+            }
             let g = if c.weight_decay != 0.0 { (g + (s.p.var.as_tensor() * c.weight_decay)?)? } else { g.clone() };
             let sq = ((s.square_avg.as_tensor() * c.alpha)? + (g.sqr()? * (1.0 - c.alpha))?)?;
             s.square_avg.set(&sq)?;

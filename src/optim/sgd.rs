@@ -2,7 +2,7 @@
 //! formulation: `v = μv + g`, `p -= lr·v`, or `p -= lr·(g + μv)` for Nesterov; Sutskever et al.,
 //! 2013). Full-batch gradient descent is the same update with one batch per epoch.
 
-use super::{anonymous, restore, zeros_like, NamedVar, OptimizerState};
+use super::{anonymous, fused, restore, zeros_like, NamedVar, OptimizerState};
 use candle_core::{backprop::GradStore, Result, Tensor, Var};
 use std::collections::HashMap;
 
@@ -69,9 +69,24 @@ impl candle_nn::Optimizer for Sgd {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         let lr = self.cfg.lr;
         for s in &self.slots {
-            let Some(g) = grads.get(&s.p.var) else {
-                continue;
-            };
+            let Some(g) = grads.get(&s.p.var) else { continue };
+            if let (Some(v), 0.0) = (&s.velocity, self.cfg.weight_decay) {
+                let p = s.p.var.as_tensor();
+                if fused::applicable(&[p, g, v.as_tensor()]) {
+                    let (mu, nesterov) = match self.cfg.momentum {
+                        Momentum::Nesterov(mu) => (mu, true),
+                        Momentum::Classic(mu) => (mu, false),
+                        Momentum::None => unreachable!("plain SGD keeps no velocity"),
+                    };
+                    v.as_tensor().inplace_op2(g, &fused::Axpby { a: mu as f32, b: 1.0, square: false })?;
+                    p.inplace_op3(
+                        g,
+                        v.as_tensor(),
+                        &fused::SgdStep { lr: lr as f32, nesterov_mu: mu as f32, nesterov },
+                    )?;
+                    continue;
+                }
+            }
             let g = if self.cfg.weight_decay != 0.0 {
                 (g + (s.p.var.as_tensor() * self.cfg.weight_decay)?)?
             } else {
