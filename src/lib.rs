@@ -35,6 +35,7 @@ pub mod features;
 pub mod loss;
 pub mod metrics;
 pub mod models;
+pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod plot;
