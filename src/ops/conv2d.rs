@@ -1,0 +1,501 @@
+//! 2-D convolution plus bias as one candle custom op, with kindling's own CPU backward pass.
+//!
+//! candle 0.11's CPU convolution backward is slow: the input gradient is a naive
+//! `conv_transpose2d` loop, the weight gradient is several times slower than PyTorch's, and both
+//! are computed even for the image batch that no one differentiates. It also fails on some
+//! non-square inputs (its output padding is derived from the height alone). This op fixes all
+//! three for `f32` on the CPU:
+//!
+//! - forward: samples are spread over the cores with rayon; each sample is unfolded (im2col),
+//!   a band of output rows at a time, into a per-thread scratch buffer kept within the L2 cache,
+//!   and one GEMM per band writes `W · cols` straight into the NCHW output, bias pre-filled;
+//! - backward: `dW = Σₙ g[n] · cols[n]ᵀ` accumulated per thread then summed, `db` the per-channel
+//!   sum of `g`, and `dx = col2im(Wᵀ · g[n])` only when the input is itself part of the graph
+//!   ([`Tensor::track_op`]), so the first layer of a network never computes it.
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor, Var};
+//! let dev = Device::Cpu;
+//! let xs = Tensor::randn(0f32, 1., (2, 3, 8, 10), &dev)?; // [batch, channels, height, width]
+//! let w = Var::randn(0f32, 0.1, (4, 3, 3, 5), &dev)?; // [out, in, kh, kw]
+//! let b = Var::zeros(4, DType::F32, &dev)?;
+//! let ys = kindling::ops::conv2d(&xs, &w, &b, 1, 1)?; // [2, 4, 8, 8]
+//! assert_eq!(ys.dims(), &[2, 4, 8, 8]);
+//! let grads = ys.sum_all()?.backward()?;
+//! assert!(grads.get(&w).is_some() && grads.get(&xs).is_none());
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+use super::storage::{contiguous_f32, with_f32};
+
+const NAME: &str = "kindling-conv2d";
+
+/// Floats of im2col scratch per thread: 128 Ki floats is 512 KiB, half of this machine's 1 MiB
+/// per-core L2, leaving room for the GEMM's packed weights and the output band.
+const SCRATCH_FLOATS: usize = 128 * 1024;
+
+/// Convolves `xs` with `w` and adds `b`: `y[n, o] = b[o] + Σ_c w[o, c] ⋆ x[n, c]`.
+///
+/// The same `stride` and zero `padding` apply to both directions; the kernel and the image may be
+/// rectangular. With `f32` tensors on the CPU this is kindling's own op (see the
+/// [module docs](self)); on any other device (CUDA, Metal) or dtype it falls back to candle's
+/// `xs.conv2d(w, padding, stride, 1, 1)` plus a broadcast bias, with candle's backward pass.
+///
+/// # Shapes
+/// - `xs`: `[N, C, H, W]`
+/// - `w`: `[O, C, kh, kw]`
+/// - `b`: `[O]`
+/// - result: `[N, O, (H + 2p - kh) / s + 1, (W + 2p - kw) / s + 1]`
+///
+/// # Errors
+/// If the ranks or the channel counts disagree, the stride is 0, or the padded image is smaller
+/// than the kernel.
+pub fn conv2d(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let g = Geometry::new(xs.dims(), w.dims(), b.dims(), stride, padding)?;
+    let own_kernel = [xs, w, b].iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
+    if !own_kernel {
+        return xs
+            .conv2d(w, padding, stride, 1, 1)?
+            .broadcast_add(&b.reshape((1, g.o, 1, 1))?);
+    }
+    // The kernels read plain row-major data; `contiguous` is free when it already is.
+    xs.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, Conv2d { stride, padding })
+}
+
+/// The op handed to candle; the shapes come from the layouts on every call.
+struct Conv2d {
+    stride: usize,
+    padding: usize,
+}
+
+impl CustomOp3 for Conv2d {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_l: &Layout,
+        w: &CpuStorage,
+        w_l: &Layout,
+        b: &CpuStorage,
+        b_l: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = Geometry::new(xs_l.dims(), w_l.dims(), b_l.dims(), self.stride, self.padding)?;
+        let ys = forward(
+            &g,
+            contiguous_f32(NAME, xs, xs_l)?,
+            contiguous_f32(NAME, w, w_l)?,
+            contiguous_f32(NAME, b, b_l)?,
+        );
+        Ok((CpuStorage::F32(ys), Shape::from((g.n, g.o, g.ho, g.wo))))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _ys: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = Geometry::new(xs.dims(), w.dims(), b.dims(), self.stride, self.padding)?;
+        // candle asks for all three gradients whenever any argument is tracked; answering `None`
+        // for the others is how their work is skipped.
+        let want = Wanted { xs: xs.track_op(), w: w.track_op(), b: b.track_op() };
+        let (dx, dw, db) = with_f32(NAME, xs, |x| {
+            with_f32(NAME, w, |wd| with_f32(NAME, grad, |gy| Ok(backward(&g, x, wd, gy, want))))
+        })?;
+        let tensor = |v: Option<Vec<f32>>, like: &Tensor| {
+            v.map(|v| Tensor::from_vec(v, like.shape(), like.device())).transpose()
+        };
+        Ok((tensor(dx, xs)?, tensor(dw, w)?, tensor(db, b)?))
+    }
+}
+
+/// Sizes of one convolution, checked once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+    ho: usize,
+    wo: usize,
+}
+
+impl Geometry {
+    fn new(xs: &[usize], w: &[usize], b: &[usize], stride: usize, pad: usize) -> Result<Self> {
+        let (&[n, c, h, wd], &[o, wc, kh, kw], &[bo]) = (xs, w, b) else {
+            bail!("conv2d: expected xs [N, C, H, W], w [O, C, kh, kw] and b [O], got {xs:?}, {w:?}, {b:?}")
+        };
+        if wc != c || bo != o {
+            bail!("conv2d: xs {xs:?}, w {w:?} and b {b:?} disagree on the channels; w must be [O, C, kh, kw] and b [O]")
+        }
+        if stride == 0 {
+            bail!("conv2d: the stride must be at least 1")
+        }
+        if [c, h, wd, o, kh, kw].contains(&0) {
+            bail!("conv2d: empty image or kernel, xs {xs:?}, w {w:?}")
+        }
+        if h + 2 * pad < kh || wd + 2 * pad < kw {
+            bail!("conv2d: the {kh}x{kw} kernel is larger than the {h}x{wd} image padded by {pad}; pad more or use a smaller kernel")
+        }
+        let ho = (h + 2 * pad - kh) / stride + 1;
+        let wo = (wd + 2 * pad - kw) / stride + 1;
+        Ok(Self { n, c, h, w: wd, o, kh, kw, stride, pad, ho, wo })
+    }
+
+    /// Elements of one input sample.
+    fn chw(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// Rows of the unfolded input: one per (channel, kernel row, kernel column).
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Output pixels per channel.
+    fn p(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// Output rows unfolded at a time, so that the scratch stays within [`SCRATCH_FLOATS`]
+    /// (but always at least one row).
+    fn band_rows(&self) -> usize {
+        (SCRATCH_FLOATS / (self.k() * self.wo)).clamp(1, self.ho)
+    }
+
+    /// The bands `[oh0, oh1)` of output rows, covering all of them.
+    fn bands(&self) -> impl Iterator<Item = (usize, usize)> {
+        let (rows, ho) = (self.band_rows(), self.ho);
+        (0..ho).step_by(rows).map(move |oh0| (oh0, (oh0 + rows).min(ho)))
+    }
+
+    /// Floats of scratch one thread needs for a band.
+    fn scratch_len(&self) -> usize {
+        self.k() * self.band_rows() * self.wo
+    }
+
+    /// The input row that output row `oh` reads through kernel row `ki`, if not in the padding.
+    fn input_row(&self, oh: usize, ki: usize) -> Option<usize> {
+        (oh * self.stride + ki).checked_sub(self.pad).filter(|&ih| ih < self.h)
+    }
+
+    /// The output columns `[lo, hi)` whose input column `ow * stride + kj - pad` lies inside the
+    /// image, for kernel column `kj`; outside it the unfolded value is padding, zero.
+    fn valid_cols(&self, kj: usize) -> (usize, usize) {
+        let s = self.stride;
+        let lo = self.pad.saturating_sub(kj).div_ceil(s);
+        let hi = match (self.w + self.pad).checked_sub(kj + 1) {
+            Some(last) => (last / s + 1).min(self.wo),
+            None => 0,
+        };
+        (lo.min(hi), hi)
+    }
+}
+
+/// Which gradients the graph needs.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    xs: bool,
+    w: bool,
+    b: bool,
+}
+
+/// Unfolds output rows `[oh0, oh1)` of one sample `xn` (`[C, H, W]`) into `cols`
+/// (`[C·kh·kw, (oh1 - oh0)·Wo]`, row-major), zeros where the kernel reads padding.
+fn im2col(g: &Geometry, xn: &[f32], (oh0, oh1): (usize, usize), cols: &mut [f32]) {
+    let mut rows = cols.chunks_exact_mut((oh1 - oh0) * g.wo);
+    for plane in xn.chunks_exact(g.h * g.w) {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let row = rows.next().expect("cols holds C·kh·kw rows");
+                let (lo, hi) = g.valid_cols(kj);
+                for (oh, out) in (oh0..oh1).zip(row.chunks_exact_mut(g.wo)) {
+                    let Some(ih) = g.input_row(oh, ki).filter(|_| lo < hi) else {
+                        out.fill(0.0);
+                        continue;
+                    };
+                    out[..lo].fill(0.0);
+                    out[hi..].fill(0.0);
+                    let src = &plane[ih * g.w..(ih + 1) * g.w];
+                    let first = lo * g.stride + kj - g.pad;
+                    if g.stride == 1 {
+                        out[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                    } else {
+                        for (o, &v) in out[lo..hi].iter_mut().zip(src[first..].iter().step_by(g.stride)) {
+                            *o = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each unfolded value back onto the input pixel it came from.
+fn col2im(g: &Geometry, cols: &[f32], (oh0, oh1): (usize, usize), dxn: &mut [f32]) {
+    let mut rows = cols.chunks_exact((oh1 - oh0) * g.wo);
+    for plane in dxn.chunks_exact_mut(g.h * g.w) {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let row = rows.next().expect("cols holds C·kh·kw rows");
+                let (lo, hi) = g.valid_cols(kj);
+                if lo == hi {
+                    continue;
+                }
+                for (oh, src) in (oh0..oh1).zip(row.chunks_exact(g.wo)) {
+                    let Some(ih) = g.input_row(oh, ki) else { continue };
+                    let dst = &mut plane[ih * g.w..(ih + 1) * g.w];
+                    let first = lo * g.stride + kj - g.pad;
+                    for (d, &v) in dst[first..].iter_mut().step_by(g.stride).zip(&src[lo..hi]) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y[n] = W · im2col(x[n]) + b`, sample by sample across the cores.
+fn forward(g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let (k, p) = (g.k(), g.p());
+    let mut ys = vec![0f32; g.n * g.o * p];
+    ys.par_chunks_mut(g.o * p).zip(x.par_chunks(g.chw())).for_each_init(
+        || vec![0f32; g.scratch_len()],
+        |cols, (yn, xn)| {
+            for (row, &bias) in yn.chunks_exact_mut(p).zip(b) {
+                row.fill(bias);
+            }
+            for band in g.bands() {
+                let pt = (band.1 - band.0) * g.wo;
+                let cols = &mut cols[..k * pt];
+                im2col(g, xn, band, cols);
+                // SAFETY: dst is the [O, pt] block of yn starting at column band.0·Wo with row
+                // stride P, inside yn; lhs is W as [O, K]; rhs is cols as [K, pt]. The
+                // single-threaded GEMM runs inside this rayon task.
+                unsafe {
+                    gemm(
+                        g.o,
+                        pt,
+                        k,
+                        yn[band.0 * g.wo..].as_mut_ptr(),
+                        1,
+                        p as isize,
+                        true,
+                        w.as_ptr(),
+                        1,
+                        k as isize,
+                        cols.as_ptr(),
+                        1,
+                        pt as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            }
+        },
+    );
+    ys
+}
+
+/// The weight and bias gradients of one chunk of samples, summed afterwards.
+struct Partial {
+    dw: Vec<f32>,
+    db: Vec<f32>,
+}
+
+/// The gradients `(dx, dw, db)` that `want` asks for, given the output gradient `gy`.
+#[allow(clippy::type_complexity)]
+fn backward(
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    want: Wanted,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (k, p, chw) = (g.k(), g.p(), g.chw());
+    // One chunk of consecutive samples per thread, so there are only as many weight-gradient
+    // buffers to sum as there are threads.
+    let per_chunk = g.n.div_ceil(rayon::current_num_threads()).max(1);
+    let chunk = |first: usize, mut dx: Option<&mut [f32]>| -> Partial {
+        let mut part = Partial {
+            dw: vec![0.0; if want.w { g.o * k } else { 0 }],
+            db: vec![0.0; if want.b { g.o } else { 0 }],
+        };
+        let mut cols = vec![0f32; if want.w || want.xs { g.scratch_len() } else { 0 }];
+        for n in first..(first + per_chunk).min(g.n) {
+            let xn = &x[n * chw..(n + 1) * chw];
+            let gyn = &gy[n * g.o * p..(n + 1) * g.o * p];
+            for (db, row) in part.db.iter_mut().zip(gyn.chunks_exact(p)) {
+                *db += row.iter().sum::<f32>();
+            }
+            let mut dxn = dx.as_deref_mut().map(|d| &mut d[(n - first) * chw..(n - first + 1) * chw]);
+            if !want.w && dxn.is_none() {
+                continue;
+            }
+            for band in g.bands() {
+                let pt = (band.1 - band.0) * g.wo;
+                let cols = &mut cols[..k * pt];
+                let gy_band = gyn[band.0 * g.wo..].as_ptr();
+                if want.w {
+                    im2col(g, xn, band, cols);
+                    // SAFETY: dw += gy_band · colsᵀ: dst dw is [O, K] row-major; lhs is the
+                    // [O, pt] block of gyn with row stride P; rhs is cols read transposed as
+                    // [pt, K] (row stride 1, column stride pt).
+                    unsafe {
+                        gemm(
+                            g.o,
+                            k,
+                            pt,
+                            part.dw.as_mut_ptr(),
+                            1,
+                            k as isize,
+                            true,
+                            gy_band,
+                            1,
+                            p as isize,
+                            cols.as_ptr(),
+                            pt as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
+                        );
+                    }
+                }
+                if let Some(dxn) = dxn.as_deref_mut() {
+                    // SAFETY: cols = Wᵀ · gy_band: dst cols is [K, pt] row-major; lhs is W read
+                    // transposed as [K, O] (row stride 1, column stride K); rhs is the [O, pt]
+                    // block of gyn with row stride P. The unfolded input is no longer needed.
+                    unsafe {
+                        gemm(
+                            k,
+                            pt,
+                            g.o,
+                            cols.as_mut_ptr(),
+                            1,
+                            pt as isize,
+                            false,
+                            w.as_ptr(),
+                            k as isize,
+                            1,
+                            gy_band,
+                            1,
+                            p as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
+                        );
+                    }
+                    col2im(g, cols, band, dxn);
+                }
+            }
+        }
+        part
+    };
+    let (dx, parts): (_, Vec<Partial>) = if want.xs {
+        let mut dx = vec![0f32; g.n * chw];
+        let parts = dx
+            .par_chunks_mut(per_chunk * chw)
+            .enumerate()
+            .map(|(i, d)| chunk(i * per_chunk, Some(d)))
+            .collect();
+        (Some(dx), parts)
+    } else {
+        let chunks = g.n.div_ceil(per_chunk);
+        (None, (0..chunks).into_par_iter().map(|i| chunk(i * per_chunk, None)).collect())
+    };
+    // Summed in chunk order, so the result does not depend on which thread finished first.
+    let sum = |pick: fn(&Partial) -> &Vec<f32>, len: usize| {
+        parts.iter().map(pick).fold(vec![0f32; len], |mut acc, v| {
+            acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+            acc
+        })
+    };
+    let dw = want.w.then(|| sum(|p| &p.dw, g.o * k));
+    let db = want.b.then(|| sum(|p| &p.db, g.o));
+    (dx, dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(h: usize, w: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> Geometry {
+        Geometry::new(&[1, 2, h, w], &[3, 2, kh, kw], &[3], stride, pad).unwrap()
+    }
+
+    #[test]
+    fn output_size_follows_pytorch() {
+        let g = geometry(7, 10, 3, 2, 2, 1);
+        assert_eq!((g.ho, g.wo), ((7 + 2 - 3) / 2 + 1, (10 + 2 - 2) / 2 + 1));
+        assert!(Geometry::new(&[1, 2, 2, 2], &[3, 2, 5, 5], &[3], 1, 1).is_err());
+        assert!(Geometry::new(&[1, 2, 4, 4], &[3, 1, 3, 3], &[3], 1, 1).is_err());
+        assert!(Geometry::new(&[1, 2, 4, 4], &[3, 2, 3, 3], &[3], 0, 1).is_err());
+    }
+
+    #[test]
+    fn valid_cols_match_brute_force() {
+        for (w, kw, stride, pad) in [(5, 3, 1, 1), (6, 5, 2, 2), (4, 3, 3, 2), (3, 5, 1, 2), (9, 2, 3, 0)] {
+            let g = geometry(4, w, 1, kw, stride, pad);
+            for kj in 0..kw {
+                let inside: Vec<usize> = (0..g.wo)
+                    .filter(|ow| (ow * stride + kj).checked_sub(pad).is_some_and(|iw| iw < w))
+                    .collect();
+                let (lo, hi) = g.valid_cols(kj);
+                assert_eq!((lo..hi).collect::<Vec<_>>(), inside, "w {w} kw {kw} s {stride} p {pad} kj {kj}");
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for every x and c, band by band.
+        let g = geometry(5, 7, 3, 2, 2, 1);
+        let x: Vec<f32> = (0..g.chw()).map(|i| (i as f32 * 0.37).sin()).collect();
+        for band in g.bands() {
+            let len = g.k() * (band.1 - band.0) * g.wo;
+            let c: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
+            let mut cols = vec![f32::NAN; len];
+            im2col(&g, &x, band, &mut cols);
+            let mut dx = vec![0f32; g.chw()];
+            col2im(&g, &c, band, &mut dx);
+            let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+            let rhs: f32 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+        }
+    }
+
+    #[test]
+    fn bands_cover_every_output_row_once() {
+        let g = Geometry::new(&[1, 64, 40, 40], &[8, 64, 5, 5], &[8], 1, 2).unwrap();
+        assert!(g.band_rows() < g.ho, "this shape should need several bands");
+        let rows: Vec<usize> = g.bands().flat_map(|(a, b)| a..b).collect();
+        assert_eq!(rows, (0..g.ho).collect::<Vec<_>>());
+        assert!(g.scratch_len() <= SCRATCH_FLOATS);
+    }
+}

@@ -1,0 +1,36 @@
+//! Reading a tensor's CPU data as a plain `f32` slice, for the kernels in this module.
+//!
+//! candle hands custom ops a storage plus a [`Layout`] that may carry an offset and arbitrary
+//! strides. The public functions of [`crate::ops`] make their inputs contiguous before calling
+//! candle, so the kernels only ever need the contiguous window `[start, end)` of the storage.
+
+use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};
+
+/// The contiguous `f32` elements that `layout` describes inside `storage`.
+///
+/// Fails (rather than reading wrong elements) if the layout is strided; callers pass
+/// contiguous tensors, so that would be a bug in this module.
+pub(crate) fn contiguous_f32<'a>(
+    op: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<&'a [f32]> {
+    let data = storage.as_slice::<f32>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: expected a contiguous input, got strides {:?}", layout.stride()),
+    }
+}
+
+/// Runs `f` on the `f32` data of a CPU tensor, made contiguous first if needed.
+///
+/// Backward passes receive ordinary tensors (the incoming gradient is often a broadcast), so this
+/// is their way into the raw data; the read lock on the storage is held only while `f` runs.
+pub(crate) fn with_f32<R>(op: &str, t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(contiguous_f32(op, cpu, layout)?),
+        _ => bail!("{op}: the CPU kernel got a tensor on {:?}", t.device().location()),
+    }
+}

@@ -1,0 +1,349 @@
+//! kindling's own ops ([`kindling::ops`]) against candle's and against centred finite differences:
+//! values, gradients, which gradients are computed at all, and bad inputs.
+
+use anyhow::Result;
+use candle_core::{Device, Tensor, Var};
+use kindling::ops::{conv2d, max_pool2d};
+use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+
+/// One convolution to check.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    n: usize,
+    c: usize,
+    o: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+}
+
+const fn case(n: usize, c: usize, o: usize, (h, w): (usize, usize), (kh, kw): (usize, usize), stride: usize, pad: usize) -> Case {
+    Case { n, c, o, h, w, kh, kw, stride, pad }
+}
+
+/// Odd, even and rectangular images and kernels, strides 1-3, paddings 0-2, batches and channels.
+const VALUE_CASES: [Case; 11] = [
+    case(2, 3, 4, (7, 9), (3, 3), 1, 1),
+    case(3, 2, 5, (8, 5), (3, 2), 2, 0),
+    case(1, 4, 3, (11, 6), (5, 3), 3, 2),
+    case(2, 1, 2, (5, 12), (2, 4), 1, 2),
+    case(4, 6, 8, (9, 9), (3, 3), 2, 1),
+    case(2, 3, 7, (6, 10), (1, 1), 1, 0),
+    case(2, 5, 4, (13, 7), (4, 5), 3, 1),
+    case(1, 2, 3, (2, 3), (3, 3), 1, 1),
+    case(2, 3, 2, (4, 4), (3, 3), 3, 2),
+    // Big enough that the unfolded input is split into several bands of output rows.
+    case(2, 16, 16, (40, 33), (5, 5), 1, 2),
+    case(3, 64, 8, (16, 16), (5, 5), 1, 2),
+];
+
+/// Small enough for finite differences over every element.
+const GRAD_CASES: [Case; 6] = [
+    case(2, 2, 3, (5, 6), (3, 2), 1, 1),
+    case(2, 3, 2, (7, 5), (3, 3), 2, 1),
+    case(1, 2, 2, (8, 7), (2, 3), 3, 2),
+    case(3, 1, 2, (4, 4), (3, 3), 1, 0),
+    case(2, 2, 2, (6, 9), (1, 4), 2, 0),
+    case(1, 3, 2, (3, 5), (4, 2), 1, 2),
+];
+
+fn random(rng: &mut StdRng, dims: &[usize]) -> Result<Tensor> {
+    let len = dims.iter().product();
+    let v: Vec<f32> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Ok(Tensor::from_vec(v, dims, &Device::Cpu)?)
+}
+
+/// Random values with no two alike (a shuffled ramp with gaps of 0.01), so that no pooling
+/// window has a tie.
+fn distinct(rng: &mut StdRng, dims: &[usize]) -> Result<Tensor> {
+    let len: usize = dims.iter().product();
+    let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.01 - len as f32 * 0.005).collect();
+    v.shuffle(rng);
+    Ok(Tensor::from_vec(v, dims, &Device::Cpu)?)
+}
+
+fn flat(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// `max |got - want| <= rtol * max |want|`.
+fn assert_close(got: &Tensor, want: &Tensor, rtol: f32, what: &str) -> Result<()> {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
+    let (g, w) = (flat(got)?, flat(want)?);
+    let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    let worst = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= rtol * scale, "{what}: max |diff| {worst} > {rtol} x max |want| {scale}");
+    Ok(())
+}
+
+/// The tensors of a case: input, weights, bias, and the fixed weights `r` of the loss `Σ y·r`.
+struct Inputs {
+    xs: Tensor,
+    w: Tensor,
+    b: Tensor,
+    r: Tensor,
+}
+
+impl Inputs {
+    fn new(k: &Case, seed: u64) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let xs = random(&mut rng, &[k.n, k.c, k.h, k.w])?;
+        let w = random(&mut rng, &[k.o, k.c, k.kh, k.kw])?;
+        let b = random(&mut rng, &[k.o])?;
+        let ho = (k.h + 2 * k.pad - k.kh) / k.stride + 1;
+        let wo = (k.w + 2 * k.pad - k.kw) / k.stride + 1;
+        let r = random(&mut rng, &[k.n, k.o, ho, wo])?;
+        Ok(Self { xs, w, b, r })
+    }
+}
+
+fn candle_conv(xs: &Tensor, w: &Tensor, b: &Tensor, k: &Case) -> Result<Tensor> {
+    let o = w.dim(0)?;
+    Ok(xs.conv2d(w, k.pad, k.stride, 1, 1)?.broadcast_add(&b.reshape((1, o, 1, 1))?)?)
+}
+
+/// `Σ y·r`, summed in f64 so that finite differences are not drowned in rounding.
+fn weighted_sum(ys: &Tensor, r: &Tensor) -> Result<f64> {
+    Ok(flat(ys)?.iter().zip(flat(r)?).map(|(&y, r)| y as f64 * r as f64).sum())
+}
+
+/// Centred differences of `loss` with respect to each element of `t`.
+fn finite_differences(t: &Tensor, eps: f32, loss: impl Fn(&Tensor) -> Result<f64>) -> Result<Tensor> {
+    let base = flat(t)?;
+    let mut grad = Vec::with_capacity(base.len());
+    for i in 0..base.len() {
+        let at = |delta: f32| {
+            let mut v = base.clone();
+            v[i] += delta;
+            loss(&Tensor::from_vec(v, t.shape(), t.device())?)
+        };
+        grad.push(((at(eps)? - at(-eps)?) / (2.0 * eps as f64)) as f32);
+    }
+    Ok(Tensor::from_vec(grad, t.shape(), t.device())?)
+}
+
+#[test]
+fn conv2d_matches_candle_forward() -> Result<()> {
+    for (i, k) in VALUE_CASES.iter().enumerate() {
+        let t = Inputs::new(k, i as u64)?;
+        let ours = conv2d(&t.xs, &t.w, &t.b, k.stride, k.pad)?;
+        let theirs = candle_conv(&t.xs, &t.w, &t.b, k)?;
+        assert_close(&ours, &theirs, 1e-5, &format!("{k:?}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn conv2d_reads_non_contiguous_inputs() -> Result<()> {
+    let k = case(2, 3, 4, (7, 9), (3, 2), 2, 1);
+    let t = Inputs::new(&k, 7)?;
+    // The same values laid out [N, C, W, H] and [O, C, kw, kh], then viewed transposed.
+    let xs_t = t.xs.transpose(2, 3)?.contiguous()?.transpose(2, 3)?;
+    let w_t = t.w.transpose(2, 3)?.contiguous()?.transpose(2, 3)?;
+    assert!(!xs_t.is_contiguous() && !w_t.is_contiguous());
+    let b_wide = Tensor::stack(&[&t.b, &t.b], 1)?.narrow(1, 0, 1)?.squeeze(1)?;
+    assert!(!b_wide.is_contiguous());
+    let ours = conv2d(&xs_t, &w_t, &b_wide, k.stride, k.pad)?;
+    assert_close(&ours, &candle_conv(&t.xs, &t.w, &t.b, &k)?, 1e-5, "strided inputs")?;
+    Ok(())
+}
+
+#[test]
+fn conv2d_gradients_match_finite_differences() -> Result<()> {
+    for (i, k) in GRAD_CASES.iter().enumerate() {
+        let t = Inputs::new(k, 100 + i as u64)?;
+        let (xs, w, b) = (Var::from_tensor(&t.xs)?, Var::from_tensor(&t.w)?, Var::from_tensor(&t.b)?);
+        let grads = (conv2d(&xs, &w, &b, k.stride, k.pad)? * &t.r)?.sum_all()?.backward()?;
+        let loss = |xs: &Tensor, w: &Tensor, b: &Tensor| weighted_sum(&conv2d(xs, w, b, k.stride, k.pad)?, &t.r);
+        // The loss is linear in each argument, so a large step costs no accuracy.
+        let eps = 0.25;
+        let dx = finite_differences(&t.xs, eps, |x| loss(x, &t.w, &t.b))?;
+        let dw = finite_differences(&t.w, eps, |w| loss(&t.xs, w, &t.b))?;
+        let db = finite_differences(&t.b, eps, |b| loss(&t.xs, &t.w, b))?;
+        assert_close(grads.get(&xs).unwrap(), &dx, 1e-4, &format!("dx {k:?}"))?;
+        assert_close(grads.get(&w).unwrap(), &dw, 1e-4, &format!("dw {k:?}"))?;
+        assert_close(grads.get(&b).unwrap(), &db, 1e-4, &format!("db {k:?}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn conv2d_gradients_match_candle_on_square_shapes() -> Result<()> {
+    // Square images and kernels, where candle 0.11's own backward pass works.
+    let cases = [
+        case(2, 3, 4, (8, 8), (3, 3), 1, 1),
+        case(3, 4, 5, (9, 9), (3, 3), 2, 1),
+        case(2, 2, 3, (10, 10), (5, 5), 1, 2),
+        case(4, 8, 6, (16, 16), (5, 5), 1, 2),
+        case(2, 5, 2, (7, 7), (2, 2), 3, 0),
+    ];
+    for (i, k) in cases.iter().enumerate() {
+        let t = Inputs::new(k, 200 + i as u64)?;
+        let run = |conv: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>| -> Result<Vec<Tensor>> {
+            let (xs, w, b) = (Var::from_tensor(&t.xs)?, Var::from_tensor(&t.w)?, Var::from_tensor(&t.b)?);
+            let grads = (conv(&xs, &w, &b)? * &t.r)?.sum_all()?.backward()?;
+            Ok([xs, w, b].iter().map(|v| grads.get(v).unwrap().clone()).collect())
+        };
+        let ours = run(&|xs, w, b| Ok(conv2d(xs, w, b, k.stride, k.pad)?))?;
+        let theirs = run(&|xs, w, b| candle_conv(xs, w, b, k))?;
+        for ((o, t), name) in ours.iter().zip(&theirs).zip(["dx", "dw", "db"]) {
+            assert_close(o, t, 1e-5, &format!("{name} {k:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn conv2d_skips_the_input_gradient_of_a_plain_tensor() -> Result<()> {
+    let k = case(2, 3, 4, (6, 7), (3, 3), 1, 1);
+    let t = Inputs::new(&k, 300)?;
+    let (w, b) = (Var::from_tensor(&t.w)?, Var::from_tensor(&t.b)?);
+    let grads = (conv2d(&t.xs, &w, &b, k.stride, k.pad)? * &t.r)?.sum_all()?.backward()?;
+    assert!(grads.get(&t.xs).is_none(), "the image batch needs no gradient");
+    assert!(grads.get(&w).is_some() && grads.get(&b).is_some());
+
+    // And a frozen weight gets none either, while the input does.
+    let xs = Var::from_tensor(&t.xs)?;
+    let grads = (conv2d(&xs, &t.w, &b, k.stride, k.pad)? * &t.r)?.sum_all()?.backward()?;
+    assert!(grads.get(&t.w).is_none());
+    assert!(grads.get(&xs).is_some() && grads.get(&b).is_some());
+    Ok(())
+}
+
+#[test]
+fn conv2d_computes_the_input_gradient_of_a_var() -> Result<()> {
+    let k = case(2, 3, 4, (6, 6), (3, 3), 1, 1);
+    let t = Inputs::new(&k, 301)?;
+    let (xs, w, b) = (Var::from_tensor(&t.xs)?, Var::from_tensor(&t.w)?, Var::from_tensor(&t.b)?);
+    let grads = (conv2d(&xs, &w, &b, k.stride, k.pad)? * &t.r)?.sum_all()?.backward()?;
+    let dx = grads.get(&xs).expect("x is a Var");
+    let want = (candle_conv(&xs, &t.w, &t.b, &k)? * &t.r)?.sum_all()?.backward()?;
+    assert_close(dx, want.get(&xs).unwrap(), 1e-5, "dx")?;
+    Ok(())
+}
+
+#[test]
+fn conv2d_chains_through_a_two_layer_network() -> Result<()> {
+    // The second layer's input is not a Var but depends on one: its gradient must flow back.
+    let mut rng = StdRng::seed_from_u64(400);
+    let xs = random(&mut rng, &[3, 2, 9, 9])?;
+    let (w1, b1) = (random(&mut rng, &[4, 2, 3, 3])?, random(&mut rng, &[4])?);
+    let (w2, b2) = (random(&mut rng, &[5, 4, 3, 3])?, random(&mut rng, &[5])?);
+    let r = random(&mut rng, &[3, 5, 4, 4])?;
+    // Gradients of w1, b1, w2, b2, and whether the image batch got one.
+    let run = |conv: &dyn Fn(&Tensor, &Tensor, &Tensor, usize, usize) -> Result<Tensor>| -> Result<(Vec<Tensor>, bool)> {
+        let vars = [&w1, &b1, &w2, &b2].map(|t| Var::from_tensor(t).unwrap());
+        let hidden = conv(&xs, &vars[0], &vars[1], 1, 1)?.relu()?; // [3, 4, 9, 9]
+        let ys = conv(&hidden, &vars[2], &vars[3], 2, 0)?; // [3, 5, 4, 4]
+        let grads = (ys * &r)?.sum_all()?.backward()?;
+        Ok((vars.iter().map(|v| grads.get(v).unwrap().clone()).collect(), grads.get(&xs).is_some()))
+    };
+    let (ours, ours_dx) = run(&|xs, w, b, s, p| Ok(conv2d(xs, w, b, s, p)?))?;
+    let (theirs, theirs_dx) = run(&|xs, w, b, s, p| {
+        Ok(xs.conv2d(w, p, s, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?)
+    })?;
+    for ((o, t), name) in ours.iter().zip(&theirs).zip(["w1", "b1", "w2", "b2"]) {
+        assert_close(o, t, 1e-5, name)?;
+    }
+    assert!(!ours_dx, "kindling skips the image batch's gradient");
+    // candle 0.11 computes (and stores) it although nothing asked for it: the work saved here.
+    assert!(theirs_dx);
+    Ok(())
+}
+
+#[test]
+fn conv2d_rejects_bad_shapes() -> Result<()> {
+    let dev = Device::Cpu;
+    let xs = Tensor::zeros((2, 3, 8, 8), candle_core::DType::F32, &dev)?;
+    let w = Tensor::zeros((4, 3, 3, 3), candle_core::DType::F32, &dev)?;
+    let b = Tensor::zeros(4, candle_core::DType::F32, &dev)?;
+    assert!(conv2d(&xs, &w, &b, 1, 1).is_ok());
+    assert!(conv2d(&xs, &w.narrow(1, 0, 2)?, &b, 1, 1).is_err(), "channel mismatch");
+    assert!(conv2d(&xs, &w, &b.narrow(0, 0, 3)?, 1, 1).is_err(), "bias length");
+    assert!(conv2d(&xs.flatten_from(2)?, &w, &b, 1, 1).is_err(), "rank");
+    assert!(conv2d(&xs, &w, &b, 0, 1).is_err(), "stride 0");
+    assert!(conv2d(&xs.narrow(2, 0, 1)?, &w, &b, 1, 0).is_err(), "kernel larger than the image");
+    Ok(())
+}
+
+#[test]
+fn max_pool2d_matches_candle_forward() -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(500);
+    for dims in [[2, 3, 8, 8], [2, 3, 13, 9], [1, 2, 7, 10], [3, 4, 27, 27]] {
+        let xs = random(&mut rng, &dims)?;
+        for (kernel, stride) in [(2, 2), (3, 2)] {
+            let ours = max_pool2d(&xs, kernel, stride)?;
+            let theirs = xs.max_pool2d_with_stride(kernel, stride)?;
+            assert_eq!(flat(&ours)?, flat(&theirs)?, "{dims:?} {kernel}x{kernel}/{stride}");
+        }
+    }
+    // Strided input.
+    let xs = random(&mut rng, &[2, 3, 9, 7])?.transpose(2, 3)?;
+    let ours = max_pool2d(&xs, 3, 2)?;
+    assert_eq!(flat(&ours)?, flat(&xs.contiguous()?.max_pool2d_with_stride(3, 2)?)?);
+    Ok(())
+}
+
+#[test]
+fn max_pool2d_gradients_match_finite_differences() -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(600);
+    for (dims, kernel, stride) in [([2, 2, 7, 9], 3, 2), ([1, 3, 8, 6], 2, 2), ([2, 1, 9, 9], 3, 1), ([1, 2, 10, 7], 2, 3)] {
+        let xs = distinct(&mut rng, &dims)?;
+        let ys = max_pool2d(&xs, kernel, stride)?;
+        let r = random(&mut rng, ys.dims())?;
+        let var = Var::from_tensor(&xs)?;
+        let grads = (max_pool2d(&var, kernel, stride)? * &r)?.sum_all()?.backward()?;
+        // Smaller than half the gap between any two inputs, so no window changes its argmax.
+        let numeric = finite_differences(&xs, 0.004, |x| weighted_sum(&max_pool2d(x, kernel, stride)?, &r))?;
+        assert_close(grads.get(&var).unwrap(), &numeric, 1e-3, &format!("{dims:?} {kernel}/{stride}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn max_pool2d_gradients_match_candle_for_2x2() -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(700);
+    // Even sizes only: for an odd one candle 0.11 upsamples the pooled map back to the full odd
+    // size with nearest-neighbour indices (row i reads i·(H/2)/H), which misplaces the gradient.
+    for dims in [[2, 3, 8, 8], [2, 2, 10, 12], [1, 4, 6, 16]] {
+        let xs = distinct(&mut rng, &dims)?;
+        let r = random(&mut rng, &[dims[0], dims[1], dims[2] / 2, dims[3] / 2])?;
+        let grad = |pool: &dyn Fn(&Tensor) -> Result<Tensor>| -> Result<Tensor> {
+            let var = Var::from_tensor(&xs)?;
+            let grads = (pool(&var)? * &r)?.sum_all()?.backward()?;
+            Ok(grads.get(&var).unwrap().clone())
+        };
+        let ours = grad(&|x| Ok(max_pool2d(x, 2, 2)?))?;
+        let theirs = grad(&|x| Ok(x.max_pool2d(2)?))?;
+        // candle 0.11 multiplies the routed gradient by (maxima in the window) / kernel², where
+        // it should divide by the number of maxima: without ties its gradient is a quarter of the
+        // true one (the finite-difference test above pins ours). Same positions, scaled.
+        let theirs_fixed = (theirs * 4.0)?;
+        assert_eq!(flat(&ours)?, flat(&theirs_fixed)?, "{dims:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn max_pool2d_routes_ties_to_the_first_maximum() -> Result<()> {
+    // All equal: each 3x3 stride-2 window of a 5x5 plane sends its gradient to its top-left.
+    let xs = Var::from_tensor(&Tensor::ones((1, 1, 5, 5), candle_core::DType::F32, &Device::Cpu)?)?;
+    let r = Tensor::new(&[[[[1f32, 2.], [3., 4.]]]], &Device::Cpu)?;
+    let grads = (max_pool2d(&xs, 3, 2)? * &r)?.sum_all()?.backward()?;
+    let mut want = vec![0f32; 25];
+    (want[0], want[2], want[10], want[12]) = (1., 2., 3., 4.);
+    assert_eq!(flat(grads.get(&xs).unwrap())?, want);
+    Ok(())
+}
+
+#[test]
+fn max_pool2d_rejects_bad_shapes() -> Result<()> {
+    let xs = Tensor::zeros((1, 2, 4, 4), candle_core::DType::F32, &Device::Cpu)?;
+    assert!(max_pool2d(&xs, 5, 2).is_err(), "kernel larger than the image");
+    assert!(max_pool2d(&xs, 2, 0).is_err(), "stride 0");
+    assert!(max_pool2d(&xs.flatten_from(2)?, 2, 2).is_err(), "rank");
+    Ok(())
+}
