@@ -25,9 +25,30 @@ struct Layer {
 }
 
 const LAYERS: [Layer; 3] = [
-    Layer { name: "conv 3->64 k5 p2, 128x3x32x32", xs: [128, 3, 32, 32], out: 64, kernel: 5, pad: 2, input_is_var: false },
-    Layer { name: "conv 64->128 k5 p2, 128x64x16x16", xs: [128, 64, 16, 16], out: 128, kernel: 5, pad: 2, input_is_var: true },
-    Layer { name: "conv 128->256 k3 p1, 128x128x8x8", xs: [128, 128, 8, 8], out: 256, kernel: 3, pad: 1, input_is_var: true },
+    Layer {
+        name: "conv 3->64 k5 p2, 128x3x32x32",
+        xs: [128, 3, 32, 32],
+        out: 64,
+        kernel: 5,
+        pad: 2,
+        input_is_var: false,
+    },
+    Layer {
+        name: "conv 64->128 k5 p2, 128x64x16x16",
+        xs: [128, 64, 16, 16],
+        out: 128,
+        kernel: 5,
+        pad: 2,
+        input_is_var: true,
+    },
+    Layer {
+        name: "conv 128->256 k3 p1, 128x128x8x8",
+        xs: [128, 128, 8, 8],
+        out: 256,
+        kernel: 3,
+        pad: 1,
+        input_is_var: true,
+    },
 ];
 
 fn random(rng: &mut StdRng, dims: &[usize], scale: f32) -> Result<Tensor> {
@@ -69,7 +90,10 @@ fn main() -> Result<()> {
     // cargo passes `--bench`; the only other argument is the iteration count.
     let iters = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
     println!("{} rayon threads, median of {iters} runs, ms", rayon::current_num_threads());
-    println!("{:<34} {:>14} {:>14} {:>7} {:>14} {:>14} {:>7}", "", "kindling fwd", "candle fwd", "ratio", "kindling f+b", "candle f+b", "ratio");
+    println!(
+        "{:<34} {:>14} {:>14} {:>7} {:>14} {:>14} {:>7}",
+        "", "kindling fwd", "candle fwd", "ratio", "kindling f+b", "candle f+b", "ratio"
+    );
     let mut rng = StdRng::seed_from_u64(0);
     let ours: &Conv = &|xs, w, b, pad| Ok(kindling::ops::conv2d(xs, w, b, 1, pad)?);
     let theirs: &Conv = &|xs, w, b, pad| Ok(xs.conv2d(w, pad, 1, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?);
@@ -99,7 +123,17 @@ fn main() -> Result<()> {
     let ours = pool_step(&|x| Ok(kindling::ops::max_pool2d(x, 2, 2)?))?;
     let theirs = pool_step(&|x| Ok(x.max_pool2d(2)?))?;
     let overlapping = pool_step(&|x| Ok(kindling::ops::max_pool2d(x, 3, 2)?))?;
-    println!("{:<34} {:>14} {:>14} {:>7} {ours:>14.1} {theirs:>14.1} {:>6.2}x", "max pool 2x2/2, 128x64x32x32", "", "", "", theirs / ours);
-    println!("{:<34} {:>14} {:>14} {:>7} {overlapping:>14.1} {:>14} {:>7}", "max pool 3x3/2, 128x64x32x32", "", "", "", "n/a", "");
+    println!(
+        "{:<34} {:>14} {:>14} {:>7} {ours:>14.1} {theirs:>14.1} {:>6.2}x",
+        "max pool 2x2/2, 128x64x32x32",
+        "",
+        "",
+        "",
+        theirs / ours
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>7} {overlapping:>14.1} {:>14} {:>7}",
+        "max pool 3x3/2, 128x64x32x32", "", "", "", "n/a", ""
+    );
     Ok(())
 }

@@ -58,13 +58,10 @@ pub fn conv2d(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize
     let g = Geometry::new(xs.dims(), w.dims(), b.dims(), stride, padding)?;
     let own_kernel = [xs, w, b].iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
     if !own_kernel {
-        return xs
-            .conv2d(w, padding, stride, 1, 1)?
-            .broadcast_add(&b.reshape((1, g.o, 1, 1))?);
+        return xs.conv2d(w, padding, stride, 1, 1)?.broadcast_add(&b.reshape((1, g.o, 1, 1))?);
     }
     // The kernels read plain row-major data; `contiguous` is free when it already is.
-    xs.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, Conv2d { stride, padding })
+    xs.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, Conv2d { stride, padding })
 }
 
 /// The op handed to candle; the shapes come from the layouts on every call.
@@ -88,12 +85,8 @@ impl CustomOp3 for Conv2d {
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(xs_l.dims(), w_l.dims(), b_l.dims(), self.stride, self.padding)?;
-        let ys = forward(
-            &g,
-            contiguous_f32(NAME, xs, xs_l)?,
-            contiguous_f32(NAME, w, w_l)?,
-            contiguous_f32(NAME, b, b_l)?,
-        );
+        let ys =
+            forward(&g, contiguous_f32(NAME, xs, xs_l)?, contiguous_f32(NAME, w, w_l)?, contiguous_f32(NAME, b, b_l)?);
         Ok((CpuStorage::F32(ys), Shape::from((g.n, g.o, g.ho, g.wo))))
     }
 
@@ -336,10 +329,8 @@ fn backward(
     // buffers to sum as there are threads.
     let per_chunk = g.n.div_ceil(rayon::current_num_threads()).max(1);
     let chunk = |first: usize, mut dx: Option<&mut [f32]>| -> Partial {
-        let mut part = Partial {
-            dw: vec![0.0; if want.w { g.o * k } else { 0 }],
-            db: vec![0.0; if want.b { g.o } else { 0 }],
-        };
+        let mut part =
+            Partial { dw: vec![0.0; if want.w { g.o * k } else { 0 }], db: vec![0.0; if want.b { g.o } else { 0 }] };
         let mut cols = vec![0f32; if want.w || want.xs { g.scratch_len() } else { 0 }];
         for n in first..(first + per_chunk).min(g.n) {
             let xn = &x[n * chw..(n + 1) * chw];
@@ -419,11 +410,8 @@ fn backward(
     };
     let (dx, parts): (_, Vec<Partial>) = if want.xs {
         let mut dx = vec![0f32; g.n * chw];
-        let parts = dx
-            .par_chunks_mut(per_chunk * chw)
-            .enumerate()
-            .map(|(i, d)| chunk(i * per_chunk, Some(d)))
-            .collect();
+        let parts =
+            dx.par_chunks_mut(per_chunk * chw).enumerate().map(|(i, d)| chunk(i * per_chunk, Some(d))).collect();
         (Some(dx), parts)
     } else {
         let chunks = g.n.div_ceil(per_chunk);
@@ -463,9 +451,8 @@ mod tests {
         for (w, kw, stride, pad) in [(5, 3, 1, 1), (6, 5, 2, 2), (4, 3, 3, 2), (3, 5, 1, 2), (9, 2, 3, 0)] {
             let g = geometry(4, w, 1, kw, stride, pad);
             for kj in 0..kw {
-                let inside: Vec<usize> = (0..g.wo)
-                    .filter(|ow| (ow * stride + kj).checked_sub(pad).is_some_and(|iw| iw < w))
-                    .collect();
+                let inside: Vec<usize> =
+                    (0..g.wo).filter(|ow| (ow * stride + kj).checked_sub(pad).is_some_and(|iw| iw < w)).collect();
                 let (lo, hi) = g.valid_cols(kj);
                 assert_eq!((lo..hi).collect::<Vec<_>>(), inside, "w {w} kw {kw} s {stride} p {pad} kj {kj}");
             }

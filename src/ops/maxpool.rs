@@ -96,9 +96,7 @@ struct PoolGeometry {
 
 impl PoolGeometry {
     fn new(dims: &[usize], kernel: usize, stride: usize) -> Result<Self> {
-        let &[n, c, h, w] = dims else {
-            bail!("max_pool2d: expected xs [N, C, H, W], got {dims:?}")
-        };
+        let &[n, c, h, w] = dims else { bail!("max_pool2d: expected xs [N, C, H, W], got {dims:?}") };
         if kernel == 0 || stride == 0 {
             bail!("max_pool2d: kernel ({kernel}) and stride ({stride}) must be at least 1")
         }
@@ -135,16 +133,15 @@ impl PoolGeometry {
 /// The pooled planes, plane by plane across the cores.
 fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let mut ys = vec![0f32; g.n * g.c * g.ho * g.wo];
-    ys.par_chunks_mut(g.ho * g.wo)
-        .zip(x.par_chunks(g.h * g.w))
-        .with_min_len(g.planes_per_task())
-        .for_each(|(yp, xp)| {
+    ys.par_chunks_mut(g.ho * g.wo).zip(x.par_chunks(g.h * g.w)).with_min_len(g.planes_per_task()).for_each(
+        |(yp, xp)| {
             for (oh, yrow) in yp.chunks_exact_mut(g.wo).enumerate() {
                 for (ow, y) in yrow.iter_mut().enumerate() {
                     *y = xp[g.argmax(xp, oh, ow)];
                 }
             }
-        });
+        },
+    );
     ys
 }
 

@@ -10,11 +10,7 @@ use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};
 ///
 /// Fails (rather than reading wrong elements) if the layout is strided; callers pass
 /// contiguous tensors, so that would be a bug in this module.
-pub(crate) fn contiguous_f32<'a>(
-    op: &str,
-    storage: &'a CpuStorage,
-    layout: &Layout,
-) -> Result<&'a [f32]> {
+pub(crate) fn contiguous_f32<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     let data = storage.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
