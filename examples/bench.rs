@@ -1,0 +1,49 @@
+//! Speed benchmark: median step time and images/s of a training step (forward, backward, AdamW)
+//! or an inference pass, on random CIFAR-sized batches. `benches/compare.sh` runs it beside
+//! `benches/pytorch_reference.py` and prints the ratios.
+
+use clap::Parser;
+use kindling::bench::{run, BenchModel};
+use kindling::cli::DeviceArgs;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Time training or inference steps.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Architecture.
+    #[arg(long, value_enum, default_value = "cnn")]
+    model: BenchModel,
+    /// Images per step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Timed steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Inference only.
+    #[arg(long)]
+    infer: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
+    let device = args.device.open()?;
+    let r = run(args.model, args.batch_size, args.steps, args.infer, &device)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{:?} {} batch {}: median {:.1} ms/step, {:.0} images/s, peak memory {:.0} MB",
+            r.model, r.mode, r.batch_size, r.median_ms, r.images_per_s, r.peak_rss_mb
+        );
+    }
+    Ok(())
+}

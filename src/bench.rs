@@ -1,0 +1,134 @@
+//! Training and inference step timing for the speed benchmark (`examples/bench.rs`), on random
+//! CIFAR-sized batches, for the architectures that `benches/pytorch_reference.py` rebuilds in
+//! PyTorch.
+
+use crate::data::DatasetName;
+use crate::models::{Activation, CnnConfig, ConvBlock, InitKind, Model, ModelConfig, ModelKind, Pool};
+use crate::optim::{AnyOptimizer, NamedVar, OptimizerConfig, OptimizerKind};
+use crate::params::Params;
+use crate::Result;
+use candle_core::{DType, Device, ModuleT, Tensor};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The benchmarked architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchModel {
+    /// Linear 3072 → 10.
+    Linear,
+    /// MLP 3072-512-10, ReLU.
+    Mlp,
+    /// conv 3→64 k5 p2, ReLU, maxpool 2; conv 64→128 k5 p2, ReLU, maxpool 2; conv 128→256 k3 p1,
+    /// ReLU, maxpool 2; fc 4096→256, ReLU; fc 256→10.
+    Cnn,
+    /// kindling's default CIFAR-10 CNN (`train --dataset cifar10 --model cnn`).
+    KindlingCnn,
+}
+
+/// The model configuration of a benchmarked architecture.
+pub fn config(model: BenchModel) -> ModelConfig {
+    let shape = [3, 32, 32];
+    match model {
+        BenchModel::Linear => ModelConfig::new(
+            ModelKind::Linear,
+            shape,
+            10,
+            &crate::defaults::model_options(DatasetName::Cifar10, ModelKind::Linear),
+        ),
+        BenchModel::Mlp => ModelConfig::Mlp(crate::models::MlpConfig {
+            input_shape: shape,
+            hidden: vec![512],
+            classes: 10,
+            activation: Activation::Relu,
+            dropout: 0.0,
+            batch_norm: false,
+            init: InitKind::Kaiming,
+        }),
+        BenchModel::Cnn => {
+            let block =
+                |channels, kernel| ConvBlock { channels, kernel, stride: 1, padding: kernel / 2, pool: Pool::Max };
+            ModelConfig::Cnn(CnnConfig {
+                input_shape: shape,
+                classes: 10,
+                blocks: vec![block(64, 5), block(128, 5), block(256, 3)],
+                batch_norm: false,
+                activation: Activation::Relu,
+                fc: vec![256],
+                dropout: 0.0,
+            })
+        }
+        BenchModel::KindlingCnn => ModelConfig::new(
+            ModelKind::Cnn,
+            shape,
+            10,
+            &crate::defaults::model_options(DatasetName::Cifar10, ModelKind::Cnn),
+        ),
+    }
+}
+
+/// Timing of one benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// The architecture.
+    pub model: BenchModel,
+    /// Training step (forward, backward, AdamW) or inference (forward only).
+    pub mode: &'static str,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Median step time.
+    pub median_ms: f64,
+    /// `batch_size / median`.
+    pub images_per_s: f64,
+    /// Peak resident memory of the process (MB).
+    pub peak_rss_mb: f64,
+}
+
+/// Peak resident set size of this process in MB (Linux), NaN elsewhere.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Times `steps` training steps (or inference passes) after 3 warm-up steps.
+pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, device: &Device) -> Result<BenchResult> {
+    let params = Params::new(0);
+    let net = Model::new(&config(model), params.var_builder(DType::F32, device))?;
+    let named = params.named_vars().into_iter().map(|(name, var)| NamedVar { name, var }).collect();
+    let mut opt = AnyOptimizer::new(
+        &OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) },
+        named,
+    )?;
+    let xs = Tensor::randn(0f32, 1.0, (batch_size, 3, 32, 32), device)?;
+    let ys = Tensor::from_vec((0..batch_size as u32).map(|i| i % 10).collect::<Vec<_>>(), batch_size, device)?;
+    let mut times = vec![];
+    for i in 0..steps + 3 {
+        let t0 = Instant::now();
+        if infer {
+            let logits = net.forward_t(&xs, false)?;
+            logits.argmax(1)?.to_vec1::<u32>()?;
+        } else {
+            let loss = candle_nn::loss::cross_entropy(&net.forward_t(&xs, true)?, &ys)?;
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            loss.to_scalar::<f32>()?; // waits for the device
+        }
+        if i >= 3 {
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median_ms = times[times.len() / 2];
+    Ok(BenchResult {
+        model,
+        mode: if infer { "inference" } else { "train" },
+        batch_size,
+        median_ms,
+        images_per_s: batch_size as f64 / median_ms * 1e3,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
