@@ -44,8 +44,8 @@ struct Args {
     no_plots: bool,
     /// Use hand-made features instead of pixels: hog, color, or hog,color (standardized with
     /// training-set statistics).
-    #[arg(long, value_parser = kindling::features::parse_list)]
-    features: Option<Option<kindling::features::FeatureConfig>>,
+    #[arg(long)]
+    features: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,7 +61,10 @@ fn main() -> anyhow::Result<()> {
         Some(n) => queries.take(n),
         None => queries,
     };
-    let features = args.features.clone().flatten();
+    let features = match &args.features {
+                Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
+                None => None,
+            };
     let train_set = kindling::run::model_input(&prepared.train, features.as_ref(), true)?;
     let queries = kindling::run::model_input(&queries, features.as_ref(), true)?;
     // Raw pixels are compared as they are (scaled to [0, 1]); features are standardized with

@@ -41,8 +41,8 @@ struct Args {
     #[arg(long, value_parser = InitKind::parse)]
     init: Option<InitKind>,
     /// Train on hand-made features instead of pixels: hog, color, or hog,color.
-    #[arg(long, value_parser = kindling::features::parse_list)]
-    features: Option<Option<kindling::features::FeatureConfig>>,
+    #[arg(long)]
+    features: Option<String>,
     /// Output channels of each conv block of the CNN, e.g. 64,128,256.
     #[arg(long, value_delimiter = ',')]
     channels: Option<Vec<usize>>,
@@ -122,7 +122,8 @@ fn main() -> anyhow::Result<()> {
             (run, Some(resume))
         }
         None => {
-            let mut cfg = kindling::defaults::train_config(dataset, args.model, args.loss);
+            let mut cfg =
+                kindling::defaults::train_config_for(dataset, args.model, args.loss, args.features.is_some());
             if let Some(v) = args.reg {
                 cfg.reg = v;
             }
@@ -179,7 +180,10 @@ fn main() -> anyhow::Result<()> {
             if let Some(v) = args.init {
                 options.init = v;
             }
-            let features = args.features.clone().flatten();
+            let features = match &args.features {
+                Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
+                None => None,
+            };
             (kindling::run::Run { dataset, model: args.model, options, features, train: cfg }, None)
         }
     };

@@ -26,13 +26,22 @@ const fn row(optimizer: OptimizerKind, lr: f64, epochs: usize, batch: usize, reg
     Row { optimizer, lr, epochs, batch, reg, hflip }
 }
 
-/// The default training configuration for `model` with `loss` on `dataset`.
+/// The default training configuration for `model` with `loss` on `dataset`'s pixels.
 pub fn train_config(dataset: DatasetName, model: ModelKind, loss: LossKind) -> TrainConfig {
+    train_config_for(dataset, model, loss, false)
+}
+
+/// The default training configuration for `model` with `loss` on `dataset`, on hand-made
+/// features when `features` is set.
+pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, features: bool) -> TrainConfig {
     use DatasetName::*;
     use OptimizerKind::*;
     let toy = dataset.toy().is_some();
     // batch 0 = full batch
     let r = match (model, dataset, loss) {
+        // Standardized HOG + colour features (154 values for CIFAR-10); flips do not apply.
+        (ModelKind::Linear, _, _) if features => row(Momentum, 0.001, 15, 128, 1e-2, false),
+        (ModelKind::Mlp, _, _) if features => row(Adamw, 1e-3, 40, 128, 0.0, false),
         (ModelKind::Linear, _, _) if toy => row(Momentum, 0.1, 200, 0, 1e-3, false),
         (ModelKind::Linear, Cifar10, LossKind::Softmax) => row(Momentum, 0.002, 15, 128, 2e-3, true),
         (ModelKind::Linear, Cifar10, LossKind::Svm) => row(Momentum, 0.0001, 15, 128, 2e-2, true),
