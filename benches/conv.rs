@@ -7,12 +7,21 @@
 //! The first layer's input is the image batch, a plain tensor: kindling skips its gradient, candle
 //! computes it anyway. The deeper layers' inputs are Vars, as inside a network, so both compute
 //! the input gradient there.
+//!
+//! The backward pass is driven by the loss `Σ y·r`, whose own graph (a product, a sum and their
+//! backward passes, over tensors as large as the output) costs the same for both; it is timed
+//! alone and subtracted to give the convolution's own backward time. mimalloc is the allocator,
+//! as in the examples: with the system allocator every large tensor is a fresh `mmap`, and page
+//! faults dominate both columns.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
 use rand::{rngs::StdRng, Rng, SeedableRng};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One convolution layer to time.
 struct Layer {
@@ -91,8 +100,8 @@ fn main() -> Result<()> {
     let iters = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
     println!("{} rayon threads, median of {iters} runs, ms", rayon::current_num_threads());
     println!(
-        "{:<34} {:>14} {:>14} {:>7} {:>14} {:>14} {:>7}",
-        "", "kindling fwd", "candle fwd", "ratio", "kindling f+b", "candle f+b", "ratio"
+        "{:<34} {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6} | {:>6} | {:>9} {:>9} {:>6}",
+        "", "ours fwd", "candle", "ratio", "ours f+b", "candle", "ratio", "loss", "ours bwd", "candle", "ratio"
     );
     let mut rng = StdRng::seed_from_u64(0);
     let ours: &Conv = &|xs, w, b, pad| Ok(kindling::ops::conv2d(xs, w, b, 1, pad)?);
@@ -107,7 +116,19 @@ fn main() -> Result<()> {
         let r = random(&mut rng, &[n, layer.out, h, wd], 1.0)?;
         let (of, ob) = time_conv(iters, ours, xs, &w, &b, &r, layer.pad)?;
         let (tf, tb) = time_conv(iters, theirs, xs, &w, &b, &r, layer.pad)?;
-        println!("{:<34} {of:>14.1} {tf:>14.1} {:>6.2}x {ob:>14.1} {tb:>14.1} {:>6.2}x", layer.name, tf / of, tb / ob);
+        let ys = Var::from_tensor(&r.affine(0.5, 0.0)?)?;
+        let loss = median_ms(iters, || {
+            (ys.as_tensor() * &r)?.sum_all()?.backward()?;
+            Ok(())
+        })?;
+        let (obw, tbw) = (ob - of - loss, tb - tf - loss);
+        println!(
+            "{:<34} {of:>9.1} {tf:>9.1} {:>5.2}x | {ob:>9.1} {tb:>9.1} {:>5.2}x | {loss:>6.1} | {obw:>9.1} {tbw:>9.1} {:>5.2}x",
+            layer.name,
+            tf / of,
+            tb / ob,
+            tbw / obw
+        );
     }
 
     // Max pooling: 2x2/2 against candle; 3x3/2, which candle cannot differentiate, alone.
@@ -123,17 +144,7 @@ fn main() -> Result<()> {
     let ours = pool_step(&|x| Ok(kindling::ops::max_pool2d(x, 2, 2)?))?;
     let theirs = pool_step(&|x| Ok(x.max_pool2d(2)?))?;
     let overlapping = pool_step(&|x| Ok(kindling::ops::max_pool2d(x, 3, 2)?))?;
-    println!(
-        "{:<34} {:>14} {:>14} {:>7} {ours:>14.1} {theirs:>14.1} {:>6.2}x",
-        "max pool 2x2/2, 128x64x32x32",
-        "",
-        "",
-        "",
-        theirs / ours
-    );
-    println!(
-        "{:<34} {:>14} {:>14} {:>7} {overlapping:>14.1} {:>14} {:>7}",
-        "max pool 3x3/2, 128x64x32x32", "", "", "", "n/a", ""
-    );
+    println!("{:<34} {:>26} | {ours:>9.1} {theirs:>9.1} {:>5.2}x |", "max pool 2x2/2, 128x64x32x32", "", theirs / ours);
+    println!("{:<34} {:>26} | {overlapping:>9.1} {:>9} {:>6} |", "max pool 3x3/2, 128x64x32x32", "", "n/a", "");
     Ok(())
 }

@@ -62,9 +62,9 @@ fn main() -> anyhow::Result<()> {
         None => queries,
     };
     let features = match &args.features {
-                Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
-                None => None,
-            };
+        Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
+        None => None,
+    };
     let train_set = kindling::run::model_input(&prepared.train, features.as_ref(), true)?;
     let queries = kindling::run::model_input(&queries, features.as_ref(), true)?;
     // Raw pixels are compared as they are (scaled to [0, 1]); features are standardized with

@@ -122,8 +122,7 @@ fn main() -> anyhow::Result<()> {
             (run, Some(resume))
         }
         None => {
-            let mut cfg =
-                kindling::defaults::train_config_for(dataset, args.model, args.loss, args.features.is_some());
+            let mut cfg = kindling::defaults::train_config_for(dataset, args.model, args.loss, args.features.is_some());
             if let Some(v) = args.reg {
                 cfg.reg = v;
             }

@@ -179,6 +179,20 @@ fn conv2d_gradients_match_finite_differences() -> Result<()> {
 }
 
 #[test]
+fn conv2d_backward_handles_odd_rectangles() -> Result<()> {
+    // 8x9 with stride 2: candle 0.11 derives the transposed convolution's output padding from
+    // the height alone (1 here), so its input gradient comes out 10 wide and its backward fails
+    // with "shape mismatch in add, lhs: [2, 2, 8, 9], rhs: [2, 2, 8, 10]".
+    let k = case(2, 2, 3, (8, 9), (3, 3), 2, 1);
+    let t = Inputs::new(&k, 150)?;
+    let xs = Var::from_tensor(&t.xs)?;
+    let grads = (conv2d(&xs, &t.w, &t.b, k.stride, k.pad)? * &t.r)?.sum_all()?.backward()?;
+    let dx = finite_differences(&t.xs, 0.25, |x| weighted_sum(&conv2d(x, &t.w, &t.b, k.stride, k.pad)?, &t.r))?;
+    assert_close(grads.get(&xs).unwrap(), &dx, 1e-4, "dx")?;
+    Ok(())
+}
+
+#[test]
 fn conv2d_gradients_match_candle_on_square_shapes() -> Result<()> {
     // Square images and kernels, where candle 0.11's own backward pass works.
     let cases = [

@@ -107,21 +107,32 @@ impl PoolGeometry {
         Ok(Self { n, c, h, w, kernel, stride, ho, wo })
     }
 
-    /// Index in `plane` (`[H, W]`) of the maximum of the window of output `(oh, ow)`: the first
-    /// in row-major order on ties; a NaN wins, as in PyTorch.
-    fn argmax(&self, plane: &[f32], oh: usize, ow: usize) -> usize {
-        let (r0, c0) = (oh * self.stride, ow * self.stride);
-        let mut best = r0 * self.w + c0;
-        let mut best_v = plane[best];
-        for r in r0..r0 + self.kernel {
-            let row = r * self.w;
-            for (i, &v) in plane[row + c0..row + c0 + self.kernel].iter().enumerate() {
-                if v > best_v || (v.is_nan() && !best_v.is_nan()) {
-                    (best, best_v) = (row + c0 + i, v);
+    /// The maximum of each window of output row `oh` into `vals` and its index in `plane`
+    /// (`[H, W]`) into `idx`: the first in row-major order on ties; the first NaN if there is
+    /// one, as in PyTorch.
+    fn row_argmax(&self, plane: &[f32], oh: usize, vals: &mut [f32], idx: &mut [usize]) {
+        let (k, s, w) = (self.kernel, self.stride, self.w);
+        let first_row = oh * s * w;
+        let rows = &plane[first_row..first_row + (k - 1) * w + (self.wo - 1) * s + k];
+        for (ow, (val, i)) in vals.iter_mut().zip(idx.iter_mut()).enumerate() {
+            let (mut best, mut best_v, mut nan) = (ow * s, rows[ow * s], false);
+            for r in 0..k {
+                let start = r * w + ow * s;
+                for (j, &x) in rows[start..start + k].iter().enumerate() {
+                    // NaNs are only noted here: testing for them in the branch doubles its cost.
+                    nan |= x.is_nan();
+                    if x > best_v {
+                        (best, best_v) = (start + j, x);
+                    }
                 }
             }
+            if nan {
+                let mut window = (0..k).flat_map(|r| (0..k).map(move |j| r * w + ow * s + j));
+                best = window.find(|&at| rows[at].is_nan()).unwrap_or(best);
+                best_v = rows[best];
+            }
+            (*val, *i) = (best_v, first_row + best);
         }
-        best
     }
 
     /// Rayon tasks get at least this many planes.
@@ -133,12 +144,11 @@ impl PoolGeometry {
 /// The pooled planes, plane by plane across the cores.
 fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let mut ys = vec![0f32; g.n * g.c * g.ho * g.wo];
-    ys.par_chunks_mut(g.ho * g.wo).zip(x.par_chunks(g.h * g.w)).with_min_len(g.planes_per_task()).for_each(
-        |(yp, xp)| {
+    ys.par_chunks_mut(g.ho * g.wo).zip(x.par_chunks(g.h * g.w)).with_min_len(g.planes_per_task()).for_each_init(
+        || vec![0; g.wo],
+        |idx, (yp, xp)| {
             for (oh, yrow) in yp.chunks_exact_mut(g.wo).enumerate() {
-                for (ow, y) in yrow.iter_mut().enumerate() {
-                    *y = xp[g.argmax(xp, oh, ow)];
-                }
+                g.row_argmax(xp, oh, yrow, idx);
             }
         },
     );
@@ -152,13 +162,17 @@ fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
         .zip(x.par_chunks(g.h * g.w))
         .zip(gy.par_chunks(g.ho * g.wo))
         .with_min_len(g.planes_per_task())
-        .for_each(|((dp, xp), gp)| {
-            for (oh, grow) in gp.chunks_exact(g.wo).enumerate() {
-                for (ow, &gv) in grow.iter().enumerate() {
-                    dp[g.argmax(xp, oh, ow)] += gv;
+        .for_each_init(
+            || (vec![0f32; g.wo], vec![0; g.wo]),
+            |(vals, idx), ((dp, xp), gp)| {
+                for (oh, grow) in gp.chunks_exact(g.wo).enumerate() {
+                    g.row_argmax(xp, oh, vals, idx);
+                    for (&i, &gv) in idx.iter().zip(grow) {
+                        dp[i] += gv;
+                    }
                 }
-            }
-        });
+            },
+        );
     dx
 }
 
@@ -178,8 +192,29 @@ mod tests {
     #[test]
     fn argmax_takes_the_first_of_ties_and_nan() {
         let g = PoolGeometry::new(&[1, 1, 3, 3], 3, 1).unwrap();
-        assert_eq!(g.argmax(&[0., 5., 1., 5., 2., 5., 0., 0., 0.], 0, 0), 1);
-        assert_eq!(g.argmax(&[0., 5., 1., 5., f32::NAN, 9., f32::NAN, 0., 0.], 0, 0), 4);
+        let argmax = |plane: &[f32]| {
+            let (mut v, mut i) = ([0f32], [0usize]);
+            g.row_argmax(plane, 0, &mut v, &mut i);
+            i[0]
+        };
+        assert_eq!(argmax(&[0., 5., 1., 5., 2., 5., 0., 0., 0.]), 1);
+        assert_eq!(argmax(&[0., 5., 1., 5., f32::NAN, 9., f32::NAN, 0., 0.]), 4);
+        assert_eq!(argmax(&[f32::NAN, 5., 1., 5., f32::NAN, 9., 0., 0., 0.]), 0);
+    }
+
+    #[test]
+    fn row_argmax_matches_brute_force() {
+        let g = PoolGeometry::new(&[1, 1, 11, 9], 3, 2).unwrap();
+        let plane: Vec<f32> = (0..99).map(|i| ((i * 37 % 23) as f32).sin()).collect();
+        let (mut vals, mut idx) = (vec![0f32; g.wo], vec![0usize; g.wo]);
+        for oh in 0..g.ho {
+            g.row_argmax(&plane, oh, &mut vals, &mut idx);
+            for ow in 0..g.wo {
+                let window = (0..3).flat_map(|r| (0..3).map(move |c| (oh * 2 + r) * 9 + ow * 2 + c));
+                let first_max = window.reduce(|a, b| if plane[b] > plane[a] { b } else { a }).unwrap();
+                assert_eq!((idx[ow], vals[ow]), (first_max, plane[first_max]));
+            }
+        }
     }
 
     #[test]
