@@ -34,9 +34,12 @@ struct Args {
     /// Dropout probability after each hidden layer (off at evaluation).
     #[arg(long)]
     dropout: Option<f32>,
-    /// Batch norm between hidden layers.
+    /// Batch norm between layers (the CNN's default).
     #[arg(long)]
     batch_norm: bool,
+    /// No batch norm, even where the defaults use it.
+    #[arg(long, conflicts_with = "batch_norm")]
+    no_batch_norm: bool,
     /// Weight initialization: kaiming, xavier or gaussian:SIGMA.
     #[arg(long, value_parser = InitKind::parse)]
     init: Option<InitKind>,
@@ -159,6 +162,9 @@ fn main() -> anyhow::Result<()> {
             if args.hflip {
                 cfg.augment.hflip = true;
             }
+            if args.no_augment {
+                cfg.augment = Augment::default();
+            }
             cfg.validate()?;
             let mut options = kindling::defaults::model_options(dataset, args.model);
             if let Some(v) = &args.hidden {
@@ -175,6 +181,18 @@ fn main() -> anyhow::Result<()> {
             }
             if args.batch_norm {
                 options.batch_norm = true;
+            }
+            if args.no_batch_norm {
+                options.batch_norm = false;
+            }
+            if let Some(v) = &args.channels {
+                options.channels = v.clone();
+            }
+            if let Some(v) = args.pool {
+                options.pool = v;
+            }
+            if let Some(v) = &args.fc {
+                options.fc = v.iter().copied().filter(|&w| w > 0).collect();
             }
             if let Some(v) = args.init {
                 options.init = v;
