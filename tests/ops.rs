@@ -20,15 +20,7 @@ struct Case {
     pad: usize,
 }
 
-const fn case(
-    n: usize,
-    c: usize,
-    o: usize,
-    (h, w): (usize, usize),
-    (kh, kw): (usize, usize),
-    stride: usize,
-    pad: usize,
-) -> Case {
+const fn case(n: usize, c: usize, o: usize, (h, w): (usize, usize), (kh, kw): (usize, usize), stride: usize, pad: usize) -> Case {
     Case { n, c, o, h, w, kh, kw, stride, pad }
 }
 
@@ -256,17 +248,18 @@ fn conv2d_chains_through_a_two_layer_network() -> Result<()> {
     let (w2, b2) = (random(&mut rng, &[5, 4, 3, 3])?, random(&mut rng, &[5])?);
     let r = random(&mut rng, &[3, 5, 4, 4])?;
     // Gradients of w1, b1, w2, b2, and whether the image batch got one.
-    let run =
-        |conv: &dyn Fn(&Tensor, &Tensor, &Tensor, usize, usize) -> Result<Tensor>| -> Result<(Vec<Tensor>, bool)> {
-            let vars = [&w1, &b1, &w2, &b2].map(|t| Var::from_tensor(t).unwrap());
-            let hidden = conv(&xs, &vars[0], &vars[1], 1, 1)?.relu()?; // [3, 4, 9, 9]
-            let ys = conv(&hidden, &vars[2], &vars[3], 2, 0)?; // [3, 5, 4, 4]
-            let grads = (ys * &r)?.sum_all()?.backward()?;
-            Ok((vars.iter().map(|v| grads.get(v).unwrap().clone()).collect(), grads.get(&xs).is_some()))
-        };
+    type Conv<'a> = &'a dyn Fn(&Tensor, &Tensor, &Tensor, usize, usize) -> Result<Tensor>;
+    let run = |conv: Conv| -> Result<(Vec<Tensor>, bool)> {
+        let vars = [&w1, &b1, &w2, &b2].map(|t| Var::from_tensor(t).unwrap());
+        let hidden = conv(&xs, &vars[0], &vars[1], 1, 1)?.relu()?; // [3, 4, 9, 9]
+        let ys = conv(&hidden, &vars[2], &vars[3], 2, 0)?; // [3, 5, 4, 4]
+        let grads = (ys * &r)?.sum_all()?.backward()?;
+        Ok((vars.iter().map(|v| grads.get(v).unwrap().clone()).collect(), grads.get(&xs).is_some()))
+    };
     let (ours, ours_dx) = run(&|xs, w, b, s, p| Ok(conv2d(xs, w, b, s, p)?))?;
-    let (theirs, theirs_dx) =
-        run(&|xs, w, b, s, p| Ok(xs.conv2d(w, p, s, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?))?;
+    let (theirs, theirs_dx) = run(&|xs, w, b, s, p| {
+        Ok(xs.conv2d(w, p, s, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?)
+    })?;
     for ((o, t), name) in ours.iter().zip(&theirs).zip(["w1", "b1", "w2", "b2"]) {
         assert_close(o, t, 1e-5, name)?;
     }
@@ -312,9 +305,7 @@ fn max_pool2d_matches_candle_forward() -> Result<()> {
 #[test]
 fn max_pool2d_gradients_match_finite_differences() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(600);
-    for (dims, kernel, stride) in
-        [([2, 2, 7, 9], 3, 2), ([1, 3, 8, 6], 2, 2), ([2, 1, 9, 9], 3, 1), ([1, 2, 10, 7], 2, 3)]
-    {
+    for (dims, kernel, stride) in [([2, 2, 7, 9], 3, 2), ([1, 3, 8, 6], 2, 2), ([2, 1, 9, 9], 3, 1), ([1, 2, 10, 7], 2, 3)] {
         let xs = distinct(&mut rng, &dims)?;
         let ys = max_pool2d(&xs, kernel, stride)?;
         let r = random(&mut rng, ys.dims())?;
@@ -360,6 +351,35 @@ fn max_pool2d_routes_ties_to_the_first_maximum() -> Result<()> {
     let mut want = vec![0f32; 25];
     (want[0], want[2], want[10], want[12]) = (1., 2., 3., 4.);
     assert_eq!(flat(grads.get(&xs).unwrap())?, want);
+    Ok(())
+}
+
+#[test]
+fn ops_accept_other_dtypes() -> Result<()> {
+    // f64: conv2d falls back to candle; max_pool2d converts to f32 and back. Values and
+    // gradients agree with the f32 path and keep the caller's dtype.
+    use candle_core::DType::{F32, F64};
+    let k = case(2, 3, 4, (6, 6), (3, 3), 1, 1);
+    let t = Inputs::new(&k, 800)?;
+    let (x64, w64, b64) = (t.xs.to_dtype(F64)?, t.w.to_dtype(F64)?, t.b.to_dtype(F64)?);
+    let y64 = conv2d(&x64, &w64, &b64, k.stride, k.pad)?;
+    assert_eq!(y64.dtype(), F64);
+    assert_close(&y64.to_dtype(F32)?, &conv2d(&t.xs, &t.w, &t.b, k.stride, k.pad)?, 1e-5, "conv2d f64")?;
+
+    let mut rng = StdRng::seed_from_u64(801);
+    let xs = distinct(&mut rng, &[2, 3, 9, 9])?;
+    let r = random(&mut rng, &[2, 3, 4, 4])?;
+    let grad = |x: &Tensor| -> Result<(Tensor, Tensor)> {
+        let var = Var::from_tensor(x)?;
+        let ys = max_pool2d(&var, 3, 2)?;
+        let grads = (&ys * r.to_dtype(x.dtype())?)?.sum_all()?.backward()?;
+        Ok((ys, grads.get(&var).unwrap().clone()))
+    };
+    let (y32, g32) = grad(&xs)?;
+    let (y64, g64) = grad(&xs.to_dtype(F64)?)?;
+    assert_eq!((y64.dtype(), g64.dtype()), (F64, F64));
+    assert_eq!(flat(&y64.to_dtype(F32)?)?, flat(&y32)?);
+    assert_eq!(flat(&g64.to_dtype(F32)?)?, flat(&g32)?);
     Ok(())
 }
 

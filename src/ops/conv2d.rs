@@ -43,7 +43,9 @@ const SCRATCH_FLOATS: usize = 128 * 1024;
 /// The same `stride` and zero `padding` apply to both directions; the kernel and the image may be
 /// rectangular. With `f32` tensors on the CPU this is kindling's own op (see the
 /// [module docs](self)); on any other device (CUDA, Metal) or dtype it falls back to candle's
-/// `xs.conv2d(w, padding, stride, 1, 1)` plus a broadcast bias, with candle's backward pass.
+/// `xs.conv2d(w, padding, stride, 1, 1)` plus a broadcast bias, with candle's backward pass,
+/// which always computes the input gradient and, in candle 0.11, fails for some rectangular
+/// images (an 8×9 input with stride 2, for one).
 ///
 /// # Shapes
 /// - `xs`: `[N, C, H, W]`

@@ -19,7 +19,10 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
-use candle_core::{bail, CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::backend::BackendStorage;
+use candle_core::{
+    bail, CpuStorage, CudaStorage, CustomOp1, DType, Device, Layout, MetalStorage, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
 
 use super::storage::{contiguous_f32, with_f32};
@@ -31,13 +34,16 @@ const NAME: &str = "kindling-max-pool2d";
 const MIN_OUTPUTS_PER_TASK: usize = 4096;
 
 /// The maximum of each `kernel`×`kernel` window, windows `stride` apart, no padding, floor
-/// rounding (PyTorch's `MaxPool2d(kernel, stride)`).
+/// rounding (PyTorch's `MaxPool2d(kernel, stride)`), differentiable for any kernel and stride.
 ///
-/// `f32` on the CPU runs kindling's op, forward and backward, for any kernel and stride. Elsewhere:
-/// when `kernel == stride` it is candle's `max_pool2d_with_stride`, forward and backward on the
-/// tensor's own device; when the windows overlap, the tensor makes a round trip through the CPU
-/// (and `f32`), differentiable both ways, because candle cannot differentiate that pool on the
-/// device, at the price of two copies per pass.
+/// On the CPU, kindling's kernels run both passes, in `f32` (other dtypes are converted there and
+/// back). On CUDA or Metal, the forward pass is candle's own device kernel, called from the op,
+/// and the backward pass copies the input and the gradient to the CPU, runs kindling's kernel in
+/// `f32` and copies the result back: two transfers per backward pass, but correct, where candle
+/// 0.11's own max-pool backward refuses `kernel != stride` and otherwise scales the gradient by
+/// (maxima in the window) / kernel² instead of routing it whole. That device path compiles
+/// against candle's backend trait in every build but is not exercised by kindling's tests,
+/// which run on the CPU.
 ///
 /// # Shapes
 /// - `xs`: `[N, C, H, W]`
@@ -47,20 +53,26 @@ const MIN_OUTPUTS_PER_TASK: usize = 4096;
 /// If `xs` is not 4-D, the kernel or the stride is 0, or the kernel is larger than the image.
 pub fn max_pool2d(xs: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
     PoolGeometry::new(xs.dims(), kernel, stride)?;
-    if xs.device().is_cpu() && xs.dtype() == DType::F32 {
-        return xs.contiguous()?.apply_op1(MaxPool2d { kernel, stride });
+    if xs.device().is_cpu() && xs.dtype() != DType::F32 {
+        return max_pool2d(&xs.to_dtype(DType::F32)?, kernel, stride)?.to_dtype(xs.dtype());
     }
-    if kernel == stride {
-        return xs.max_pool2d_with_stride(kernel, stride);
-    }
-    let on_cpu = xs.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
-    max_pool2d(&on_cpu, kernel, stride)?.to_dtype(xs.dtype())?.to_device(xs.device())
+    // The kernels read plain row-major data; `contiguous` is free when it already is.
+    xs.contiguous()?.apply_op1(MaxPool2d { kernel, stride })
 }
 
 /// The op handed to candle.
 struct MaxPool2d {
     kernel: usize,
     stride: usize,
+}
+
+impl MaxPool2d {
+    /// candle's own forward kernel on a device storage, through its backend trait.
+    fn device_fwd<S: BackendStorage>(&self, xs: &S, layout: &Layout) -> Result<(S, Shape)> {
+        let g = PoolGeometry::new(layout.dims(), self.kernel, self.stride)?;
+        let ys = xs.max_pool2d(layout, (self.kernel, self.kernel), (self.stride, self.stride))?;
+        Ok((ys, Shape::from((g.n, g.c, g.ho, g.wo))))
+    }
 }
 
 impl CustomOp1 for MaxPool2d {
@@ -74,10 +86,22 @@ impl CustomOp1 for MaxPool2d {
         Ok((CpuStorage::F32(ys), Shape::from((g.n, g.c, g.ho, g.wo))))
     }
 
+    fn cuda_fwd(&self, xs: &CudaStorage, layout: &Layout) -> Result<(CudaStorage, Shape)> {
+        self.device_fwd(xs, layout)
+    }
+
+    fn metal_fwd(&self, xs: &MetalStorage, layout: &Layout) -> Result<(MetalStorage, Shape)> {
+        self.device_fwd(xs, layout)
+    }
+
     fn bwd(&self, xs: &Tensor, _ys: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let g = PoolGeometry::new(xs.dims(), self.kernel, self.stride)?;
-        let dx = with_f32(NAME, xs, |x| with_f32(NAME, grad, |gy| Ok(backward(&g, x, gy))))?;
-        Ok(Some(Tensor::from_vec(dx, xs.shape(), xs.device())?))
+        // Both conversions are free for f32 on the CPU, the common case.
+        let to_cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
+        let (x, gy) = (to_cpu(xs)?, to_cpu(grad)?);
+        let dx = with_f32(NAME, &x, |x| with_f32(NAME, &gy, |gy| Ok(backward(&g, x, gy))))?;
+        let dx = Tensor::from_vec(dx, xs.shape(), &Device::Cpu)?;
+        Ok(Some(dx.to_dtype(xs.dtype())?.to_device(xs.device())?))
     }
 }
 

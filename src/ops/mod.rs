@@ -1,10 +1,10 @@
 //! kindling's own tensor ops, each with its backward pass, where candle 0.11's are missing or slow
 //! on the CPU.
 //!
-//! - [`conv2d`]: convolution plus bias as one op; im2col + GEMM across the cores, a backward pass
+//! - [`conv2d()`]: convolution plus bias as one op; im2col + GEMM across the cores, a backward pass
 //!   several times faster than candle's, which skips the input gradient of the first layer and
 //!   works for any rectangular image and kernel.
-//! - [`max_pool2d`]: max pooling that can be differentiated with overlapping windows (AlexNet's
+//! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
 //!   3×3 stride 2), which candle refuses.
 //!
 //! Both are candle custom ops: they take and return ordinary [`candle_core::Tensor`]s and join
