@@ -20,7 +20,15 @@ struct Case {
     pad: usize,
 }
 
-const fn case(n: usize, c: usize, o: usize, (h, w): (usize, usize), (kh, kw): (usize, usize), stride: usize, pad: usize) -> Case {
+const fn case(
+    n: usize,
+    c: usize,
+    o: usize,
+    (h, w): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    pad: usize,
+) -> Case {
     Case { n, c, o, h, w, kh, kw, stride, pad }
 }
 
@@ -257,9 +265,8 @@ fn conv2d_chains_through_a_two_layer_network() -> Result<()> {
         Ok((vars.iter().map(|v| grads.get(v).unwrap().clone()).collect(), grads.get(&xs).is_some()))
     };
     let (ours, ours_dx) = run(&|xs, w, b, s, p| Ok(conv2d(xs, w, b, s, p)?))?;
-    let (theirs, theirs_dx) = run(&|xs, w, b, s, p| {
-        Ok(xs.conv2d(w, p, s, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?)
-    })?;
+    let (theirs, theirs_dx) =
+        run(&|xs, w, b, s, p| Ok(xs.conv2d(w, p, s, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?))?;
     for ((o, t), name) in ours.iter().zip(&theirs).zip(["w1", "b1", "w2", "b2"]) {
         assert_close(o, t, 1e-5, name)?;
     }
@@ -305,7 +312,9 @@ fn max_pool2d_matches_candle_forward() -> Result<()> {
 #[test]
 fn max_pool2d_gradients_match_finite_differences() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(600);
-    for (dims, kernel, stride) in [([2, 2, 7, 9], 3, 2), ([1, 3, 8, 6], 2, 2), ([2, 1, 9, 9], 3, 1), ([1, 2, 10, 7], 2, 3)] {
+    for (dims, kernel, stride) in
+        [([2, 2, 7, 9], 3, 2), ([1, 3, 8, 6], 2, 2), ([2, 1, 9, 9], 3, 1), ([1, 2, 10, 7], 2, 3)]
+    {
         let xs = distinct(&mut rng, &dims)?;
         let ys = max_pool2d(&xs, kernel, stride)?;
         let r = random(&mut rng, ys.dims())?;

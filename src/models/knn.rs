@@ -40,7 +40,7 @@ pub const DEFAULT_CHUNK_BYTES: usize = 256 << 20;
 #[derive(Debug)]
 pub struct Knn {
     train: Tensor,
-    train_sq: Option<Tensor>,
+    train_sq_host: Option<Vec<f32>>,
     train_host: Option<Vec<f32>>,
     labels: Vec<u32>,
     num_classes: usize,
@@ -62,8 +62,8 @@ impl Knn {
             return Err(Error::invalid("knn", format!("{} labels for {n} training samples", labels.len())));
         }
         let train = train.to_dtype(DType::F32)?;
-        let train_sq = match distance {
-            Distance::L2 => Some(train.sqr()?.sum(1)?), // [N]
+        let train_sq_host = match distance {
+            Distance::L2 => Some(train.sqr()?.sum(1)?.to_vec1::<f32>()?), // [N]
             Distance::L1 => None,
         };
         let train_host = match (distance, train.device()) {
@@ -73,7 +73,7 @@ impl Knn {
         let num_classes = labels.iter().copied().max().unwrap_or(0) as usize + 1;
         Ok(Knn {
             train,
-            train_sq,
+            train_sq_host,
             train_host,
             labels: labels.to_vec(),
             num_classes,
@@ -125,11 +125,17 @@ impl Knn {
         let queries = queries.to_dtype(DType::F32)?.to_device(self.train.device())?;
         match self.distance {
             Distance::L2 => {
-                let qsq = queries.sqr()?.sum_keepdim(1)?; // [Q, 1]
-                let dots = queries.matmul(&self.train.t()?)?; // [Q, N]
-                let d = (dots.affine(-2.0, 0.0)?.broadcast_add(&qsq)?)
-                    .broadcast_add(&self.train_sq.as_ref().unwrap().unsqueeze(0)?)?;
-                Ok(d.flatten_all()?.to_vec1::<f32>()?)
+                let qsq = queries.sqr()?.sum(1)?.to_vec1::<f32>()?; // [Q]
+                let mut d = queries.matmul(&self.train.t()?)?.flatten_all()?.to_vec1::<f32>()?; // [Q·N]
+                                                                                                // ‖a‖² − 2a·b + ‖b‖², assembled in place in one pass on the host.
+                let n = self.len();
+                let tsq = self.train_sq_host.as_ref().expect("L2 keeps squared norms");
+                d.par_chunks_mut(n).zip(qsq.par_iter()).for_each(|(row, &q)| {
+                    for (v, &t) in row.iter_mut().zip(tsq) {
+                        *v = q - 2.0 * *v + t;
+                    }
+                });
+                Ok(d)
             }
             Distance::L1 => match &self.train_host {
                 Some(train) => {
