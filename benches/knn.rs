@@ -5,8 +5,8 @@
 //! `PYTHON` chooses the interpreter). Options: `-- --train N --queries N`.
 
 use candle_core::Device;
-use kindling::data::{cifar10, Normalization, Split};
 use kindling::bench::peak_rss_mb;
+use kindling::data::{cifar10, Normalization, Split};
 use kindling::models::knn::{Distance, Knn};
 use std::time::Instant;
 
