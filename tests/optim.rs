@@ -7,18 +7,23 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
 use kindling::optim::*;
 
-fn run(mut step: impl FnMut(&candle_core::backprop::GradStore), p: &Var) -> Vec<f64> {
+/// `Σ c·(p - t)^4 + (Σ p)^2`, the fixed problem of every test here, in `p`'s dtype.
+fn problem_loss(p: &Var) -> Tensor {
+    let dt = p.dtype();
     let dev = Device::Cpu;
-    let t = Tensor::new(&[[1.0f64, 0.0, -1.0], [0.5, -0.5, 2.0]], &dev).unwrap();
-    let c = Tensor::new(&[[1.0f64, 2.0, 0.5], [3.0, 0.25, 1.0]], &dev).unwrap();
+    let t = Tensor::new(&[[1.0f64, 0.0, -1.0], [0.5, -0.5, 2.0]], &dev).unwrap().to_dtype(dt).unwrap();
+    let c = Tensor::new(&[[1.0f64, 2.0, 0.5], [3.0, 0.25, 1.0]], &dev).unwrap().to_dtype(dt).unwrap();
+    let d = (p.as_tensor() - &t).unwrap();
+    ((c * d.sqr().unwrap().sqr().unwrap()).unwrap().sum_all().unwrap()
+        + p.as_tensor().sum_all().unwrap().sqr().unwrap())
+    .unwrap()
+}
+
+fn run(mut step: impl FnMut(&candle_core::backprop::GradStore), p: &Var) -> Vec<f64> {
     for _ in 0..4 {
-        let d = (p.as_tensor() - &t).unwrap();
-        let loss = ((c.clone() * d.sqr().unwrap().sqr().unwrap()).unwrap().sum_all().unwrap()
-            + p.as_tensor().sum_all().unwrap().sqr().unwrap())
-        .unwrap();
-        step(&loss.backward().unwrap());
+        step(&problem_loss(p).backward().unwrap());
     }
-    p.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap()
+    p.as_tensor().flatten_all().unwrap().to_dtype(candle_core::DType::F64).unwrap().to_vec1::<f64>().unwrap()
 }
 
 fn start() -> Var {
@@ -196,21 +201,11 @@ fn state_round_trip_continues_identically() {
 
 /// The same four steps in f32, where the CPU takes the fused in-place kernels.
 fn check_f32(cfg: OptimizerConfig, want: &[f64], name: &str) {
-    let dev = Device::Cpu;
-    let p = Var::from_tensor(&Tensor::new(&[[0.5f32, -1.0, 0.25], [1.5, 2.0, -0.75]], &dev).unwrap()).unwrap();
-    let t = Tensor::new(&[[1.0f32, 0.0, -1.0], [0.5, -0.5, 2.0]], &dev).unwrap();
-    let c = Tensor::new(&[[1.0f32, 2.0, 0.5], [3.0, 0.25, 1.0]], &dev).unwrap();
+    let p = Var::from_tensor(&start().as_tensor().to_dtype(candle_core::DType::F32).unwrap()).unwrap();
     let mut opt = AnyOptimizer::new(&cfg, vec![NamedVar { name: "p".into(), var: p.clone() }]).unwrap();
-    for _ in 0..4 {
-        let d = (p.as_tensor() - &t).unwrap();
-        let loss = ((c.clone() * d.sqr().unwrap().sqr().unwrap()).unwrap().sum_all().unwrap()
-            + p.as_tensor().sum_all().unwrap().sqr().unwrap())
-        .unwrap();
-        opt.step(&loss.backward().unwrap()).unwrap();
-    }
-    let got = p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let got = run(|g| opt.step(g).unwrap(), &p);
     for (g, w) in got.iter().zip(want) {
-        assert!((*g as f64 - w).abs() < 2e-5 * (1.0 + w.abs()), "{name} (f32, fused): got {got:?}, PyTorch {want:?}");
+        assert!((g - w).abs() < 2e-5 * (1.0 + w.abs()), "{name} (f32, fused): got {got:?}, PyTorch {want:?}");
     }
 }
 
