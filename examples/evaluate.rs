@@ -31,12 +31,23 @@ struct Args {
     /// Draw no pictures.
     #[arg(long)]
     no_plots: bool,
+    /// Ship the checkpoint: write its weights (no optimizer state) to this file, score that file,
+    /// and record the accuracy and this command in its metadata.
+    #[arg(long, value_name = "PATH")]
+    record: Option<PathBuf>,
+    /// With --record: store the weights in f16 (half the size).
+    #[arg(long, requires = "record")]
+    f16: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
-    let ck = kindling::checkpoint::load(&args.weights, &device)?;
+    if let Some(dst) = &args.record {
+        kindling::publish::write(&args.weights, dst, args.f16)?;
+    }
+    let weights = args.record.clone().unwrap_or_else(|| args.weights.clone());
+    let ck = kindling::checkpoint::load(&weights, &device)?;
     let dataset = match args.data.dataset {
         Some(d) => d,
         None => {
@@ -47,14 +58,25 @@ fn main() -> anyhow::Result<()> {
     };
     let ds = args.data.eval_split(dataset, args.split)?;
     let report = kindling::evaluate::score(&ck, &ds, &device)?;
+    if let Some(dst) = &args.record {
+        let split = match args.split {
+            EvalSplit::Test => format!("{dataset} test"),
+            EvalSplit::Val => format!("{dataset} val (the last {} training images)", ds.len()),
+        };
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let accuracy = report.confusion.accuracy();
+        let images = report.confusion.total();
+        kindling::publish::record(dst, kindling::checkpoint::Evaluation { split, images, accuracy, command })?;
+        eprintln!("wrote {} ({:.2}% recorded)", dst.display(), 100.0 * accuracy);
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report.to_json())?);
     } else {
-        println!("{}", report.render(&args.weights, dataset, args.split));
+        println!("{}", report.render(&weights, dataset, args.split));
     }
     if !args.no_plots {
-        let stem = format!("{}-{:?}", args.weights.file_stem().unwrap_or_default().to_string_lossy(), args.split)
-            .to_lowercase();
+        let stem =
+            format!("{}-{:?}", weights.file_stem().unwrap_or_default().to_string_lossy(), args.split).to_lowercase();
         match kindling::visualize::evaluation_pictures(&ck, &ds, &report.confusion, &args.plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),

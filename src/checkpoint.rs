@@ -52,6 +52,29 @@ pub struct CheckpointMeta {
     /// Shape `[C, H, W]` of the images the model (or its features) reads.
     #[serde(default)]
     pub image_shape: Option<[usize; 3]>,
+    /// Wall-clock seconds of training so far (across `--resume`s), evaluation between epochs
+    /// included.
+    #[serde(default)]
+    pub wall_seconds: Option<f64>,
+    /// The machine that trained it ([`crate::machine::describe`]).
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// The accuracy measured on this very file, written by `evaluate --record`.
+    #[serde(default)]
+    pub evaluation: Option<Evaluation>,
+}
+
+/// An accuracy measured on a checkpoint, kept in its metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Which data: data set and split, e.g. `cifar10 val (last 10000 of train)`.
+    pub split: String,
+    /// Images scored.
+    pub images: usize,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// The command that measured it.
+    pub command: String,
 }
 
 /// A loaded checkpoint: its metadata, the rebuilt model and its parameters, and any optimizer state.

@@ -85,7 +85,12 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         params: ck.params,
         model_config: ck.meta.model.clone(),
         normalization: ck.meta.normalization.clone(),
-        from: ResumeFrom { epoch: ck.meta.epoch, optimizer_state: ck.optimizer_state, history },
+        from: ResumeFrom {
+            epoch: ck.meta.epoch,
+            optimizer_state: ck.optimizer_state,
+            history,
+            wall_seconds: ck.meta.wall_seconds.unwrap_or(0.0),
+        },
     };
     Ok((run, resume))
 }
@@ -160,6 +165,9 @@ pub fn train(
         command: Some(command.to_string()),
         features: run.features.clone(),
         image_shape: Some(image_shape),
+        wall_seconds: None,
+        machine: Some(crate::machine::describe()),
+        evaluation: None,
     };
     let out = Outputs { save: Some(save.to_path_buf()), meta: Some(meta), verbose };
     let report =

@@ -136,6 +136,8 @@ pub struct ResumeFrom {
     pub optimizer_state: std::collections::HashMap<String, Tensor>,
     /// History so far.
     pub history: Vec<EpochRecord>,
+    /// Wall-clock seconds of training so far.
+    pub wall_seconds: f64,
 }
 
 /// What `fit` returns.
@@ -173,12 +175,12 @@ pub fn fit(
     let reg_weights: Vec<candle_core::Var> =
         named.iter().filter(|p| p.name.ends_with(".weight") && p.var.rank() >= 2).map(|p| p.var.clone()).collect();
     let mut opt = AnyOptimizer::new(&cfg.optimizer, named)?;
-    let (start_epoch, mut history) = match resume {
+    let (start_epoch, mut history, wall_before) = match resume {
         Some(r) => {
             opt.load_state(&r.optimizer_state)?;
-            (r.epoch, r.history)
+            (r.epoch, r.history, r.wall_seconds)
         }
-        None => (0, vec![]),
+        None => (0, vec![], 0.0),
     };
     let n = train.len();
     let bs = cfg.batch_size.resolve(n);
@@ -278,6 +280,7 @@ pub fn fit(
             meta.epoch = epoch + 1;
             meta.metrics = Some(EpochRecord { step_losses: vec![], ..record.clone() });
             meta.train = Some(cfg.clone());
+            meta.wall_seconds = Some(wall_before + started.elapsed().as_secs_f64());
             let finished = epoch + 1 == cfg.epochs;
             // Thousands of tiny epochs (toy problems) would spend their time writing files:
             // the resumable state is written at most every few seconds, and always at the end.

@@ -98,6 +98,9 @@ fn checkpoint_keeps_batch_norm_statistics() {
         command: None,
         features: None,
         image_shape: Some([3, 32, 32]),
+        wall_seconds: None,
+        machine: None,
+        evaluation: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &Device::Cpu).unwrap();

@@ -400,3 +400,117 @@ fn max_pool2d_rejects_bad_shapes() -> Result<()> {
     assert!(max_pool2d(&xs.flatten_from(2)?, 2, 2).is_err(), "rank");
     Ok(())
 }
+
+/// candle's own `BatchNorm` in training mode and the gradients candle derives through it.
+fn candle_batch_norm_train(xs: &Tensor, gamma: &Tensor, beta: &Tensor, r: &Tensor) -> Result<[Tensor; 4]> {
+    use candle_core::ModuleT;
+    let c = gamma.dim(0)?;
+    let (x, g, b) = (Var::from_tensor(xs)?, Var::from_tensor(gamma)?, Var::from_tensor(beta)?);
+    let rm = Tensor::zeros(c, candle_core::DType::F32, &Device::Cpu)?;
+    let rv = Tensor::ones(c, candle_core::DType::F32, &Device::Cpu)?;
+    let bn = candle_nn::BatchNorm::new(c, rm, rv, g.as_tensor().clone(), b.as_tensor().clone(), 1e-5)?;
+    let ys = bn.forward_t(&x, true)?;
+    let grads = (&ys * r)?.sum_all()?.backward()?;
+    let get = |v: &Var| grads.get(v).unwrap().clone();
+    Ok([ys, get(&x), get(&g), get(&b)])
+}
+
+/// Shapes of the MLP (`[N, C]`) and of the CNN, odd sizes included.
+const BN_SHAPES: [&[usize]; 5] = [&[7, 5], &[2, 3, 5, 4], &[4, 16, 8, 8], &[3, 2, 1, 1], &[64, 33]];
+
+#[test]
+fn batch_norm_matches_candle_values_and_gradients() -> Result<()> {
+    use kindling::ops::batch_norm_train;
+    let mut rng = StdRng::seed_from_u64(700);
+    for dims in BN_SHAPES {
+        // Data far from 0 with a spread unlike 1, as a conv output is.
+        let xs = ((random(&mut rng, dims)? * 3.0)? + 5.0)?;
+        let c = dims[1];
+        let (gamma, beta) = ((random(&mut rng, &[c])? + 1.5)?, random(&mut rng, &[c])?);
+        let r = random(&mut rng, dims)?;
+        let [want_y, want_dx, want_dg, want_db] = candle_batch_norm_train(&xs, &gamma, &beta, &r)?;
+        let (x, g, b) = (Var::from_tensor(&xs)?, Var::from_tensor(&gamma)?, Var::from_tensor(&beta)?);
+        let (ys, mean, var) = batch_norm_train(&x, &g, &b, 1e-5)?;
+        let grads = (&ys * &r)?.sum_all()?.backward()?;
+        let what = format!("{dims:?}");
+        assert_close(&ys, &want_y, 1e-5, &format!("{what} y"))?;
+        assert_close(grads.get(&x).unwrap(), &want_dx, 1e-4, &format!("{what} dx"))?;
+        assert_close(grads.get(&g).unwrap(), &want_dg, 1e-4, &format!("{what} dgamma"))?;
+        assert_close(grads.get(&b).unwrap(), &want_db, 1e-5, &format!("{what} dbeta"))?;
+        // The statistics returned are the batch's, over N and the spatial dimensions.
+        let per_channel = xs.transpose(0, 1)?.contiguous()?.reshape((c, ()))?;
+        assert_close(&mean, &per_channel.mean(1)?, 1e-5, &format!("{what} mean"))?;
+        let want_var = per_channel.broadcast_sub(&per_channel.mean_keepdim(1)?)?.sqr()?.mean(1)?;
+        assert_close(&var, &want_var, 1e-4, &format!("{what} var"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn batch_norm_gradients_match_finite_differences() -> Result<()> {
+    use kindling::ops::{batch_norm_eval, batch_norm_train};
+    let mut rng = StdRng::seed_from_u64(701);
+    for dims in [&[5, 3][..], &[2, 2, 3, 4]] {
+        let xs = (random(&mut rng, dims)? * 2.0)?;
+        let c = dims[1];
+        let (gamma, beta) = ((random(&mut rng, &[c])? + 1.5)?, random(&mut rng, &[c])?);
+        let (rmean, rvar) = (random(&mut rng, &[c])?, (random(&mut rng, &[c])? + 2.0)?);
+        let r = random(&mut rng, dims)?;
+        for train in [true, false] {
+            let run = |x: &Tensor, g: &Tensor, b: &Tensor| -> Result<Tensor> {
+                Ok(if train {
+                    batch_norm_train(x, g, b, 1e-5)?.0
+                } else {
+                    batch_norm_eval(x, g, b, &rmean, &rvar, 1e-5)?
+                })
+            };
+            let (x, g, b) = (Var::from_tensor(&xs)?, Var::from_tensor(&gamma)?, Var::from_tensor(&beta)?);
+            let grads = (run(&x, &g, &b)? * &r)?.sum_all()?.backward()?;
+            let what = format!("{dims:?} train={train}");
+            let dx = finite_differences(&xs, 1e-2, |x| weighted_sum(&run(x, &gamma, &beta)?, &r))?;
+            let dg = finite_differences(&gamma, 1e-2, |g| weighted_sum(&run(&xs, g, &beta)?, &r))?;
+            let db = finite_differences(&beta, 1e-2, |b| weighted_sum(&run(&xs, &gamma, b)?, &r))?;
+            assert_close(grads.get(&x).unwrap(), &dx, 2e-3, &format!("{what} dx"))?;
+            assert_close(grads.get(&g).unwrap(), &dg, 2e-3, &format!("{what} dgamma"))?;
+            assert_close(grads.get(&b).unwrap(), &db, 2e-3, &format!("{what} dbeta"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn batch_norm_layer_updates_running_statistics_as_pytorch() -> Result<()> {
+    use candle_core::ModuleT;
+    // PyTorch: running = 0.9 running + 0.1 batch, the variance unbiased (n / (n - 1)).
+    let dev = Device::Cpu;
+    let varmap = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &dev);
+    let bn = kindling::models::BatchNorm::new(2, vb)?;
+    // Channel 0: 1, 2, 3, 4 (mean 2.5, unbiased var 5/3); channel 1: all 7.
+    let xs = Tensor::new(&[[[[1f32, 2.]], [[7., 7.]]], [[[3., 4.]], [[7., 7.]]]], &dev)?;
+    let ys = bn.forward_t(&xs, true)?;
+    let vars = varmap.data().lock().unwrap();
+    let rm = vars["running_mean"].to_vec1::<f32>()?;
+    let rv = vars["running_var"].to_vec1::<f32>()?;
+    assert!((rm[0] - 0.25).abs() < 1e-6 && (rm[1] - 0.7).abs() < 1e-6, "{rm:?}");
+    assert!((rv[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6 && (rv[1] - 0.9).abs() < 1e-6, "{rv:?}");
+    // A constant channel normalizes to 0 (β), not NaN.
+    assert_eq!(ys.get(0)?.get(1)?.flatten_all()?.to_vec1::<f32>()?, vec![0.0, 0.0]);
+    // Evaluation mode uses the running statistics.
+    let eval = bn.forward_t(&xs, false)?.flatten_all()?.to_vec1::<f32>()?;
+    assert!((eval[0] - (1.0 - rm[0]) / (rv[0] + 1e-5).sqrt()).abs() < 1e-5, "{eval:?}");
+    Ok(())
+}
+
+#[test]
+fn batch_norm_rejects_bad_shapes() -> Result<()> {
+    use kindling::ops::batch_norm_train;
+    let dev = Device::Cpu;
+    let g = Tensor::ones(3, candle_core::DType::F32, &dev)?;
+    let xs = Tensor::zeros((4, 2, 5), candle_core::DType::F32, &dev)?;
+    assert!(batch_norm_train(&xs, &g, &g, 1e-5).unwrap_err().to_string().contains("2 channels but gamma [3]"));
+    let one = Tensor::zeros((1, 3), candle_core::DType::F32, &dev)?;
+    assert!(batch_norm_train(&one, &g, &g, 1e-5).unwrap_err().to_string().contains("more than one value"));
+    assert!(batch_norm_train(&g, &g, &g, 1e-5).is_err());
+    Ok(())
+}

@@ -9,9 +9,10 @@
 //! running statistics are parameters of the checkpoint.
 
 use super::activation::Activation;
+use super::batch_norm::BatchNorm;
 use crate::ops;
 use candle_core::{ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, VarBuilder};
+use candle_nn::{Init, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// Pooling after a conv block.
@@ -154,11 +155,7 @@ impl Cnn {
                 vbi.get_with_hints((out, cin, b.kernel, b.kernel), "weight", Init::Randn { mean: 0.0, stdev: std })?;
             let bias = vbi.get_with_hints(out, "bias", Init::Const(0.0))?;
             convs.push((w, bias));
-            norms.push(if cfg.batch_norm {
-                Some(candle_nn::batch_norm(out, BatchNormConfig::default(), vb.pp(format!("norms.{i}")))?)
-            } else {
-                None
-            });
+            norms.push(if cfg.batch_norm { Some(BatchNorm::new(out, vb.pp(format!("norms.{i}")))?) } else { None });
         }
         let mut fan_in: usize = shapes.last().unwrap().iter().product();
         let mut fcs = vec![];

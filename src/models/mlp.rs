@@ -7,8 +7,9 @@
 //! i has `k × width` outputs.
 
 use super::activation::Activation;
+use super::batch_norm::BatchNorm;
 use candle_core::{ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, BatchNormConfig, Init, Linear, VarBuilder};
+use candle_nn::{Init, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// Weight initialization.
@@ -94,11 +95,7 @@ impl Mlp {
         for (i, &width) in cfg.hidden.iter().enumerate() {
             let out = width * k;
             layers.push(linear(fan_in, out, cfg.init.hint(fan_in, out, cfg.activation), vb.pp(format!("layers.{i}")))?);
-            norms.push(if cfg.batch_norm {
-                Some(candle_nn::batch_norm(out, BatchNormConfig::default(), vb.pp(format!("norms.{i}")))?)
-            } else {
-                None
-            });
+            norms.push(if cfg.batch_norm { Some(BatchNorm::new(out, vb.pp(format!("norms.{i}")))?) } else { None });
             fan_in = width;
         }
         let last = cfg.hidden.len();

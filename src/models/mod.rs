@@ -4,12 +4,14 @@
 //! [`ModuleT`], so the one training loop and the one evaluation serve them all.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod cnn;
 pub mod knn;
 pub mod linear;
 pub mod mlp;
 
 pub use activation::Activation;
+pub use batch_norm::BatchNorm;
 pub use cnn::{Cnn, CnnConfig, ConvBlock, Pool};
 pub use linear::{LinearClassifier, LinearConfig};
 pub use mlp::{InitKind, Mlp, MlpConfig};

@@ -4,6 +4,8 @@
 //! - [`conv2d()`]: convolution plus bias as one op; im2col + GEMM across the cores, a backward pass
 //!   several times faster than candle's, which skips the input gradient of the first layer and
 //!   works for any rectangular image and kernel.
+//! - [`batch_norm_train()`] / [`batch_norm_eval()`]: batch normalization as one op, its backward
+//!   pass in two sweeps over the data, where candle's `BatchNorm` chains a dozen broadcast ops.
 //! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
 //!   3×3 stride 2), which candle refuses.
 //!
@@ -25,9 +27,11 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+pub mod batch_norm;
 pub mod conv2d;
 pub mod maxpool;
 mod storage;
 
+pub use batch_norm::{batch_norm_eval, batch_norm_train};
 pub use conv2d::conv2d;
 pub use maxpool::max_pool2d;

@@ -1,0 +1,57 @@
+//! Turning a training checkpoint into a shipped one (`weights/`): weights only, stored in `f16`
+//! where asked, with the accuracy measured on the shipped file itself in its metadata.
+//!
+//! `evaluate --weights runs/x.safetensors --record weights/x.safetensors [--f16]` calls
+//! [`write`], scores the written file, then [`record`]s the result into it, so the figure in the
+//! metadata is the one a user reproduces from that very file.
+
+use crate::checkpoint::{self, Evaluation, META_KEY};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes `src`'s metadata and parameters (no optimizer state) to `dst`, atomically, with the
+/// floating-point parameters in `f16` when `f16` is set. A checkpoint written before kindling
+/// recorded wall-clock time gets the sum of its epochs' times from the `.history.json` beside it.
+pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
+    let mut meta = checkpoint::read_meta(src)?;
+    meta.evaluation = None;
+    if meta.wall_seconds.is_none() {
+        let history = checkpoint::sibling(src, "history.json");
+        if let Ok(text) = std::fs::read_to_string(&history) {
+            let records: Vec<crate::train::EpochRecord> = serde_json::from_str(&text)
+                .map_err(|e| Error::checkpoint(&history, format!("is not a training history: {e}")))?;
+            meta.wall_seconds = Some(records.iter().take(meta.epoch).map(|r| r.seconds).sum());
+        }
+    }
+    let tensors = load_params(src)?;
+    let dtype = if f16 { DType::F16 } else { DType::F32 };
+    let tensors: Vec<(String, Tensor)> =
+        tensors.into_iter().map(|(n, t)| Ok((n, t.to_dtype(dtype)?))).collect::<Result<_>>()?;
+    write_file(dst, &meta, &tensors)
+}
+
+/// Stores `evaluation` in the metadata of the checkpoint at `path`, atomically.
+pub fn record(path: &Path, evaluation: Evaluation) -> Result<()> {
+    let mut meta = checkpoint::read_meta(path)?;
+    meta.evaluation = Some(evaluation);
+    write_file(path, &meta, &load_params(path)?)
+}
+
+/// The parameters of a checkpoint, without its optimizer state, sorted by name.
+fn load_params(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let all = candle_core::safetensors::load(path, &Device::Cpu)
+        .map_err(|e| Error::checkpoint(path, format!("cannot read tensors: {e}")))?;
+    let mut params: Vec<(String, Tensor)> =
+        all.into_iter().filter(|(n, _)| !n.starts_with(checkpoint::OPTIM_PREFIX)).collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(params)
+}
+
+fn write_file(path: &Path, meta: &checkpoint::CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<()> {
+    let metadata = HashMap::from([(META_KEY.to_string(), serde_json::to_string(meta).expect("metadata serializes"))]);
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| Error::checkpoint(path, format!("cannot serialize: {e}")))?;
+    checkpoint::write_atomic(path, &bytes)
+}
