@@ -59,14 +59,18 @@ fn main() -> anyhow::Result<()> {
     let ds = args.data.eval_split(dataset, args.split)?;
     let report = kindling::evaluate::score(&ck, &ds, &device)?;
     if let Some(dst) = &args.record {
-        let split = match args.split {
-            EvalSplit::Test => format!("{dataset} test"),
-            EvalSplit::Val => format!("{dataset} val (the last {} training images)", ds.len()),
+        let val = args.split == EvalSplit::Val;
+        let evaluation = kindling::checkpoint::Evaluation {
+            dataset: dataset.as_str().to_string(),
+            split: if val { "val" } else { "test" }.to_string(),
+            val_size: if val { args.data.val_size } else { 0 },
+            exclude_last: if val { args.data.exclude_last } else { 0 },
+            images: report.confusion.total(),
+            accuracy: report.confusion.accuracy(),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
         };
-        let command = std::env::args().collect::<Vec<_>>().join(" ");
-        let accuracy = report.confusion.accuracy();
-        let images = report.confusion.total();
-        kindling::publish::record(dst, kindling::checkpoint::Evaluation { split, images, accuracy, command })?;
+        let accuracy = evaluation.accuracy;
+        kindling::publish::record(dst, evaluation)?;
         eprintln!("wrote {} ({:.2}% recorded)", dst.display(), 100.0 * accuracy);
     }
     if args.json {

@@ -67,8 +67,17 @@ pub struct CheckpointMeta {
 /// An accuracy measured on a checkpoint, kept in its metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    /// Which data: data set and split, e.g. `cifar10 val (last 10000 of train)`.
+    /// Data set scored.
+    pub dataset: String,
+    /// `test` (the official test split) or `val` (the last `val_size` training images after
+    /// `exclude_last`, as `--split val --val-size N --exclude-last M`).
     pub split: String,
+    /// `--val-size` of a `val` split (0 for `test`).
+    #[serde(default)]
+    pub val_size: usize,
+    /// `--exclude-last` of a `val` split.
+    #[serde(default)]
+    pub exclude_last: usize,
     /// Images scored.
     pub images: usize,
     /// Fraction correct.

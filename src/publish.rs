@@ -13,7 +13,8 @@ use std::path::Path;
 
 /// Writes `src`'s metadata and parameters (no optimizer state) to `dst`, atomically, with the
 /// floating-point parameters in `f16` when `f16` is set. A checkpoint written before kindling
-/// recorded wall-clock time gets the sum of its epochs' times from the `.history.json` beside it.
+/// recorded wall-clock time gets the sum of its epochs' times from the `.history.json` beside it,
+/// and one from before it recorded the machine gets this machine's description.
 pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
     let mut meta = checkpoint::read_meta(src)?;
     meta.evaluation = None;
@@ -25,6 +26,9 @@ pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
             meta.wall_seconds = Some(records.iter().take(meta.epoch).map(|r| r.seconds).sum());
         }
     }
+    // Checkpoints from before kindling recorded the machine were trained on the machines
+    // `evaluate --record` runs on here; anywhere else this says where it was published.
+    meta.machine.get_or_insert_with(crate::machine::describe);
     let tensors = load_params(src)?;
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: Vec<(String, Tensor)> =

@@ -1,7 +1,7 @@
 //! The one training loop ([`fit`]) and the one evaluation ([`evaluate`]) for every model.
 
 use crate::checkpoint::{self, CheckpointMeta};
-use crate::data::{augment::Augment, epoch_permutation, Dataset, Normalization};
+use crate::data::{augment::Augment, epoch_permutation, prefetch, Dataset, Normalization};
 use crate::loss::{self, LossKind, RegKind};
 use crate::metrics::Confusion;
 use crate::models::Model;
@@ -200,49 +200,61 @@ pub fn fit(
         let mut pending_correct: Option<Tensor> = None;
         let mut step_losses = Vec::new();
         let mut lr = cfg.optimizer.lr;
-        for (step, idx) in perm.chunks(bs).enumerate() {
-            let global = epoch * steps_per_epoch + step;
-            lr = cfg.schedule.lr(cfg.optimizer.lr, global, steps_per_epoch, total_steps);
-            opt.set_learning_rate(lr);
-            let (xs, ys) = batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, device)?;
-            let logits = model.forward_t(&xs, true)?;
-            let mut loss = loss::data_loss(cfg.loss, &logits, &ys)?;
-            if let Some(r) = loss::regularization(cfg.reg_kind, cfg.reg, &reg_weights)? {
-                loss = (loss + r)?;
-            }
-            let grads = loss.backward()?;
-            // Weight the batch's mean loss by its size so the epoch mean is exact.
-            let batch_loss = (loss.detach() * idx.len() as f64)?;
-            let batch_correct = loss::correct_count(&logits.detach(), &ys)?;
-            pending_loss = Some(match pending_loss {
-                None => batch_loss,
-                Some(p) => (p + batch_loss)?,
-            });
-            pending_correct = Some(match pending_correct {
-                None => batch_correct,
-                Some(p) => (p + batch_correct)?,
-            });
-            if (step + 1) % check_every == 0 || step + 1 == steps_per_epoch {
-                let l = pending_loss.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                let c = pending_correct.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                if !l.is_finite() {
-                    bar.finish_and_clear();
-                    return Err(Error::NonFiniteLoss { epoch: epoch + 1, step: step + 1, value: l as f32 });
+        // Batches are assembled on the CPU one step ahead, on a background thread.
+        let produce = |emit: &mut dyn FnMut(Result<(Tensor, Tensor)>) -> bool| {
+            for idx in perm.chunks(bs) {
+                if !emit(batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, &Device::Cpu)) {
+                    return;
                 }
-                loss_sum += l;
-                correct_sum += c;
-                let seen = ((step + 1) * bs).min(n) as f64;
-                step_losses.push((l / idx.len().max(1) as f64 / check_every as f64) as f32);
-                bar.set_position(step as u64 + 1);
-                bar.set_message(format!(
-                    "loss {:.4} acc {:.3} {:.0} img/s",
-                    loss_sum / seen,
-                    correct_sum / seen,
-                    seen / t0.elapsed().as_secs_f64()
-                ));
             }
-            opt.step(&grads)?;
-        }
+        };
+        prefetch::pipelined(2, produce, |batches| -> Result<()> {
+            for (step, (idx, batch)) in perm.chunks(bs).zip(batches).enumerate() {
+                let global = epoch * steps_per_epoch + step;
+                lr = cfg.schedule.lr(cfg.optimizer.lr, global, steps_per_epoch, total_steps);
+                opt.set_learning_rate(lr);
+                let (xs, ys) = batch?;
+                let (xs, ys) = (xs.to_device(device)?, ys.to_device(device)?);
+                let logits = model.forward_t(&xs, true)?;
+                let mut loss = loss::data_loss(cfg.loss, &logits, &ys)?;
+                if let Some(r) = loss::regularization(cfg.reg_kind, cfg.reg, &reg_weights)? {
+                    loss = (loss + r)?;
+                }
+                let grads = loss.backward()?;
+                // Weight the batch's mean loss by its size so the epoch mean is exact.
+                let batch_loss = (loss.detach() * idx.len() as f64)?;
+                let batch_correct = loss::correct_count(&logits.detach(), &ys)?;
+                pending_loss = Some(match pending_loss {
+                    None => batch_loss,
+                    Some(p) => (p + batch_loss)?,
+                });
+                pending_correct = Some(match pending_correct {
+                    None => batch_correct,
+                    Some(p) => (p + batch_correct)?,
+                });
+                if (step + 1) % check_every == 0 || step + 1 == steps_per_epoch {
+                    let l = pending_loss.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                    let c = pending_correct.take().unwrap().to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                    if !l.is_finite() {
+                        bar.finish_and_clear();
+                        return Err(Error::NonFiniteLoss { epoch: epoch + 1, step: step + 1, value: l as f32 });
+                    }
+                    loss_sum += l;
+                    correct_sum += c;
+                    let seen = ((step + 1) * bs).min(n) as f64;
+                    step_losses.push((l / idx.len().max(1) as f64 / check_every as f64) as f32);
+                    bar.set_position(step as u64 + 1);
+                    bar.set_message(format!(
+                        "loss {:.4} acc {:.3} {:.0} img/s",
+                        loss_sum / seen,
+                        correct_sum / seen,
+                        seen / t0.elapsed().as_secs_f64()
+                    ));
+                }
+                opt.step(&grads)?;
+            }
+            Ok(())
+        })?;
         bar.finish_and_clear();
         let seconds = t0.elapsed().as_secs_f64();
         let val_acc = match val {

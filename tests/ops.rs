@@ -514,3 +514,46 @@ fn batch_norm_rejects_bad_shapes() -> Result<()> {
     assert!(batch_norm_train(&g, &g, &g, 1e-5).is_err());
     Ok(())
 }
+
+#[test]
+fn linear_matches_candle_values_and_gradients() -> Result<()> {
+    use kindling::ops::linear;
+    let mut rng = StdRng::seed_from_u64(800);
+    // Tiny, odd, and big enough for the multi-threaded GEMM.
+    for (n, d, o) in [(1, 1, 1), (3, 7, 5), (128, 3072, 10), (64, 300, 257)] {
+        let xs = random(&mut rng, &[n, d])?;
+        let (w, b) = (random(&mut rng, &[o, d])?, random(&mut rng, &[o])?);
+        let r = random(&mut rng, &[n, o])?;
+        let (xv, wv, bv) = (Var::from_tensor(&xs)?, Var::from_tensor(&w)?, Var::from_tensor(&b)?);
+        let want = xv.matmul(&wv.t()?)?.broadcast_add(&bv)?;
+        let want_grads = (&want * &r)?.sum_all()?.backward()?;
+        let got = linear(&xv, &wv, &bv)?;
+        let grads = (&got * &r)?.sum_all()?.backward()?;
+        let what = format!("[{n}, {d}] x [{o}, {d}]");
+        assert_close(&got, &want, 1e-5, &what)?;
+        for (v, name) in [(&xv, "dx"), (&wv, "dw"), (&bv, "db")] {
+            assert_close(grads.get(v).unwrap(), want_grads.get(v).unwrap(), 1e-5, &format!("{what} {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn linear_gradients_match_finite_differences_and_skip_plain_inputs() -> Result<()> {
+    use kindling::ops::linear;
+    let mut rng = StdRng::seed_from_u64(801);
+    let (xs, w, b) = (random(&mut rng, &[4, 5])?, random(&mut rng, &[3, 5])?, random(&mut rng, &[3])?);
+    let r = random(&mut rng, &[4, 3])?;
+    let (wv, bv) = (Var::from_tensor(&w)?, Var::from_tensor(&b)?);
+    let grads = (linear(&xs, &wv, &bv)? * &r)?.sum_all()?.backward()?;
+    assert!(grads.get(&xs).is_none(), "the input batch gets no gradient");
+    let dw = finite_differences(&w, 1e-2, |w| weighted_sum(&linear(&xs, w, &b)?, &r))?;
+    let db = finite_differences(&b, 1e-2, |b| weighted_sum(&linear(&xs, &w, b)?, &r))?;
+    assert_close(grads.get(&wv).unwrap(), &dw, 1e-3, "dw")?;
+    assert_close(grads.get(&bv).unwrap(), &db, 1e-3, "db")?;
+    // Non-contiguous inputs (a transposed view) are read correctly.
+    let xt = random(&mut rng, &[5, 4])?.t()?;
+    assert_close(&linear(&xt, &w, &b)?, &xt.matmul(&w.t()?)?.broadcast_add(&b)?, 1e-5, "transposed xs")?;
+    assert!(linear(&xs, &random(&mut rng, &[3, 4])?, &b).unwrap_err().to_string().contains("does not fit"));
+    Ok(())
+}

@@ -16,6 +16,7 @@ pub mod cifar10;
 pub mod hub;
 pub mod idx;
 pub mod normalize;
+pub mod prefetch;
 pub mod shapes;
 pub mod source;
 pub mod toy2d;

@@ -207,7 +207,7 @@ impl ModuleT for Cnn {
             if train && self.cfg.dropout > 0.0 {
                 h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
             }
-            h = h.apply(fc)?;
+            h = ops::linear_layer(&h, fc)?;
             if j + 1 < n {
                 h = self.cfg.activation.forward(&h)?;
             }

@@ -42,6 +42,6 @@ impl ModuleT for LinearClassifier {
     /// # Shapes
     /// `xs`: `[B, C, H, W]` -> logits `[B, classes]`.
     fn forward_t(&self, xs: &Tensor, _train: bool) -> Result<Tensor> {
-        xs.flatten_from(1)?.apply(&self.fc) // [B, classes]
+        crate::ops::linear_layer(&xs.flatten_from(1)?, &self.fc) // [B, classes]
     }
 }

@@ -123,7 +123,7 @@ impl ModuleT for Mlp {
         let mut h = xs.flatten_from(1)?; // [B, D]
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = h.apply(layer)?; // [B, width·k] or [B, classes]
+            h = crate::ops::linear_layer(&h, layer)?; // [B, width·k] or [B, classes]
             if i + 1 == n {
                 break;
             }

@@ -6,6 +6,8 @@
 //!   works for any rectangular image and kernel.
 //! - [`batch_norm_train()`] / [`batch_norm_eval()`]: batch normalization as one op, its backward
 //!   pass in two sweeps over the data, where candle's `BatchNorm` chains a dozen broadcast ops.
+//! - [`linear()`]: a fully connected layer whose backward pass skips the input gradient of the
+//!   first layer, which candle's `matmul` backward always computes.
 //! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
 //!   3×3 stride 2), which candle refuses.
 //!
@@ -29,9 +31,11 @@
 
 pub mod batch_norm;
 pub mod conv2d;
+pub mod linear;
 pub mod maxpool;
 mod storage;
 
 pub use batch_norm::{batch_norm_eval, batch_norm_train};
 pub use conv2d::conv2d;
+pub use linear::{linear, linear_layer};
 pub use maxpool::max_pool2d;

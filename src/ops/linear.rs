@@ -1,0 +1,135 @@
+//! A fully connected layer, `y = x·Wᵀ + b`, as one op whose backward pass skips the input
+//! gradient when nothing needs it.
+//!
+//! candle differentiates `x.matmul(&w.t())` by computing both operands' gradients, whether or not
+//! `x` tracks one: for the first layer of a model (`x` the image batch), the product `dy·W` it
+//! throws away costs as much as the weight gradient itself. Here the input gradient is computed
+//! only when `x` is a variable or the output of one (`Tensor::track_op`), the bias is added in
+//! the same GEMM, and the forward pass writes straight into the output.
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor, Var};
+//! let dev = Device::Cpu;
+//! let xs = Tensor::randn(0f32, 1., (4, 6), &dev)?; // a batch: no gradient wanted
+//! let w = Var::randn(0f32, 0.1, (3, 6), &dev)?;
+//! let b = Var::zeros(3, DType::F32, &dev)?;
+//! let ys = kindling::ops::linear(&xs, &w, &b)?; // [4, 3]
+//! let want = xs.matmul(&w.t()?)?.broadcast_add(&b)?;
+//! assert!((ys.clone() - want)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-6);
+//! let grads = ys.sum_all()?.backward()?;
+//! assert_eq!(grads.get(&w).unwrap().dims(), &[3, 6]);
+//! assert!(grads.get(&xs).is_none());
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use gemm::{gemm, Parallelism};
+
+use super::storage::contiguous_f32;
+
+const NAME: &str = "kindling-linear";
+
+/// Multiply-adds below which one thread does the GEMM: splitting a small product costs more
+/// than it saves.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// `xs·wᵀ + b`.
+///
+/// On the CPU in `f32` this is kindling's op; elsewhere candle's `matmul` and `broadcast_add`.
+///
+/// # Shapes
+/// - `xs`: `[B, D]`, `w`: `[O, D]`, `b`: `[O]`
+/// - result: `[B, O]`
+pub fn linear(xs: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (&[n, d], &[o, dw], &[ob]) = (xs.dims(), w.dims(), b.dims()) else {
+        bail!("linear: expected xs [B, D], w [O, D], b [O], got {:?}, {:?}, {:?}", xs.dims(), w.dims(), b.dims())
+    };
+    if d != dw || o != ob {
+        bail!("linear: xs [{n}, {d}] does not fit w [{o}, {dw}] and b [{ob}]")
+    }
+    let cpu_f32 = xs.device().is_cpu() && [xs, w, b].iter().all(|t| t.dtype() == DType::F32);
+    if !cpu_f32 {
+        return xs.matmul(&w.t()?)?.broadcast_add(b);
+    }
+    xs.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, Linear)
+}
+
+struct Linear;
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        w: &CpuStorage,
+        wl: &Layout,
+        b: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (contiguous_f32(NAME, xs, xl)?, contiguous_f32(NAME, w, wl)?, contiguous_f32(NAME, b, bl)?);
+        let (n, d, o) = (xl.dims()[0], xl.dims()[1], wl.dims()[0]);
+        let mut ys = Vec::with_capacity(n * o);
+        for _ in 0..n {
+            ys.extend_from_slice(b);
+        }
+        let threads = rayon::current_num_threads();
+        let parallelism =
+            if n * d * o >= PARALLEL_MACS && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        if n > 0 && o > 0 && d > 0 {
+            // SAFETY: dst is ys as [n, o] row-major (column stride 1, row stride o); lhs is x as
+            // [n, d] row-major; rhs is wᵀ as [d, o], read from w [o, d] row-major (element (k, j)
+            // at j·d + k: column stride d, row stride 1). All three buffers hold exactly those
+            // elements. dst = 1·dst + 1·lhs·rhs adds the product to the bias rows.
+            unsafe {
+                gemm(
+                    n,
+                    o,
+                    d,
+                    ys.as_mut_ptr(),
+                    1,
+                    o as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    d as isize,
+                    w.as_ptr(),
+                    d as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+        }
+        Ok((CpuStorage::F32(ys), Shape::from((n, o))))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _ys: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dw = grad.t()?.matmul(xs)?; // [O, B]·[B, D]
+        let db = grad.sum(0)?;
+        let dx = if xs.track_op() { Some(grad.matmul(w)?) } else { None }; // [B, O]·[O, D]
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+/// `layer` (candle's `Linear`, which holds the parameters) applied through [`linear`].
+pub fn linear_layer(xs: &Tensor, layer: &candle_nn::Linear) -> Result<Tensor> {
+    match layer.bias() {
+        Some(b) => linear(xs, layer.weight(), b),
+        None => candle_core::Module::forward(layer, xs),
+    }
+}
