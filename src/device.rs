@@ -48,6 +48,20 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
     })
 }
 
+/// The device the test suite runs on: `$KINDLING_TEST_DEVICE` if set (`cpu`, `cuda`, `cuda:N`),
+/// else the first GPU in a build with the `cuda` feature, else the CPU. One switch for every test
+/// that exercises models, training and checkpoints; the tests of kindling's CPU kernels
+/// (`tests/ops.rs`) always run on the CPU.
+///
+/// # Panics
+/// If the device cannot be opened: a GPU test run on a machine without one should say so, not
+/// quietly test the CPU (set `KINDLING_TEST_DEVICE=cpu` for that).
+pub fn test_device() -> Device {
+    let spec = std::env::var("KINDLING_TEST_DEVICE")
+        .unwrap_or_else(|_| if cfg!(feature = "cuda") { "cuda" } else { "cpu" }.into());
+    parse_device(&spec).unwrap_or_else(|e| panic!("test device '{spec}': {e}"))
+}
+
 /// A short human-readable name for a device, e.g. `cpu` or `cuda:0`.
 pub fn device_name(device: &Device) -> String {
     match device.location() {

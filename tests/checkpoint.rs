@@ -46,7 +46,7 @@ fn round_trip_and_metadata() {
     let data = data_args(200).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::fit(&data.train);
     let run = tiny_run(2);
-    let report = run::train(&run, &data, &Device::Cpu, &save, None, "test", false).unwrap();
+    let report = run::train(&run, &data, &dev(), &save, None, "test", false).unwrap();
     assert_eq!(report.history.len(), 2);
     for sib in ["last.safetensors", "best.safetensors", "history.json"] {
         assert!(checkpoint::sibling(&save, sib).exists(), "{sib} missing");
@@ -57,19 +57,19 @@ fn round_trip_and_metadata() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 
-    let ck = checkpoint::load(&save, &Device::Cpu).unwrap();
+    let ck = checkpoint::load(&save, &dev()).unwrap();
     assert_eq!(ck.meta.epoch, 2);
     assert_eq!(ck.meta.dataset, "shapes");
     assert_eq!(ck.meta.classes.len(), 10);
     assert_eq!(ck.meta.normalization, norm);
     assert_eq!(ck.meta.train.as_ref().unwrap(), &run.train);
     assert!(ck.optimizer_state.is_empty(), "the final checkpoint holds weights only");
-    let last = checkpoint::load(&checkpoint::sibling(&save, "last.safetensors"), &Device::Cpu).unwrap();
+    let last = checkpoint::load(&checkpoint::sibling(&save, "last.safetensors"), &dev()).unwrap();
     assert!(last.optimizer_state.keys().any(|k| k.ends_with("exp_avg")), "resumable file keeps Adam's state");
 
     // The reloaded model predicts exactly as the trained one scored.
     let val = data.val.as_ref().unwrap();
-    let acc = kindling::train::evaluate(&ck.model, val, &ck.meta.normalization, &Device::Cpu).unwrap().accuracy();
+    let acc = kindling::train::evaluate(&ck.model, val, &ck.meta.normalization, &dev()).unwrap().accuracy();
     assert_eq!(Some(acc), report.history.last().unwrap().val_acc);
 }
 
@@ -81,39 +81,30 @@ fn resume_matches_an_uninterrupted_run() {
     let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::train(&run, &data, &Device::Cpu, &whole, None, "test", false).unwrap();
+    run::train(&run, &data, &dev(), &whole, None, "test", false).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
     let params = kindling::params::Params::new(run.train.seed);
     let cfg = kindling::models::ModelConfig::new(run.model, data.train.shape, 10, &run.options);
-    let model = kindling::models::Model::new(&cfg, params.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    let model = kindling::models::Model::new(&cfg, params.var_builder(DType::F32, &dev())).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
     let out = kindling::train::Outputs { save: Some(cut.clone()), meta: Some(meta), verbose: false };
-    kindling::train::fit(
-        &model,
-        &params,
-        &data.train,
-        data.val.as_ref(),
-        &norm,
-        &run.train,
-        &Device::Cpu,
-        &out,
-        None,
-        |r| r.epoch < 1,
-    )
+    kindling::train::fit(&model, &params, &data.train, data.val.as_ref(), &norm, &run.train, &dev(), &out, None, |r| {
+        r.epoch < 1
+    })
     .unwrap();
     assert!(!cut.exists(), "an interrupted run writes no final checkpoint");
     let last = checkpoint::sibling(&cut, "last.safetensors");
     assert_eq!(checkpoint::read_meta(&last).unwrap().epoch, 1);
 
-    let (run2, resume) = run::from_resume(&last, &Device::Cpu).unwrap();
+    let (run2, resume) = run::from_resume(&last, &dev()).unwrap();
     assert_eq!(resume.from.history.len(), 1);
-    let report = run::train(&run2, &data, &Device::Cpu, &cut, Some(resume), "test", false).unwrap();
+    let report = run::train(&run2, &data, &dev(), &cut, Some(resume), "test", false).unwrap();
     assert_eq!(report.history.len(), 3);
 
-    let a = checkpoint::load(&whole, &Device::Cpu).unwrap();
-    let b = checkpoint::load(&cut, &Device::Cpu).unwrap();
+    let a = checkpoint::load(&whole, &dev()).unwrap();
+    let b = checkpoint::load(&cut, &dev()).unwrap();
     for ((na, va), (nb, vb)) in a.params.named_vars().iter().zip(b.params.named_vars().iter()) {
         assert_eq!(na, nb);
         let diff =
@@ -127,33 +118,33 @@ fn bad_checkpoints_are_clear_errors() {
     let dir = tmpdir("bad");
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a header").unwrap();
-    let err = checkpoint::load(&garbage, &Device::Cpu).err().unwrap().to_string();
+    let err = checkpoint::load(&garbage, &dev()).err().unwrap().to_string();
     assert!(err.contains("garbage.safetensors") && err.contains("not a safetensors"), "{err}");
 
     let empty = dir.join("empty.safetensors");
     std::fs::write(&empty, b"").unwrap();
-    assert!(checkpoint::load(&empty, &Device::Cpu).is_err());
+    assert!(checkpoint::load(&empty, &dev()).is_err());
 
     // A valid file whose tensors do not fit its own configuration.
     let save = dir.join("m.safetensors");
     let data = data_args(60).prepare(DatasetName::Shapes).unwrap();
 
-    run::train(&tiny_run(1), &data, &Device::Cpu, &save, None, "test", false).unwrap();
+    run::train(&tiny_run(1), &data, &dev(), &save, None, "test", false).unwrap();
     let mut meta = checkpoint::read_meta(&save).unwrap();
     meta.model = kindling::models::ModelConfig::new(ModelKind::Linear, [1, 28, 28], 10, &tiny_run(1).options);
-    let params = checkpoint::load(&save, &Device::Cpu).unwrap().params;
+    let params = checkpoint::load(&save, &dev()).unwrap().params;
     let other = dir.join("other.safetensors");
     checkpoint::save(&other, &meta, &params, &[]).unwrap();
-    let err = checkpoint::load(&other, &Device::Cpu).err().unwrap().to_string();
+    let err = checkpoint::load(&other, &dev()).err().unwrap().to_string();
     assert!(err.contains("fc.weight") && err.contains("shape"), "{err}");
 
     // Truncated: the last bytes of a real checkpoint cut off.
     let bytes = std::fs::read(&save).unwrap();
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    assert!(checkpoint::load(&cut, &Device::Cpu).is_err());
+    assert!(checkpoint::load(&cut, &dev()).is_err());
 
-    let err = checkpoint::load(&dir, &Device::Cpu).err().unwrap().to_string();
+    let err = checkpoint::load(&dir, &dev()).err().unwrap().to_string();
     assert!(err.contains("directory"), "{err}");
 }
 
@@ -164,8 +155,13 @@ fn nan_loss_stops_with_epoch_and_step() {
 
     let mut run = tiny_run(2);
     run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Sgd, 1e30);
-    let err = run::train(&run, &data, &Device::Cpu, &dir.join("m.safetensors"), None, "test", false).err().unwrap();
+    let err = run::train(&run, &data, &dev(), &dir.join("m.safetensors"), None, "test", false).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");
+}
+
+/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
+fn dev() -> Device {
+    kindling::device::test_device()
 }

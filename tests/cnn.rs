@@ -22,7 +22,7 @@ fn config(shape: [usize; 3], pool: Pool) -> CnnConfig {
 
 fn build(cfg: &CnnConfig, seed: u64) -> (Model, Params) {
     let params = Params::new(seed);
-    let model = Model::new(&ModelConfig::Cnn(cfg.clone()), params.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    let model = Model::new(&ModelConfig::Cnn(cfg.clone()), params.var_builder(DType::F32, &dev())).unwrap();
     (model, params)
 }
 
@@ -33,7 +33,7 @@ fn output_shapes_for_28_and_32() {
     {
         let cfg = config(shape, pool);
         let (model, _) = build(&cfg, 0);
-        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &Device::Cpu).unwrap();
+        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &dev()).unwrap();
         assert_eq!(model.forward_t(&xs, false).unwrap().dims(), &[5, 10], "{shape:?} {pool:?}");
         assert!(cfg.macs().unwrap() > 0);
     }
@@ -46,7 +46,7 @@ fn overfits_a_64_image_batch() {
     let ds = shapes::generate(Split::Train, 64);
     let norm = Normalization::fit(&ds);
     let idx: Vec<usize> = (0..64).collect();
-    let (xs, ys) = ds.batch(&idx, &norm, &Device::Cpu).unwrap();
+    let (xs, ys) = ds.batch(&idx, &norm, &dev()).unwrap();
     let mut cfg = config([3, 32, 32], Pool::Max);
     cfg.dropout = 0.0;
     let (model, params) = build(&cfg, 1);
@@ -66,7 +66,7 @@ fn overfits_a_64_image_batch() {
 #[test]
 fn train_and_eval_modes_differ() {
     let (model, _) = build(&config([3, 32, 32], Pool::Max), 2);
-    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &Device::Cpu).unwrap();
+    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &dev()).unwrap();
     let e1 = model.forward_t(&xs, false).unwrap();
     let e2 = model.forward_t(&xs, false).unwrap();
     let t = model.forward_t(&xs, true).unwrap();
@@ -79,7 +79,7 @@ fn train_and_eval_modes_differ() {
 fn checkpoint_keeps_batch_norm_statistics() {
     let cfg = config([3, 32, 32], Pool::Max);
     let (model, params) = build(&cfg, 3);
-    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &Device::Cpu).unwrap().affine(3.0, 1.5).unwrap();
+    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &dev()).unwrap().affine(3.0, 1.5).unwrap();
     model.forward_t(&xs, true).unwrap(); // updates the running statistics
     let rm = params.get("norms.0.running_mean").expect("running mean is a checkpointed parameter");
     assert!(rm.as_tensor().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
@@ -103,7 +103,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         evaluation: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
-    let ck = kindling::checkpoint::load(&path, &Device::Cpu).unwrap();
+    let ck = kindling::checkpoint::load(&path, &dev()).unwrap();
     let a = model.forward_t(&xs, false).unwrap();
     let b = ck.model.forward_t(&xs, false).unwrap();
     let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -112,4 +112,9 @@ fn checkpoint_keeps_batch_norm_statistics() {
     for n in ["features.0.weight", "norms.1.running_var", "classifier.1.bias"] {
         assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
     }
+}
+
+/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
+fn dev() -> Device {
+    kindling::device::test_device()
 }

@@ -12,7 +12,7 @@ fn loss_of(kind: LossKind, reg: RegKind, w: &Var, b: &Var, xs: &Tensor, ys: &Ten
 }
 
 fn check(kind: LossKind, reg: RegKind) {
-    let dev = Device::Cpu;
+    let dev = dev();
     // Fixed pseudo-random data; weights far enough from hinge kinks and from 0 (for L1).
     let xs =
         Tensor::from_vec((0..6 * 5).map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0).collect::<Vec<_>>(), (6, 5), &dev)
@@ -72,7 +72,7 @@ fn linear_model_gradient_matches_finite_differences() {
     use candle_core::ModuleT;
     use kindling::models::{LinearConfig, Model, ModelConfig};
     use kindling::params::Params;
-    let dev = Device::Cpu;
+    let dev = dev();
     let params = Params::new(3);
     let cfg = ModelConfig::Linear(LinearConfig { input_shape: [2, 2, 2], classes: 3 });
     let model = Model::new(&cfg, params.var_builder(DType::F64, &dev)).unwrap();
@@ -112,4 +112,9 @@ fn manual_backprop_matches_autograd_and_learns() {
         assert!(last.max_rel_error < 1e-9, "{last:?}");
     }
     assert!(last.loss < first.loss, "loss should fall: {} -> {}", first.loss, last.loss);
+}
+
+/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
+fn dev() -> Device {
+    kindling::device::test_device()
 }

@@ -33,7 +33,7 @@ fn data(n: usize, d: usize, seed: u64, levels: u32) -> Vec<Vec<f32>> {
 
 fn tensor(rows: &[Vec<f32>]) -> Tensor {
     let d = rows[0].len();
-    Tensor::from_vec(rows.concat(), (rows.len(), d), &Device::Cpu).unwrap()
+    Tensor::from_vec(rows.concat(), (rows.len(), d), &dev()).unwrap()
 }
 
 #[test]
@@ -95,8 +95,13 @@ fn bad_input() {
     assert!(knn.predict(&q, 6).unwrap_err().to_string().contains("exceeds"));
     let wrong = tensor(&data(2, 4, 2, 4));
     assert!(knn.predict(&wrong, 1).unwrap_err().to_string().contains("features"));
-    let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &dev()).unwrap();
     assert!(Knn::fit(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
     assert!(Knn::fit(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
     assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1).is_err());
+}
+
+/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
+fn dev() -> Device {
+    kindling::device::test_device()
 }
