@@ -61,14 +61,15 @@ if [[ ! -x "$PREFIX/bin/nvcc" ]]; then
   log "installed"
 fi
 
-version=$("$PREFIX/bin/nvcc" --version | sed -n 's/.*release \([0-9]*\)\.\([0-9]*\).*/\1\2/p')
+# cudarc spells CUDA 13.0 as 13000 (major, 0, minor, 0).
+version=$("$PREFIX/bin/nvcc" --version | sed -n 's/.*release \([0-9]*\)\.\([0-9]*\).*/\10\20/p')
 cat <<ENV
 export CUDA_HOME="$PREFIX"
 export CUDA_PATH="$PREFIX"
 export NVCC="$PREFIX/bin/nvcc"
 export PATH="$PREFIX/bin:\$PATH"
 export CUDA_COMPUTE_CAP=$CAP
-export CUDARC_CUDA_VERSION=${version}0
+export CUDARC_CUDA_VERSION=${version}
 export LIBRARY_PATH="$PREFIX/lib:$PREFIX/lib/stubs:\${LIBRARY_PATH:-}"
 # At run time: the GPU machine's driver (libcuda.so.1) and these libraries (or the machine's own CUDA 13):
 # export LD_LIBRARY_PATH="$PREFIX/lib:\$LD_LIBRARY_PATH"
