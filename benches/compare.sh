@@ -12,9 +12,12 @@ printf "%-14s %-10s %12s %12s %8s %10s %10s\n" model mode kindling/s pytorch/s r
 for spec in "linear train" "mlp train" "cnn train" "cnn infer" "kindling-cnn train"; do
   set -- $spec
   flag=""; bs=128
+  # A linear or MLP step takes well under a millisecond to a few: more steps for a steady median.
+  n=$steps
+  case $1 in linear) n=$((steps * 20));; mlp) n=$((steps * 3));; esac
   if [ "$2" = infer ]; then flag="--infer"; bs=256; fi
-  k=$(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --model $1 --batch-size $bs --steps $steps $flag --json --device cpu 2>/dev/null)
-  p=$($py benches/pytorch_reference.py --model $1 --batch-size $bs --steps $steps $flag --threads $threads)
+  k=$(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --model $1 --batch-size $bs --steps $n $flag --json --device cpu 2>/dev/null)
+  p=$($py benches/pytorch_reference.py --model $1 --batch-size $bs --steps $n $flag --threads $threads)
   python3 - "$k" "$p" <<'PY'
 import json, sys
 k, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
