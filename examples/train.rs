@@ -95,8 +95,11 @@ struct Args {
     #[arg(long)]
     hflip: bool,
     /// No augmentation, even where the defaults use it.
-    #[arg(long, conflicts_with_all = ["augment", "hflip"])]
+    #[arg(long, conflicts_with_all = ["augment", "hflip", "crop_pad"])]
     no_augment: bool,
+    /// Random crops after padding by N pixels (0: no crops, flips as the defaults or --hflip say).
+    #[arg(long, value_name = "N")]
+    crop_pad: Option<usize>,
     /// Where to save the final checkpoint (default runs/<dataset>-<model>[-svm].safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
@@ -161,6 +164,9 @@ fn main() -> anyhow::Result<()> {
             }
             if args.hflip {
                 cfg.augment.hflip = true;
+            }
+            if let Some(p) = args.crop_pad {
+                cfg.augment.crop_pad = p;
             }
             if args.no_augment {
                 cfg.augment = Augment::default();
