@@ -272,7 +272,7 @@ pub fn fit(
             step_losses,
         };
         let every = (cfg.epochs / 50).max(1);
-        if out.verbose && (record.epoch % every == 0 || record.epoch == cfg.epochs || record.epoch == 1) {
+        if out.verbose && (record.epoch.is_multiple_of(every) || record.epoch == cfg.epochs || record.epoch == 1) {
             println!(
                 "epoch {:>3}/{}  loss {:.4}  train acc {:.4}  val acc {}  lr {:.2e}  {:.1}s ({:.0} img/s)",
                 record.epoch,

@@ -76,7 +76,7 @@ fn evaluate_and_predict_errors() {
     std::fs::write(&text, b"this is text").unwrap();
     fails(example("predict").arg("--weights").arg(&save).arg(&text), &["notes.png"]);
     fails(example("predict").arg("--weights").arg(&save).arg(&dir), &["directory"]);
-    fails(example("predict").arg("--weights").arg(&dir).arg(&img_dummy()), &["directory"]);
+    fails(example("predict").arg("--weights").arg(&dir).arg(img_dummy()), &["directory"]);
     // A checkpoint for 32x32 RGB against 2-D points.
     fails(example("evaluate").arg("--weights").arg(&save).args(["--dataset", "spiral"]), &["shape"]);
 

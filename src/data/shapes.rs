@@ -35,14 +35,8 @@ pub fn generate(split: Split, n: usize) -> Dataset {
         draw(class, &mut rng, &mut pixels);
         labels.push(class);
     }
-    Dataset::new(
-        "shapes",
-        Pixels::U8(pixels),
-        labels,
-        [3, SIZE as usize, SIZE],
-        CLASSES.iter().map(|s| s.to_string()).collect(),
-    )
-    .expect("generated data is consistent")
+    Dataset::new("shapes", Pixels::U8(pixels), labels, [3, SIZE, SIZE], CLASSES.iter().map(|s| s.to_string()).collect())
+        .expect("generated data is consistent")
 }
 
 /// Whether point `(dx, dy)` relative to the centre is inside shape `class` of half-size `r`.

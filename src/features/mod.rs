@@ -259,6 +259,30 @@ pub fn to_dataset(
     Dataset::new(name, Pixels::F32(features), labels, [dim, 1, 1], classes)
 }
 
+/// The features of every image of `ds`, as a data set of shape `[D, 1, 1]` (not standardized:
+/// the training loop's per-channel normalization standardizes each feature column).
+pub fn transform(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Dataset> {
+    let dim = cfg.dim(ds.shape)?;
+    let xs = extract(ds, cfg, progress)?;
+    to_dataset(xs, dim, ds.labels.clone(), ds.classes.clone(), &ds.name)
+}
+
+/// Parses `--features hog,color` (or `none`).
+pub fn parse_list(s: &str) -> std::result::Result<Option<FeatureConfig>, String> {
+    if s == "none" || s.is_empty() {
+        return Ok(None);
+    }
+    let mut kinds = Vec::new();
+    for part in s.split(',') {
+        let k = <FeatureKind as clap::ValueEnum>::from_str(part.trim(), true)
+            .map_err(|_| format!("unknown feature '{part}': use hog, color or hog,color"))?;
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    Ok(Some(FeatureConfig { kinds, ..FeatureConfig::default() }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,28 +414,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The features of every image of `ds`, as a data set of shape `[D, 1, 1]` (not standardized:
-/// the training loop's per-channel normalization standardizes each feature column).
-pub fn transform(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Dataset> {
-    let dim = cfg.dim(ds.shape)?;
-    let xs = extract(ds, cfg, progress)?;
-    to_dataset(xs, dim, ds.labels.clone(), ds.classes.clone(), &ds.name)
-}
-
-/// Parses `--features hog,color` (or `none`).
-pub fn parse_list(s: &str) -> std::result::Result<Option<FeatureConfig>, String> {
-    if s == "none" || s.is_empty() {
-        return Ok(None);
-    }
-    let mut kinds = Vec::new();
-    for part in s.split(',') {
-        let k = <FeatureKind as clap::ValueEnum>::from_str(part.trim(), true)
-            .map_err(|_| format!("unknown feature '{part}': use hog, color or hog,color"))?;
-        if !kinds.contains(&k) {
-            kinds.push(k);
-        }
-    }
-    Ok(Some(FeatureConfig { kinds, ..FeatureConfig::default() }))
 }

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 /// A non-linearity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Default)]
 pub enum Activation {
     /// `max(0, x)`.
+    #[default]
     Relu,
     /// `max(αx, x)`.
     LeakyRelu {
@@ -35,12 +37,6 @@ pub enum Activation {
         /// Pieces per unit (2).
         k: usize,
     },
-}
-
-impl Default for Activation {
-    fn default() -> Self {
-        Activation::Relu
-    }
 }
 
 impl Activation {

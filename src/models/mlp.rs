@@ -86,7 +86,7 @@ pub struct Mlp {
 impl Mlp {
     /// Builds the network, creating or loading `layers.*` and `norms.*` from `vb`.
     pub fn new(cfg: &MlpConfig, vb: VarBuilder) -> Result<Self> {
-        if cfg.hidden.iter().any(|&h| h == 0) {
+        if cfg.hidden.contains(&0) {
             candle_core::bail!("--hidden widths must be positive, got {:?}", cfg.hidden)
         }
         let mut fan_in: usize = cfg.input_shape.iter().product();
