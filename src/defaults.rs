@@ -67,13 +67,13 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
         batch_size: r.batch,
         seed: 0,
         // Mirror images of natural photos are as likely as the originals; not so for digits.
-        // Random padded crops for the CNN on CIFAR-10 and Fashion-MNIST (a shifted photo is as
-        // likely as the photo); the MLP and linear models gain nothing from them.
+        // Random padded crops for the CNN on CIFAR-10 (a shifted photo is as likely as the photo);
+        // on Fashion-MNIST 2-pixel crops made the 32-64-128 net under-fit (92.46% against 93.27%
+        // with flips only); the MLP and linear models gain nothing from them.
         augment: Augment {
             hflip: r.hflip,
             crop_pad: match (model, dataset) {
                 (ModelKind::Cnn, Cifar10) => 4,
-                (ModelKind::Cnn, FashionMnist) => 2,
                 _ => 0,
             },
         },
