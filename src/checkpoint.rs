@@ -109,6 +109,11 @@ pub fn save(path: &Path, meta: &CheckpointMeta, params: &Params, optimizer_state
     for (n, t) in optimizer_state {
         tensors.push((format!("{OPTIM_PREFIX}{n}"), t.to_device(&Device::Cpu)?));
     }
+    write_tensors(path, meta, &tensors)
+}
+
+/// Writes CPU `tensors` under their names with `meta` to `path`, atomically.
+pub fn write_tensors(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<()> {
     let mut metadata = HashMap::new();
     metadata.insert(META_KEY.to_string(), serde_json::to_string(meta).expect("metadata serializes"));
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))

@@ -5,10 +5,9 @@
 //! [`write`], scores the written file, then [`record`]s the result into it, so the figure in the
 //! metadata is the one a user reproduces from that very file.
 
-use crate::checkpoint::{self, Evaluation, META_KEY};
+use crate::checkpoint::{self, Evaluation};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Writes `src`'s metadata and parameters (no optimizer state) to `dst`, atomically, with the
@@ -33,14 +32,14 @@ pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: Vec<(String, Tensor)> =
         tensors.into_iter().map(|(n, t)| Ok((n, t.to_dtype(dtype)?))).collect::<Result<_>>()?;
-    write_file(dst, &meta, &tensors)
+    checkpoint::write_tensors(dst, &meta, &tensors)
 }
 
 /// Stores `evaluation` in the metadata of the checkpoint at `path`, atomically.
 pub fn record(path: &Path, evaluation: Evaluation) -> Result<()> {
     let mut meta = checkpoint::read_meta(path)?;
     meta.evaluation = Some(evaluation);
-    write_file(path, &meta, &load_params(path)?)
+    checkpoint::write_tensors(path, &meta, &load_params(path)?)
 }
 
 /// The parameters of a checkpoint, without its optimizer state, sorted by name.
@@ -51,11 +50,4 @@ fn load_params(path: &Path) -> Result<Vec<(String, Tensor)>> {
         all.into_iter().filter(|(n, _)| !n.starts_with(checkpoint::OPTIM_PREFIX)).collect();
     params.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(params)
-}
-
-fn write_file(path: &Path, meta: &checkpoint::CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<()> {
-    let metadata = HashMap::from([(META_KEY.to_string(), serde_json::to_string(meta).expect("metadata serializes"))]);
-    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-        .map_err(|e| Error::checkpoint(path, format!("cannot serialize: {e}")))?;
-    checkpoint::write_atomic(path, &bytes)
 }
