@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
 # Runs kindling's bench and the PyTorch reference in turn, in one run, and prints the throughput
 # ratio kindling / PyTorch per model. PYTHON picks the interpreter that has torch.
-#   benches/compare.sh [STEPS]
+#   benches/compare.sh [STEPS] [ROUNDS]
+# Each model is measured ROUNDS times (default 3), kindling and PyTorch alternating, so that both
+# see the same noise of a shared machine; the line per model gives the median images/s of each, the
+# ratio per round, and the median of those ratios. MODELS="cnn-train cnn-infer" picks a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-10}
+rounds=${2:-3}
 py=${PYTHON:-python3}
 threads=$(nproc)
+models=${MODELS:-linear-train mlp-train cnn-train cnn-infer kindling-cnn-train}
 cargo build --release --example bench >/dev/null 2>&1
-printf "%-14s %-10s %12s %12s %8s %10s %10s\n" model mode kindling/s pytorch/s ratio "k MB" "pt MB"
-for spec in "linear train" "mlp train" "cnn train" "cnn infer" "kindling-cnn train"; do
-  set -- $spec
+printf "%-20s %10s %10s %-24s %7s %10s %10s\n" step kindling/s pytorch/s "ratio per round" median "k MB" "pt MB"
+for spec in $models; do
+  model=${spec%-*}; mode=${spec##*-}
   flag=""; bs=128
   # A linear or MLP step takes well under a millisecond to a few: more steps for a steady median.
   n=$steps
-  case $1 in linear) n=$((steps * 20));; mlp) n=$((steps * 3));; esac
-  if [ "$2" = infer ]; then flag="--infer"; bs=256; fi
-  k=$(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --model $1 --batch-size $bs --steps $n $flag --json --device cpu 2>/dev/null)
-  p=$($py benches/pytorch_reference.py --model $1 --batch-size $bs --steps $n $flag --threads $threads)
-  python3 - "$k" "$p" <<'PY'
-import json, sys
-k, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{k['model']:<14} {k['mode']:<10} {k['images_per_s']:12.0f} {p['images_per_s']:12.0f} {k['images_per_s']/p['images_per_s']:8.2f} {k['peak_rss_mb']:10.0f} {p['peak_rss_mb']:10.0f}")
+  case $model in linear) n=$((steps * 20));; mlp) n=$((steps * 3));; esac
+  if [ "$mode" = infer ]; then flag="--infer"; bs=256; fi
+  results=()
+  for _ in $(seq "$rounds"); do
+    k=$(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --model "$model" --batch-size $bs --steps $n $flag --json --device cpu 2>/dev/null)
+    p=$($py benches/pytorch_reference.py --model "$model" --batch-size $bs --steps $n $flag --threads $threads)
+    results+=("$k" "$p")
+  done
+  python3 - "$spec" "${results[@]}" <<'PY'
+import json, statistics, sys
+spec, rest = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
+ks, ps = rest[0::2], rest[1::2]
+ratios = [k["images_per_s"] / p["images_per_s"] for k, p in zip(ks, ps)]
+med = lambda xs: statistics.median(xs)
+print(f"{spec:<20} {med([k['images_per_s'] for k in ks]):10.0f} {med([p['images_per_s'] for p in ps]):10.0f} "
+      f"{', '.join(f'{r:.2f}' for r in ratios):<24} {med(ratios):7.2f} "
+      f"{max(k['peak_rss_mb'] for k in ks):10.0f} {max(p['peak_rss_mb'] for p in ps):10.0f}")
 PY
 done

@@ -33,6 +33,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
     let device = args.device.open()?;

@@ -41,6 +41,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     let device = args.device.open()?;
     if let Some(dst) = &args.record {

@@ -49,6 +49,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);

@@ -25,6 +25,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     let device = args.device.open()?;
     let ck = kindling::checkpoint::load(&args.weights, &device)?;

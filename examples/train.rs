@@ -49,6 +49,10 @@ struct Args {
     /// Output channels of each conv block of the CNN, e.g. 64,128,256.
     #[arg(long, value_delimiter = ',')]
     channels: Option<Vec<usize>>,
+    /// Convolutions per stage of the CNN (3x3 each; pooling after a stage's first): 1 is one
+    /// block per --channels width.
+    #[arg(long)]
+    depth: Option<usize>,
     /// Pooling after each conv block: max (2x2/2), avg, overlap (AlexNet's 3x3/2), none.
     #[arg(long, value_enum)]
     pool: Option<kindling::models::Pool>,
@@ -79,6 +83,9 @@ struct Args {
     /// Learning-rate schedule: constant, step[:EVERY[:GAMMA]], cosine[:WARMUP].
     #[arg(long, value_parser = Schedule::parse)]
     schedule: Option<Schedule>,
+    /// Label smoothing ε of the softmax loss, in [0, 1) (0: none).
+    #[arg(long)]
+    label_smoothing: Option<f64>,
     /// Epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -115,6 +122,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
@@ -149,6 +157,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(v) = args.schedule {
                 cfg.schedule = v;
+            }
+            if let Some(v) = args.label_smoothing {
+                cfg.label_smoothing = v;
             }
             if let Some(v) = args.epochs {
                 cfg.epochs = v;
@@ -193,6 +204,12 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(v) = &args.channels {
                 options.channels = v.clone();
+            }
+            if let Some(v) = args.depth {
+                if v == 0 {
+                    anyhow::bail!("invalid --depth 0: a stage needs at least one convolution");
+                }
+                options.depth = v;
             }
             if let Some(v) = args.pool {
                 options.pool = v;

@@ -77,6 +77,7 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
                 _ => 0,
             },
         },
+        label_smoothing: 0.0,
     }
 }
 
@@ -96,6 +97,7 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
             batch_norm: true,
             init: InitKind::Kaiming,
             channels,
+            depth: 1,
             pool: Pool::Max,
             fc: vec![256],
         };
@@ -113,6 +115,7 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
         batch_norm: false,
         init: InitKind::Kaiming,
         channels: vec![],
+        depth: 1,
         pool: Pool::Max,
         fc: vec![],
     }

@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;

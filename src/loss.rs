@@ -31,6 +31,21 @@ pub fn data_loss(kind: LossKind, logits: &Tensor, ys: &Tensor) -> Result<Tensor>
     }
 }
 
+/// Softmax cross-entropy against smoothed targets: the true class gets `1 - ε + ε/K`, every other
+/// class `ε/K` (Szegedy et al. 2016), i.e. `(1 - ε)·CE + ε·mean_k(-log softmax(s)_k)`, averaged
+/// over the batch. `ε = 0` is plain cross-entropy.
+pub fn smoothed_cross_entropy(logits: &Tensor, ys: &Tensor, eps: f64) -> Result<Tensor> {
+    if eps == 0.0 {
+        return candle_nn::loss::cross_entropy(logits, ys);
+    }
+    let (b, k) = logits.dims2()?;
+    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?; // [B, K]
+    let picked = logp.gather(&ys.unsqueeze(1)?, 1)?.sum_all()?; // Σ_b log p_y
+    let all = logp.sum_all()?; // Σ_b Σ_k log p_k
+    let total = ((picked * (1.0 - eps))? + (all * (eps / k as f64))?)?;
+    total.affine(-1.0 / b as f64, 0.0)
+}
+
 /// Multiclass hinge loss with margin 1, averaged over the batch.
 ///
 /// Summing `max(0, s_j - s_y + 1)` over all `j` includes `j = y`, which contributes exactly 1
@@ -71,6 +86,22 @@ pub fn correct_count(logits: &Tensor, ys: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn smoothed_cross_entropy_matches_hand_computation() {
+        // p = softmax([1, 2, 3]) = [0.0900, 0.2447, 0.6652]; y = 0; ε = 0.3, K = 3:
+        // targets [0.8, 0.1, 0.1] -> -(0.8·ln 0.0900 + 0.1·ln 0.2447 + 0.1·ln 0.6652) = 2.1085
+        let s = Tensor::new(&[[1f32, 2., 3.]], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[0u32], &Device::Cpu).unwrap();
+        let p: Vec<f64> = [1f64, 2., 3.].iter().map(|v| v.exp() / (1f64.exp() + 2f64.exp() + 3f64.exp())).collect();
+        let want = -(0.8 * p[0].ln() + 0.1 * p[1].ln() + 0.1 * p[2].ln());
+        let l = smoothed_cross_entropy(&s, &y, 0.3).unwrap().to_scalar::<f32>().unwrap();
+        assert!((l as f64 - want).abs() < 1e-5, "{l} vs {want}");
+        assert!((want - 2.1085).abs() < 1e-3);
+        // ε = 0 is cross-entropy.
+        let plain = smoothed_cross_entropy(&s, &y, 0.0).unwrap().to_scalar::<f32>().unwrap();
+        assert!((plain as f64 + p[0].ln()).abs() < 1e-5);
+    }
 
     #[test]
     fn hinge_matches_hand_computation() {

@@ -67,6 +67,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Augmentation of training batches.
     pub augment: Augment,
+    /// Label smoothing ε of the softmax loss (0: none).
+    #[serde(default)]
+    pub label_smoothing: f64,
 }
 
 impl TrainConfig {
@@ -84,6 +87,13 @@ impl TrainConfig {
         }
         if self.batch_size == BatchSize::Mini(0) {
             return Err(Error::invalid("--batch-size", "must be at least 1 (or 'full')"));
+        }
+        let ls = self.label_smoothing;
+        if !(0.0..1.0).contains(&ls) {
+            return Err(Error::invalid("--label-smoothing", format!("{ls}: must be in [0, 1)")));
+        }
+        if ls > 0.0 && self.loss != LossKind::Softmax {
+            return Err(Error::invalid("--label-smoothing", "applies to the softmax loss only"));
         }
         let wd = self.optimizer.weight_decay;
         if !wd.is_finite() || wd < 0.0 {
@@ -216,7 +226,10 @@ pub fn fit(
                 let (xs, ys) = batch?;
                 let (xs, ys) = (xs.to_device(device)?, ys.to_device(device)?);
                 let logits = model.forward_t(&xs, true)?;
-                let mut loss = loss::data_loss(cfg.loss, &logits, &ys)?;
+                let mut loss = match cfg.loss {
+                    LossKind::Softmax => loss::smoothed_cross_entropy(&logits, &ys, cfg.label_smoothing)?,
+                    kind => loss::data_loss(kind, &logits, &ys)?,
+                };
                 if let Some(r) = loss::regularization(cfg.reg_kind, cfg.reg, &reg_weights)? {
                     loss = (loss + r)?;
                 }

@@ -42,6 +42,25 @@ fn output_shapes_for_28_and_32() {
 }
 
 #[test]
+fn stages_pool_after_their_first_convolution() {
+    let blocks = CnnConfig::stages(&[8, 16], 2, Pool::Max);
+    assert_eq!(blocks.len(), 4);
+    assert_eq!(blocks.iter().map(|b| b.channels).collect::<Vec<_>>(), [8, 8, 16, 16]);
+    assert_eq!(blocks.iter().map(|b| b.pool).collect::<Vec<_>>(), [Pool::Max, Pool::None, Pool::Max, Pool::None]);
+    assert!(blocks.iter().all(|b| b.kernel == 3 && b.padding == 1));
+    assert_eq!(CnnConfig::stages(&[8, 16], 1, Pool::Max), CnnConfig::blocks(&[8, 16], Pool::Max));
+    let cfg = CnnConfig { blocks, ..config([3, 32, 32], Pool::Max) };
+    let s = cfg.shapes().unwrap();
+    assert_eq!(&s[1..], [[8, 16, 16], [8, 16, 16], [16, 8, 8], [16, 8, 8]]);
+    // MACs: the second convolution of each stage runs at the pooled size.
+    let convs = 32 * 32 * 8 * 27 + 16 * 16 * 8 * 72 + 16 * 16 * 16 * 72 + 8 * 8 * 16 * 144;
+    assert_eq!(cfg.macs().unwrap(), convs + 16 * 8 * 8 * 32 + 32 * 10);
+    let (model, _) = build(&cfg, 0);
+    let xs = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &dev()).unwrap();
+    assert_eq!(model.forward_t(&xs, true).unwrap().dims(), &[2, 10]);
+}
+
+#[test]
 fn overfits_a_64_image_batch() {
     let ds = shapes::generate(Split::Train, 64);
     let norm = Normalization::fit(&ds);

@@ -93,6 +93,17 @@ impl Activation {
         }
     }
 
+    /// Whether the activation is an element-wise non-decreasing function, so that it commutes with
+    /// max pooling (`max(f(a), f(b)) = f(max(a, b))`): the CNN then pools first and activates a
+    /// quarter of the values, with identical outputs and gradients.
+    pub fn commutes_with_max(&self) -> bool {
+        match *self {
+            Activation::Relu | Activation::Sigmoid | Activation::Tanh => true,
+            Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => alpha >= 0.0,
+            Activation::Gelu | Activation::Maxout { .. } => false,
+        }
+    }
+
     /// Applies the activation; for Maxout the last dimension (or channel dimension of a 4-D
     /// tensor) holds `k` consecutive pieces per unit.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {

@@ -88,6 +88,28 @@ impl CnnConfig {
             .collect()
     }
 
+    /// Stages of `depth` 3×3 convolutions each, one stage per width in `channels`, with `pool` after
+    /// the first convolution of a stage so that the others run at the pooled size (the layout of
+    /// Keller Jordan's airbench; VGG pools after the last, at four times the cost). `depth` 1 is
+    /// [`CnnConfig::blocks`], 5×5 first layer included.
+    pub fn stages(channels: &[usize], depth: usize, pool: Pool) -> Vec<ConvBlock> {
+        if depth <= 1 {
+            return Self::blocks(channels, pool);
+        }
+        channels
+            .iter()
+            .flat_map(|&c| {
+                (0..depth).map(move |j| ConvBlock {
+                    channels: c,
+                    kernel: 3,
+                    stride: 1,
+                    padding: 1,
+                    pool: if j == 0 { pool } else { Pool::None },
+                })
+            })
+            .collect()
+    }
+
     /// `[C, H, W]` after each block, starting with the input.
     pub fn shapes(&self) -> Result<Vec<[usize; 3]>> {
         let mut s = self.input_shape;
@@ -193,13 +215,21 @@ impl ModuleT for Cnn {
             if let Some(bn) = &self.norms[i] {
                 h = h.apply_t(bn, train)?;
             }
-            h = self.cfg.activation.forward(&h)?;
+            // Activation then pooling, as written; for max pooling and a non-decreasing activation
+            // (ReLU), pooling first gives the same values and gradients on a quarter of the data.
+            let pool_first = matches!(b.pool, Pool::Max | Pool::Overlap) && self.cfg.activation.commutes_with_max();
+            if !pool_first {
+                h = self.cfg.activation.forward(&h)?;
+            }
             h = match b.pool {
                 Pool::None => h,
                 Pool::Max => ops::max_pool2d(&h, 2, 2)?,
                 Pool::Avg => h.avg_pool2d(2)?,
                 Pool::Overlap => ops::max_pool2d(&h, 3, 2)?, // [B, out, (H'-3)/2+1, ...]
             };
+            if pool_first {
+                h = self.cfg.activation.forward(&h)?;
+            }
         }
         let mut h = h.flatten_from(1)?; // [B, C·H·W]
         let n = self.fcs.len();
@@ -213,5 +243,49 @@ impl ModuleT for Cnn {
             }
         }
         Ok(h) // [B, classes]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, Var};
+    use candle_nn::VarMap;
+
+    /// Pooling before a non-decreasing activation gives the values and input gradients of
+    /// activation-then-pooling, ties and all-negative windows included.
+    #[test]
+    fn pooling_first_matches_activation_first() {
+        let dev = Device::Cpu;
+        for act in [Activation::Relu, Activation::LeakyRelu { alpha: 0.1 }, Activation::Tanh] {
+            for pool in [Pool::Max, Pool::Overlap] {
+                let cfg = CnnConfig {
+                    input_shape: [2, 9, 9],
+                    classes: 3,
+                    blocks: vec![ConvBlock { channels: 4, kernel: 3, stride: 1, padding: 1, pool }],
+                    batch_norm: false,
+                    activation: act,
+                    fc: vec![],
+                    dropout: 0.0,
+                };
+                let vm = VarMap::new();
+                let net = Cnn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+                // Rounded inputs make exact ties in the windows.
+                let xs = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (3, 2, 9, 9), &dev).unwrap().round().unwrap()))
+                    .unwrap();
+                let ours = net.forward_t(&xs, true).unwrap();
+                let (w, b) = &net.convs[0];
+                let h = act.forward(&ops::conv2d(&xs, w, b, 1, 1).unwrap()).unwrap();
+                let h = if pool == Pool::Max { ops::max_pool2d(&h, 2, 2) } else { ops::max_pool2d(&h, 3, 2) }.unwrap();
+                let want = ops::linear_layer(&h.flatten_from(1).unwrap(), &net.fcs[0]).unwrap();
+                let diff = (&ours - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                assert!(diff < 1e-5, "{act} {pool:?}: outputs differ by {diff}");
+                let g1 = ours.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+                let g2 = want.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+                let (g1, g2) = (g1.get(&xs).unwrap(), g2.get(&xs).unwrap());
+                let diff = (g1 - g2).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                assert!(diff < 1e-4, "{act} {pool:?}: input gradients differ by {diff}");
+            }
+        }
     }
 }

@@ -71,7 +71,10 @@ pub struct ModelOptions {
     pub init: InitKind,
     /// Output channels of each conv block (CNN).
     pub channels: Vec<usize>,
-    /// Pooling after each conv block (CNN).
+    /// Convolutions per stage (CNN): 1 is one block per width; more repeat each width, pooling
+    /// after the first of a stage ([`CnnConfig::stages`]).
+    pub depth: usize,
+    /// Pooling after each conv block, or after each stage's first (CNN).
     pub pool: Pool,
     /// Hidden fully connected widths (CNN).
     pub fc: Vec<usize>,
@@ -94,7 +97,7 @@ impl ModelConfig {
             ModelKind::Cnn => ModelConfig::Cnn(CnnConfig {
                 input_shape: shape,
                 classes,
-                blocks: CnnConfig::blocks(&o.channels, o.pool),
+                blocks: CnnConfig::stages(&o.channels, o.depth, o.pool),
                 batch_norm: o.batch_norm,
                 activation: o.activation,
                 fc: o.fc.clone(),
