@@ -95,10 +95,10 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
     if model == ModelKind::Cnn {
         // Stages of two 3×3 convolutions, pooling after the first (src/models/cnn.rs), straight into
         // the classifier; dropout before it where the data are small enough to over-fit.
-        let (channels, depth, dropout) = match dataset {
-            Cifar10 => (vec![64, 128, 256], 2, 0.0),
-            Mnist | FashionMnist => (vec![32, 64, 128], 2, 0.3),
-            _ => (vec![32, 64, 128], 1, 0.3),
+        let (channels, depth, dropout, fc) = match dataset {
+            Cifar10 => (vec![64, 128, 256], 2, 0.0, vec![]),
+            Mnist | FashionMnist => (vec![32, 64, 128], 2, 0.3, vec![]),
+            _ => (vec![32, 64, 128], 1, 0.3, vec![256]),
         };
         return ModelOptions {
             hidden: vec![],
@@ -109,7 +109,7 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
             channels,
             depth,
             pool: Pool::Max,
-            fc: if depth > 1 { vec![] } else { vec![256] },
+            fc,
         };
     }
     let (hidden, dropout) = match (model, dataset) {

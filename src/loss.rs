@@ -23,10 +23,11 @@ pub enum RegKind {
     L1,
 }
 
-/// The data loss of `logits` `[B, K]` against labels `ys` `[B]` (u32).
-pub fn data_loss(kind: LossKind, logits: &Tensor, ys: &Tensor) -> Result<Tensor> {
+/// The data loss of `logits` `[B, K]` against labels `ys` `[B]` (u32); `label_smoothing` ε applies
+/// to the softmax loss (0: plain cross-entropy).
+pub fn data_loss(kind: LossKind, logits: &Tensor, ys: &Tensor, label_smoothing: f64) -> Result<Tensor> {
     match kind {
-        LossKind::Softmax => candle_nn::loss::cross_entropy(logits, ys),
+        LossKind::Softmax => smoothed_cross_entropy(logits, ys, label_smoothing),
         LossKind::Svm => multiclass_hinge(logits, ys),
     }
 }

@@ -226,10 +226,7 @@ pub fn fit(
                 let (xs, ys) = batch?;
                 let (xs, ys) = (xs.to_device(device)?, ys.to_device(device)?);
                 let logits = model.forward_t(&xs, true)?;
-                let mut loss = match cfg.loss {
-                    LossKind::Softmax => loss::smoothed_cross_entropy(&logits, &ys, cfg.label_smoothing)?,
-                    kind => loss::data_loss(kind, &logits, &ys)?,
-                };
+                let mut loss = loss::data_loss(cfg.loss, &logits, &ys, cfg.label_smoothing)?;
                 if let Some(r) = loss::regularization(cfg.reg_kind, cfg.reg, &reg_weights)? {
                     loss = (loss + r)?;
                 }

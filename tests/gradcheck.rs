@@ -6,7 +6,7 @@ use kindling::loss::{data_loss, regularization, LossKind, RegKind};
 
 fn loss_of(kind: LossKind, reg: RegKind, w: &Var, b: &Var, xs: &Tensor, ys: &Tensor) -> Tensor {
     let logits = xs.matmul(&w.as_tensor().t().unwrap()).unwrap().broadcast_add(b.as_tensor()).unwrap();
-    let l = data_loss(kind, &logits, ys).unwrap();
+    let l = data_loss(kind, &logits, ys, 0.0).unwrap();
     let r = regularization(reg, 0.05, std::slice::from_ref(w)).unwrap().unwrap();
     (l + r).unwrap()
 }
@@ -83,7 +83,7 @@ fn linear_model_gradient_matches_finite_differences() {
     )
     .unwrap();
     let ys = Tensor::new(&[0u32, 1, 2, 1], &dev).unwrap();
-    let f = || data_loss(LossKind::Softmax, &model.forward_t(&xs, true).unwrap(), &ys).unwrap();
+    let f = || data_loss(LossKind::Softmax, &model.forward_t(&xs, true).unwrap(), &ys, 0.0).unwrap();
     let grads = f().backward().unwrap();
     let w = params.get("fc.weight").unwrap();
     let analytic = grads.get(&w).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
