@@ -3,6 +3,7 @@
 use clap::Parser;
 use kindling::cli::{DataArgs, DeviceArgs, EvalSplit};
 use kindling::data::DatasetName;
+use kindling::tta::{self, Tta};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -38,6 +39,10 @@ struct Args {
     /// With --record: store the weights in f16 (half the size).
     #[arg(long, requires = "record")]
     f16: bool,
+    /// Test-time augmentation: none, or flip (average the predictions for each image and its
+    /// mirror image). Default: what the checkpoint's recorded accuracy used, else none.
+    #[arg(long, value_enum)]
+    tta: Option<Tta>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let ds = args.data.eval_split(dataset, args.split)?;
-    let report = kindling::evaluate::score(&ck, &ds, &device)?;
+    let report = kindling::evaluate::score(&ck, &ds, &device, tta::resolve(args.tta, &ck.meta))?;
     if let Some(dst) = &args.record {
         let val = args.split == EvalSplit::Val;
         let evaluation = kindling::checkpoint::Evaluation {
@@ -68,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             exclude_last: if val { args.data.exclude_last } else { 0 },
             images: report.confusion.total(),
             accuracy: report.confusion.accuracy(),
+            tta: report.tta,
             command: std::env::args().collect::<Vec<_>>().join(" "),
         };
         let accuracy = evaluation.accuracy;
@@ -82,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     if !args.no_plots {
         let stem =
             format!("{}-{:?}", weights.file_stem().unwrap_or_default().to_string_lossy(), args.split).to_lowercase();
-        match kindling::visualize::evaluation_pictures(&ck, &ds, &report.confusion, &args.plots, &stem, &device) {
+        match kindling::visualize::evaluation_pictures(&ck, &ds, &report, &args.plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),
         }

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use kindling::cli::DeviceArgs;
+use kindling::tta::{self, Tta};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -19,6 +20,10 @@ struct Args {
     /// How many classes to show per image.
     #[arg(long, default_value_t = 3)]
     top: usize,
+    /// Test-time augmentation: none, or flip (average the predictions for the image and its
+    /// mirror image). Default: what the checkpoint's recorded accuracy used, else none.
+    #[arg(long, value_enum)]
+    tta: Option<Tta>,
     /// Image files.
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -29,8 +34,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     let ck = kindling::checkpoint::load(&args.weights, &device)?;
+    let tta = tta::resolve(args.tta, &ck.meta);
     for path in &args.images {
-        let p = kindling::predict::classify_file(&ck, path, &device)?;
+        let p = kindling::predict::classify_file(&ck, path, tta, &device)?;
         if let Some(note) = &p.note {
             eprintln!("note: {note}");
         }

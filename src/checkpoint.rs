@@ -82,6 +82,9 @@ pub struct Evaluation {
     pub images: usize,
     /// Fraction correct.
     pub accuracy: f64,
+    /// Test-time augmentation used (`evaluate` and `predict` apply it by default).
+    #[serde(default)]
+    pub tta: crate::tta::Tta,
     /// The command that measured it.
     pub command: String,
 }

@@ -4,6 +4,7 @@ use crate::checkpoint::Checkpoint;
 use crate::cli::EvalSplit;
 use crate::data::{Dataset, DatasetName};
 use crate::metrics::Confusion;
+use crate::tta::Tta;
 use crate::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
@@ -14,10 +15,12 @@ pub struct Report {
     pub confusion: Confusion,
     /// Class names.
     pub classes: Vec<String>,
+    /// The test-time augmentation scored with.
+    pub tta: Tta,
 }
 
-/// Scores `ck` on `ds`, checking that the data fits the model.
-pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device) -> Result<Report> {
+/// Scores `ck` on `ds` with test-time augmentation `tta`, checking that the data fits the model.
+pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result<Report> {
     if let Some(img) = ck.meta.image_shape {
         if ds.shape != img {
             return Err(Error::invalid(
@@ -51,28 +54,33 @@ pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device) -> Result<Report> {
             ),
         ));
     }
-    let confusion = crate::train::evaluate(&ck.model, ds, &ck.meta.normalization, device)?;
-    Ok(Report { confusion, classes: ck.meta.classes.clone() })
+    let confusion = crate::train::evaluate_with(&ck.model, ds, &ck.meta.normalization, device, tta)?;
+    Ok(Report { confusion, classes: ck.meta.classes.clone(), tta })
 }
 
 impl Report {
-    /// `{"accuracy", "per_class", "confusion", "n"}`.
+    /// `{"accuracy", "per_class", "confusion", "n", "tta"}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "accuracy": self.confusion.accuracy(),
             "per_class": self.confusion.per_class(),
             "confusion": self.confusion.counts,
             "n": self.confusion.total(),
+            "tta": self.tta.as_str(),
         })
     }
 
     /// The human-readable report.
     pub fn render(&self, weights: &Path, dataset: DatasetName, split: EvalSplit) -> String {
         let mut s = format!(
-            "{}: {dataset} {split:?} split, {} images: accuracy {:.2}%\n\nper class:\n",
+            "{}: {dataset} {split:?} split, {} images: accuracy {:.2}%{}\n\nper class:\n",
             weights.display(),
             self.confusion.total(),
-            100.0 * self.confusion.accuracy()
+            100.0 * self.confusion.accuracy(),
+            match self.tta {
+                Tta::None => "",
+                Tta::Flip => " (test-time augmentation: mean of each image and its mirror image)",
+            }
         );
         for (name, acc) in self.classes.iter().zip(self.confusion.per_class()) {
             s += &format!("  {name:>12}  {:6.2}%\n", 100.0 * acc);

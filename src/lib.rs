@@ -8,7 +8,7 @@
 //! - [`models`]: the classifiers; [`loss`]: softmax and hinge losses with regularization.
 //! - [`optim`]: SGD, momentum, Nesterov, RMSProp, Adam, AdamW and schedules.
 //! - [`train`]: the one training loop and the one evaluation; [`checkpoint`]: self-describing
-//!   safetensors files.
+//!   safetensors files; [`tta`]: test-time augmentation.
 //!
 //! ```no_run
 //! use kindling::{cli, data::{self, DatasetName, Split}, defaults, models::*, params::Params, train};
@@ -48,6 +48,7 @@ pub mod publish;
 pub mod run;
 pub mod toy;
 pub mod train;
+pub mod tta;
 pub mod visualize;
 
 pub use error::{Error, Result};

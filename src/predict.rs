@@ -2,8 +2,10 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::data::hub::push_chw;
+use crate::data::{Dataset, Pixels};
+use crate::tta::Tta;
 use crate::{Error, Result};
-use candle_core::{Device, ModuleT, Tensor};
+use candle_core::Device;
 use std::path::Path;
 
 /// Class probabilities for one image.
@@ -21,8 +23,9 @@ impl Prediction {
     }
 }
 
-/// Decodes `path` (PNG or JPEG), fits it to the model's input and classifies it.
-pub fn classify_file(ck: &Checkpoint, path: &Path, device: &Device) -> Result<Prediction> {
+/// Decodes `path` (PNG or JPEG), fits it to the model's input and classifies it with
+/// test-time augmentation `tta`.
+pub fn classify_file(ck: &Checkpoint, path: &Path, tta: Tta, device: &Device) -> Result<Prediction> {
     if path.is_dir() {
         return Err(Error::Image { path: path.into(), problem: "is a directory, expected an image file".into() });
     }
@@ -35,11 +38,12 @@ pub fn classify_file(ck: &Checkpoint, path: &Path, device: &Device) -> Result<Pr
         path: path.into(),
         problem: format!("not a PNG or JPEG image we can decode: {e}"),
     })?;
-    classify_image(ck, &img, device)
+    classify_image(ck, &img, tta, device)
 }
 
-/// Classifies a decoded image, resizing it to the model's input size when needed.
-pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> Result<Prediction> {
+/// Classifies a decoded image with test-time augmentation `tta`, resizing it to the model's
+/// input size when needed.
+pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, tta: Tta, device: &Device) -> Result<Prediction> {
     let [c, h, w] = ck.meta.image_shape.unwrap_or(ck.meta.model.input_shape());
     let mut note = None;
     let img = if img.width() as usize != w || img.height() as usize != h {
@@ -50,14 +54,13 @@ pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, device: &Devic
     };
     let mut px = Vec::with_capacity(c * h * w);
     push_chw(&img, c, &mut px);
-    let norm = &ck.meta.normalization;
-    let xs: Vec<f32> = px
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v as f32 / 255.0 - norm.mean[i / (h * w)]) / norm.std[i / (h * w)])
-        .collect();
-    let xs = Tensor::from_vec(xs, (1, c, h, w), device)?;
-    let probs = candle_nn::ops::softmax_last_dim(&ck.model.forward_t(&xs, false)?)?.squeeze(0)?.to_vec1::<f32>()?;
+    // A one-image data set goes the way of every evaluation: hand-made features when the model
+    // reads them, then the training split's normalization.
+    let one = Dataset::new("image", Pixels::U8(px), vec![0], [c, h, w], ck.meta.classes.clone())?;
+    let input = crate::run::model_input(&one, ck.meta.features.as_ref(), false)?;
+    tta.check(input.shape)?;
+    let (xs, _) = input.batch(&[0], &ck.meta.normalization, device)?;
+    let probs = tta.probabilities(&ck.model, &xs)?.squeeze(0)?.to_vec1::<f32>()?;
     let mut ranked: Vec<(String, f32)> = ck.meta.classes.iter().cloned().zip(probs).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(Prediction { ranked, note })

@@ -94,19 +94,22 @@ pub fn title(meta: &CheckpointMeta) -> String {
 }
 
 /// Images, true and predicted class names, and the predicted probability of the first `n`
-/// samples of `ds` (the images as stored, before features or normalization).
+/// samples of `ds` (the images as stored, before features or normalization), predicted with
+/// test-time augmentation `tta`.
 #[allow(clippy::type_complexity)]
 pub fn sample_predictions(
     ck: &Checkpoint,
     ds: &Dataset,
     n: usize,
+    tta: crate::tta::Tta,
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, Vec<String>, Vec<String>, Vec<f32>)> {
     let sub = ds.take(n);
     let input = crate::run::model_input(&sub, ck.meta.features.as_ref(), false)?;
     let idx: Vec<usize> = (0..input.len()).collect();
     let (xs, _) = input.batch(&idx, &ck.meta.normalization, device)?;
-    let probs = candle_nn::ops::softmax_last_dim(&ck.model.forward_t(&xs, false)?)?.to_vec2::<f32>()?;
+    tta.check(input.shape)?;
+    let probs = tta.probabilities(&ck.model, &xs)?.to_vec2::<f32>()?;
     let mut pred = vec![];
     let mut prob = vec![];
     for row in probs {
@@ -118,22 +121,22 @@ pub fn sample_predictions(
     Ok((images(&sub, &idx), truth, pred, prob))
 }
 
-/// Writes the confusion heatmap and a grid of sample predictions for `ck` on `ds` into `dir`,
-/// named after `stem`; returns the files written.
+/// Writes the confusion heatmap of `report` (`ck` scored on `ds`) and a grid of sample
+/// predictions into `dir`, named after `stem`; returns the files written.
 pub fn evaluation_pictures(
     ck: &Checkpoint,
     ds: &Dataset,
-    confusion: &crate::metrics::Confusion,
+    report: &crate::evaluate::Report,
     dir: &std::path::Path,
     stem: &str,
     device: &Device,
 ) -> Result<Vec<std::path::PathBuf>> {
     let mut written = vec![];
     let heat = dir.join(format!("{stem}-confusion.png"));
-    crate::plot::confusion_heatmap(&heat, &confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
+    crate::plot::confusion_heatmap(&heat, &report.confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
     written.push(heat);
     if ds.shape[1] > 1 && ds.shape[2] > 1 {
-        let (imgs, truth, pred, prob) = sample_predictions(ck, ds, 24, device)?;
+        let (imgs, truth, pred, prob) = sample_predictions(ck, ds, 24, report.tta, device)?;
         let grid = dir.join(format!("{stem}-predictions.png"));
         let scale = if ds.shape[1] < 32 { 3 } else { 2 };
         crate::plot::prediction_grid(&grid, &imgs, ds.shape, &truth, &pred, &prob, 8, scale)?;

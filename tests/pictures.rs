@@ -8,6 +8,7 @@ use kindling::data::DatasetName;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
 use kindling::run::{self, Run};
+use kindling::tta::Tta;
 use kindling::visualize::{first_layer_images, What};
 use std::path::{Path, PathBuf};
 
@@ -103,8 +104,8 @@ fn cnn_filters_and_evaluation_pictures() {
     kindling::plot::image_grid(&grid, &filters, shape, &[], 4, 8).unwrap();
     check_png(&grid, None);
     let test = kindling::data::shapes::generate(kindling::data::Split::Test, 50);
-    let conf = kindling::evaluate::score(&ck, &test, &Device::Cpu).unwrap().confusion;
-    let files = kindling::visualize::evaluation_pictures(&ck, &test, &conf, &dir, "eval", &Device::Cpu).unwrap();
+    let report = kindling::evaluate::score(&ck, &test, &Device::Cpu, Tta::Flip).unwrap();
+    let files = kindling::visualize::evaluation_pictures(&ck, &test, &report, &dir, "eval", &Device::Cpu).unwrap();
     assert_eq!(files.len(), 2);
     for f in files {
         check_png(&f, None);

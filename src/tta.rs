@@ -1,0 +1,133 @@
+//! Test-time augmentation: classifying an image and its mirror image and averaging the two
+//! softmax distributions.
+//!
+//! A model trained with horizontal flips has seen both orientations of every image, so the two
+//! views are equally valid inputs and their average is a slightly better estimate than either.
+//! It costs two forward passes. The choice measured on a shipped checkpoint is recorded in its
+//! [`Evaluation`](crate::checkpoint::Evaluation), and `evaluate` and `predict` apply it unless told
+//! otherwise (`--tta none`).
+
+use crate::models::Model;
+use crate::{Error, Result};
+use candle_core::{ModuleT, Tensor, D};
+use serde::{Deserialize, Serialize};
+
+/// Which views of an image are classified at test time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Tta {
+    /// The image as it is: plain logits.
+    #[default]
+    None,
+    /// The image and its left-right mirror image: mean of the two softmax distributions.
+    Flip,
+}
+
+impl Tta {
+    /// `none` or `flip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tta::None => "none",
+            Tta::Flip => "flip",
+        }
+    }
+
+    /// Checks that this augmentation applies to a model reading samples of `shape`
+    /// (`[C, H, W]`, after any hand-made features).
+    pub fn check(self, shape: [usize; 3]) -> Result<()> {
+        if self == Tta::Flip && shape[2] < 2 {
+            return Err(Error::invalid(
+                "--tta flip",
+                format!(
+                    "mirrors images, but this model reads samples of shape {shape:?} (points or features, not \
+                     images): use --tta none"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Class scores of the batch `xs` (`[B, C, H, W]`) whose arg-max is the prediction: the
+    /// logits for [`Tta::None`], the mean softmax of `xs` and its mirror image for [`Tta::Flip`].
+    pub fn scores(self, model: &Model, xs: &Tensor) -> Result<Tensor> {
+        let logits = model.forward_t(xs, false)?;
+        Ok(match self {
+            Tta::None => logits,
+            Tta::Flip => {
+                let a = candle_nn::ops::softmax_last_dim(&logits)?;
+                let b = candle_nn::ops::softmax_last_dim(&model.forward_t(&mirror(xs)?, false)?)?;
+                ((a + b)? * 0.5)?
+            }
+        })
+    }
+
+    /// Class probabilities of the batch `xs`: softmax of [`Tta::scores`] for [`Tta::None`],
+    /// the scores themselves (already a distribution) for [`Tta::Flip`].
+    pub fn probabilities(self, model: &Model, xs: &Tensor) -> Result<Tensor> {
+        let s = self.scores(model, xs)?;
+        Ok(match self {
+            Tta::None => candle_nn::ops::softmax_last_dim(&s)?,
+            Tta::Flip => s,
+        })
+    }
+}
+
+/// The augmentation to use with `meta`'s model: `requested` when given (`--tta`), else the one
+/// its recorded accuracy was measured with, else none.
+pub fn resolve(requested: Option<Tta>, meta: &crate::checkpoint::CheckpointMeta) -> Tta {
+    requested.or(meta.evaluation.as_ref().map(|e| e.tta)).unwrap_or_default()
+}
+
+/// Mirrors a batch `[B, C, H, W]` left to right (reverses the last dimension).
+pub fn mirror(xs: &Tensor) -> Result<Tensor> {
+    let w = xs.dim(D::Minus1)?;
+    let rev = Tensor::from_vec((0..w as u32).rev().collect::<Vec<u32>>(), w, xs.device())?;
+    Ok(xs.index_select(&rev, xs.rank() - 1)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{LinearConfig, ModelConfig};
+    use crate::params::Params;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn mirror_reverses_columns_only() {
+        let xs = Tensor::arange(0f32, 12., &Device::Cpu).unwrap().reshape((1, 2, 2, 3)).unwrap();
+        let m = mirror(&xs).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(m, vec![2., 1., 0., 5., 4., 3., 8., 7., 6., 11., 10., 9.]);
+    }
+
+    #[test]
+    fn flip_averages_the_two_softmax_distributions() {
+        let dev = Device::Cpu;
+        let params = Params::new(7);
+        let cfg = ModelConfig::Linear(LinearConfig { input_shape: [1, 2, 3], classes: 4 });
+        let model = Model::new(&cfg, params.var_builder(DType::F32, &dev)).unwrap();
+        let xs = Tensor::randn(0f32, 1., (5, 1, 2, 3), &dev).unwrap();
+        let got = Tta::Flip.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
+        let p = |x: &Tensor| {
+            candle_nn::ops::softmax_last_dim(&model.forward_t(x, false).unwrap()).unwrap().to_vec2::<f32>().unwrap()
+        };
+        let (a, b) = (p(&xs), p(&mirror(&xs).unwrap()));
+        for i in 0..5 {
+            let sum: f32 = got[i].iter().sum();
+            assert!((sum - 1.0).abs() < 1e-5, "row {i} sums to {sum}");
+            for k in 0..4 {
+                assert!((got[i][k] - 0.5 * (a[i][k] + b[i][k])).abs() < 1e-6);
+            }
+        }
+        // A linear model is not mirror-symmetric: the two views really differ.
+        assert!(a.iter().flatten().zip(b.iter().flatten()).any(|(x, y)| (x - y).abs() > 1e-3));
+        let plain = Tta::None.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(plain, a);
+    }
+
+    #[test]
+    fn flip_refuses_points_and_features() {
+        assert!(Tta::Flip.check([2, 1, 1]).is_err());
+        assert!(Tta::Flip.check([3, 32, 32]).is_ok());
+        assert!(Tta::None.check([2, 1, 1]).is_ok());
+    }
+}

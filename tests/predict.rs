@@ -1,0 +1,111 @@
+//! `predict`'s path from an image file to class probabilities: the same answer as evaluation of
+//! the same image, for a model reading pixels and for one reading hand-made features, and flip
+//! test-time augmentation as the mean of the image's and its mirror image's probabilities.
+
+use candle_core::Device;
+use kindling::checkpoint::Checkpoint;
+use kindling::cli::DataArgs;
+use kindling::data::{shapes, Dataset, DatasetName, Pixels, Split};
+use kindling::features::FeatureConfig;
+use kindling::loss::LossKind;
+use kindling::models::ModelKind;
+use kindling::predict::classify_file;
+use kindling::run::{self, Run};
+use kindling::tta::Tta;
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kindling-predict-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A linear model trained for two epochs on the generated shapes, on pixels or on features.
+fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
+    let data = DataArgs {
+        dataset: Some(DatasetName::Shapes),
+        data_dir: None,
+        exclude_last: 0,
+        val_size: 0,
+        train_size: None,
+        generated_size: Some(400),
+        offline: true,
+    }
+    .prepare(DatasetName::Shapes)
+    .unwrap();
+    let kind = ModelKind::Linear;
+    let mut train = kindling::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
+    train.epochs = 2;
+    let options = kindling::defaults::model_options(DatasetName::Shapes, kind);
+    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train };
+    let save = dir.join("m.safetensors");
+    run::train(&run, &data, &Device::Cpu, &save, None, "test", false).unwrap();
+    kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
+}
+
+/// Writes sample `i` of `ds` (8-bit RGB) as a PNG, mirrored left-right when `mirror` is set.
+fn png(ds: &Dataset, i: usize, mirror: bool, path: &Path) {
+    let [c, h, w] = ds.shape;
+    assert_eq!(c, 3);
+    let Pixels::U8(px) = &ds.pixels else { panic!("shapes are 8-bit") };
+    let s = &px[i * c * h * w..(i + 1) * c * h * w];
+    let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let x = if mirror { w - 1 - x as usize } else { x as usize };
+        let y = y as usize;
+        image::Rgb([s[y * w + x], s[h * w + y * w + x], s[2 * h * w + y * w + x]])
+    });
+    img.save(path).unwrap();
+}
+
+fn probabilities(ck: &Checkpoint, path: &Path, tta: Tta) -> Vec<f32> {
+    let p = classify_file(ck, path, tta, &Device::Cpu).unwrap();
+    let sum: f32 = p.ranked.iter().map(|r| r.1).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
+    // Back to label order.
+    ck.meta.classes.iter().map(|c| p.ranked.iter().find(|r| &r.0 == c).unwrap().1).collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
+#[test]
+fn an_image_file_is_classified_as_evaluation_classifies_it() {
+    let test = shapes::generate(Split::Test, 12);
+    for (name, features) in [("pixels", None), ("features", Some(FeatureConfig::default()))] {
+        let dir = tmp(name);
+        let ck = trained(features.clone(), &dir);
+        let input = run::model_input(&test, features.as_ref(), false).unwrap();
+        let want = kindling::train::predict(&ck.model, &input, &ck.meta.normalization, &Device::Cpu).unwrap();
+        for (i, &w) in want.iter().enumerate() {
+            let path = dir.join(format!("{i}.png"));
+            png(&test, i, false, &path);
+            let got = argmax(&probabilities(&ck, &path, Tta::None));
+            assert_eq!(got, w as usize, "{name}: image {i} classified {got} from its file, {w} in evaluation");
+        }
+        let err = classify_file(&ck, &dir.join("0.png"), Tta::Flip, &Device::Cpu).err();
+        assert_eq!(err.is_some(), features.is_some(), "{name}: flip applies to pixels only: {err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
+    let dir = tmp("flip");
+    let ck = trained(None, &dir);
+    let test = shapes::generate(Split::Test, 4);
+    let mut differ = false;
+    for i in 0..test.len() {
+        let (a, b) = (dir.join(format!("{i}.png")), dir.join(format!("{i}-mirror.png")));
+        png(&test, i, false, &a);
+        png(&test, i, true, &b);
+        let (pa, pb) = (probabilities(&ck, &a, Tta::None), probabilities(&ck, &b, Tta::None));
+        let flip = probabilities(&ck, &a, Tta::Flip);
+        for k in 0..flip.len() {
+            assert!((flip[k] - 0.5 * (pa[k] + pb[k])).abs() < 1e-5, "image {i} class {k}");
+            differ |= (pa[k] - pb[k]).abs() > 1e-4;
+        }
+    }
+    assert!(differ, "a linear model should see an image and its mirror image differently");
+    std::fs::remove_dir_all(&dir).ok();
+}
