@@ -97,7 +97,10 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
         // the classifier; dropout before it where the data are small enough to over-fit.
         let (channels, depth, dropout, fc) = match dataset {
             Cifar10 => (vec![64, 128, 256], 2, 0.0, vec![]),
-            Mnist | FashionMnist => (vec![32, 64, 128], 2, 0.3, vec![]),
+            Mnist => (vec![32, 64, 128], 2, 0.3, vec![]),
+            // Dropout 0.5 against 0.3 (and against 2-pixel crops) on a held-out 10,000 of the
+            // training images: 93.78% / 93.76% / 93.51%, 94.09% / 93.89% / 93.63% with --tta flip.
+            FashionMnist => (vec![32, 64, 128], 2, 0.5, vec![]),
             _ => (vec![32, 64, 128], 1, 0.3, vec![256]),
         };
         return ModelOptions {
