@@ -24,8 +24,8 @@ fn shipped() -> BTreeMap<String, PathBuf> {
 }
 
 /// The README's figure (percent) for each `weights/NAME.safetensors` it lists in a table row:
-/// the first cell that reads as a percentage.
-fn readme_figures() -> BTreeMap<String, f64> {
+/// the first cell that reads as a percentage; with the row itself.
+fn readme_figures() -> BTreeMap<String, (f64, String)> {
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
     let mut figures = BTreeMap::new();
     for line in readme.lines().filter(|l| l.starts_with('|')) {
@@ -38,7 +38,7 @@ fn readme_figures() -> BTreeMap<String, f64> {
             .map(|c| c.trim().trim_matches('*'))
             .find_map(|c| c.strip_suffix('%').and_then(|n| n.parse::<f64>().ok()))
             .unwrap_or_else(|| panic!("README row for {name} states no accuracy: {line}"));
-        assert!(figures.insert(name.clone(), figure).is_none(), "README lists {name} twice");
+        assert!(figures.insert(name.clone(), (figure, line.to_string())).is_none(), "README lists {name} twice");
     }
     figures
 }
@@ -65,7 +65,10 @@ fn shipped_weights_describe_themselves_and_match_the_readme() {
             assert!(meta.split.as_deref().unwrap().contains("[0, 40000)"), "{name}: {:?}", meta.split);
             assert_eq!((eval.split.as_str(), eval.val_size), ("val", 10_000), "{name}: scored on batch 5");
         }
-        let stated = figures.get(name).unwrap_or_else(|| panic!("weights/{name} is not in the README's table"));
+        let (stated, row) = figures.get(name).unwrap_or_else(|| panic!("weights/{name} is not in the README's table"));
+        // A figure measured with test-time augmentation says so in its row.
+        let flip = eval.tta == kindling::tta::Tta::Flip;
+        assert_eq!(flip, row.contains("--tta flip"), "{name}: recorded with tta {:?}; README row: {row}", eval.tta);
         assert!(
             (stated - 100.0 * eval.accuracy).abs() < 0.006,
             "{name}: README says {stated}%, its metadata {:.2}%",
@@ -109,7 +112,7 @@ fn shipped_weights_reach_the_readme_figures() {
         assert_eq!(ds.len(), eval.images, "{name}: the split changed size");
         let report = kindling::evaluate::score(&ck, &ds, &candle_core::Device::Cpu, eval.tta).unwrap();
         let got = 100.0 * report.confusion.accuracy();
-        let stated = figures[&name];
+        let stated = figures[&name].0;
         eprintln!("{name}: {got:.2}% (README {stated}%, test-time augmentation {})", eval.tta.as_str());
         assert!(
             got >= stated - TOLERANCE,
