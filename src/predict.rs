@@ -58,7 +58,6 @@ pub fn classify_image(ck: &Checkpoint, img: &image::DynamicImage, tta: Tta, devi
     // reads them, then the training split's normalization.
     let one = Dataset::new("image", Pixels::U8(px), vec![0], [c, h, w], ck.meta.classes.clone())?;
     let input = crate::run::model_input(&one, ck.meta.features.as_ref(), false)?;
-    tta.check(input.shape)?;
     let (xs, _) = input.batch(&[0], &ck.meta.normalization, device)?;
     let probs = tta.probabilities(&ck.model, &xs)?.squeeze(0)?.to_vec1::<f32>()?;
     let mut ranked: Vec<(String, f32)> = ck.meta.classes.iter().cloned().zip(probs).collect();

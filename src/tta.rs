@@ -48,8 +48,11 @@ impl Tta {
     }
 
     /// Class scores of the batch `xs` (`[B, C, H, W]`) whose arg-max is the prediction: the
-    /// logits for [`Tta::None`], the mean softmax of `xs` and its mirror image for [`Tta::Flip`].
+    /// logits for [`Tta::None`], the mean softmax of `xs` and its mirror image for [`Tta::Flip`]
+    /// (an error when the samples are not images, see [`Tta::check`]).
     pub fn scores(self, model: &Model, xs: &Tensor) -> Result<Tensor> {
+        let (_, c, h, w) = xs.dims4()?;
+        self.check([c, h, w])?;
         let logits = model.forward_t(xs, false)?;
         Ok(match self {
             Tta::None => logits,

@@ -108,7 +108,6 @@ pub fn sample_predictions(
     let input = crate::run::model_input(&sub, ck.meta.features.as_ref(), false)?;
     let idx: Vec<usize> = (0..input.len()).collect();
     let (xs, _) = input.batch(&idx, &ck.meta.normalization, device)?;
-    tta.check(input.shape)?;
     let probs = tta.probabilities(&ck.model, &xs)?.to_vec2::<f32>()?;
     let mut pred = vec![];
     let mut prob = vec![];
