@@ -42,8 +42,9 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "{:?} {} batch {}: median {:.1} ms/step, {:.0} images/s, peak memory {:.0} MB",
-            r.model, r.mode, r.batch_size, r.median_ms, r.images_per_s, r.peak_rss_mb
+            "{} {} batch {}: median {:.1} ms/step, {:.0} images/s, peak memory {:.0} MB",
+            serde_json::to_value(r.model)?.as_str().unwrap_or("?"),
+            r.mode, r.batch_size, r.median_ms, r.images_per_s, r.peak_rss_mb
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 use clap::Parser;
 use kindling::cli::{DataArgs, DeviceArgs, EvalSplit};
 use kindling::data::DatasetName;
-use kindling::tta::{self, Tta};
+use kindling::tta::Tta;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -20,9 +20,17 @@ struct Args {
     data: DataArgs,
     #[command(flatten)]
     device: DeviceArgs,
-    /// Which split to score: test, or val (the last --val-size training images).
+    /// Which split to score: test, or val (the images the checkpoint held out in training, as it
+    /// recorded them; --val-size N and --exclude-last M choose others).
     #[arg(long, value_enum, default_value = "test")]
     split: EvalSplit,
+    /// With --split val: score a held-out split even where it holds images the model trained
+    /// on (the report then says how many).
+    #[arg(long)]
+    allow_train_overlap: bool,
+    /// Score only the first N images of the split (as knn's --test-size).
+    #[arg(long, value_name = "N")]
+    test_size: Option<usize>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -53,7 +61,11 @@ fn main() -> anyhow::Result<()> {
         kindling::publish::write(&args.weights, dst, args.f16)?;
     }
     let weights = args.record.clone().unwrap_or_else(|| args.weights.clone());
-    let ck = kindling::checkpoint::load(&weights, &device)?;
+    let mut model = kindling::Classifier::load(&weights, &device)?;
+    if let Some(tta) = args.tta {
+        model = model.with_tta(tta);
+    }
+    let ck = model.checkpoint();
     let dataset = match args.data.dataset {
         Some(d) => d,
         None => {
@@ -62,15 +74,31 @@ fn main() -> anyhow::Result<()> {
             })?
         }
     };
-    let ds = args.data.eval_split(dataset, args.split)?;
-    let report = kindling::evaluate::score(&ck, &ds, &device, tta::resolve(args.tta, &ck.meta))?;
+    let (ds, record, note) = match args.split {
+        EvalSplit::Test => (args.data.test_split(dataset)?, None, String::new()),
+        EvalSplit::Val => {
+            let held = kindling::evaluate::held_out(&ck.meta, dataset, &args.data, args.allow_train_overlap)?;
+            let v = held.record.val_range();
+            let mut note = format!(" (training images [{}, {}))", v.start, v.end);
+            if held.training_images > 0 {
+                note += &format!(", INCLUDING {} IMAGES THE MODEL TRAINED ON", held.training_images);
+            }
+            (held.data, Some(held.record), note)
+        }
+    };
+    let ds = match args.test_size {
+        Some(0) => anyhow::bail!("invalid --test-size 0: score at least one image"),
+        Some(n) => ds.take(n),
+        None => ds,
+    };
+    let report = kindling::evaluate::score(ck, &ds, &device, model.tta())?;
+    let val = args.split == EvalSplit::Val;
     if let Some(dst) = &args.record {
-        let val = args.split == EvalSplit::Val;
         let evaluation = kindling::checkpoint::Evaluation {
             dataset: dataset.as_str().to_string(),
             split: if val { "val" } else { "test" }.to_string(),
-            val_size: if val { args.data.val_size } else { 0 },
-            exclude_last: if val { args.data.exclude_last } else { 0 },
+            val_size: record.map_or(0, |r| r.val_size),
+            exclude_last: record.map_or(0, |r| r.exclude_last),
             images: report.confusion.total(),
             accuracy: report.confusion.accuracy(),
             tta: report.tta,
@@ -83,12 +111,12 @@ fn main() -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report.to_json())?);
     } else {
-        println!("{}", report.render(&weights, dataset, args.split));
+        println!("{}", report.render(&weights, dataset, args.split, &note));
     }
     if !args.no_plots {
         let stem =
-            format!("{}-{:?}", weights.file_stem().unwrap_or_default().to_string_lossy(), args.split).to_lowercase();
-        match kindling::visualize::evaluation_pictures(&ck, &ds, &report, &args.plots, &stem, &device) {
+            format!("{}-{}", weights.file_stem().unwrap_or_default().to_string_lossy(), if val { "val" } else { "test" });
+        match kindling::visualize::evaluation_pictures(ck, &ds, &report, &args.plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),
         }

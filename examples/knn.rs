@@ -2,7 +2,7 @@
 //! chosen k on held-out or test queries.
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs, EvalSplit};
+use kindling::cli::{DataArgs, DeviceArgs};
 use kindling::data::{DatasetName, Normalization};
 use kindling::models::knn::{cross_validate, Distance, Knn};
 
@@ -54,9 +54,12 @@ fn main() -> anyhow::Result<()> {
     let device = args.device.open()?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
     let prepared = args.data.prepare(dataset)?;
-    let queries = match prepared.val {
-        Some(v) => v,
-        None => args.data.eval_split(dataset, EvalSplit::Test)?,
+    let (queries, from) = match prepared.val {
+        Some(v) => {
+            let r = prepared.split.val_range();
+            (v, format!("held-out training images [{}, {})", r.start, r.end))
+        }
+        None => (args.data.test_split(dataset)?, "the test split".to_string()),
     };
     let queries = match args.test_size {
         Some(n) => queries.take(n),
@@ -76,17 +79,19 @@ fn main() -> anyhow::Result<()> {
     };
     let train_x = train_set.matrix(&norm, &device)?;
     let train_y = train_set.labels_u32();
-    eprintln!("{}; {} queries", prepared.description, queries.len());
+    eprintln!("{}; {} queries from {from}", prepared.description, queries.len());
 
     let mut cv_json = serde_json::Map::new();
     let k = if args.k.len() > 1 {
         let t = std::time::Instant::now();
-        let cv = cross_validate(&train_x, &train_y, args.distance, &args.k, args.folds)?;
+        let bar = kindling::progress::bar(!args.json, train_y.len() as u64, "cross-validating k");
+        let cv = cross_validate(&train_x, &train_y, args.distance, &args.k, args.folds, &bar)?;
+        bar.finish_and_clear();
         if !args.json {
             println!(
-                "{}-fold cross-validation of k ({:?}, {:.1}s):",
+                "{}-fold cross-validation of k ({}, {:.1}s):",
                 args.folds,
-                args.distance,
+                args.distance.as_str(),
                 t.elapsed().as_secs_f64()
             );
             for (k, mean, std) in cv.summary() {
@@ -100,7 +105,7 @@ fn main() -> anyhow::Result<()> {
             let points: Vec<(f64, f64, f64)> = cv.summary().into_iter().map(|(k, m, s)| (k as f64, m, s)).collect();
             let folds: Vec<(f64, f64)> =
                 cv.ks.iter().zip(&cv.fold_acc).flat_map(|(&k, a)| a.iter().map(move |&v| (k as f64, v))).collect();
-            let title = format!("{dataset}: {}-fold cross-validation of k ({:?})", args.folds, args.distance);
+            let title = format!("{dataset}: {}-fold cross-validation of k ({})", args.folds, args.distance.as_str());
             match kindling::plot::errorbar_plot(&args.plot, &title, "k", "accuracy", &points, &folds) {
                 Ok(()) => eprintln!("wrote {}", args.plot.display()),
                 Err(e) => eprintln!("warning: no picture: {e}"),
@@ -111,16 +116,18 @@ fn main() -> anyhow::Result<()> {
         args.k[0]
     };
     let t = std::time::Instant::now();
-    let knn = Knn::fit(&train_x, &train_y, args.distance)?;
+    let mut knn = Knn::fit(&train_x, &train_y, args.distance)?;
+    knn.progress = kindling::progress::bar(!args.json, queries.len() as u64, "queries");
     let preds = knn.predict(&queries.matrix(&norm, &device)?, k)?;
+    knn.progress.finish_and_clear();
     let correct = preds.iter().zip(&queries.labels).filter(|(p, &y)| **p == y as u32).count();
     let acc = correct as f64 / queries.len().max(1) as f64;
     if args.json {
         println!("{}", serde_json::json!({"k": k, "accuracy": acc, "cv": cv_json}));
     } else {
         println!(
-            "k = {k} ({:?}): accuracy {:.2}% on {} queries ({:.1}s)",
-            args.distance,
+            "k = {k} ({}): accuracy {:.2}% on {} queries from {from} ({:.1}s)",
+            args.distance.as_str(),
             100.0 * acc,
             queries.len(),
             t.elapsed().as_secs_f64()

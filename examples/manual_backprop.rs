@@ -22,16 +22,39 @@ struct Args {
     seed: u64,
 }
 
+/// A loss this many times the first step's is divergence, not learning: gradient descent on this
+/// problem only ever lowers it when the step size is right.
+const DIVERGED: f64 = 1e6;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.lr > 0.0 && args.lr.is_finite(), "invalid --lr {}: must be a positive number", args.lr);
     let net = TwoLayerNet::new(64, 1000, 100, 10, args.seed)?;
+    let mut first_loss = None;
     for t in 0..args.steps {
         let log = t % args.log_every.max(1) == 0 || t + 1 == args.steps;
         let r = net.step(args.lr, log)?;
-        anyhow::ensure!(r.loss.is_finite(), "loss became {} at step {t}: try a lower --lr", r.loss);
+        let first = *first_loss.get_or_insert(r.loss);
         if log {
-            println!("step {t:>5}  loss {:>12.4}  max relative error vs autograd {:.2e}", r.loss, r.max_rel_error);
+            let err = if r.max_rel_error.is_nan() {
+                "n/a (gradients not finite)".to_string()
+            } else {
+                format!("{:.2e}", r.max_rel_error)
+            };
+            println!("step {t:>5}  loss {:>12.4e}  max relative error vs autograd {err}", r.loss);
+        }
+        anyhow::ensure!(r.loss.is_finite(), "loss became {} at step {t}: training diverged, try a lower --lr", r.loss);
+        anyhow::ensure!(
+            r.loss <= DIVERGED * first,
+            "loss {:.3e} at step {t} is more than {DIVERGED:e} times the first step's {first:.3e}: training \
+             diverged, try a lower --lr",
+            r.loss
+        );
+        if log {
+            anyhow::ensure!(
+                !r.max_rel_error.is_nan(),
+                "the gradients at step {t} are not finite: training diverged, try a lower --lr"
+            );
             anyhow::ensure!(r.max_rel_error < 1e-6, "hand-written gradients disagree with autograd at step {t}");
         }
     }

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use kindling::cli::DeviceArgs;
-use kindling::tta::{self, Tta};
+use kindling::tta::Tta;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -17,9 +17,9 @@ struct Args {
     weights: PathBuf,
     #[command(flatten)]
     device: DeviceArgs,
-    /// How many classes to show per image.
-    #[arg(long, default_value_t = 3)]
-    top: usize,
+    /// How many classes to show per image (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    top: u64,
     /// Test-time augmentation: none, or flip (average the predictions for the image and its
     /// mirror image). Default: what the checkpoint's recorded accuracy used, else none.
     #[arg(long, value_enum)]
@@ -33,15 +33,17 @@ fn main() -> anyhow::Result<()> {
     kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     let device = args.device.open()?;
-    let ck = kindling::checkpoint::load(&args.weights, &device)?;
-    let tta = tta::resolve(args.tta, &ck.meta);
+    let mut model = kindling::Classifier::load(&args.weights, &device)?;
+    if let Some(tta) = args.tta {
+        model = model.with_tta(tta);
+    }
     for path in &args.images {
-        let p = kindling::predict::classify_file(&ck, path, tta, &device)?;
+        let p = model.classify_file(path)?;
         if let Some(note) = &p.note {
             eprintln!("note: {note}");
         }
         println!("{}:", path.display());
-        for (class, prob) in p.top(args.top) {
+        for (class, prob) in p.top(args.top as usize) {
             println!("  {prob:6.2}%  {class}", prob = prob * 100.0);
         }
     }

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use kindling::cli::DeviceArgs;
-use kindling::data::{self, DatasetName, Normalization, Split};
+use kindling::data::{self, toy2d::Toy, DatasetName, Normalization, Split};
 use kindling::models::{
     knn::{Distance, Knn},
     ModelKind,
@@ -21,7 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Args {
     /// Data sets.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "spiral,circles,moons")]
-    datasets: Vec<DatasetName>,
+    datasets: Vec<Toy>,
     /// Hidden widths of the grid.
     #[arg(long, value_delimiter = ',', default_value = "3,6,20,100")]
     hidden: Vec<usize>,
@@ -46,11 +46,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     println!("{:<8} {:<22} {:>9} {:>9}", "data", "model", "train acc", "test acc");
-    for &name in &args.datasets {
-        anyhow::ensure!(
-            name.toy().is_some(),
-            "--datasets: {name} is not a 2-D toy problem (spiral, circles, moons, blobs)"
-        );
+    for name in args.datasets.iter().map(|t| t.dataset()) {
         let train = data::load(name, Split::Train, &Default::default())?;
         let test = data::load(name, Split::Test, &Default::default())?;
         let norm = Normalization::fit(&train);

@@ -124,7 +124,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     kindling::allocator::keep_freed_pages();
     let args = Args::parse();
-    let device = args.device.open()?;
+    let device = args.device.open_verbose(!args.quiet)?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (run, resume) = match &args.resume {
@@ -231,38 +231,66 @@ fn main() -> anyhow::Result<()> {
     if let (Some(_), Some(e)) = (&resume, args.epochs) {
         run.train.epochs = e;
     }
-    let data = args.data.prepare(run.dataset)?;
+    let data = match &resume {
+        Some(r) => {
+            let data = args.data.or_recorded(run.dataset, r.split).prepare(run.dataset)?;
+            if let Some(recorded) = r.split.filter(|s| *s != data.split) {
+                anyhow::bail!(
+                    "--resume: the checkpoint trained on {}, but these flags give {}: resume without data flags to \
+                     continue on its own split",
+                    recorded.describe(run.dataset.as_str()),
+                    data.description
+                );
+            }
+            data
+        }
+        None => args.data.prepare(run.dataset)?,
+    };
     let save = args.save.clone().unwrap_or_else(|| {
         let loss = if run.train.loss == LossKind::Svm { "-svm" } else { "" };
         let feats = if run.features.is_some() { "-features" } else { "" };
         PathBuf::from(format!("runs/{}-{}{feats}{loss}.safetensors", run.dataset, run.model.as_str()))
     });
-    eprintln!("{}", data.description);
+    if !args.quiet {
+        eprintln!("{}", data.description);
+    }
     let report = kindling::run::train(&run, &data, &device, &save, resume, &command, !args.quiet)?;
     if !args.no_plots {
         let curves = kindling::checkpoint::sibling(&save, "curves.png");
         match kindling::plot::training_curves(&curves, &report.history) {
-            Ok(()) => eprintln!("wrote {}", curves.display()),
+            Ok(()) if !args.quiet => eprintln!("wrote {}", curves.display()),
+            Ok(()) => {}
             Err(e) => eprintln!("warning: no training curves: {e}"),
         }
     }
     let last = report.history.last().expect("at least one epoch");
+    let pct = |a: f64| format!("{:.2}%", 100.0 * a);
     println!(
-        "{} {} ({:?} loss): train acc {:.4}, {} after {} epochs in {:.1}s; saved {}",
+        "{} {} ({} loss): train accuracy {}, {} after {} epoch{} in {:.1}s; saved {}",
         run.dataset,
         run.model.as_str(),
-        run.train.loss,
-        last.train_acc,
+        run.train.loss.as_str(),
+        pct(last.train_acc),
         match last.val_acc {
-            Some(v) => format!("val acc {v:.4}"),
-            None => "no val split".to_string(),
+            Some(v) => format!("held-out accuracy {}", pct(v)),
+            None => "no held-out split".to_string(),
         },
         last.epoch,
+        if last.epoch == 1 { "" } else { "s" },
         report.seconds,
         save.display()
     );
-    if let Some(test_acc) = report.test_acc {
-        println!("test accuracy {test_acc:.4} ({} test images)", report.test_n);
+    match (report.test_acc, &report.no_test_reason) {
+        (Some(test_acc), _) => println!("test accuracy {} ({} test images)", pct(test_acc), report.test_n),
+        (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {why}"),
+        _ => {}
+    }
+    if !args.quiet {
+        let w = save.display();
+        eprintln!("next: cargo run --release --example evaluate -- --weights {w}");
+        if run.dataset.toy().is_none() {
+            eprintln!("      cargo run --release --example predict -- --weights {w} IMAGE.png");
+        }
     }
     Ok(())
 }

@@ -11,9 +11,10 @@ struct Args {
     /// Checkpoint written by `train`.
     #[arg(long)]
     weights: PathBuf,
-    /// templates (linear), filters (cnn) or weights (any model's first layer).
-    #[arg(long, value_enum, default_value = "templates")]
-    what: What,
+    /// templates (linear), filters (cnn) or weights (any model's first layer). Default: the
+    /// first of these that fits the checkpoint's model.
+    #[arg(long, value_enum)]
+    what: Option<What>,
     /// Output PNG.
     #[arg(long, default_value = "runs/templates.png")]
     out: PathBuf,
@@ -28,7 +29,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
-    let (mut images, shape, mut labels) = first_layer_images(&ck, args.what)?;
+    let (mut images, shape, mut labels) = first_layer_images(&ck, args.what.unwrap_or(What::default_for(&ck.model)))?;
     images.truncate(args.max);
     labels.truncate(args.max);
     let cols = (images.len() as f64).sqrt().ceil() as usize;

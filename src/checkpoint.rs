@@ -42,8 +42,13 @@ pub struct CheckpointMeta {
     pub metrics: Option<EpochRecord>,
     /// The training configuration (needed by `--resume`).
     pub train: Option<TrainConfig>,
-    /// The data split used, e.g. `train[0..40000), val = last 10000`.
+    /// The data split used, in words: [`SplitRecord::describe`](crate::data::SplitRecord::describe).
     pub split: Option<String>,
+    /// The same split as numbers: which training images the model saw and which it held out
+    /// (files written before this field have only [`split`](Self::split); see
+    /// [`split_record`](Self::split_record)).
+    #[serde(default)]
+    pub data_split: Option<crate::data::SplitRecord>,
     /// The command line that produced the file.
     pub command: Option<String>,
     /// Hand-made features computed from the images before the model (`--features`).
@@ -62,6 +67,34 @@ pub struct CheckpointMeta {
     /// The accuracy measured on this very file, written by `evaluate --record`.
     #[serde(default)]
     pub evaluation: Option<Evaluation>,
+}
+
+impl CheckpointMeta {
+    /// Which training images the model saw and which it held out, from [`data_split`](Self::data_split)
+    /// or, in older files, from the words of [`split`](Self::split).
+    pub fn split_record(&self) -> Option<crate::data::SplitRecord> {
+        self.data_split.or_else(|| self.split.as_deref().and_then(crate::data::SplitRecord::parse))
+    }
+
+    /// The `[C, H, W]` images the model reads (before any hand-made features), or an error that
+    /// says so when the model reads 2-D points, which no image can be turned into.
+    pub fn image_input(&self) -> Result<[usize; 3]> {
+        let shape = self.image_shape.unwrap_or(self.model.input_shape());
+        let is_image = matches!(shape[0], 1 | 3) && shape[1] > 1 && shape[2] > 1;
+        if is_image {
+            Ok(shape)
+        } else {
+            Err(Error::invalid(
+                "--weights",
+                format!(
+                    "the checkpoint's model reads {} (trained on {}), not images: it cannot classify or show \
+                     an image; draw its decision boundary with the toy2d example instead",
+                    if shape == [2, 1, 1] { "2-D points".to_string() } else { format!("samples of shape {shape:?}") },
+                    self.dataset
+                ),
+            ))
+        }
+    }
 }
 
 /// An accuracy measured on a checkpoint, kept in its metadata.
@@ -90,6 +123,7 @@ pub struct Evaluation {
 }
 
 /// A loaded checkpoint: its metadata, the rebuilt model and its parameters, and any optimizer state.
+#[derive(Clone)]
 pub struct Checkpoint {
     /// The metadata.
     pub meta: CheckpointMeta,
@@ -163,6 +197,22 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn meta_from_bytes(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta> {
+    let image = if bytes.starts_with(b"\x89PNG") {
+        Some("a PNG image")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("a JPEG image")
+    } else {
+        None
+    };
+    if let Some(what) = image {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "is {what}, not a checkpoint: --weights takes a .safetensors file written by train (or one of \
+                 weights/), and predict takes images after the flags"
+            ),
+        ));
+    }
     let (_, st_meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
         Error::checkpoint(path, format!("not a safetensors file ({e}); was it truncated or is it another format?"))
     })?;

@@ -3,7 +3,7 @@
 //! Every example spells the shared flags the same way: `--dataset --data-dir --train-size
 //! --val-size --exclude-last --device --seed`.
 
-use crate::data::{self, DataOptions, Dataset, DatasetName, Split};
+use crate::data::{self, DataOptions, Dataset, DatasetName, Split, SplitRecord};
 use crate::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -40,7 +40,9 @@ pub struct Prepared {
     pub train: Dataset,
     /// Held-out validation samples, when `--val-size` > 0.
     pub val: Option<Dataset>,
-    /// A description of the split, saved in checkpoints.
+    /// Which images were trained on and which held out, saved in checkpoints.
+    pub split: SplitRecord,
+    /// [`SplitRecord::describe`] of `split`, printed and saved in checkpoints.
     pub description: String,
     /// Where the data came from (to find the test split too).
     pub options: DataOptions,
@@ -54,6 +56,24 @@ impl DataArgs {
             allow_download: !self.offline,
             generated_size: self.generated_size,
         }
+    }
+
+    /// The same flags, with the split a checkpoint recorded filled in where none of
+    /// `--exclude-last`, `--val-size`, `--train-size` and `--generated-size` was given (a resumed
+    /// run continues on the images it started on).
+    pub fn or_recorded(&self, name: DatasetName, record: Option<SplitRecord>) -> DataArgs {
+        let mut args = self.clone();
+        let given = self.exclude_last > 0 || self.val_size > 0 || self.train_size.is_some() || self.generated_size.is_some();
+        if let (false, Some(r)) = (given, record) {
+            args.exclude_last = r.exclude_last;
+            args.val_size = r.val_size;
+            let available = r.total - r.exclude_last - r.val_size;
+            args.train_size = (r.train < available).then_some(r.train);
+            if name == DatasetName::Shapes || name.toy().is_some() {
+                args.generated_size = Some(r.total);
+            }
+        }
+        args
     }
 
     /// Loads the training split of `name` and carves `--exclude-last`, `--val-size` and
@@ -70,7 +90,6 @@ impl DataArgs {
                 })?
                 .0;
         }
-        let kept = train.len();
         let mut val = None;
         if self.val_size > 0 {
             let (t, v) = train.split_tail(self.val_size)?;
@@ -81,29 +100,52 @@ impl DataArgs {
             if n == 0 {
                 return Err(crate::Error::invalid("--train-size", "must be at least 1"));
             }
+            if n > train.len() {
+                return Err(crate::Error::invalid(
+                    "--train-size",
+                    format!(
+                        "{n} is more than the {} training images {name} has{}",
+                        train.len(),
+                        if train.len() < total { " after --val-size and --exclude-last" } else { "" }
+                    ),
+                ));
+            }
             train = train.take(n);
         }
-        let description = format!(
-            "{name} train split of {total}: train = [0, {}), val = [{}, {kept}){}",
-            train.len(),
-            kept - self.val_size,
-            if self.exclude_last > 0 { format!(", excluded = [{kept}, {total})") } else { String::new() }
-        );
-        Ok(Prepared { train, val, description, options: self.options() })
+        let split =
+            SplitRecord { total, train: train.len(), val_size: self.val_size, exclude_last: self.exclude_last };
+        let description = split.describe(name.as_str());
+        Ok(Prepared { train, val, split, description, options: self.options() })
     }
 
-    /// The split `evaluate` and `knn` score on: the validation split when `split` is `Val`, else
-    /// the official test split.
-    pub fn eval_split(&self, name: DatasetName, split: EvalSplit) -> Result<Dataset> {
-        match split {
-            EvalSplit::Test => data::load(name, Split::Test, &self.options()),
-            EvalSplit::Val => {
-                if self.val_size == 0 {
-                    return Err(crate::Error::invalid("--split val", "needs --val-size N (the same N as in training)"));
-                }
-                self.prepare(name)?.val.ok_or_else(|| crate::Error::invalid("--val-size", "empty validation split"))
-            }
+    /// The official test split of `name` (what `knn` scores when there is no `--val-size`).
+    pub fn test_split(&self, name: DatasetName) -> Result<Dataset> {
+        data::load(name, Split::Test, &self.options())
+    }
+
+    /// The held-out images `record` names, taken from `name`'s training split. A generated set
+    /// is generated at the recorded size unless `--generated-size` says otherwise.
+    pub fn held_out(&self, name: DatasetName, record: &SplitRecord) -> Result<Dataset> {
+        let mut options = self.options();
+        let generated = name == DatasetName::Shapes || name.toy().is_some();
+        if generated {
+            options.generated_size.get_or_insert(record.total);
         }
+        let full = data::load(name, Split::Train, &options)?;
+        if full.len() != record.total {
+            return Err(crate::Error::invalid(
+                "--split val",
+                format!(
+                    "the held-out split was recorded on a {name} training split of {} images, but the one found \
+                     here has {}{}",
+                    record.total,
+                    full.len(),
+                    if generated { format!(": pass --generated-size {}", record.total) } else { String::new() }
+                ),
+            ));
+        }
+        let idx: Vec<usize> = record.val_range().collect();
+        Ok(full.subset(&idx))
     }
 }
 
@@ -114,6 +156,16 @@ pub enum EvalSplit {
     Test,
     /// The held-out validation split (`--val-size`).
     Val,
+}
+
+impl EvalSplit {
+    /// How reports name the split: `test` or `held-out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalSplit::Test => "test",
+            EvalSplit::Val => "held-out",
+        }
+    }
 }
 
 /// `--device` and its parsing.
@@ -127,8 +179,15 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// Opens the device and prints which one was chosen.
     pub fn open(&self) -> Result<candle_core::Device> {
+        self.open_verbose(true)
+    }
+
+    /// Opens the device, printing which one was chosen when `verbose` is set.
+    pub fn open_verbose(&self, verbose: bool) -> Result<candle_core::Device> {
         let dev = crate::device::parse_device(&self.device)?;
-        eprintln!("device: {}", crate::device::device_name(&dev));
+        if verbose {
+            eprintln!("device: {}", crate::device::device_name(&dev));
+        }
         Ok(dev)
     }
 }

@@ -1,8 +1,9 @@
 //! Scoring a checkpoint on a data set: the report `evaluate` prints.
 
 use crate::checkpoint::Checkpoint;
-use crate::cli::EvalSplit;
-use crate::data::{Dataset, DatasetName};
+use crate::checkpoint::CheckpointMeta;
+use crate::cli::{DataArgs, EvalSplit};
+use crate::data::{Dataset, DatasetName, SplitRecord};
 use crate::metrics::Confusion;
 use crate::tta::Tta;
 use crate::{Error, Result};
@@ -19,8 +20,101 @@ pub struct Report {
     pub tta: Tta,
 }
 
-/// Scores `ck` on `ds` with test-time augmentation `tta`, checking that the data fits the model.
+/// The held-out images `evaluate --split val` scores.
+pub struct HeldOut {
+    /// The images.
+    pub data: Dataset,
+    /// Where they sit in the data set's training split.
+    pub record: SplitRecord,
+    /// How many of them the model trained on (0 unless `--allow-train-overlap` let it through).
+    pub training_images: usize,
+}
+
+/// The held-out split of `dataset` to score `meta`'s model on.
+///
+/// Without `--val-size` or `--exclude-last` in `args`, the checkpoint's own held-out images, as
+/// it recorded them. With them, the split they carve, refused when it holds images the model
+/// trained on unless `allow_train_overlap` is set (the caller then says so beside the figure).
+pub fn held_out(meta: &CheckpointMeta, dataset: DatasetName, args: &DataArgs, allow_train_overlap: bool) -> Result<HeldOut> {
+    let recorded = meta.split_record().filter(|_| meta.dataset == dataset.as_str());
+    if args.val_size == 0 && args.exclude_last == 0 {
+        return match recorded {
+            Some(r) if r.val_size == 0 => Err(Error::invalid(
+                "--split val",
+                format!(
+                    "the checkpoint was trained on all {} training images of {dataset} and held none out: score \
+                     it with --split test",
+                    r.train
+                ),
+            )),
+            Some(r) => Ok(HeldOut { data: args.held_out(dataset, &r)?, record: r, training_images: 0 }),
+            None => Err(Error::invalid(
+                "--split val",
+                format!(
+                    "the checkpoint records no held-out split of {dataset}{}: give one with --val-size N (and \
+                     --exclude-last M)",
+                    if meta.dataset == dataset.as_str() { String::new() } else { format!(" (it was trained on {})", meta.dataset) }
+                ),
+            )),
+        };
+    }
+    if args.val_size == 0 {
+        return Err(Error::invalid("--val-size", "--split val with --exclude-last needs --val-size N too"));
+    }
+    let mut asked = DataArgs { train_size: None, ..args.clone() };
+    if let Some(r) = recorded.filter(|_| dataset == DatasetName::Shapes || dataset.toy().is_some()) {
+        // A generated set is the recorded size unless told otherwise, so that the split's
+        // indices mean the same images as in training.
+        asked.generated_size.get_or_insert(r.total);
+    }
+    let prepared = asked.prepare(dataset)?;
+    let data = prepared.val.ok_or_else(|| Error::invalid("--val-size", "empty validation split"))?;
+    let training_images = recorded.map_or(0, |r| r.overlap_with_training(&prepared.split.val_range()));
+    if training_images > 0 && !allow_train_overlap {
+        let r = recorded.expect("an overlap needs a record");
+        let (v, own) = (prepared.split.val_range(), r.val_range());
+        return Err(Error::invalid(
+            "--val-size",
+            format!(
+                "--val-size {} --exclude-last {} holds out {dataset} training images [{}, {}), but the checkpoint \
+                 trained on [0, {}): {training_images} of them are its own training images and would inflate \
+                 the accuracy. {}, or pass --allow-train-overlap to score them anyway",
+                args.val_size,
+                args.exclude_last,
+                v.start,
+                v.end,
+                r.train,
+                if own.is_empty() {
+                    "It held no images out: score it with --split test".to_string()
+                } else {
+                    format!("Leave out --val-size to score its own held-out images [{}, {})", own.start, own.end)
+                }
+            ),
+        ));
+    }
+    Ok(HeldOut { data, record: prepared.split, training_images })
+}
+
+/// Scores `ck` on `ds` with test-time augmentation `tta`, checking that the data fits the model:
+/// the same sample shape and the same classes, in the same order.
 pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result<Report> {
+    if ds.classes != ck.meta.classes {
+        let list = |c: &[String]| {
+            let shown: Vec<&str> = c.iter().take(5).map(String::as_str).collect();
+            format!("{}{}", shown.join(", "), if c.len() > 5 { ", ..." } else { "" })
+        };
+        return Err(Error::invalid(
+            "--dataset",
+            format!(
+                "{}'s classes ({}) are not the checkpoint's ({}; trained on {}): score it on the data set it \
+                 was trained on",
+                ds.name,
+                list(&ds.classes),
+                list(&ck.meta.classes),
+                ck.meta.dataset
+            ),
+        ));
+    }
     if let Some(img) = ck.meta.image_shape {
         if ds.shape != img {
             return Err(Error::invalid(
@@ -59,10 +153,11 @@ pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result
 }
 
 impl Report {
-    /// `{"accuracy", "per_class", "confusion", "n", "tta"}`.
+    /// `{"accuracy", "classes", "per_class", "confusion", "n", "tta"}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "accuracy": self.confusion.accuracy(),
+            "classes": self.classes,
             "per_class": self.confusion.per_class(),
             "confusion": self.confusion.counts,
             "n": self.confusion.total(),
@@ -70,11 +165,12 @@ impl Report {
         })
     }
 
-    /// The human-readable report.
-    pub fn render(&self, weights: &Path, dataset: DatasetName, split: EvalSplit) -> String {
+    /// The human-readable report; `note` follows the split's name (e.g. which images it holds).
+    pub fn render(&self, weights: &Path, dataset: DatasetName, split: EvalSplit, note: &str) -> String {
         let mut s = format!(
-            "{}: {dataset} {split:?} split, {} images: accuracy {:.2}%{}\n\nper class:\n",
+            "{}: {dataset} {} split{note}, {} images: accuracy {:.2}%{}\n\nper class:\n",
             weights.display(),
+            split.as_str(),
             self.confusion.total(),
             100.0 * self.confusion.accuracy(),
             match self.tta {

@@ -27,6 +27,7 @@
 pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
+pub mod classifier;
 pub mod cli;
 pub mod data;
 pub mod defaults;
@@ -43,7 +44,7 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod plot;
-pub mod predict;
+pub mod progress;
 pub mod publish;
 pub mod run;
 pub mod toy;
@@ -51,4 +52,5 @@ pub mod train;
 pub mod tta;
 pub mod visualize;
 
+pub use classifier::{Classifier, Prediction};
 pub use error::{Error, Result};

@@ -13,6 +13,16 @@ pub enum LossKind {
     Svm,
 }
 
+impl LossKind {
+    /// The name as typed after `--loss`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossKind::Softmax => "softmax",
+            LossKind::Svm => "svm",
+        }
+    }
+}
+
 /// The regularizer `R(W)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

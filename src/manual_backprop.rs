@@ -27,6 +27,14 @@ pub struct TwoLayerNet {
     pub w2: Var,
 }
 
+/// True when every value of `t` is finite.
+pub fn all_finite(t: &Tensor) -> Result<bool> {
+    // A NaN is the one value not equal to itself.
+    let nans = t.ne(t)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+    let largest = t.abs()?.max_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    Ok(nans == 0.0 && largest.is_finite())
+}
+
 /// One step's numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct StepReport {
@@ -99,8 +107,13 @@ impl TwoLayerNet {
     }
 }
 
-/// `max |a − b| / max(|a| + |b|)` elementwise, the usual gradient-check measure.
+/// `max |a − b| / max(|a| + |b|)` elementwise, the usual gradient-check measure; NaN when either
+/// tensor holds a NaN or an infinity, where no comparison means anything (inf − inf is NaN, which
+/// a maximum would silently skip).
 pub fn rel_error(a: &Tensor, b: &Tensor) -> Result<f64> {
+    if !all_finite(a)? || !all_finite(b)? {
+        return Ok(f64::NAN);
+    }
     let num = (a - b)?.abs()?;
     let den = (a.abs()? + b.abs()?)?.clamp(1e-12, f64::INFINITY)?;
     (num / den)?.max_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()

@@ -38,18 +38,27 @@ impl Confusion {
         self.counts.iter().enumerate().map(|(i, row)| row[i] as f64 / row.iter().sum::<usize>().max(1) as f64).collect()
     }
 
-    /// A text table with class names, for terminals.
+    /// A text table with class names, for terminals: each column as wide as its class's full
+    /// name or its largest count.
     pub fn render(&self, classes: &[String]) -> String {
-        let short: Vec<String> = classes.iter().map(|c| c.chars().take(6).collect()).collect();
-        let mut s = format!("{:>12} |", "true \\ pred");
-        for c in &short {
-            s += &format!(" {c:>6}");
+        let label = classes.iter().map(|c| c.chars().count()).max().unwrap_or(0).max("true \\ pred".len());
+        let widths: Vec<usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                let widest = self.counts.iter().map(|row| row[j].to_string().len()).max().unwrap_or(1);
+                c.chars().count().max(widest)
+            })
+            .collect();
+        let mut s = format!("{:>label$} |", "true \\ pred");
+        for (c, w) in classes.iter().zip(&widths) {
+            s += &format!(" {c:>w$}");
         }
         s += "\n";
         for (i, row) in self.counts.iter().enumerate() {
-            s += &format!("{:>12} |", classes[i].chars().take(12).collect::<String>());
-            for v in row {
-                s += &format!(" {v:>6}");
+            s += &format!("{:>label$} |", classes[i]);
+            for (v, w) in row.iter().zip(&widths) {
+                s += &format!(" {v:>w$}");
             }
             s += "\n";
         }
@@ -69,5 +78,14 @@ mod tests {
         assert!((c.accuracy() - 0.75).abs() < 1e-12);
         assert_eq!(c.per_class(), vec![1.0, 0.0, 1.0]);
         assert_eq!(c.counts[1][2], 1);
+    }
+
+    #[test]
+    fn table_shows_whole_class_names() {
+        let mut c = Confusion::new(2);
+        c.add(&[0, 1], &[0, 1]);
+        let t = c.render(&["T-shirt/top".into(), "Trouser".into()]);
+        assert!(t.contains(" T-shirt/top Trouser\n"), "{t}");
+        assert_eq!(t.lines().map(|l| l.chars().count()).collect::<std::collections::BTreeSet<_>>().len(), 1, "{t}");
     }
 }

@@ -40,6 +40,8 @@ pub struct Resume {
     pub normalization: Normalization,
     /// Optimizer state, epoch count and history.
     pub from: ResumeFrom,
+    /// The images it trained on and held out, as recorded.
+    pub split: Option<crate::data::SplitRecord>,
 }
 
 /// What a run produced.
@@ -52,6 +54,8 @@ pub struct RunReport {
     pub test_acc: Option<f64>,
     /// Number of test samples.
     pub test_n: usize,
+    /// Why there is no test score, when there is none.
+    pub no_test_reason: Option<String>,
 }
 
 /// Reads a resumable checkpoint (`.last.safetensors`).
@@ -81,6 +85,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         train,
     };
     let resume = Resume {
+        split: ck.meta.split_record(),
         model: ck.model,
         params: ck.params,
         model_config: ck.meta.model.clone(),
@@ -123,6 +128,21 @@ pub fn train(
 ) -> Result<RunReport> {
     let image_shape = data.train.shape;
     let f = run.features.as_ref();
+    if run.model == ModelKind::Cnn {
+        if f.is_some() {
+            return Err(Error::invalid(
+                "--features",
+                "a CNN reads images, and hand-made features are a vector per image: train the features with \
+                 --model linear or mlp, or the CNN without --features",
+            ));
+        }
+        if run.dataset.toy().is_some() {
+            return Err(Error::invalid(
+                "--model cnn",
+                format!("{} is a set of 2-D points, not images: a CNN cannot read it; use --model linear or mlp", run.dataset),
+            ));
+        }
+    }
     let t0 = std::time::Instant::now();
     let train_set = model_input(&data.train, f, verbose)?;
     let val_set = data.val.as_ref().map(|v| model_input(v, f, verbose)).transpose()?;
@@ -162,6 +182,7 @@ pub fn train(
         metrics: None,
         train: Some(run.train.clone()),
         split: Some(data.description.clone()),
+        data_split: Some(data.split),
         command: Some(command.to_string()),
         features: run.features.clone(),
         image_shape: Some(image_shape),
@@ -173,12 +194,12 @@ pub fn train(
     let report =
         train::fit(&model, &params, &train_set, val_set.as_ref(), &norm, &run.train, device, &out, from, |_| true)?;
     let opts = data::DataOptions { allow_download: false, ..data.options.clone() };
-    let (test_acc, test_n) = match data::load(run.dataset, Split::Test, &opts) {
+    let (test_acc, test_n, no_test_reason) = match data::load(run.dataset, Split::Test, &opts) {
         Ok(test) => {
             let test = model_input(&test, f, false)?;
-            (Some(train::evaluate(&model, &test, &norm, device)?.accuracy()), test.len())
+            (Some(train::evaluate(&model, &test, &norm, device)?.accuracy()), test.len(), None)
         }
-        Err(_) => (None, 0),
+        Err(e) => (None, 0, Some(e.to_string())),
     };
-    Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n })
+    Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n, no_test_reason })
 }

@@ -203,7 +203,7 @@ pub fn fit(
     let mut best_val = history.iter().filter_map(|r| r.val_acc).fold(f64::NEG_INFINITY, f64::max);
     for epoch in start_epoch..cfg.epochs {
         let perm = epoch_permutation(n, cfg.seed, epoch);
-        let bar = progress_bar(out.verbose, steps_per_epoch as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let bar = crate::progress::bar(out.verbose, steps_per_epoch as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let t0 = Instant::now();
         let mut aug_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (0xA5A5_0000 + epoch as u64));
         let (mut loss_sum, mut correct_sum) = (0f64, 0f64);
@@ -353,20 +353,6 @@ fn batch_for_training(
     let xs = Tensor::from_vec(xs, (idx.len(), c, h, w), device)?;
     let ys = Tensor::from_vec(idx.iter().map(|&i| ds.labels[i] as u32).collect::<Vec<_>>(), idx.len(), device)?;
     Ok((xs, ys))
-}
-
-fn progress_bar(verbose: bool, len: u64, prefix: &str) -> indicatif::ProgressBar {
-    if !verbose {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
 }
 
 /// Minimum seconds between two writes of the resumable checkpoint.

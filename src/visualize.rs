@@ -19,16 +19,42 @@ pub enum What {
     Weights,
 }
 
+impl What {
+    /// What `visualize` draws for `model` when `--what` is not given: templates for the linear
+    /// classifier, filters for the CNN, first-layer weights for the MLP.
+    pub fn default_for(model: &Model) -> What {
+        match model {
+            Model::Linear(_) => What::Templates,
+            Model::Cnn(_) => What::Filters,
+            _ => What::Weights,
+        }
+    }
+
+    /// The name as typed after `--what`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            What::Templates => "templates",
+            What::Filters => "filters",
+            What::Weights => "weights",
+        }
+    }
+}
+
 /// The first layer of a checkpoint as images `[C, H, W]`, with a label per image.
 pub fn first_layer_images(ck: &Checkpoint, what: What) -> Result<(Vec<Vec<f32>>, [usize; 3], Vec<String>)> {
     let kind = ck.meta.model.kind().as_str();
+    ck.meta.image_input()?;
     match (what, &ck.model) {
         (What::Templates, Model::Linear(_)) | (What::Weights, Model::Linear(_) | Model::Mlp(_)) => {}
         (What::Filters | What::Weights, Model::Cnn(_)) => {}
         _ => {
             return Err(Error::invalid(
                 "--what",
-                format!("{what:?} does not apply to a {kind} model: templates for linear, filters for cnn, weights for linear, mlp or cnn"),
+                format!(
+                    "{} does not apply to a {kind} model: templates for linear, filters for cnn, weights for \
+                     linear, mlp or cnn",
+                    what.as_str()
+                ),
             ))
         }
     }

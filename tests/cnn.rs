@@ -114,6 +114,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         metrics: None,
         train: None,
         split: None,
+        data_split: None,
         command: None,
         features: None,
         image_shape: Some([3, 32, 32]),

@@ -78,7 +78,7 @@ fn cross_validation_prefers_a_sensible_k() {
         rows.push(vec![c as f32 * 4.0 + rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]);
         labels.push(if rng.random_range(0..10) == 0 { 1 - c } else { c });
     }
-    let cv = cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5).unwrap();
+    let cv = cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, &indicatif::ProgressBar::hidden()).unwrap();
     assert_eq!(cv.fold_acc[0].len(), 5);
     let s = cv.summary();
     assert!(s[1].1 > s[0].1, "k=15 should beat k=1 on noisy labels: {s:?}");
@@ -98,7 +98,7 @@ fn bad_input() {
     let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &dev()).unwrap();
     assert!(Knn::fit(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
     assert!(Knn::fit(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
-    assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1).is_err());
+    assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).is_err());
 }
 
 /// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).

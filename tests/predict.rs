@@ -9,7 +9,6 @@ use kindling::data::{shapes, Dataset, DatasetName, Pixels, Split};
 use kindling::features::FeatureConfig;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::predict::classify_file;
 use kindling::run::{self, Run};
 use kindling::tta::Tta;
 use std::path::{Path, PathBuf};
@@ -58,7 +57,7 @@ fn png(ds: &Dataset, i: usize, mirror: bool, path: &Path) {
 }
 
 fn probabilities(ck: &Checkpoint, path: &Path, tta: Tta) -> Vec<f32> {
-    let p = classify_file(ck, path, tta, &Device::Cpu).unwrap();
+    let p = kindling::Classifier::from_checkpoint(ck.clone(), &Device::Cpu).with_tta(tta).classify_file(path).unwrap();
     let sum: f32 = p.ranked.iter().map(|r| r.1).sum();
     assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
     // Back to label order.
@@ -83,7 +82,16 @@ fn an_image_file_is_classified_as_evaluation_classifies_it() {
             let got = argmax(&probabilities(&ck, &path, Tta::None));
             assert_eq!(got, w as usize, "{name}: image {i} classified {got} from its file, {w} in evaluation");
         }
-        let err = classify_file(&ck, &dir.join("0.png"), Tta::Flip, &Device::Cpu).err();
+        let model = kindling::Classifier::from_checkpoint(ck.clone(), &Device::Cpu);
+        // One batch answers as image after image does.
+        let images: Vec<_> = (0..want.len()).map(|i| image::open(dir.join(format!("{i}.png"))).unwrap()).collect();
+        let batch = model.classify_batch(&images).unwrap();
+        for (i, p) in batch.iter().enumerate() {
+            let one = model.classify(&images[i]).unwrap();
+            assert_eq!(p.best().0, one.best().0, "{name}: image {i} in a batch");
+            assert!((p.best().1 - one.best().1).abs() < 1e-5);
+        }
+        let err = model.with_tta(Tta::Flip).classify_file(dir.join("0.png")).err();
         assert_eq!(err.is_some(), features.is_some(), "{name}: flip applies to pixels only: {err:?}");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -3,7 +3,7 @@
 //! accurate, within 0.3 points, when evaluated again on its split.
 
 use kindling::checkpoint::{self, CheckpointMeta};
-use kindling::cli::{DataArgs, EvalSplit};
+use kindling::cli::DataArgs;
 use kindling::data::DatasetName;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,8 +100,14 @@ fn shipped_weights_reach_the_readme_figures() {
             generated_size: None,
             offline: true,
         };
-        let split = if eval.split == "val" { EvalSplit::Val } else { EvalSplit::Test };
-        let ds = match args.eval_split(dataset, split) {
+        let ds = if eval.split == "val" {
+            let record = ck.meta.split_record().expect("a shipped checkpoint records its split");
+            assert_eq!(record.val_size, eval.val_size, "{name}: its evaluation scored its own held-out split");
+            args.held_out(dataset, &record)
+        } else {
+            args.test_split(dataset)
+        };
+        let ds = match ds {
             Ok(ds) => ds,
             Err(e) if dataset == DatasetName::FashionMnist => {
                 eprintln!("skipped {name}: {e} (apt-get install dataset-fashion-mnist)");

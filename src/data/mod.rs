@@ -19,10 +19,12 @@ pub mod normalize;
 pub mod prefetch;
 pub mod shapes;
 pub mod source;
+pub mod split;
 pub mod toy2d;
 
 pub use normalize::Normalization;
 pub use source::{load, DataOptions, DatasetName};
+pub use split::SplitRecord;
 
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};

@@ -148,8 +148,12 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
     let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
     if opts.data_dir.is_some() || !opts.allow_download {
         return Err(Error::DataNotFound(format!(
-            "{name} ({split:?} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
+            "{name} ({} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
              KINDLING_DATA to a folder holding {}/ (see README, 'Getting the data')",
+            match split {
+                Split::Train => "training",
+                Split::Test => "test",
+            },
             name.folder().unwrap_or("")
         )));
     }

@@ -9,7 +9,7 @@ use super::{Dataset, Pixels, Split};
 use rand::{Rng, SeedableRng};
 
 /// The 2-D problems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Toy {
     /// CS231n's spiral: 3 interleaved arms, not linearly separable.
     Spiral,
@@ -19,6 +19,19 @@ pub enum Toy {
     Moons,
     /// Four Gaussian blobs (linearly separable).
     Blobs,
+}
+
+impl Toy {
+    /// The data set of this problem.
+    pub fn dataset(self) -> super::DatasetName {
+        use super::DatasetName;
+        match self {
+            Toy::Spiral => DatasetName::Spiral,
+            Toy::Circles => DatasetName::Circles,
+            Toy::Moons => DatasetName::Moons,
+            Toy::Blobs => DatasetName::Blobs,
+        }
+    }
 }
 
 impl Toy {

@@ -153,7 +153,7 @@ pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<
     if out.is_empty() {
         return Ok(out);
     }
-    let bar = progress_bar(progress, ds.len() as u64);
+    let bar = crate::progress::bar(progress, ds.len() as u64, "features");
     out.par_chunks_mut(dim).enumerate().for_each_init(
         || Scratch::new(ds.shape),
         |scratch, (i, row)| {
@@ -164,20 +164,6 @@ pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<
     );
     bar.finish_and_clear();
     Ok(out)
-}
-
-fn progress_bar(progress: bool, len: u64) -> indicatif::ProgressBar {
-    if !progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix("features");
-    bar
 }
 
 /// Per-column standardization `(x − mean) / std`, fitted on the training rows and applied to

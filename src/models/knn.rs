@@ -33,6 +33,16 @@ pub enum Distance {
     L2,
 }
 
+impl Distance {
+    /// The name as typed after `--distance`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Distance::L1 => "L1",
+            Distance::L2 => "L2",
+        }
+    }
+}
+
 /// Default bound on the distance block computed at once, in bytes.
 pub const DEFAULT_CHUNK_BYTES: usize = 256 << 20;
 
@@ -47,6 +57,8 @@ pub struct Knn {
     distance: Distance,
     /// Upper bound on the bytes of one block of distances (queries × training samples).
     pub chunk_bytes: usize,
+    /// Advanced by one per query answered (hidden unless set).
+    pub progress: indicatif::ProgressBar,
 }
 
 impl Knn {
@@ -79,6 +91,7 @@ impl Knn {
             num_classes,
             distance,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
+            progress: indicatif::ProgressBar::hidden(),
         })
     }
 
@@ -164,6 +177,7 @@ impl Knn {
             let block: Vec<Vec<usize>> = dist.par_chunks(n).map(|row| nearest(row, k)).collect();
             out.extend(block);
             start += len;
+            self.progress.inc(len as u64);
         }
         Ok(out)
     }
@@ -272,13 +286,15 @@ impl CrossValidation {
 }
 
 /// `folds`-fold cross-validation of each `k` in `ks` on `xs` `[N, D]`: the samples are split into
-/// `folds` contiguous parts; each part is scored against the others.
+/// `folds` contiguous parts; each part is scored against the others. `progress` advances by one
+/// per sample scored (`N` in all).
 pub fn cross_validate(
     xs: &Tensor,
     labels: &[u32],
     distance: Distance,
     ks: &[usize],
     folds: usize,
+    progress: &indicatif::ProgressBar,
 ) -> Result<CrossValidation> {
     let n = labels.len();
     if folds < 2 || folds > n {
@@ -292,7 +308,8 @@ pub fn cross_validate(
         let rest_idx: Vec<u32> = (0..a).chain(b..n).map(|i| i as u32).collect();
         let rest = xs.index_select(&Tensor::new(rest_idx.as_slice(), xs.device())?, 0)?;
         let rest_labels: Vec<u32> = rest_idx.iter().map(|&i| labels[i as usize]).collect();
-        let knn = Knn::fit(&rest, &rest_labels, distance)?;
+        let mut knn = Knn::fit(&rest, &rest_labels, distance)?;
+        knn.progress = progress.clone();
         let preds = knn.predict_many(&held, ks)?;
         for (i, p) in preds.iter().enumerate() {
             let correct = p.iter().zip(&labels[a..b]).filter(|(x, y)| x == y).count();

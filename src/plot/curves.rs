@@ -1,9 +1,11 @@
 //! Line plots: training curves and optimizer comparisons.
 
-use super::{blank, class_color, render, tick, Area, Drawn, FAMILY};
+use super::{blank, class_color, log_ticks, nice_ticks, render, tick, Area, Drawn, Ticked, FAMILY};
 use crate::train::EpochRecord;
 use crate::{Error, Result};
+use plotters::coord::combinators::LogCoord;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::ops::Range;
 use std::path::Path;
@@ -118,9 +120,12 @@ pub(crate) fn draw_lines(area: &Area, axes: &Axes, series: &[Series]) -> Result<
     let (x0, x1) = fold(|p| p.0);
     let (y0, y1) = fold(|p| p.1);
     let x = if x1 > x0 { x0..x1 } else { padded(x0, x1, 0.0) };
+    let integer_x = all().all(|p| p.0.fract() == 0.0);
+    let x = Ticked::<RangedCoordf64>::new(x.clone(), nice_ticks(x.start, x.end, integer_x));
     if axes.log_y {
         let y = if y1 > y0 { (y0 / 1.1)..(y1 * 1.1) } else { (y0 / 2.0)..(y1 * 2.0) };
-        draw_lines_on(area, axes, series, x, y.log_scale())
+        let ticks = log_ticks(y.start, y.end);
+        draw_lines_on(area, axes, series, x, Ticked::<LogCoord<f64>>::new(y.log_scale(), ticks))
     } else {
         let mut y = padded(y0, y1, 0.05);
         if let Some((lo, hi)) = axes.y_bounds {
@@ -129,15 +134,19 @@ pub(crate) fn draw_lines(area: &Area, axes: &Axes, series: &[Series]) -> Result<
                 y = lo..hi;
             }
         }
-        draw_lines_on(area, axes, series, x, y)
+        let ticks = nice_ticks(y.start, y.end, false);
+        draw_lines_on(area, axes, series, x, Ticked::<RangedCoordf64>::new(y, ticks))
     }
 }
 
-fn draw_lines_on<Y>(area: &Area, axes: &Axes, series: &[Series], x: Range<f64>, y: Y) -> Result<()>
+fn draw_lines_on<X, Y>(area: &Area, axes: &Axes, series: &[Series], x: X, y: Y) -> Result<()>
 where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
+    let y_desc = if axes.log_y { format!("{} (log scale)", axes.y_label) } else { axes.y_label.to_string() };
     let mut chart = ChartBuilder::on(area)
         .caption(axes.title, (FAMILY, 20))
         .margin(12)
@@ -148,8 +157,7 @@ where
     chart
         .configure_mesh()
         .x_desc(axes.x_label)
-        .y_desc(axes.y_label)
-        .y_labels(if axes.log_y { 15 } else { 10 })
+        .y_desc(y_desc)
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
         .label_style((FAMILY, 13))

@@ -1,7 +1,8 @@
 //! A mean line with error bars and the individual measurements as dots: kNN accuracy against k
 //! under cross-validation.
 
-use super::{blank, class_color, lighten, render, tick, Drawn, FAMILY};
+use super::{blank, class_color, lighten, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
+use plotters::coord::types::RangedCoordf64;
 use crate::{Error, Result};
 use plotters::prelude::*;
 use std::path::Path;
@@ -37,6 +38,7 @@ pub fn errorbar_plot(
     let (y0, y1) = bounds(ys, 0.08);
     // Caps a fixed share of the x range wide, so they look alike whatever the units.
     let cap = (x1 - x0) * 0.008;
+    let integer_x = points.iter().all(|p| p.0.fract() == 0.0);
 
     render(path, blank(800, 520), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -44,7 +46,10 @@ pub fn errorbar_plot(
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .build_cartesian_2d(
+                Ticked::<RangedCoordf64>::new(x0..x1, nice_ticks(x0, x1, integer_x)),
+                Ticked::<RangedCoordf64>::new(y0..y1, nice_ticks(y0, y1, false)),
+            )
             .drawn()?;
         chart
             .configure_mesh()

@@ -201,6 +201,83 @@ pub(crate) fn tick<T: Into<f64> + Copy>(v: &T) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// An axis that shows exactly the ticks it is given (plotters' own choice can leave a narrow log
+/// axis with none, and puts fractional ticks on integer axes), with plotters' default formatting
+/// so that it fits wherever a plain range does.
+pub(crate) struct Ticked<R> {
+    inner: R,
+    ticks: Vec<f64>,
+}
+
+impl<R: plotters::coord::ranged1d::Ranged<ValueType = f64>> Ticked<R> {
+    /// `inner` with the bold ticks `ticks` and no light ones.
+    pub(crate) fn new(inner: impl Into<R>, ticks: Vec<f64>) -> Self {
+        Ticked { inner: inner.into(), ticks }
+    }
+}
+
+impl<R: plotters::coord::ranged1d::Ranged<ValueType = f64>> plotters::coord::ranged1d::Ranged for Ticked<R> {
+    type ValueType = f64;
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: plotters::coord::ranged1d::KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            vec![]
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> std::ops::Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+/// Tick positions for a linear axis over `lo..=hi`: multiples of 1, 2 or 5 × 10^k, about eight of
+/// them; whole numbers only when `integer` (epochs, steps, k), so such an axis never reads 1.5.
+pub(crate) fn nice_ticks(lo: f64, hi: f64, integer: bool) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / 8.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let mut step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag);
+    if integer {
+        step = step.max(1.0).round();
+    }
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// Tick positions for a logarithmic axis over `lo..=hi` (`lo > 0`): powers of ten, or 1-2-5 or
+/// 1..9 × 10^k when a range spans too few decades for three ticks, or linear ticks when it lies
+/// within one step of those.
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return vec![lo];
+    }
+    let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    for mults in [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
+        let ticks: Vec<f64> = (d0..=d1)
+            .flat_map(|d| mults.iter().map(move |m| m * 10f64.powi(d)))
+            .filter(|&v| v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9))
+            .collect();
+        if ticks.len() >= 3 || (mults.len() == 9 && ticks.len() >= 2) {
+            return ticks;
+        }
+    }
+    nice_ticks(lo, hi, false)
+}
+
 /// Saturated colour of class `i`: matplotlib's "tab10" for the first ten, then evenly spread hues.
 pub(crate) fn class_color(i: usize) -> RGBColor {
     const TAB10: [(u8, u8, u8); 10] = [
@@ -359,6 +436,18 @@ mod tests {
         assert_eq!((t.as_str(), s), ("airplane", 14.0));
         let (t, _) = fit_text("a very long class name indeed", 40, 14.0, 8.0);
         assert!(t.ends_with('…') && text_width(&t, 8.0) <= 40, "{t}");
+    }
+
+    #[test]
+    fn axis_ticks() {
+        assert_eq!(nice_ticks(1.0, 2.0, true), vec![1.0, 2.0], "an epoch axis has no fractional ticks");
+        assert_eq!(nice_ticks(0.0, 1.0, false).len(), 6);
+        assert_eq!(nice_ticks(0.0, 100.0, true), (0..=5).map(|i| i as f64 * 20.0).collect::<Vec<_>>());
+        assert_eq!(log_ticks(1e-4, 10.0), vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]);
+        assert_eq!(log_ticks(0.3, 3.0), vec![0.5, 1.0, 2.0]);
+        // A loss between 1.6 and 2.3: no power of ten inside, still labelled.
+        let t = log_ticks(1.6, 2.3);
+        assert!(t.len() >= 2 && t.iter().all(|&v| (1.6..=2.3).contains(&v)), "{t:?}");
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn image_grid(
     for (i, img) in images.iter().enumerate() {
         let (x, y) = origin(i);
         image::imageops::replace(&mut canvas, &tile(img, shape, scale), x as i64, y as i64);
+        frame(&mut canvas, x, y, tile_w, tile_h);
     }
     render(path, canvas, |root| {
         for (i, label) in labels.iter().enumerate() {
@@ -59,6 +60,29 @@ pub fn image_grid(
         }
         Ok(())
     })
+}
+
+/// Grey of the one-pixel frame around each image, so that tiles whose edges are white (a filter's
+/// largest weights) stay apart from the white background and from each other.
+pub(crate) const FRAME: image::Rgb<u8> = image::Rgb([150, 150, 150]);
+
+/// Draws a one-pixel [`FRAME`] just outside the `w × h` tile at `(x, y)` (inside the padding).
+pub(crate) fn frame(canvas: &mut image::RgbImage, x: u32, y: u32, w: u32, h: u32) {
+    let (x0, y0, x1, y1) = (x.saturating_sub(1), y.saturating_sub(1), x + w, y + h);
+    for i in x0..=x1.min(canvas.width() - 1) {
+        for j in [y0, y1] {
+            if j < canvas.height() {
+                canvas.put_pixel(i, j, FRAME);
+            }
+        }
+    }
+    for j in y0..=y1.min(canvas.height() - 1) {
+        for i in [x0, x1] {
+            if i < canvas.width() {
+                canvas.put_pixel(i, j, FRAME);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +114,10 @@ mod tests {
         let path = out("filters");
         image_grid(&path, &images, [1, 2, 2], &[], 8, 5).unwrap();
         check_png(&path, Some((4 * 18, 18)));
+        // Each filter is framed: the pixel just left of the second tile is grey, not white.
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(*img.get_pixel(18 + PAD - 1, PAD + 2), FRAME);
+        assert_eq!(*img.get_pixel(18 + PAD - 2, PAD + 2), image::Rgb([255, 255, 255]));
     }
 
     #[test]

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: the example binaries and scratch folders.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The example binary `name`, built by `cargo test` beside the test binaries, run from the
+/// system's temporary folder (so a relative `runs/` never lands in the repository).
+pub fn example(name: &str) -> Command {
+    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    assert!(path.exists(), "{} not built: run `cargo test` (it builds the examples)", path.display());
+    let mut c = Command::new(path);
+    c.current_dir(std::env::temp_dir()).env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    c
+}
+
+/// An empty scratch folder unique to this test process and `name`.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kindling-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The shipped checkpoints' folder.
+pub fn weights_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
+}
+
+/// `$KINDLING_DATA`, when it is set and names a folder.
+pub fn data_root() -> Option<PathBuf> {
+    std::env::var_os("KINDLING_DATA").map(PathBuf::from).filter(|p| p.is_dir())
+}
+
+/// How a finished command went.
+pub struct Outcome {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion.
+pub fn run(cmd: &mut Command) -> Outcome {
+    let out = cmd.output().unwrap();
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}

@@ -1,0 +1,105 @@
+//! `evaluate` scores the images it says it scores: a checkpoint's own held-out split by default,
+//! never images the model trained on without saying so, and only data of the model's classes.
+
+mod common;
+use common::{example, run, tmpdir, weights_dir};
+
+#[test]
+fn the_held_out_split_is_the_recorded_one_and_training_images_are_refused() {
+    let dir = tmpdir("eval-split");
+    let save = dir.join("m.safetensors");
+    let trained = run(example("train")
+        .args(["--generated-size", "500", "--val-size", "100", "--epochs", "1", "--quiet", "--no-plots"])
+        .args(["--device", "cpu", "--save"])
+        .arg(&save));
+    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    let meta = kindling::checkpoint::read_meta(&save).unwrap();
+    let split = meta.data_split.expect("the split is recorded as numbers");
+    assert_eq!((split.total, split.train, split.val_size), (500, 400, 100));
+
+    let evaluate = |extra: &[&str]| {
+        run(example("evaluate")
+            .arg("--weights")
+            .arg(&save)
+            .args(["--split", "val", "--json", "--no-plots", "--device", "cpu"])
+            .args(extra))
+    };
+    // `--split val` alone: the recorded held-out images, found by the generated set's recorded size.
+    let own = evaluate(&[]);
+    assert_eq!(own.code, Some(0), "{}", own.stderr);
+    let json: serde_json::Value = serde_json::from_str(&own.stdout).unwrap();
+    assert_eq!(json["n"], 100);
+    assert_eq!(json["classes"].as_array().unwrap().len(), 10, "the JSON names the classes");
+
+    // A wider split would score 100 training images: refused, naming them.
+    let wider = evaluate(&["--val-size", "200"]);
+    assert_ne!(wider.code, Some(0));
+    assert!(wider.stderr.contains("100 of them are its own training images"), "{}", wider.stderr);
+    assert!(!wider.stderr.contains("panicked"));
+    // ... unless asked for, and then the report says so.
+    let forced = run(example("evaluate")
+        .arg("--weights")
+        .arg(&save)
+        .args(["--split", "val", "--val-size", "200", "--allow-train-overlap", "--no-plots", "--device", "cpu"]));
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    assert!(forced.stdout.contains("INCLUDING 100 IMAGES THE MODEL TRAINED ON"), "{}", forced.stdout);
+    // A split disjoint from the training images is fine.
+    let disjoint = evaluate(&["--val-size", "50"]);
+    assert_eq!(disjoint.code, Some(0), "{}", disjoint.stderr);
+}
+
+#[test]
+fn a_model_trained_on_everything_has_no_held_out_split() {
+    let mnist = weights_dir().join("mnist-linear.safetensors");
+    let out = run(example("evaluate").arg("--weights").arg(&mnist).args(["--split", "val", "--no-plots", "--offline"]));
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("held none out") && out.stderr.contains("--split test"), "{}", out.stderr);
+    let out = run(example("evaluate").arg("--weights").arg(&mnist).args([
+        "--split",
+        "val",
+        "--val-size",
+        "5000",
+        "--no-plots",
+        "--offline",
+    ]));
+    assert_ne!(out.code, Some(0));
+    // The split is carved from the data: without MNIST the message is about the data, with it
+    // about the overlap.
+    assert!(
+        out.stderr.contains("its own training images") || out.stderr.contains("not found"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn data_of_other_classes_is_refused() {
+    let Some(_) = common::data_root() else {
+        eprintln!("skipped: KINDLING_DATA not set (see README)");
+        return;
+    };
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist").is_dir() {
+        eprintln!("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let out = run(example("evaluate")
+        .arg("--weights")
+        .arg(weights_dir().join("mnist-linear.safetensors"))
+        .args(["--dataset", "fashion-mnist", "--no-plots", "--offline"]));
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stderr.contains("T-shirt/top") && out.stderr.contains("mnist"), "{}", out.stderr);
+}
+
+#[test]
+fn manual_backprop_stops_when_it_diverges() {
+    let out = run(example("manual_backprop").args(["--lr", "0.01", "--steps", "50"]));
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stderr.contains("diverged"), "{}", out.stderr);
+    // It stops before printing a runaway loss (it used to print a 150-digit one beside an error of 0).
+    let losses: Vec<f64> =
+        out.stdout.lines().filter_map(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok())).collect();
+    assert!(!losses.is_empty(), "{}", out.stdout);
+    assert!(losses.iter().all(|&l| l.is_finite() && l <= 1e6 * losses[0]), "{}", out.stdout);
+    let ok = run(example("manual_backprop").args(["--steps", "20", "--log-every", "5"]));
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+}
