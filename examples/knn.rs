@@ -69,8 +69,8 @@ fn main() -> anyhow::Result<()> {
         Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
         None => None,
     };
-    let train_set = kindling::run::model_input(&prepared.train, features.as_ref(), true)?;
-    let queries = kindling::run::model_input(&queries, features.as_ref(), true)?;
+    let train_set = kindling::features::model_input(&prepared.train, features.as_ref(), true)?;
+    let queries = kindling::features::model_input(&queries, features.as_ref(), true)?;
     // Raw pixels are compared as they are (scaled to [0, 1]); features are standardized with
     // the training set's statistics so that no feature dominates the distance.
     let norm = match features {

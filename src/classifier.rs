@@ -67,7 +67,7 @@ impl Classifier {
 
     /// Wraps a loaded checkpoint (its model must live on `device`).
     pub fn from_checkpoint(checkpoint: Checkpoint, device: &Device) -> Self {
-        let tta = crate::tta::resolve(None, &checkpoint.meta);
+        let tta = checkpoint.meta.recorded_tta();
         Classifier { checkpoint, tta, device: device.clone() }
     }
 
@@ -134,7 +134,7 @@ impl Classifier {
         // The images go the way of every evaluation: hand-made features when the model reads
         // them, then the training split's normalization.
         let set = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], [c, h, w], meta.classes.clone())?;
-        let input = crate::run::model_input(&set, meta.features.as_ref(), false)?;
+        let input = crate::features::model_input(&set, meta.features.as_ref(), false)?;
         let idx: Vec<usize> = (0..images.len()).collect();
         let (xs, _) = input.batch(&idx, &meta.normalization, &self.device)?;
         let probs = self.tta.probabilities(&self.checkpoint.model, &xs)?.to_vec2::<f32>()?;

@@ -54,6 +54,10 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
         (ModelKind::Cnn, Cifar10, _) => row(Adamw, 2e-3, 15, 128, 0.0, true),
         // Clothes photographed face-on are as likely mirrored; digits are not.
         (ModelKind::Cnn, FashionMnist, _) => row(Adamw, 2e-3, 15, 128, 0.0, true),
+        // Small and quick on the generated shapes: 97.05% held-out (the last 2,000 training images)
+        // after 8 epochs, against 37.90% for the 32-64-128 net with a 256-wide head and dropout 0.3
+        // after 6 (the same time budget); see the README's first command.
+        (ModelKind::Cnn, Shapes, _) => row(Adamw, 2e-3, 8, 128, 0.0, false),
         (ModelKind::Cnn, _, _) => row(Adamw, 2e-3, 10, 128, 0.0, false),
     };
     let weight_decay = if r.optimizer == Adamw { 0.05 } else { 0.0 };
@@ -101,6 +105,7 @@ pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
             // Dropout 0.5 against 0.3 (and against 2-pixel crops) on a held-out 10,000 of the
             // training images: 93.78% / 93.76% / 93.51%, 94.09% / 93.89% / 93.63% with --tta flip.
             FashionMnist => (vec![32, 64, 128], 2, 0.5, vec![]),
+            Shapes => (vec![16, 32, 64], 1, 0.0, vec![]),
             _ => (vec![32, 64, 128], 1, 0.3, vec![256]),
         };
         return ModelOptions {

@@ -126,7 +126,7 @@ pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result
             ));
         }
     }
-    let ds = &crate::run::model_input(ds, ck.meta.features.as_ref(), false)?;
+    let ds = &crate::features::model_input(ds, ck.meta.features.as_ref(), false)?;
     let want = ck.meta.model.input_shape();
     if ds.shape != want {
         return Err(Error::invalid(

@@ -3,25 +3,42 @@
 //! The classic image-classification ladder, from nearest neighbour to convolutional networks, as
 //! thin models on [candle](https://github.com/huggingface/candle).
 //!
-//! - [`data`]: CIFAR-10, MNIST, Fashion-MNIST, the generated `shapes` set and 2-D toy problems,
-//!   kept as `u8` and batched as normalized `f32`.
-//! - [`models`]: the classifiers; [`loss`]: softmax and hinge losses with regularization.
-//! - [`optim`]: SGD, momentum, Nesterov, RMSProp, Adam, AdamW and schedules.
-//! - [`train`]: the one training loop and the one evaluation; [`checkpoint`]: self-describing
-//!   safetensors files; [`tta`]: test-time augmentation.
+//! Classify an image with a shipped checkpoint:
 //!
-//! ```no_run
-//! use kindling::{cli, data::{self, DatasetName, Split}, defaults, models::*, params::Params, train};
-//! let train_set = data::load(DatasetName::Shapes, Split::Train, &Default::default())?;
-//! let norm = data::Normalization::fit(&train_set);
-//! let params = Params::new(0);
-//! let cfg = ModelConfig::Linear(LinearConfig { input_shape: train_set.shape, classes: 10 });
-//! let dev = candle_core::Device::Cpu;
-//! let model = Model::new(&cfg, params.var_builder(candle_core::DType::F32, &dev))?;
-//! let tc = defaults::train_config(DatasetName::Shapes, ModelKind::Linear, kindling::loss::LossKind::Softmax);
-//! train::fit(&model, &params, &train_set, None, &norm, &tc, &dev, &Default::default(), None, |_| true)?;
-//! # Ok::<(), kindling::Error>(())
 //! ```
+//! # fn main() -> kindling::Result<()> {
+//! # let png = std::env::temp_dir().join(format!("kindling-lib-doc-{}.png", std::process::id()));
+//! # image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, 90])).save(&png).unwrap();
+//! let model = kindling::Classifier::load("weights/cifar10-cnn.safetensors", &candle_core::Device::Cpu)?;
+//! let prediction = model.classify_file(&png)?;
+//! let (class, probability) = prediction.best();
+//! println!("{class}: {:.1}%", 100.0 * probability);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Layers
+//!
+//! Imports point downwards only:
+//!
+//! 1. **Core** — tensors in, tensors out; nothing here knows about files, flags or pictures:
+//!    [`ops`] (kindling's own CPU kernels with backward passes), [`models`] (the classifiers and
+//!    [`models::Network`], a model with its parameters), [`loss`], [`optim`], [`params`],
+//!    [`data`] (data sets in memory, splits, batches), [`features`] (HOG, colour histograms, and
+//!    [`features::model_input`], the one way from images to a model's input), [`metrics`],
+//!    [`tta`] (test-time augmentation).
+//! 2. **Training machinery** — [`train`] (the one loop [`train::fit`], its configuration, its
+//!    epoch hooks, the one evaluation) and [`checkpoint`] (self-describing safetensors files, and
+//!    [`checkpoint::Checkpointer`], the hook that writes them during training).
+//! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), [`run`] (a whole
+//!    training run as `train` performs it), [`evaluate`] (the report `evaluate` prints),
+//!    [`cli`] (the examples' shared flags), [`defaults`] (tuned hyper-parameters), [`visualize`]
+//!    and [`plot`] (pictures), [`publish`] (shipping checkpoints to `weights/`),
+//!    [`manual_backprop`] and [`toy`] (the lecture's demonstrations).
+//!
+//! Beside them: [`error`], [`device`] (`--device` parsing), [`progress`] (progress bars);
+//! and, for the examples, benchmarks and tests rather than library users, [`allocator`],
+//! [`bench`] and [`machine`].
 #![warn(missing_docs)]
 
 pub mod allocator;
@@ -54,3 +71,8 @@ pub mod visualize;
 
 pub use classifier::{Classifier, Prediction};
 pub use error::{Error, Result};
+
+/// The README's Rust snippets, run as doctests so that they keep working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

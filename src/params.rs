@@ -18,6 +18,12 @@ pub struct Params {
     seed: u64,
 }
 
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Params").field("seed", &self.seed).field("tensors", &self.named_vars().len()).finish()
+    }
+}
+
 impl Params {
     /// An empty set whose new variables derive from `seed`.
     pub fn new(seed: u64) -> Self {

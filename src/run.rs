@@ -2,15 +2,14 @@
 //! model the configuration names, fit it, checkpoint it, and score it on the test split when
 //! there is one.
 
-use crate::checkpoint::{self, CheckpointMeta};
+use crate::checkpoint::{self, CheckpointMeta, Checkpointer};
 use crate::cli::Prepared;
-use crate::data::{self, Dataset, DatasetName, Normalization, Split};
+use crate::data::{self, DatasetName, Normalization, Split};
 use crate::features::{self, FeatureConfig};
-use crate::models::{Model, ModelConfig, ModelKind, ModelOptions};
-use crate::params::Params;
-use crate::train::{self, EpochRecord, Outputs, ResumeFrom, TrainConfig};
+use crate::models::{ModelConfig, ModelKind, ModelOptions, Network};
+use crate::train::{self, EpochRecord, ResumeFrom, Session, TrainConfig, TrainData};
 use crate::{Error, Result};
-use candle_core::{DType, Device};
+use candle_core::Device;
 use std::path::Path;
 
 /// What to train.
@@ -28,14 +27,30 @@ pub struct Run {
     pub train: TrainConfig,
 }
 
+impl Run {
+    /// `runs/<dataset>-<model>[-features][-svm].safetensors`: where `train` saves without `--save`.
+    pub fn default_save_path(&self) -> std::path::PathBuf {
+        let loss = if self.train.loss == crate::loss::LossKind::Svm { "-svm" } else { "" };
+        let feats = if self.features.is_some() { "-features" } else { "" };
+        format!("runs/{}-{}{feats}{loss}.safetensors", self.dataset, self.model.as_str()).into()
+    }
+}
+
+/// Where a run writes, and how much it says.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The final checkpoint (its siblings `.last`, `.best`, `.history.json` go beside it).
+    pub save: std::path::PathBuf,
+    /// The command line, recorded in the checkpoint.
+    pub command: String,
+    /// Progress bars and one line per epoch.
+    pub verbose: bool,
+}
+
 /// A checkpoint to continue from.
 pub struct Resume {
     /// The model with its trained parameters.
-    pub model: Model,
-    /// Its parameters.
-    pub params: Params,
-    /// Its configuration.
-    pub model_config: ModelConfig,
+    pub network: Network,
     /// The normalization it was trained with.
     pub normalization: Normalization,
     /// Optimizer state, epoch count and history.
@@ -56,6 +71,29 @@ pub struct RunReport {
     pub test_n: usize,
     /// Why there is no test score, when there is none.
     pub no_test_reason: Option<String>,
+}
+
+impl RunReport {
+    /// One line on the run: model, data, the last epoch's accuracies, time, file.
+    pub fn summary(&self, run: &Run, save: &Path) -> String {
+        let pct = |a: f64| format!("{:.2}%", 100.0 * a);
+        let last = self.history.last();
+        let epochs = last.map_or(0, |r| r.epoch);
+        format!(
+            "{} {} ({} loss): running train accuracy {}, {} after {epochs} epoch{} in {:.1}s; saved {}",
+            run.dataset,
+            run.model.as_str(),
+            run.train.loss.as_str(),
+            last.map_or("-".into(), |r| pct(r.train_acc)),
+            match last.and_then(|r| r.val_acc) {
+                Some(v) => format!("held-out accuracy {}", pct(v)),
+                None => "no held-out split".to_string(),
+            },
+            if epochs == 1 { "" } else { "s" },
+            self.seconds,
+            save.display()
+        )
+    }
 }
 
 /// Reads a resumable checkpoint (`.last.safetensors`).
@@ -86,9 +124,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
     };
     let resume = Resume {
         split: ck.meta.split_record(),
-        model: ck.model,
-        params: ck.params,
-        model_config: ck.meta.model.clone(),
+        network: Network { model: ck.model, params: ck.params, config: ck.meta.model.clone() },
         normalization: ck.meta.normalization.clone(),
         from: ResumeFrom {
             epoch: ck.meta.epoch,
@@ -106,26 +142,10 @@ pub fn dataset_of(meta: &CheckpointMeta, path: &Path) -> Result<DatasetName> {
         .map_err(|_| Error::checkpoint(path, format!("unknown data set '{}'", meta.dataset)))
 }
 
-/// The model's input for `ds`: its features when `features` is set, else the images themselves.
-pub fn model_input(ds: &Dataset, features: Option<&FeatureConfig>, progress: bool) -> Result<Dataset> {
-    match features {
-        Some(f) => features::transform(ds, f, progress),
-        None => Ok(ds.clone()),
-    }
-}
-
-/// Trains, saves to `save` (and its siblings), and scores on the test split if it is available
-/// without a download.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    run: &Run,
-    data: &Prepared,
-    device: &Device,
-    save: &Path,
-    resume: Option<Resume>,
-    command: &str,
-    verbose: bool,
-) -> Result<RunReport> {
+/// Trains, saves to `out.save` (and its siblings), and scores on the test split if it is
+/// available without a download.
+pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: Option<Resume>) -> Result<RunReport> {
+    let verbose = out.verbose;
     let image_shape = data.train.shape;
     let f = run.features.as_ref();
     if run.model == ModelKind::Cnn {
@@ -144,37 +164,36 @@ pub fn train(
         }
     }
     let t0 = std::time::Instant::now();
-    let train_set = model_input(&data.train, f, verbose)?;
-    let val_set = data.val.as_ref().map(|v| model_input(v, f, verbose)).transpose()?;
+    let train_set = features::model_input(&data.train, f, verbose)?;
+    let val_set = data.val.as_ref().map(|v| features::model_input(v, f, verbose)).transpose()?;
     if verbose && f.is_some() {
         eprintln!("features: {} values per image, extracted in {:.1}s", train_set.shape[0], t0.elapsed().as_secs_f64());
     }
-    let (model, params, model_cfg, norm, from) = match resume {
+    let (net, norm, from) = match resume {
         Some(r) => {
-            if r.model_config.input_shape() != train_set.shape || r.model_config.classes() != train_set.num_classes() {
+            let c = &r.network.config;
+            if c.input_shape() != train_set.shape || c.classes() != train_set.num_classes() {
                 return Err(Error::invalid("--resume", "the checkpoint's input shape or classes differ from the data"));
             }
-            (r.model, r.params, r.model_config, r.normalization, Some(r.from))
+            (r.network, r.normalization, Some(r.from))
         }
         None => {
             let cfg = ModelConfig::new(run.model, train_set.shape, train_set.num_classes(), &run.options);
-            let params = Params::new(run.train.seed);
-            let model = Model::new(&cfg, params.var_builder(DType::F32, device))?;
-            (model, params, cfg, Normalization::fit(&train_set), None)
+            (Network::new(&cfg, run.train.seed, device)?, Normalization::fit(&train_set), None)
         }
     };
     if verbose {
         eprintln!(
             "model {}: {} parameters; {} training images, {} validation",
             run.model.as_str(),
-            params.count(),
+            net.params.count(),
             train_set.len(),
             val_set.as_ref().map_or(0, |v| v.len())
         );
     }
     let meta = CheckpointMeta {
         kindling_version: env!("CARGO_PKG_VERSION").to_string(),
-        model: model_cfg,
+        model: net.config.clone(),
         classes: train_set.classes.clone(),
         normalization: norm.clone(),
         dataset: run.dataset.as_str().to_string(),
@@ -183,21 +202,25 @@ pub fn train(
         train: Some(run.train.clone()),
         split: Some(data.description.clone()),
         data_split: Some(data.split),
-        command: Some(command.to_string()),
+        command: Some(out.command.clone()),
         features: run.features.clone(),
         image_shape: Some(image_shape),
         wall_seconds: None,
         machine: Some(crate::machine::describe()),
         evaluation: None,
     };
-    let out = Outputs { save: Some(save.to_path_buf()), meta: Some(meta), verbose };
-    let report =
-        train::fit(&model, &params, &train_set, val_set.as_ref(), &norm, &run.train, device, &out, from, |_| true)?;
+    let best_so_far = from.as_ref().and_then(|f| f.history.iter().filter_map(|r| r.val_acc).reduce(f64::max));
+    let data_in = TrainData { train: &train_set, val: val_set.as_ref(), normalization: &norm };
+    let session = Session::new()
+        .verbose(verbose)
+        .resume(from)
+        .hook(Checkpointer::new(&out.save, meta, best_so_far));
+    let report = train::fit(&net, &data_in, &run.train, device, session)?;
     let opts = data::DataOptions { allow_download: false, ..data.options.clone() };
     let (test_acc, test_n, no_test_reason) = match data::load(run.dataset, Split::Test, &opts) {
         Ok(test) => {
-            let test = model_input(&test, f, false)?;
-            (Some(train::evaluate(&model, &test, &norm, device)?.accuracy()), test.len(), None)
+            let test = features::model_input(&test, f, false)?;
+            (Some(train::evaluate(&net.model, &test, &norm, device)?.accuracy()), test.len(), None)
         }
         Err(e) => (None, 0, Some(e.to_string())),
     };

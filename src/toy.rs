@@ -1,11 +1,10 @@
 //! Helpers for the 2-D toy experiments: quick training runs and label noise.
 
 use crate::data::{Dataset, Normalization};
-use crate::models::{Model, ModelConfig, ModelKind, ModelOptions};
-use crate::params::Params;
-use crate::train::{self, Outputs, TrainConfig};
+use crate::models::{Model, ModelConfig, ModelKind, ModelOptions, Network};
+use crate::train::{self, Session, TrainConfig, TrainData};
 use crate::Result;
-use candle_core::{DType, Device};
+use candle_core::Device;
 use rand::{Rng, SeedableRng};
 
 /// Trains a `kind` model on `ds` in memory (no checkpoint) and returns it with its final
@@ -18,12 +17,11 @@ pub fn train_toy(
     cfg: &TrainConfig,
     device: &Device,
 ) -> Result<(Model, f64)> {
-    let params = Params::new(cfg.seed);
-    let mc = ModelConfig::new(kind, ds.shape, ds.num_classes(), options);
-    let model = Model::new(&mc, params.var_builder(DType::F32, device))?;
-    train::fit(&model, &params, ds, None, norm, cfg, device, &Outputs::default(), None, |_| true)?;
-    let acc = train::evaluate(&model, ds, norm, device)?.accuracy();
-    Ok((model, acc))
+    let net = Network::new(&ModelConfig::new(kind, ds.shape, ds.num_classes(), options), cfg.seed, device)?;
+    let data = TrainData { train: ds, val: None, normalization: norm };
+    train::fit(&net, &data, cfg, device, Session::new())?;
+    let acc = train::evaluate(&net.model, ds, norm, device)?.accuracy();
+    Ok((net.model, acc))
 }
 
 /// A copy of `ds` with a fraction `p` of labels replaced by random other classes.

@@ -4,7 +4,7 @@
 //! A model trained with horizontal flips has seen both orientations of every image, so the two
 //! views are equally valid inputs and their average is a slightly better estimate than either.
 //! It costs two forward passes. The choice measured on a shipped checkpoint is recorded in its
-//! [`Evaluation`](crate::checkpoint::Evaluation), and `evaluate` and `predict` apply it unless told
+//! checkpoint's evaluation record, and `evaluate` and `predict` apply it unless told
 //! otherwise (`--tta none`).
 
 use crate::models::Model;
@@ -73,12 +73,6 @@ impl Tta {
             Tta::Flip => s,
         })
     }
-}
-
-/// The augmentation to use with `meta`'s model: `requested` when given (`--tta`), else the one
-/// its recorded accuracy was measured with, else none.
-pub fn resolve(requested: Option<Tta>, meta: &crate::checkpoint::CheckpointMeta) -> Tta {
-    requested.or(meta.evaluation.as_ref().map(|e| e.tta)).unwrap_or_default()
 }
 
 /// Mirrors a batch `[B, C, H, W]` left to right (reverses the last dimension).

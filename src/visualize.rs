@@ -131,7 +131,7 @@ pub fn sample_predictions(
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, Vec<String>, Vec<String>, Vec<f32>)> {
     let sub = ds.take(n);
-    let input = crate::run::model_input(&sub, ck.meta.features.as_ref(), false)?;
+    let input = crate::features::model_input(&sub, ck.meta.features.as_ref(), false)?;
     let idx: Vec<usize> = (0..input.len()).collect();
     let (xs, _) = input.batch(&idx, &ck.meta.normalization, device)?;
     let probs = tta.probabilities(&ck.model, &xs)?.to_vec2::<f32>()?;
@@ -186,11 +186,13 @@ pub fn compare_optimizers(
         let mut cfg = base.clone();
         cfg.optimizer = crate::optim::OptimizerConfig::new(opt, lr);
         cfg.schedule = crate::optim::Schedule::Constant;
-        let params = crate::params::Params::new(cfg.seed);
-        let mc = crate::models::ModelConfig::new(kind, train.shape, train.num_classes(), options);
-        let model = Model::new(&mc, params.var_builder(candle_core::DType::F32, device))?;
-        let report =
-            crate::train::fit(&model, &params, train, None, &norm, &cfg, device, &Default::default(), None, |_| true)?;
+        let net = crate::models::Network::new(
+            &crate::models::ModelConfig::new(kind, train.shape, train.num_classes(), options),
+            cfg.seed,
+            device,
+        )?;
+        let data = crate::train::TrainData { train, val: None, normalization: &norm };
+        let report = crate::train::fit(&net, &data, &cfg, device, crate::train::Session::new())?;
         let losses: Vec<(f64, f64)> = report
             .history
             .iter()

@@ -1,6 +1,6 @@
 //! Checkpoints: round trip, self-description, atomic writes, resume, and bad files.
 
-use candle_core::{DType, Device};
+use candle_core::Device;
 use kindling::checkpoint;
 use kindling::cli::DataArgs;
 use kindling::data::{DatasetName, Normalization};
@@ -46,7 +46,7 @@ fn round_trip_and_metadata() {
     let data = data_args(200).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::fit(&data.train);
     let run = tiny_run(2);
-    let report = run::train(&run, &data, &dev(), &save, None, "test", false).unwrap();
+    let report = run::train(&run, &data, &dev(), &quiet(&save), None).unwrap();
     assert_eq!(report.history.len(), 2);
     for sib in ["last.safetensors", "best.safetensors", "history.json"] {
         assert!(checkpoint::sibling(&save, sib).exists(), "{sib} missing");
@@ -81,26 +81,25 @@ fn resume_matches_an_uninterrupted_run() {
     let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::train(&run, &data, &dev(), &whole, None, "test", false).unwrap();
+    run::train(&run, &data, &dev(), &quiet(&whole), None).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
-    let params = kindling::params::Params::new(run.train.seed);
     let cfg = kindling::models::ModelConfig::new(run.model, data.train.shape, 10, &run.options);
-    let model = kindling::models::Model::new(&cfg, params.var_builder(DType::F32, &dev())).unwrap();
+    let net = kindling::models::Network::new(&cfg, run.train.seed, &dev()).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
-    let out = kindling::train::Outputs { save: Some(cut.clone()), meta: Some(meta), verbose: false };
-    kindling::train::fit(&model, &params, &data.train, data.val.as_ref(), &norm, &run.train, &dev(), &out, None, |r| {
-        r.epoch < 1
-    })
-    .unwrap();
+    let session = kindling::train::Session::new()
+        .hook(checkpoint::Checkpointer::new(&cut, meta, None))
+        .hook(|r: &kindling::train::EpochRecord| r.epoch < 1);
+    let train_data = kindling::train::TrainData { train: &data.train, val: data.val.as_ref(), normalization: &norm };
+    kindling::train::fit(&net, &train_data, &run.train, &dev(), session).unwrap();
     assert!(!cut.exists(), "an interrupted run writes no final checkpoint");
     let last = checkpoint::sibling(&cut, "last.safetensors");
     assert_eq!(checkpoint::read_meta(&last).unwrap().epoch, 1);
 
     let (run2, resume) = run::from_resume(&last, &dev()).unwrap();
     assert_eq!(resume.from.history.len(), 1);
-    let report = run::train(&run2, &data, &dev(), &cut, Some(resume), "test", false).unwrap();
+    let report = run::train(&run2, &data, &dev(), &quiet(&cut), Some(resume)).unwrap();
     assert_eq!(report.history.len(), 3);
 
     let a = checkpoint::load(&whole, &dev()).unwrap();
@@ -129,7 +128,7 @@ fn bad_checkpoints_are_clear_errors() {
     let save = dir.join("m.safetensors");
     let data = data_args(60).prepare(DatasetName::Shapes).unwrap();
 
-    run::train(&tiny_run(1), &data, &dev(), &save, None, "test", false).unwrap();
+    run::train(&tiny_run(1), &data, &dev(), &quiet(&save), None).unwrap();
     let mut meta = checkpoint::read_meta(&save).unwrap();
     meta.model = kindling::models::ModelConfig::new(ModelKind::Linear, [1, 28, 28], 10, &tiny_run(1).options);
     let params = checkpoint::load(&save, &dev()).unwrap().params;
@@ -155,7 +154,7 @@ fn nan_loss_stops_with_epoch_and_step() {
 
     let mut run = tiny_run(2);
     run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Sgd, 1e30);
-    let err = run::train(&run, &data, &dev(), &dir.join("m.safetensors"), None, "test", false).err().unwrap();
+    let err = run::train(&run, &data, &dev(), &quiet(dir.join("m.safetensors")), None).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");
@@ -164,4 +163,9 @@ fn nan_loss_stops_with_epoch_and_step() {
 /// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
 fn dev() -> Device {
     kindling::device::test_device()
+}
+
+/// A run's output that writes `save` and prints nothing.
+fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
+    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
 }

@@ -38,7 +38,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     options.hidden = vec![16];
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg };
     let save = dir.join("m.safetensors");
-    let report = run::train(&run, &data, &Device::Cpu, &save, None, "test", false).unwrap();
+    let report = run::train(&run, &data, &Device::Cpu, &quiet(&save), None).unwrap();
     // Curves from the real history.
     if font_or_skip() {
         let curves = dir.join("curves.png");
@@ -110,4 +110,9 @@ fn cnn_filters_and_evaluation_pictures() {
     for f in files {
         check_png(&f, None);
     }
+}
+
+/// A run's output that writes `save` and prints nothing.
+fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
+    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
 }

@@ -38,7 +38,7 @@ fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     let options = kindling::defaults::model_options(DatasetName::Shapes, kind);
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train };
     let save = dir.join("m.safetensors");
-    run::train(&run, &data, &Device::Cpu, &save, None, "test", false).unwrap();
+    run::train(&run, &data, &Device::Cpu, &quiet(&save), None).unwrap();
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
 }
 
@@ -74,7 +74,7 @@ fn an_image_file_is_classified_as_evaluation_classifies_it() {
     for (name, features) in [("pixels", None), ("features", Some(FeatureConfig::default()))] {
         let dir = tmp(name);
         let ck = trained(features.clone(), &dir);
-        let input = run::model_input(&test, features.as_ref(), false).unwrap();
+        let input = kindling::features::model_input(&test, features.as_ref(), false).unwrap();
         let want = kindling::train::predict(&ck.model, &input, &ck.meta.normalization, &Device::Cpu).unwrap();
         for (i, &w) in want.iter().enumerate() {
             let path = dir.join(format!("{i}.png"));
@@ -116,4 +116,9 @@ fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
     }
     assert!(differ, "a linear model should see an image and its mirror image differently");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run's output that writes `save` and prints nothing.
+fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
+    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
 }

@@ -166,6 +166,16 @@ pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<
     Ok(out)
 }
 
+/// A model's input for `ds`: its features when `features` is set (a progress bar when
+/// `progress`), else the images themselves. Training, evaluation, prediction and pictures all
+/// go through here, so a model always sees what it was trained on.
+pub fn model_input(ds: &Dataset, features: Option<&FeatureConfig>, progress: bool) -> Result<Dataset> {
+    match features {
+        Some(f) => transform(ds, f, progress),
+        None => Ok(ds.clone()),
+    }
+}
+
 /// Per-column standardization `(x − mean) / std`, fitted on the training rows and applied to
 /// every split. A constant column (std below `1e-6`) gets std 1, so it becomes 0, not NaN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

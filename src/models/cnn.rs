@@ -1,5 +1,7 @@
-//! An AlexNet-style convolutional network for small images: a stack of conv blocks (convolution,
-//! optional batch norm, activation, optional pooling), dropout, and a fully connected head.
+//! A convolutional network for small images: a stack of conv blocks (convolution, optional batch
+//! norm, activation, optional pooling), dropout, and a fully connected head. The defaults are
+//! VGG-style stages of 3×3 convolutions with batch norm (the layout of Keller Jordan's airbench);
+//! AlexNet's pieces (overlapping 3×3 pooling, dropout, a fully connected head) are options.
 //!
 //! Filters span the full input depth, as in the lecture: block `i`'s weights are
 //! `[out, in, k, k]`. Parameter names (readable from PyTorch): `features.{i}.weight` /

@@ -9,12 +9,14 @@ pub mod cnn;
 pub mod knn;
 pub mod linear;
 pub mod mlp;
+pub mod network;
 
 pub use activation::Activation;
 pub use batch_norm::BatchNorm;
 pub use cnn::{Cnn, CnnConfig, ConvBlock, Pool};
 pub use linear::{LinearClassifier, LinearConfig};
 pub use mlp::{InitKind, Mlp, MlpConfig};
+pub use network::Network;
 
 use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -40,7 +42,8 @@ pub enum ModelKind {
     Linear,
     /// Multi-layer perceptron.
     Mlp,
-    /// AlexNet-style convolutional network.
+    /// Convolutional network: VGG-style stages of 3×3 convolutions with batch norm by default
+    /// (AlexNet's overlapping pooling, dropout and fully connected head as options).
     Cnn,
 }
 

@@ -258,20 +258,20 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, integer: bool) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
-/// Tick positions for a logarithmic axis over `lo..=hi` (`lo > 0`): powers of ten, or 1-2-5 or
-/// 1..9 × 10^k when a range spans too few decades for three ticks, or linear ticks when it lies
-/// within one step of those.
+/// Tick positions for a logarithmic axis over `lo..=hi` (`lo > 0`): powers of ten, or 1-2-5 ×
+/// 10^k when the range spans too few decades for three of those, or linear ticks when it is
+/// narrower still (a loss between 1.1 and 3.5: a log axis with one or two labels reads as none).
 pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return vec![lo];
     }
     let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-    for mults in [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
+    for mults in [&[1.0][..], &[1.0, 2.0, 5.0]] {
         let ticks: Vec<f64> = (d0..=d1)
             .flat_map(|d| mults.iter().map(move |m| m * 10f64.powi(d)))
             .filter(|&v| v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9))
             .collect();
-        if ticks.len() >= 3 || (mults.len() == 9 && ticks.len() >= 2) {
+        if ticks.len() >= 3 {
             return ticks;
         }
     }
@@ -445,6 +445,7 @@ mod tests {
         assert_eq!(nice_ticks(0.0, 100.0, true), (0..=5).map(|i| i as f64 * 20.0).collect::<Vec<_>>());
         assert_eq!(log_ticks(1e-4, 10.0), vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]);
         assert_eq!(log_ticks(0.3, 3.0), vec![0.5, 1.0, 2.0]);
+        assert_eq!(log_ticks(1.1, 3.5), vec![1.5, 2.0, 2.5, 3.0, 3.5]);
         // A loss between 1.6 and 2.3: no power of ten inside, still labelled.
         let t = log_ticks(1.6, 2.3);
         assert!(t.len() >= 2 && t.iter().all(|&v| (1.6..=2.3).contains(&v)), "{t:?}");

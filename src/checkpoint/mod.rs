@@ -7,10 +7,13 @@
 //! model from the file alone. Files are written to a temporary name, synced, then renamed, so a
 //! crash never leaves a truncated checkpoint behind.
 
+mod checkpointer;
+pub use checkpointer::Checkpointer;
+
 use crate::data::Normalization;
-use crate::models::{Model, ModelConfig};
+use crate::models::{Model, ModelConfig, Network};
 use crate::params::Params;
-use crate::train::{EpochRecord, TrainConfig};
+use crate::train::config::{EpochRecord, TrainConfig};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -70,6 +73,13 @@ pub struct CheckpointMeta {
 }
 
 impl CheckpointMeta {
+    /// The test-time augmentation the recorded accuracy was measured with (none if no accuracy
+    /// is recorded): what `evaluate`, `predict` and [`Classifier`](crate::Classifier) apply by
+    /// default.
+    pub fn recorded_tta(&self) -> crate::tta::Tta {
+        self.evaluation.as_ref().map(|e| e.tta).unwrap_or_default()
+    }
+
     /// Which training images the model saw and which it held out, from [`data_split`](Self::data_split)
     /// or, in older files, from the words of [`split`](Self::split).
     pub fn split_record(&self) -> Option<crate::data::SplitRecord> {
@@ -229,8 +239,7 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     let meta = meta_from_bytes(path, &bytes)?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| Error::checkpoint(path, format!("tensors unreadable: {e}")))?;
-    let params = Params::new(0);
-    let model = Model::new(&meta.model, params.var_builder(DType::F32, device))?;
+    let Network { model, params, .. } = Network::new(&meta.model, 0, device)?;
     for (name, var) in params.named_vars() {
         let t = tensors.get(&name).ok_or_else(|| {
             Error::checkpoint(

@@ -3,6 +3,9 @@
 //! Every example spells the shared flags the same way: `--dataset --data-dir --train-size
 //! --val-size --exclude-last --device --seed`.
 
+mod train_args;
+pub use train_args::TrainArgs;
+
 use crate::data::{self, DataOptions, Dataset, DatasetName, Split, SplitRecord};
 use crate::Result;
 use clap::Args;
@@ -74,6 +77,25 @@ impl DataArgs {
             }
         }
         args
+    }
+
+    /// [`prepare`](Self::prepare) for a resumed run: the split the checkpoint `recorded` unless
+    /// data flags say otherwise, and an error when they carve another one (the run would go on
+    /// with other images than it started with).
+    pub fn prepare_resumed(&self, name: DatasetName, recorded: Option<SplitRecord>) -> Result<Prepared> {
+        let data = self.or_recorded(name, recorded).prepare(name)?;
+        if let Some(r) = recorded.filter(|r| *r != data.split) {
+            return Err(crate::Error::invalid(
+                "--resume",
+                format!(
+                    "the checkpoint trained on {}, but these flags give {}: resume without data flags to continue \
+                     on its own split",
+                    r.describe(name.as_str()),
+                    data.description
+                ),
+            ));
+        }
+        Ok(data)
     }
 
     /// Loads the training split of `name` and carves `--exclude-last`, `--val-size` and

@@ -1,0 +1,29 @@
+//! A model together with its named parameters: the one place that builds both.
+//!
+//! Training needs the parameters (to step them), evaluation the model, checkpoints the
+//! configuration to rebuild them from; a [`Network`] keeps the three together.
+
+use super::{Model, ModelConfig};
+use crate::params::Params;
+use crate::Result;
+use candle_core::{DType, Device};
+
+/// A built model, its parameters and the configuration it was built from.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// The model, ready to run.
+    pub model: Model,
+    /// Its trainable parameters (and batch-norm statistics), by name.
+    pub params: Params,
+    /// What it was built from.
+    pub config: ModelConfig,
+}
+
+impl Network {
+    /// Builds `config` on `device` in f32, with parameters drawn from `seed`.
+    pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Result<Self> {
+        let params = Params::new(seed);
+        let model = Model::new(config, params.var_builder(DType::F32, device))?;
+        Ok(Network { model, params, config: config.clone() })
+    }
+}
