@@ -134,9 +134,10 @@ impl Classifier {
         // The images go the way of every evaluation: hand-made features when the model reads
         // them, then the training split's normalization.
         let set = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], [c, h, w], meta.classes.clone())?;
-        let input = crate::features::model_input(&set, meta.features.as_ref(), false)?;
+        let pre = meta.preprocess();
+        let input = pre.input(&set, false)?;
         let idx: Vec<usize> = (0..images.len()).collect();
-        let (xs, _) = input.batch(&idx, &meta.normalization, &self.device)?;
+        let (xs, _) = pre.batch(&input, &idx, &self.device)?;
         let probs = self.tta.probabilities(&self.checkpoint.model, &xs)?.to_vec2::<f32>()?;
         Ok(probs
             .into_iter()

@@ -56,6 +56,7 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
 /// # Panics
 /// If the device cannot be opened: a GPU test run on a machine without one should say so, not
 /// quietly test the CPU (set `KINDLING_TEST_DEVICE=cpu` for that).
+#[doc(hidden)] // the test suite's one switch between CPU and GPU, not a library API
 pub fn test_device() -> Device {
     let spec = std::env::var("KINDLING_TEST_DEVICE")
         .unwrap_or_else(|_| if cfg!(feature = "cuda") { "cuda" } else { "cpu" }.into());

@@ -126,7 +126,8 @@ pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result
             ));
         }
     }
-    let ds = &crate::features::model_input(ds, ck.meta.features.as_ref(), false)?;
+    let pre = ck.meta.preprocess();
+    let ds = &pre.input(ds, false)?;
     let want = ck.meta.model.input_shape();
     if ds.shape != want {
         return Err(Error::invalid(
@@ -148,7 +149,7 @@ pub fn score(ck: &Checkpoint, ds: &Dataset, device: &Device, tta: Tta) -> Result
             ),
         ));
     }
-    let confusion = crate::train::evaluate_with(&ck.model, ds, &ck.meta.normalization, device, tta)?;
+    let confusion = crate::train::evaluate_with(&ck.model, ds, &pre.normalization, device, tta)?;
     Ok(Report { confusion, classes: ck.meta.classes.clone(), tta })
 }
 

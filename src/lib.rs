@@ -27,7 +27,7 @@
 //!    [`data`] (data sets in memory, splits, batches), [`features`] (HOG, colour histograms, and
 //!    [`features::model_input`], the one way from images to a model's input), [`metrics`],
 //!    [`tta`] (test-time augmentation).
-//! 2. **Training machinery** — [`train`] (the one loop [`train::fit`], its configuration, its
+//! 2. **Training machinery** — [`train`] (the one loop [`train::fit()`], its configuration, its
 //!    epoch hooks, the one evaluation) and [`checkpoint`] (self-describing safetensors files, and
 //!    [`checkpoint::Checkpointer`], the hook that writes them during training).
 //! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), [`run`] (a whole
@@ -36,12 +36,14 @@
 //!    and [`plot`] (pictures), [`publish`] (shipping checkpoints to `weights/`),
 //!    [`manual_backprop`] and [`toy`] (the lecture's demonstrations).
 //!
-//! Beside them: [`error`], [`device`] (`--device` parsing), [`progress`] (progress bars);
-//! and, for the examples, benchmarks and tests rather than library users, [`allocator`],
-//! [`bench`] and [`machine`].
+//! Beside them: [`error`], [`device`] (`--device` parsing), [`progress`] (progress bars), and
+//! [`allocator`] (the examples' allocator settings). The step timing of the benchmarks (`bench`)
+//! and the machine description of checkpoints (`machine`) are public for the examples and tests
+//! but hidden from these docs.
 #![warn(missing_docs)]
 
 pub mod allocator;
+#[doc(hidden)] // step timing for `examples/bench.rs` and the benchmarks, not a library API
 pub mod bench;
 pub mod checkpoint;
 pub mod classifier;
@@ -53,6 +55,7 @@ pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod loss;
+#[doc(hidden)] // the one-line machine description written into checkpoints and benchmark reports
 pub mod machine;
 pub mod manual_backprop;
 pub mod metrics;

@@ -2,7 +2,7 @@
 //! where asked, with the accuracy measured on the shipped file itself in its metadata.
 //!
 //! `evaluate --weights runs/x.safetensors --record weights/x.safetensors [--f16]` calls
-//! [`write`], scores the written file, then [`record`]s the result into it, so the figure in the
+//! [`write()`], scores the written file, then [`record`]s the result into it, so the figure in the
 //! metadata is the one a user reproduces from that very file.
 
 use crate::checkpoint::{self, Evaluation};

@@ -3,8 +3,7 @@
 //! there is one.
 
 use crate::checkpoint::{self, CheckpointMeta, Checkpointer};
-use crate::cli::Prepared;
-use crate::data::{self, DatasetName, Normalization, Split};
+use crate::data::{self, DatasetName, Normalization, Prepared, Split};
 use crate::features::{self, FeatureConfig};
 use crate::models::{ModelConfig, ModelKind, ModelOptions, Network};
 use crate::train::{self, EpochRecord, ResumeFrom, Session, TrainConfig, TrainData};

@@ -8,6 +8,13 @@ use crate::plot::Grid;
 use crate::{Error, Result};
 use candle_core::{Device, ModuleT, Tensor, D};
 
+/// Images (each `[C, H, W]` in CHW order, flattened), their common shape, and a label per image.
+pub type LabelledImages = (Vec<Vec<f32>>, [usize; 3], Vec<String>);
+/// 2-D points and their labels.
+pub type LabelledPoints = (Vec<(f32, f32)>, Vec<u32>);
+/// A named curve of `(x, y)` points.
+pub type Curve = (String, Vec<(f64, f64)>);
+
 /// What `visualize --what` draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum What {
@@ -41,7 +48,7 @@ impl What {
 }
 
 /// The first layer of a checkpoint as images `[C, H, W]`, with a label per image.
-pub fn first_layer_images(ck: &Checkpoint, what: What) -> Result<(Vec<Vec<f32>>, [usize; 3], Vec<String>)> {
+pub fn first_layer_images(ck: &Checkpoint, what: What) -> Result<LabelledImages> {
     let kind = ck.meta.model.kind().as_str();
     ck.meta.image_input()?;
     match (what, &ck.model) {
@@ -85,7 +92,7 @@ pub fn images(ds: &Dataset, indices: &[usize]) -> Vec<Vec<f32>> {
 }
 
 /// The 2-D points and labels of a toy data set.
-pub fn points(ds: &Dataset) -> Result<(Vec<(f32, f32)>, Vec<u32>)> {
+pub fn points(ds: &Dataset) -> Result<LabelledPoints> {
     match (&ds.pixels, ds.shape) {
         (Pixels::F32(v), [2, 1, 1]) => Ok((v.chunks(2).map(|p| (p[0], p[1])).collect(), ds.labels_u32())),
         _ => Err(Error::invalid("--dataset", format!("{} is not a 2-D point set", ds.name))),
@@ -119,31 +126,31 @@ pub fn title(meta: &CheckpointMeta) -> String {
     format!("{} {} (epoch {})", meta.dataset, meta.model.kind().as_str(), meta.epoch)
 }
 
-/// Images, true and predicted class names, and the predicted probability of the first `n`
-/// samples of `ds` (the images as stored, before features or normalization), predicted with
-/// test-time augmentation `tta`.
-#[allow(clippy::type_complexity)]
+/// The first `n` samples of `ds` (the images as stored, before features or normalization) with
+/// their true and predicted classes and the predicted probability, predicted with test-time
+/// augmentation `tta`.
 pub fn sample_predictions(
     ck: &Checkpoint,
     ds: &Dataset,
     n: usize,
     tta: crate::tta::Tta,
     device: &Device,
-) -> Result<(Vec<Vec<f32>>, Vec<String>, Vec<String>, Vec<f32>)> {
+) -> Result<crate::plot::Predictions> {
     let sub = ds.take(n);
-    let input = crate::features::model_input(&sub, ck.meta.features.as_ref(), false)?;
+    let pre = ck.meta.preprocess();
+    let input = pre.input(&sub, false)?;
     let idx: Vec<usize> = (0..input.len()).collect();
-    let (xs, _) = input.batch(&idx, &ck.meta.normalization, device)?;
+    let (xs, _) = pre.batch(&input, &idx, device)?;
     let probs = tta.probabilities(&ck.model, &xs)?.to_vec2::<f32>()?;
-    let mut pred = vec![];
+    let mut predicted = vec![];
     let mut prob = vec![];
     for row in probs {
         let (i, p) = row.iter().enumerate().fold((0, f32::MIN), |b, (i, &p)| if p > b.1 { (i, p) } else { b });
-        pred.push(ck.meta.classes[i].clone());
+        predicted.push(ck.meta.classes[i].clone());
         prob.push(p);
     }
     let truth = sub.labels.iter().map(|&l| ck.meta.classes[l as usize].clone()).collect();
-    Ok((images(&sub, &idx), truth, pred, prob))
+    Ok(crate::plot::Predictions { images: images(&sub, &idx), shape: sub.shape, truth, predicted, prob })
 }
 
 /// Writes the confusion heatmap of `report` (`ck` scored on `ds`) and a grid of sample
@@ -161,10 +168,10 @@ pub fn evaluation_pictures(
     crate::plot::confusion_heatmap(&heat, &report.confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
     written.push(heat);
     if ds.shape[1] > 1 && ds.shape[2] > 1 {
-        let (imgs, truth, pred, prob) = sample_predictions(ck, ds, 24, report.tta, device)?;
+        let predictions = sample_predictions(ck, ds, 24, report.tta, device)?;
         let grid = dir.join(format!("{stem}-predictions.png"));
         let scale = if ds.shape[1] < 32 { 3 } else { 2 };
-        crate::plot::prediction_grid(&grid, &imgs, ds.shape, &truth, &pred, &prob, 8, scale)?;
+        crate::plot::prediction_grid(&grid, &predictions, 8, scale)?;
         written.push(grid);
     }
     Ok(written)
@@ -179,7 +186,7 @@ pub fn compare_optimizers(
     base: &crate::train::TrainConfig,
     runs: &[(crate::optim::OptimizerKind, f64)],
     device: &Device,
-) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+) -> Result<Vec<Curve>> {
     let norm = Normalization::fit(train);
     let mut out = vec![];
     for &(opt, lr) in runs {

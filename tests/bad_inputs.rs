@@ -1,25 +1,10 @@
 //! The example binaries on bad input: a clear message naming the file or flag, a non-zero exit
 //! code, and never a panic.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
-
-fn example(name: &str) -> Command {
-    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
-    assert!(path.exists(), "{} not built: run `cargo test` (it builds the examples)", path.display());
-    let mut c = Command::new(path);
-    c.env_remove("KINDLING_DATA").current_dir(std::env::temp_dir());
-    c
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kindling-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Runs and returns stderr, asserting failure without a panic.
 fn fails(cmd: &mut Command, expect: &[&str]) -> String {
@@ -46,7 +31,7 @@ fn train_flag_errors() {
 
 #[test]
 fn train_data_errors() {
-    let dir = tmpdir("data");
+    let dir = common::tmpdir("data");
     fails(example("train").args(["--dataset", "cifar10", "--data-dir"]).arg(&dir), &["--data-dir", "cifar10"]);
     std::fs::write(dir.join("data_batch_1.bin"), vec![0u8; 3000]).unwrap();
     fails(example("train").args(["--dataset", "cifar10", "--data-dir"]).arg(&dir), &["data_batch_1.bin", "3073"]);
@@ -55,7 +40,7 @@ fn train_data_errors() {
 
 #[test]
 fn evaluate_and_predict_errors() {
-    let dir = tmpdir("ckpt");
+    let dir = common::tmpdir("ckpt");
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"garbage garbage garbage").unwrap();
     fails(example("evaluate").arg("--weights").arg(&garbage), &["garbage.safetensors"]);
@@ -92,4 +77,11 @@ fn evaluate_and_predict_errors() {
 
 fn img_dummy() -> PathBuf {
     PathBuf::from("unused.png")
+}
+
+/// An example binary without `$KINDLING_DATA`, as a user without the data sets runs it.
+fn example(name: &str) -> Command {
+    let mut c = common::example(name);
+    c.env_remove("KINDLING_DATA");
+    c
 }

@@ -1,6 +1,7 @@
 //! Checkpoints: round trip, self-description, atomic writes, resume, and bad files.
 
-use candle_core::Device;
+mod common;
+
 use kindling::checkpoint;
 use kindling::cli::DataArgs;
 use kindling::data::{DatasetName, Normalization};
@@ -8,14 +9,6 @@ use kindling::defaults;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
 use kindling::run::{self, Run};
-use std::path::PathBuf;
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kindling-ck-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn data_args(n: usize) -> DataArgs {
     DataArgs {
@@ -41,12 +34,12 @@ fn tiny_run(epochs: usize) -> Run {
 
 #[test]
 fn round_trip_and_metadata() {
-    let dir = tmpdir("roundtrip");
+    let dir = common::tmpdir("roundtrip");
     let save = dir.join("m.safetensors");
     let data = data_args(200).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::fit(&data.train);
     let run = tiny_run(2);
-    let report = run::train(&run, &data, &dev(), &quiet(&save), None).unwrap();
+    let report = run::train(&run, &data, &common::dev(), &common::quiet(&save), None).unwrap();
     assert_eq!(report.history.len(), 2);
     for sib in ["last.safetensors", "best.safetensors", "history.json"] {
         assert!(checkpoint::sibling(&save, sib).exists(), "{sib} missing");
@@ -57,53 +50,53 @@ fn round_trip_and_metadata() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 
-    let ck = checkpoint::load(&save, &dev()).unwrap();
+    let ck = checkpoint::load(&save, &common::dev()).unwrap();
     assert_eq!(ck.meta.epoch, 2);
     assert_eq!(ck.meta.dataset, "shapes");
     assert_eq!(ck.meta.classes.len(), 10);
     assert_eq!(ck.meta.normalization, norm);
     assert_eq!(ck.meta.train.as_ref().unwrap(), &run.train);
     assert!(ck.optimizer_state.is_empty(), "the final checkpoint holds weights only");
-    let last = checkpoint::load(&checkpoint::sibling(&save, "last.safetensors"), &dev()).unwrap();
+    let last = checkpoint::load(&checkpoint::sibling(&save, "last.safetensors"), &common::dev()).unwrap();
     assert!(last.optimizer_state.keys().any(|k| k.ends_with("exp_avg")), "resumable file keeps Adam's state");
 
     // The reloaded model predicts exactly as the trained one scored.
     let val = data.val.as_ref().unwrap();
-    let acc = kindling::train::evaluate(&ck.model, val, &ck.meta.normalization, &dev()).unwrap().accuracy();
+    let acc = kindling::train::evaluate(&ck.model, val, &ck.meta.normalization, &common::dev()).unwrap().accuracy();
     assert_eq!(Some(acc), report.history.last().unwrap().val_acc);
 }
 
 #[test]
 fn resume_matches_an_uninterrupted_run() {
-    let dir = tmpdir("resume");
+    let dir = common::tmpdir("resume");
     let data = data_args(240).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::fit(&data.train);
     let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::train(&run, &data, &dev(), &quiet(&whole), None).unwrap();
+    run::train(&run, &data, &common::dev(), &common::quiet(&whole), None).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
     let cfg = kindling::models::ModelConfig::new(run.model, data.train.shape, 10, &run.options);
-    let net = kindling::models::Network::new(&cfg, run.train.seed, &dev()).unwrap();
+    let net = kindling::models::Network::new(&cfg, run.train.seed, &common::dev()).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
     let session = kindling::train::Session::new()
         .hook(checkpoint::Checkpointer::new(&cut, meta, None))
         .hook(|r: &kindling::train::EpochRecord| r.epoch < 1);
     let train_data = kindling::train::TrainData { train: &data.train, val: data.val.as_ref(), normalization: &norm };
-    kindling::train::fit(&net, &train_data, &run.train, &dev(), session).unwrap();
+    kindling::train::fit(&net, &train_data, &run.train, &common::dev(), session).unwrap();
     assert!(!cut.exists(), "an interrupted run writes no final checkpoint");
     let last = checkpoint::sibling(&cut, "last.safetensors");
     assert_eq!(checkpoint::read_meta(&last).unwrap().epoch, 1);
 
-    let (run2, resume) = run::from_resume(&last, &dev()).unwrap();
+    let (run2, resume) = run::from_resume(&last, &common::dev()).unwrap();
     assert_eq!(resume.from.history.len(), 1);
-    let report = run::train(&run2, &data, &dev(), &quiet(&cut), Some(resume)).unwrap();
+    let report = run::train(&run2, &data, &common::dev(), &common::quiet(&cut), Some(resume)).unwrap();
     assert_eq!(report.history.len(), 3);
 
-    let a = checkpoint::load(&whole, &dev()).unwrap();
-    let b = checkpoint::load(&cut, &dev()).unwrap();
+    let a = checkpoint::load(&whole, &common::dev()).unwrap();
+    let b = checkpoint::load(&cut, &common::dev()).unwrap();
     for ((na, va), (nb, vb)) in a.params.named_vars().iter().zip(b.params.named_vars().iter()) {
         assert_eq!(na, nb);
         let diff =
@@ -114,58 +107,49 @@ fn resume_matches_an_uninterrupted_run() {
 
 #[test]
 fn bad_checkpoints_are_clear_errors() {
-    let dir = tmpdir("bad");
+    let dir = common::tmpdir("bad");
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a header").unwrap();
-    let err = checkpoint::load(&garbage, &dev()).err().unwrap().to_string();
+    let err = checkpoint::load(&garbage, &common::dev()).err().unwrap().to_string();
     assert!(err.contains("garbage.safetensors") && err.contains("not a safetensors"), "{err}");
 
     let empty = dir.join("empty.safetensors");
     std::fs::write(&empty, b"").unwrap();
-    assert!(checkpoint::load(&empty, &dev()).is_err());
+    assert!(checkpoint::load(&empty, &common::dev()).is_err());
 
     // A valid file whose tensors do not fit its own configuration.
     let save = dir.join("m.safetensors");
     let data = data_args(60).prepare(DatasetName::Shapes).unwrap();
 
-    run::train(&tiny_run(1), &data, &dev(), &quiet(&save), None).unwrap();
+    run::train(&tiny_run(1), &data, &common::dev(), &common::quiet(&save), None).unwrap();
     let mut meta = checkpoint::read_meta(&save).unwrap();
     meta.model = kindling::models::ModelConfig::new(ModelKind::Linear, [1, 28, 28], 10, &tiny_run(1).options);
-    let params = checkpoint::load(&save, &dev()).unwrap().params;
+    let params = checkpoint::load(&save, &common::dev()).unwrap().params;
     let other = dir.join("other.safetensors");
     checkpoint::save(&other, &meta, &params, &[]).unwrap();
-    let err = checkpoint::load(&other, &dev()).err().unwrap().to_string();
+    let err = checkpoint::load(&other, &common::dev()).err().unwrap().to_string();
     assert!(err.contains("fc.weight") && err.contains("shape"), "{err}");
 
     // Truncated: the last bytes of a real checkpoint cut off.
     let bytes = std::fs::read(&save).unwrap();
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    assert!(checkpoint::load(&cut, &dev()).is_err());
+    assert!(checkpoint::load(&cut, &common::dev()).is_err());
 
-    let err = checkpoint::load(&dir, &dev()).err().unwrap().to_string();
+    let err = checkpoint::load(&dir, &common::dev()).err().unwrap().to_string();
     assert!(err.contains("directory"), "{err}");
 }
 
 #[test]
 fn nan_loss_stops_with_epoch_and_step() {
-    let dir = tmpdir("nan");
+    let dir = common::tmpdir("nan");
     let data = data_args(100).prepare(DatasetName::Shapes).unwrap();
 
     let mut run = tiny_run(2);
     run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Sgd, 1e30);
-    let err = run::train(&run, &data, &dev(), &quiet(dir.join("m.safetensors")), None).err().unwrap();
+    let err = run::train(&run, &data, &common::dev(), &common::quiet(dir.join("m.safetensors")), None).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");
 }
 
-/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
-fn dev() -> Device {
-    kindling::device::test_device()
-}
-
-/// A run's output that writes `save` and prints nothing.
-fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
-    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
-}

@@ -1,14 +1,9 @@
 //! The `train` example's flags reach the model and training configuration saved in the checkpoint.
 
+mod common;
+
 use kindling::models::{ModelConfig, Pool};
 use std::process::Command;
-
-fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let mut c = Command::new(exe.parent().unwrap().parent().unwrap().join("examples").join(name));
-    c.env_remove("KINDLING_DATA");
-    c
-}
 
 #[test]
 fn train_flags_reach_the_checkpoint() {
@@ -43,4 +38,11 @@ fn train_flags_reach_the_checkpoint() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "no CIFAR-10 files there");
+}
+
+/// An example binary without `$KINDLING_DATA`, as a user without the data sets runs it.
+fn example(name: &str) -> Command {
+    let mut c = common::example(name);
+    c.env_remove("KINDLING_DATA");
+    c
 }

@@ -1,7 +1,9 @@
 //! The CNN: output shapes, overfitting a small batch, train/eval difference, checkpoint round trip
 //! with batch-norm statistics.
 
-use candle_core::{DType, Device, ModuleT, Tensor};
+mod common;
+
+use candle_core::{DType, ModuleT, Tensor};
 use candle_nn::Optimizer;
 use kindling::data::{shapes, Normalization, Split};
 use kindling::models::{Activation, CnnConfig, Model, ModelConfig, Pool};
@@ -22,7 +24,7 @@ fn config(shape: [usize; 3], pool: Pool) -> CnnConfig {
 
 fn build(cfg: &CnnConfig, seed: u64) -> (Model, Params) {
     let params = Params::new(seed);
-    let model = Model::new(&ModelConfig::Cnn(cfg.clone()), params.var_builder(DType::F32, &dev())).unwrap();
+    let model = Model::new(&ModelConfig::Cnn(cfg.clone()), params.var_builder(DType::F32, &common::dev())).unwrap();
     (model, params)
 }
 
@@ -33,7 +35,7 @@ fn output_shapes_for_28_and_32() {
     {
         let cfg = config(shape, pool);
         let (model, _) = build(&cfg, 0);
-        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &dev()).unwrap();
+        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &common::dev()).unwrap();
         assert_eq!(model.forward_t(&xs, false).unwrap().dims(), &[5, 10], "{shape:?} {pool:?}");
         assert!(cfg.macs().unwrap() > 0);
     }
@@ -56,7 +58,7 @@ fn stages_pool_after_their_first_convolution() {
     let convs = 32 * 32 * 8 * 27 + 16 * 16 * 8 * 72 + 16 * 16 * 16 * 72 + 8 * 8 * 16 * 144;
     assert_eq!(cfg.macs().unwrap(), convs + 16 * 8 * 8 * 32 + 32 * 10);
     let (model, _) = build(&cfg, 0);
-    let xs = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &dev()).unwrap();
+    let xs = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &common::dev()).unwrap();
     assert_eq!(model.forward_t(&xs, true).unwrap().dims(), &[2, 10]);
 }
 
@@ -65,7 +67,7 @@ fn overfits_a_64_image_batch() {
     let ds = shapes::generate(Split::Train, 64);
     let norm = Normalization::fit(&ds);
     let idx: Vec<usize> = (0..64).collect();
-    let (xs, ys) = ds.batch(&idx, &norm, &dev()).unwrap();
+    let (xs, ys) = ds.batch(&idx, &norm, &common::dev()).unwrap();
     let mut cfg = config([3, 32, 32], Pool::Max);
     cfg.dropout = 0.0;
     let (model, params) = build(&cfg, 1);
@@ -85,7 +87,7 @@ fn overfits_a_64_image_batch() {
 #[test]
 fn train_and_eval_modes_differ() {
     let (model, _) = build(&config([3, 32, 32], Pool::Max), 2);
-    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &dev()).unwrap();
+    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &common::dev()).unwrap();
     let e1 = model.forward_t(&xs, false).unwrap();
     let e2 = model.forward_t(&xs, false).unwrap();
     let t = model.forward_t(&xs, true).unwrap();
@@ -98,7 +100,7 @@ fn train_and_eval_modes_differ() {
 fn checkpoint_keeps_batch_norm_statistics() {
     let cfg = config([3, 32, 32], Pool::Max);
     let (model, params) = build(&cfg, 3);
-    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &dev()).unwrap().affine(3.0, 1.5).unwrap();
+    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &common::dev()).unwrap().affine(3.0, 1.5).unwrap();
     model.forward_t(&xs, true).unwrap(); // updates the running statistics
     let rm = params.get("norms.0.running_mean").expect("running mean is a checkpointed parameter");
     assert!(rm.as_tensor().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
@@ -123,7 +125,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         evaluation: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
-    let ck = kindling::checkpoint::load(&path, &dev()).unwrap();
+    let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();
     let a = model.forward_t(&xs, false).unwrap();
     let b = ck.model.forward_t(&xs, false).unwrap();
     let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -134,7 +136,3 @@ fn checkpoint_keeps_batch_norm_statistics() {
     }
 }
 
-/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
-fn dev() -> Device {
-    kindling::device::test_device()
-}

@@ -1,16 +1,11 @@
 //! Data loaders: formats, orientation, splits and bad files. Tests on the real data sets run when
 //! `KINDLING_DATA` points at them (`.ci/run` sets it) and print why they skip otherwise.
 
+mod common;
+
 use kindling::data::{self, cifar10, hub, idx, DataOptions, DatasetName, Pixels, Split};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kindling-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A CIFAR-10 record whose pixel (c, y, x) is `c*100 + y*3 + x` mod 256.
 fn record(label: u8) -> Vec<u8> {
@@ -34,7 +29,7 @@ fn u8s(p: &Pixels) -> &[u8] {
 
 #[test]
 fn cifar_any_number_of_records_and_orientation() {
-    let dir = tmpdir("cifar-ok");
+    let dir = common::tmpdir("cifar-ok");
     let bytes: Vec<u8> = [record(3), record(9), record(0)].concat();
     std::fs::write(dir.join("data_batch_1.bin"), &bytes).unwrap();
     let ds = cifar10::load(&dir, Split::Train).unwrap();
@@ -51,14 +46,14 @@ fn cifar_any_number_of_records_and_orientation() {
 
 #[test]
 fn cifar_test_split_alone() {
-    let dir = tmpdir("cifar-test-only");
+    let dir = common::tmpdir("cifar-test-only");
     std::fs::write(dir.join("test_batch.bin"), record(4)).unwrap();
     assert_eq!(cifar10::load(&dir, Split::Test).unwrap().labels, vec![4]);
 }
 
 #[test]
 fn cifar_bad_files() {
-    let dir = tmpdir("cifar-bad");
+    let dir = common::tmpdir("cifar-bad");
     let mut truncated = record(1);
     truncated.pop();
     std::fs::write(dir.join("data_batch_1.bin"), &truncated).unwrap();
@@ -97,7 +92,7 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn idx_plain_and_gz() {
-    let dir = tmpdir("idx");
+    let dir = common::tmpdir("idx");
     let pixels: Vec<u8> = (0..2 * 28 * 28).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gz(&idx_bytes(3, &[2, 28, 28], &pixels))).unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_bytes(1, &[2], &[7, 1])).unwrap();
@@ -109,7 +104,7 @@ fn idx_plain_and_gz() {
 
 #[test]
 fn idx_bad_files() {
-    let dir = tmpdir("idx-bad");
+    let dir = common::tmpdir("idx-bad");
     let p = dir.join("train-images-idx3-ubyte");
     std::fs::write(&p, idx_bytes(1, &[2], &[0, 0])).unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_bytes(1, &[2], &[7, 1])).unwrap();
@@ -172,7 +167,7 @@ fn check_orientation(ds: &data::Dataset) {
 
 #[test]
 fn parquet_images_keep_the_binary_orientation() {
-    let dir = tmpdir("parquet");
+    let dir = common::tmpdir("parquet");
     let p = dir.join("train.parquet");
     write_parquet(&p, &[gradient_png(), gradient_png()], &[2, 5]);
     let ds = hub::load_parquet(&p, "cifar10", &cifar10::CLASSES).unwrap();
@@ -184,7 +179,7 @@ fn parquet_images_keep_the_binary_orientation() {
 #[test]
 fn hub_fetch_resolves_from_the_cache_offline() {
     // Lay the file out as the Hub cache does, then go through the real hf-hub code path.
-    let cache = tmpdir("hub-cache");
+    let cache = common::tmpdir("hub-cache");
     let commit = "0123456789abcdef0123456789abcdef01234567";
     let repo = cache.join("datasets--uoft-cs--cifar10");
     std::fs::create_dir_all(repo.join("refs/refs/convert")).unwrap();
@@ -200,7 +195,7 @@ fn hub_fetch_resolves_from_the_cache_offline() {
 
 #[test]
 fn bad_parquet_is_a_clear_error() {
-    let dir = tmpdir("parquet-bad");
+    let dir = common::tmpdir("parquet-bad");
     let p = dir.join("x.parquet");
     std::fs::write(&p, b"definitely not parquet").unwrap();
     let err = hub::load_parquet(&p, "cifar10", &cifar10::CLASSES).unwrap_err().to_string();
@@ -209,7 +204,7 @@ fn bad_parquet_is_a_clear_error() {
 
 #[test]
 fn missing_data_names_the_ways_to_provide_it() {
-    let dir = tmpdir("empty");
+    let dir = common::tmpdir("empty");
     let opts = DataOptions { data_dir: Some(dir.clone()), allow_download: true, generated_size: None };
     let err = data::load(DatasetName::Mnist, Split::Train, &opts).unwrap_err().to_string();
     assert!(err.contains("--data-dir") && err.contains("KINDLING_DATA"), "{err}");

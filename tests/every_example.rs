@@ -101,7 +101,7 @@ fn check(c: &Case, o: &Outcome) -> Result<(), String> {
         return Err(format!("PANIC or crash ({:?}): {said}", o.code));
     }
     let ok = o.code == Some(0);
-    if !ok && !(o.stderr.contains("Error") || o.stderr.contains("error")) {
+    if !(ok || o.stderr.contains("Error") || o.stderr.contains("error")) {
         return Err(format!("failed without a message: {said}"));
     }
     match c.succeeds {

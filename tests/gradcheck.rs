@@ -1,7 +1,9 @@
 //! Autograd gradients of both losses, with L2 and L1 regularization, against centred finite
 //! differences in f64.
 
-use candle_core::{DType, Device, Tensor, Var};
+mod common;
+
+use candle_core::{DType, Tensor, Var};
 use kindling::loss::{data_loss, regularization, LossKind, RegKind};
 
 fn loss_of(kind: LossKind, reg: RegKind, w: &Var, b: &Var, xs: &Tensor, ys: &Tensor) -> Tensor {
@@ -12,7 +14,7 @@ fn loss_of(kind: LossKind, reg: RegKind, w: &Var, b: &Var, xs: &Tensor, ys: &Ten
 }
 
 fn check(kind: LossKind, reg: RegKind) {
-    let dev = dev();
+    let dev = common::dev();
     // Fixed pseudo-random data; weights far enough from hinge kinks and from 0 (for L1).
     let xs =
         Tensor::from_vec((0..6 * 5).map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0).collect::<Vec<_>>(), (6, 5), &dev)
@@ -72,7 +74,7 @@ fn linear_model_gradient_matches_finite_differences() {
     use candle_core::ModuleT;
     use kindling::models::{LinearConfig, Model, ModelConfig};
     use kindling::params::Params;
-    let dev = dev();
+    let dev = common::dev();
     let params = Params::new(3);
     let cfg = ModelConfig::Linear(LinearConfig { input_shape: [2, 2, 2], classes: 3 });
     let model = Model::new(&cfg, params.var_builder(DType::F64, &dev)).unwrap();
@@ -114,7 +116,3 @@ fn manual_backprop_matches_autograd_and_learns() {
     assert!(last.loss < first.loss, "loss should fall: {} -> {}", first.loss, last.loss);
 }
 
-/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
-fn dev() -> Device {
-    kindling::device::test_device()
-}

@@ -1,6 +1,8 @@
 //! kNN against a brute-force reference (plain loops), including ties; cross-validation; bad input.
 
-use candle_core::{Device, Tensor};
+mod common;
+
+use candle_core::Tensor;
 use kindling::models::knn::{cross_validate, vote, Distance, Knn};
 use rand::{Rng, SeedableRng};
 
@@ -33,7 +35,7 @@ fn data(n: usize, d: usize, seed: u64, levels: u32) -> Vec<Vec<f32>> {
 
 fn tensor(rows: &[Vec<f32>]) -> Tensor {
     let d = rows[0].len();
-    Tensor::from_vec(rows.concat(), (rows.len(), d), &dev()).unwrap()
+    Tensor::from_vec(rows.concat(), (rows.len(), d), &common::dev()).unwrap()
 }
 
 #[test]
@@ -95,13 +97,9 @@ fn bad_input() {
     assert!(knn.predict(&q, 6).unwrap_err().to_string().contains("exceeds"));
     let wrong = tensor(&data(2, 4, 2, 4));
     assert!(knn.predict(&wrong, 1).unwrap_err().to_string().contains("features"));
-    let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &dev()).unwrap();
+    let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &common::dev()).unwrap();
     assert!(Knn::fit(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
     assert!(Knn::fit(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
     assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).is_err());
 }
 
-/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
-fn dev() -> Device {
-    kindling::device::test_device()
-}

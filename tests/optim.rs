@@ -3,14 +3,16 @@
 //! The reference numbers come from `tests/optim_reference.py` (PyTorch 2.15, float64): four steps
 //! on `loss = Σ c·(p - t)^4 + (Σ p)^2` from the same starting point.
 
-use candle_core::{Device, Tensor, Var};
+mod common;
+
+use candle_core::{Tensor, Var};
 use candle_nn::Optimizer;
 use kindling::optim::*;
 
 /// `Σ c·(p - t)^4 + (Σ p)^2`, the fixed problem of every test here, in `p`'s dtype.
 fn problem_loss(p: &Var) -> Tensor {
     let dt = p.dtype();
-    let dev = dev();
+    let dev = common::dev();
     let t = Tensor::new(&[[1.0f64, 0.0, -1.0], [0.5, -0.5, 2.0]], &dev).unwrap().to_dtype(dt).unwrap();
     let c = Tensor::new(&[[1.0f64, 2.0, 0.5], [3.0, 0.25, 1.0]], &dev).unwrap().to_dtype(dt).unwrap();
     let d = (p.as_tensor() - &t).unwrap();
@@ -27,7 +29,7 @@ fn run(mut step: impl FnMut(&candle_core::backprop::GradStore), p: &Var) -> Vec<
 }
 
 fn start() -> Var {
-    Var::from_tensor(&Tensor::new(&[[0.5f64, -1.0, 0.25], [1.5, 2.0, -0.75]], &dev()).unwrap()).unwrap()
+    Var::from_tensor(&Tensor::new(&[[0.5f64, -1.0, 0.25], [1.5, 2.0, -0.75]], &common::dev()).unwrap()).unwrap()
 }
 
 fn assert_close(got: &[f64], want: &[f64], name: &str) {
@@ -261,7 +263,3 @@ fn fused_f32_kernels_match_pytorch() {
     );
 }
 
-/// The test device: the CPU, or the GPU in a `--features cuda` build ([`kindling::device::test_device`]).
-fn dev() -> Device {
-    kindling::device::test_device()
-}

@@ -2,6 +2,8 @@
 //! written, has the expected size, and is not blank. Without a TrueType font the drawing tests
 //! print why they skip (`.ci/run` installs fonts-dejavu-core).
 
+mod common;
+
 use candle_core::Device;
 use kindling::cli::DataArgs;
 use kindling::data::DatasetName;
@@ -10,14 +12,7 @@ use kindling::models::ModelKind;
 use kindling::run::{self, Run};
 use kindling::tta::Tta;
 use kindling::visualize::{first_layer_images, What};
-use std::path::{Path, PathBuf};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kindling-pics-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     let data = DataArgs {
@@ -38,7 +33,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     options.hidden = vec![16];
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg };
     let save = dir.join("m.safetensors");
-    let report = run::train(&run, &data, &Device::Cpu, &quiet(&save), None).unwrap();
+    let report = run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     // Curves from the real history.
     if font_or_skip() {
         let curves = dir.join("curves.png");
@@ -72,7 +67,7 @@ fn check_png(path: &Path, size: Option<(u32, u32)>) {
 
 #[test]
 fn linear_templates_differ_between_classes_and_draw() {
-    let dir = tmp("templates");
+    let dir = common::tmpdir("templates");
     let ck = trained(ModelKind::Linear, &dir);
     let (images, shape, labels) = first_layer_images(&ck, What::Templates).unwrap();
     assert_eq!((images.len(), shape), (10, [3, 32, 32]));
@@ -93,7 +88,7 @@ fn linear_templates_differ_between_classes_and_draw() {
 
 #[test]
 fn cnn_filters_and_evaluation_pictures() {
-    let dir = tmp("cnn");
+    let dir = common::tmpdir("cnn");
     let ck = trained(ModelKind::Cnn, &dir);
     let (filters, shape, _) = first_layer_images(&ck, What::Filters).unwrap();
     assert_eq!((filters.len(), shape), (8, [3, 5, 5]));
@@ -112,7 +107,3 @@ fn cnn_filters_and_evaluation_pictures() {
     }
 }
 
-/// A run's output that writes `save` and prints nothing.
-fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
-    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
-}

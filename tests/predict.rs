@@ -2,6 +2,8 @@
 //! the same image, for a model reading pixels and for one reading hand-made features, and flip
 //! test-time augmentation as the mean of the image's and its mirror image's probabilities.
 
+mod common;
+
 use candle_core::Device;
 use kindling::checkpoint::Checkpoint;
 use kindling::cli::DataArgs;
@@ -11,13 +13,7 @@ use kindling::loss::LossKind;
 use kindling::models::ModelKind;
 use kindling::run::{self, Run};
 use kindling::tta::Tta;
-use std::path::{Path, PathBuf};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kindling-predict-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 /// A linear model trained for two epochs on the generated shapes, on pixels or on features.
 fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
@@ -38,7 +34,7 @@ fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     let options = kindling::defaults::model_options(DatasetName::Shapes, kind);
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train };
     let save = dir.join("m.safetensors");
-    run::train(&run, &data, &Device::Cpu, &quiet(&save), None).unwrap();
+    run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
 }
 
@@ -72,7 +68,7 @@ fn argmax(v: &[f32]) -> usize {
 fn an_image_file_is_classified_as_evaluation_classifies_it() {
     let test = shapes::generate(Split::Test, 12);
     for (name, features) in [("pixels", None), ("features", Some(FeatureConfig::default()))] {
-        let dir = tmp(name);
+        let dir = common::tmpdir(name);
         let ck = trained(features.clone(), &dir);
         let input = kindling::features::model_input(&test, features.as_ref(), false).unwrap();
         let want = kindling::train::predict(&ck.model, &input, &ck.meta.normalization, &Device::Cpu).unwrap();
@@ -99,7 +95,7 @@ fn an_image_file_is_classified_as_evaluation_classifies_it() {
 
 #[test]
 fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
-    let dir = tmp("flip");
+    let dir = common::tmpdir("flip");
     let ck = trained(None, &dir);
     let test = shapes::generate(Split::Test, 4);
     let mut differ = false;
@@ -118,7 +114,3 @@ fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A run's output that writes `save` and prints nothing.
-fn quiet(save: impl Into<std::path::PathBuf>) -> kindling::run::Output {
-    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
-}

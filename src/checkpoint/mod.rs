@@ -73,6 +73,12 @@ pub struct CheckpointMeta {
 }
 
 impl CheckpointMeta {
+    /// What stands between a stored image and this model's input: the recorded features and
+    /// normalization, as one object.
+    pub fn preprocess(&self) -> crate::features::Preprocess {
+        crate::features::Preprocess { features: self.features.clone(), normalization: self.normalization.clone() }
+    }
+
     /// The test-time augmentation the recorded accuracy was measured with (none if no accuracy
     /// is recorded): what `evaluate`, `predict` and [`Classifier`](crate::Classifier) apply by
     /// default.

@@ -6,7 +6,7 @@
 mod train_args;
 pub use train_args::TrainArgs;
 
-use crate::data::{self, DataOptions, Dataset, DatasetName, Split, SplitRecord};
+use crate::data::{self, DataOptions, Dataset, DatasetName, Prepared, Split, SplitRecord};
 use crate::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ pub struct DataArgs {
     /// Data set: shapes (generated, offline), cifar10, mnist, fashion-mnist, spiral, circles, moons, blobs.
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
-    /// Folder holding the data set's files (else $KINDLING_DATA/<name>, ./data/<name>, then the Hugging Face Hub).
+    /// Folder holding the data set's files (else $KINDLING_DATA/NAME, ./data/NAME, then the Hugging Face Hub).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Drop the last N training images entirely (e.g. 10000 keeps CIFAR-10's batch 5 out of a tuning run).
@@ -35,20 +35,6 @@ pub struct DataArgs {
     /// Never download from the Hugging Face Hub.
     #[arg(long)]
     pub offline: bool,
-}
-
-/// Training and validation splits, ready to use.
-pub struct Prepared {
-    /// Training samples.
-    pub train: Dataset,
-    /// Held-out validation samples, when `--val-size` > 0.
-    pub val: Option<Dataset>,
-    /// Which images were trained on and which held out, saved in checkpoints.
-    pub split: SplitRecord,
-    /// [`SplitRecord::describe`] of `split`, printed and saved in checkpoints.
-    pub description: String,
-    /// Where the data came from (to find the test split too).
-    pub options: DataOptions,
 }
 
 impl DataArgs {

@@ -11,6 +11,8 @@ use crate::{Error, Result};
 use clap::Args;
 
 /// What to train and how: every flag of `train` but the data, device and output ones.
+// The field docs are `--help` text, where `[:a]` means an optional part, not a doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Model.

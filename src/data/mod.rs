@@ -24,7 +24,7 @@ pub mod toy2d;
 
 pub use normalize::Normalization;
 pub use source::{load, DataOptions, DatasetName};
-pub use split::SplitRecord;
+pub use split::{Prepared, SplitRecord};
 
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};

@@ -16,6 +16,7 @@
 //! assert_eq!(s.overlap_with_training(&wider.val_range()), 10_000);
 //! ```
 
+use super::{DataOptions, Dataset};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -76,6 +77,20 @@ impl SplitRecord {
         let record = SplitRecord { total, train, val_size: b.checked_sub(a)?, exclude_last: total.checked_sub(b)? };
         (record.train <= total && b <= total).then_some(record)
     }
+}
+
+/// Training and validation splits, ready to use.
+pub struct Prepared {
+    /// Training samples.
+    pub train: Dataset,
+    /// Held-out validation samples, when `--val-size` > 0.
+    pub val: Option<Dataset>,
+    /// Which images were trained on and which held out, saved in checkpoints.
+    pub split: SplitRecord,
+    /// [`SplitRecord::describe`] of `split`, printed and saved in checkpoints.
+    pub description: String,
+    /// Where the data came from (to find the test split too).
+    pub options: DataOptions,
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -24,6 +24,8 @@
 
 pub mod color_hist;
 pub mod hog;
+mod preprocess;
+pub use preprocess::{model_input, Preprocess};
 
 pub use hog::HogConfig;
 
@@ -164,16 +166,6 @@ pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<
     );
     bar.finish_and_clear();
     Ok(out)
-}
-
-/// A model's input for `ds`: its features when `features` is set (a progress bar when
-/// `progress`), else the images themselves. Training, evaluation, prediction and pictures all
-/// go through here, so a model always sees what it was trained on.
-pub fn model_input(ds: &Dataset, features: Option<&FeatureConfig>, progress: bool) -> Result<Dataset> {
-    match features {
-        Some(f) => transform(ds, f, progress),
-        None => Ok(ds.clone()),
-    }
 }
 
 /// Per-column standardization `(x − mean) / std`, fitted on the training rows and applied to

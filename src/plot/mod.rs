@@ -36,7 +36,7 @@ pub use boundary::{boundary_grid, decision_boundary, Grid};
 pub use confusion::confusion_heatmap;
 pub use curves::{line_plot, training_curves};
 pub use errorbars::errorbar_plot;
-pub use predictions::prediction_grid;
+pub use predictions::{prediction_grid, Predictions};
 pub use templates::image_grid;
 
 use crate::{Error, Result};

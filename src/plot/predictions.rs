@@ -13,24 +13,31 @@ const LINE_H: u32 = 16;
 const RIGHT: RGBColor = RGBColor(0, 120, 40);
 const WRONG: RGBColor = RGBColor(210, 20, 20);
 
-/// Draws `images` (each `shape` = `[C, H, W]` in CHW order, `C` 1 or 3, min-max scaled on its
-/// own and enlarged `scale` times) in a grid of `cols` columns, each captioned with its true label
-/// and, on a second line, the predicted label with its probability `prob` (0..=1). Correct
-/// predictions are written in green; wrong ones in red, with a red frame around the image.
+/// Images with their true and predicted class names and the predicted class's probability.
+#[derive(Debug, Clone, Default)]
+pub struct Predictions {
+    /// Each image, `shape` values in CHW order.
+    pub images: Vec<Vec<f32>>,
+    /// `[C, H, W]` of every image (`C` 1 or 3).
+    pub shape: [usize; 3],
+    /// True class of each image.
+    pub truth: Vec<String>,
+    /// Predicted class of each image.
+    pub predicted: Vec<String>,
+    /// Probability of each prediction, in `0..=1`.
+    pub prob: Vec<f32>,
+}
+
+/// Draws `p`'s images (min-max scaled each on its own and enlarged `scale` times) in a grid of
+/// `cols` columns, each captioned with its true label and, on a second line, the predicted label
+/// with its probability. Correct predictions are written in green; wrong ones in red, with a red
+/// frame around the image.
 ///
 /// The picture is `min(cols, n)·(max(W·scale, 100) + 8)` pixels wide and
 /// `rows·(H·scale + 8 + 32)` high, with `rows = ⌈n / cols⌉`.
-#[allow(clippy::too_many_arguments)]
-pub fn prediction_grid(
-    path: &Path,
-    images: &[Vec<f32>],
-    shape: [usize; 3],
-    truth: &[String],
-    predicted: &[String],
-    prob: &[f32],
-    cols: usize,
-    scale: u32,
-) -> Result<()> {
+pub fn prediction_grid(path: &Path, p: &Predictions, cols: usize, scale: u32) -> Result<()> {
+    let Predictions { images, shape, truth, predicted, prob } = p;
+    let shape = *shape;
     check_images(images, shape)?;
     check_layout(cols, scale)?;
     let n = images.len();
@@ -97,12 +104,13 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let truth = s(&["cat", "dog", "ship", "truck", "frog"]);
         let predicted = s(&["cat", "cat", "ship", "automobile", "frog"]);
-        let prob = [0.91, 0.55, 0.99, 0.42, 0.73];
+        let prob = vec![0.91, 0.55, 0.99, 0.42, 0.73];
         let path = out("predictions");
-        prediction_grid(&path, &images, [3, 16, 16], &truth, &predicted, &prob, 3, 3).unwrap();
+        let mut p = Predictions { images, shape: [3, 16, 16], truth, predicted, prob };
+        prediction_grid(&path, &p, 3, 3).unwrap();
         // 3 columns of max(48, 100) + 8, 2 rows of 48 + 8 + 32
         check_png(&path, Some((3 * 108, 2 * 88)));
-        let short = &prob[..2];
-        assert!(prediction_grid(&path, &images, [3, 16, 16], &truth, &predicted, short, 3, 3).is_err());
+        p.prob.truncate(2);
+        assert!(prediction_grid(&path, &p, 3, 3).is_err());
     }
 }

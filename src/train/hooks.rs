@@ -2,8 +2,8 @@
 //!
 //! The loop itself writes no file. A hook sees each finished epoch (its record, the history so
 //! far, the parameters and the optimizer's state) and may stop the run; the checkpoint policy
-//! (last, best, final and history files) is one such hook,
-//! [`Checkpointer`](crate::checkpoint::Checkpointer).
+//! (last, best, final and history files) is one such hook, the checkpoint module's `Checkpointer`
+//! (a layer above: this module imports nothing from it).
 
 use super::config::{EpochRecord, TrainConfig};
 use crate::params::Params;

@@ -1,4 +1,4 @@
-//! Training machinery: the one loop ([`fit`]), its configuration ([`TrainConfig`]), the hooks it
+//! Training machinery: the one loop ([`fit()`]), its configuration ([`TrainConfig`]), the hooks it
 //! calls after each epoch, and the one evaluation ([`evaluate`]).
 //!
 //! ```
@@ -21,7 +21,7 @@
 
 pub mod config;
 pub mod evaluation;
-pub mod fit;
+mod fit;
 pub mod hooks;
 
 pub use config::{BatchSize, EpochRecord, TrainConfig};

@@ -53,3 +53,13 @@ pub fn run(cmd: &mut Command) -> Outcome {
         stderr: String::from_utf8_lossy(&out.stderr).into(),
     }
 }
+
+/// The device tests run on: the CPU, or the GPU in a `--features cuda` build.
+pub fn dev() -> candle_core::Device {
+    kindling::device::test_device()
+}
+
+/// A run's output that writes `save` and prints nothing.
+pub fn quiet(save: impl Into<PathBuf>) -> kindling::run::Output {
+    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
+}
