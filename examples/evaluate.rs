@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use kindling::cli::{DataArgs, DeviceArgs, EvalSplit};
-use kindling::data::DatasetName;
 use kindling::tta::Tta;
 use std::path::PathBuf;
 
@@ -68,11 +67,7 @@ fn main() -> anyhow::Result<()> {
     let ck = model.checkpoint();
     let dataset = match args.data.dataset {
         Some(d) => d,
-        None => {
-            serde_json::from_value::<DatasetName>(serde_json::Value::String(ck.meta.dataset.clone())).map_err(|_| {
-                anyhow::anyhow!("{}: unknown data set '{}': pass --dataset", args.weights.display(), ck.meta.dataset)
-            })?
-        }
+        None => kindling::run::dataset_of(&ck.meta, &weights)?,
     };
     let (ds, record, note) = match args.split {
         EvalSplit::Test => (args.data.test_split(dataset)?, None, String::new()),

@@ -3,11 +3,10 @@
 //! PyTorch.
 
 use crate::data::DatasetName;
-use crate::models::{Activation, CnnConfig, ConvBlock, InitKind, Model, ModelConfig, ModelKind, Pool};
+use crate::models::{Activation, CnnConfig, ConvBlock, InitKind, ModelConfig, ModelKind, Network, Pool};
 use crate::optim::{AnyOptimizer, NamedVar, OptimizerConfig, OptimizerKind};
-use crate::params::Params;
 use crate::Result;
-use candle_core::{DType, Device, ModuleT, Tensor};
+use candle_core::{Device, ModuleT, Tensor};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -96,8 +95,7 @@ pub fn peak_rss_mb() -> f64 {
 
 /// Times `steps` training steps (or inference passes) after 3 warm-up steps.
 pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, device: &Device) -> Result<BenchResult> {
-    let params = Params::new(0);
-    let net = Model::new(&config(model), params.var_builder(DType::F32, device))?;
+    let Network { model: net, params, .. } = Network::new(&config(model), 0, device)?;
     let named = params.named_vars().into_iter().map(|(name, var)| NamedVar { name, var }).collect();
     let mut opt = AnyOptimizer::new(
         &OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) },

@@ -18,7 +18,7 @@ pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
     let mut meta = checkpoint::read_meta(src)?;
     meta.evaluation = None;
     if meta.wall_seconds.is_none() {
-        let history = checkpoint::sibling(src, "history.json");
+        let history = checkpoint::history_path(src);
         if let Ok(text) = std::fs::read_to_string(&history) {
             let records: Vec<crate::train::EpochRecord> = serde_json::from_str(&text)
                 .map_err(|e| Error::checkpoint(&history, format!("is not a training history: {e}")))?;

@@ -107,8 +107,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         ));
     }
     let dataset = dataset_of(&ck.meta, path)?;
-    let history_path =
-        path.with_file_name(path.file_name().unwrap().to_string_lossy().replace(".last.safetensors", ".history.json"));
+    let history_path = checkpoint::history_path(path);
     let history: Vec<EpochRecord> = std::fs::read_to_string(&history_path)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -137,8 +136,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
 
 /// The data set a checkpoint was trained on.
 pub fn dataset_of(meta: &CheckpointMeta, path: &Path) -> Result<DatasetName> {
-    serde_json::from_value(serde_json::Value::String(meta.dataset.clone()))
-        .map_err(|_| Error::checkpoint(path, format!("unknown data set '{}'", meta.dataset)))
+    meta.dataset_name().map_err(|e| Error::checkpoint(path, e))
 }
 
 /// Trains, saves to `out.save` (and its siblings), and scores on the test split if it is

@@ -9,7 +9,7 @@
 //!   validation split);
 //! - `PATH`: the final model, after the last epoch.
 
-use super::{save, sibling, write_atomic, CheckpointMeta};
+use super::{history_path, save, sibling, write_atomic, CheckpointMeta};
 use crate::train::{Control, EpochEnd, EpochHook};
 use crate::Result;
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ impl Checkpointer {
     fn save_last(&mut self, end: &EpochEnd<'_>, meta: &CheckpointMeta) -> Result<()> {
         save(&sibling(&self.path, "last.safetensors"), meta, end.params, &end.optimizer_state)?;
         let json = serde_json::to_string_pretty(end.history).expect("history serializes");
-        write_atomic(&sibling(&self.path, "history.json"), json.as_bytes())?;
+        write_atomic(&history_path(&self.path), json.as_bytes())?;
         self.last_save = Some(Instant::now());
         Ok(())
     }

@@ -73,6 +73,12 @@ pub struct CheckpointMeta {
 }
 
 impl CheckpointMeta {
+    /// The data set the model was trained on, as a [`DatasetName`](crate::data::DatasetName).
+    pub fn dataset_name(&self) -> std::result::Result<crate::data::DatasetName, String> {
+        serde_json::from_value(serde_json::Value::String(self.dataset.clone()))
+            .map_err(|_| format!("unknown data set '{}'", self.dataset))
+    }
+
     /// What stands between a stored image and this model's input: the recorded features and
     /// normalization, as one object.
     pub fn preprocess(&self) -> crate::features::Preprocess {
@@ -266,9 +272,34 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     Ok(Checkpoint { meta, model, params, optimizer_state })
 }
 
+/// The history file of the run that wrote `path`: `PATH.history.json` beside `--save PATH`,
+/// whether `path` is `PATH` itself or its `.last` / `.best` sibling.
+pub fn history_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = [".last.safetensors", ".best.safetensors", ".safetensors"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(&name)
+        .to_string();
+    path.with_file_name(format!("{stem}.history.json"))
+}
+
 /// Paths written next to `--save PATH`: the resumable last epoch, the best validation epoch and
 /// the history.
 pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
     path.with_file_name(format!("{stem}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_beside_each_checkpoint_of_a_run() {
+        let want = Path::new("runs/m.history.json");
+        for p in ["runs/m.safetensors", "runs/m.last.safetensors", "runs/m.best.safetensors"] {
+            assert_eq!(history_path(Path::new(p)), want, "{p}");
+        }
+    }
 }

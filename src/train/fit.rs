@@ -183,6 +183,7 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
     Ok(FitReport { history, seconds: started.elapsed().as_secs_f64() })
 }
 
+/// A training batch: the samples at `idx`, normalized, each augmented by `aug`.
 fn batch_for_training(
     ds: &Dataset,
     idx: &[usize],
@@ -194,18 +195,8 @@ fn batch_for_training(
     if aug.is_off() {
         return ds.batch(idx, norm, device);
     }
-    let d = ds.sample_dim();
-    let mut xs = vec![0f32; idx.len() * d];
-    let mut scratch = Vec::with_capacity(d);
-    for (k, &i) in idx.iter().enumerate() {
-        let s = &mut xs[k * d..(k + 1) * d];
-        ds.write_sample(i, norm, s);
-        aug.apply(s, &mut scratch, ds.shape, rng);
-    }
-    let [c, h, w] = ds.shape;
-    let xs = Tensor::from_vec(xs, (idx.len(), c, h, w), device)?;
-    let ys = Tensor::from_vec(idx.iter().map(|&i| ds.labels[i] as u32).collect::<Vec<_>>(), idx.len(), device)?;
-    Ok((xs, ys))
+    let mut scratch = Vec::with_capacity(ds.sample_dim());
+    ds.batch_with(idx, norm, device, |s| aug.apply(s, &mut scratch, ds.shape, rng))
 }
 
 
