@@ -13,7 +13,11 @@ py=${PYTHON:-python3}
 threads=$(nproc)
 models=${MODELS:-linear-train mlp-train cnn-train cnn-infer kindling-cnn-train}
 cargo build --release --example bench >/dev/null 2>&1
-printf "%-20s %10s %10s %-24s %7s %10s %10s\n" step kindling/s pytorch/s "ratio per round" median "k MB" "pt MB"
+# What every figure below is a fraction of: the CPU, its vector extensions, and its GEMM rate.
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $threads threads"
+echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512[a-z_]*|amx[a-z_]*)$' | tr '\n' ' ')"
+echo "peak: $(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --gemm-peak)"
+printf "%-20s %10s %8s %10s %-24s %7s %10s %10s\n" step kindling/s "k GFLOP/s" pytorch/s "ratio per round" median "k MB" "pt MB"
 for spec in $models; do
   model=${spec%-*}; mode=${spec##*-}
   flag=""; bs=128
@@ -33,7 +37,8 @@ spec, rest = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
 ks, ps = rest[0::2], rest[1::2]
 ratios = [k["images_per_s"] / p["images_per_s"] for k, p in zip(ks, ps)]
 med = lambda xs: statistics.median(xs)
-print(f"{spec:<20} {med([k['images_per_s'] for k in ks]):10.0f} {med([p['images_per_s'] for p in ps]):10.0f} "
+print(f"{spec:<20} {med([k['images_per_s'] for k in ks]):10.0f} {med([k['gflops'] for k in ks]):8.1f} "
+      f"{med([p['images_per_s'] for p in ps]):10.0f} "
       f"{', '.join(f'{r:.2f}' for r in ratios):<24} {med(ratios):7.2f} "
       f"{max(k['peak_rss_mb'] for k in ks):10.0f} {max(p['peak_rss_mb'] for p in ps):10.0f}")
 PY

@@ -25,6 +25,9 @@ struct Args {
     /// Inference only.
     #[arg(long)]
     infer: bool,
+    /// Print the f32 GEMM rate of this machine (1024³, all threads) instead, GFLOP/s.
+    #[arg(long)]
+    gemm_peak: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -36,15 +39,30 @@ fn main() -> anyhow::Result<()> {
     kindling::allocator::keep_freed_pages();
     let args = Args::parse();
     anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
+    if args.gemm_peak {
+        let threads = rayon::current_num_threads();
+        let g = kindling::bench::gemm_peak(1024, threads, 5);
+        if args.json {
+            println!("{}", serde_json::json!({"gemm_gflops": g, "n": 1024, "threads": threads}));
+        } else {
+            println!("f32 GEMM 1024x1024x1024 on {threads} threads: {g:.0} GFLOP/s");
+        }
+        return Ok(());
+    }
     let device = args.device.open()?;
     let r = run(args.model, args.batch_size, args.steps, args.infer, &device)?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "{} {} batch {}: median {:.1} ms/step, {:.0} images/s, peak memory {:.0} MB",
+            "{} {} batch {}: median {:.1} ms/step, {:.0} images/s, {:.1} GFLOP/s, peak memory {:.0} MB",
             serde_json::to_value(r.model)?.as_str().unwrap_or("?"),
-            r.mode, r.batch_size, r.median_ms, r.images_per_s, r.peak_rss_mb
+            r.mode,
+            r.batch_size,
+            r.median_ms,
+            r.images_per_s,
+            r.gflops,
+            r.peak_rss_mb
         );
     }
     Ok(())

@@ -81,6 +81,54 @@ pub struct BenchResult {
     pub images_per_s: f64,
     /// Peak resident memory of the process (MB).
     pub peak_rss_mb: f64,
+    /// Multiply-accumulates of one image's forward pass.
+    pub macs_per_image: usize,
+    /// Nominal floating-point rate: 2 FLOPs per multiply-accumulate, and three passes' worth per
+    /// training image (forward, input gradient, weight gradient), one per inference image.
+    pub gflops: f64,
+}
+
+/// The f32 matrix-product rate of this machine, GFLOP/s: the median of `reps` products of two
+/// `n × n` matrices with the `gemm` crate (the kernels candle and kindling use) on `threads`
+/// threads. The ceiling that a step's [`BenchResult::gflops`] is a fraction of.
+pub fn gemm_peak(n: usize, threads: usize, reps: usize) -> f64 {
+    let a: Vec<f32> = (0..n * n).map(|i| (i % 17) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..n * n).map(|i| (i % 13) as f32 * 0.01).collect();
+    let mut c = vec![0f32; n * n];
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let mut times = vec![];
+    for i in 0..reps + 2 {
+        let t0 = Instant::now();
+        // SAFETY: a, b and c are n × n row-major (column stride 1, row stride n), as passed.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        if i >= 2 {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    2.0 * (n * n * n) as f64 / times[times.len() / 2] / 1e9
 }
 
 /// Peak resident set size of this process in MB (Linux), NaN elsewhere.
@@ -121,12 +169,17 @@ pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, devi
     }
     times.sort_by(f64::total_cmp);
     let median_ms = times[times.len() / 2];
+    let macs_per_image = config(model).macs()?;
+    let images_per_s = batch_size as f64 / median_ms * 1e3;
+    let passes = if infer { 1.0 } else { 3.0 };
     Ok(BenchResult {
+        macs_per_image,
+        gflops: images_per_s * macs_per_image as f64 * 2.0 * passes / 1e9,
         model,
         mode: if infer { "inference" } else { "train" },
         batch_size,
         median_ms,
-        images_per_s: batch_size as f64 / median_ms * 1e3,
+        images_per_s,
         peak_rss_mb: peak_rss_mb(),
     })
 }

@@ -135,6 +135,24 @@ impl ModelConfig {
             ModelConfig::Cnn(c) => c.classes,
         }
     }
+
+    /// Multiply-accumulate operations of one forward pass of one sample (the layers' products;
+    /// activations, pooling and normalization are not counted).
+    pub fn macs(&self) -> crate::Result<usize> {
+        Ok(match self {
+            ModelConfig::Linear(c) => c.input_shape.iter().product::<usize>() * c.classes,
+            ModelConfig::Mlp(c) => {
+                let mut fan_in: usize = c.input_shape.iter().product();
+                let mut total = 0;
+                for &w in &c.hidden {
+                    total += fan_in * w * c.activation.pieces();
+                    fan_in = w;
+                }
+                total + fan_in * c.classes
+            }
+            ModelConfig::Cnn(c) => c.macs()?,
+        })
+    }
 }
 
 /// A built model.
