@@ -139,11 +139,41 @@ pub fn dataset_of(meta: &CheckpointMeta, path: &Path) -> Result<DatasetName> {
     meta.dataset_name().map_err(|e| Error::checkpoint(path, e))
 }
 
+/// The metadata of a checkpoint of `run` on `data`: the model `config`, the class names, the
+/// normalization `norm` of its input, the split, the command, the machine (epoch and metrics are
+/// filled in as training goes).
+pub fn checkpoint_meta(
+    run: &Run,
+    data: &Prepared,
+    config: &ModelConfig,
+    norm: &Normalization,
+    command: &str,
+) -> CheckpointMeta {
+    CheckpointMeta {
+        kindling_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: config.clone(),
+        classes: data.train.classes.clone(),
+        normalization: norm.clone(),
+        dataset: run.dataset.as_str().to_string(),
+        epoch: 0,
+        metrics: None,
+        train: Some(run.train.clone()),
+        split: Some(data.description.clone()),
+        data_split: Some(data.split),
+        command: Some(command.to_string()),
+        features: run.features.clone(),
+        image_shape: Some(data.train.shape),
+        wall_seconds: None,
+        machine: Some(crate::machine::describe()),
+        evaluation: None,
+        search: None,
+    }
+}
+
 /// Trains, saves to `out.save` (and its siblings), and scores on the test split if it is
 /// available without a download.
 pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: Option<Resume>) -> Result<RunReport> {
     let verbose = out.verbose;
-    let image_shape = data.train.shape;
     let f = run.features.as_ref();
     if run.model == ModelKind::Cnn {
         if f.is_some() {
@@ -188,24 +218,7 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
             val_set.as_ref().map_or(0, |v| v.len())
         );
     }
-    let meta = CheckpointMeta {
-        kindling_version: env!("CARGO_PKG_VERSION").to_string(),
-        model: net.config.clone(),
-        classes: train_set.classes.clone(),
-        normalization: norm.clone(),
-        dataset: run.dataset.as_str().to_string(),
-        epoch: 0,
-        metrics: None,
-        train: Some(run.train.clone()),
-        split: Some(data.description.clone()),
-        data_split: Some(data.split),
-        command: Some(out.command.clone()),
-        features: run.features.clone(),
-        image_shape: Some(image_shape),
-        wall_seconds: None,
-        machine: Some(crate::machine::describe()),
-        evaluation: None,
-    };
+    let meta = checkpoint_meta(run, data, &net.config, &norm, &out.command);
     let best_so_far = from.as_ref().and_then(|f| f.history.iter().filter_map(|r| r.val_acc).reduce(f64::max));
     let data_in = TrainData { train: &train_set, val: val_set.as_ref(), normalization: &norm };
     let session = Session::new()

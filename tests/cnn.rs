@@ -123,6 +123,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         wall_seconds: None,
         machine: None,
         evaluation: None,
+        search: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();

@@ -70,6 +70,10 @@ pub struct CheckpointMeta {
     /// The accuracy measured on this very file, written by `evaluate --record`.
     #[serde(default)]
     pub evaluation: Option<Evaluation>,
+    /// The hyper-parameter search this model won, when `sweep --save-best` wrote it: its space and
+    /// every trial's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<serde_json::Value>,
 }
 
 impl CheckpointMeta {

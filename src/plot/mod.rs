@@ -30,6 +30,7 @@ mod confusion;
 mod curves;
 mod errorbars;
 mod predictions;
+mod search;
 mod templates;
 
 pub use boundary::{boundary_grid, decision_boundary, Grid};
@@ -37,6 +38,7 @@ pub use confusion::confusion_heatmap;
 pub use curves::{line_plot, training_curves};
 pub use errorbars::errorbar_plot;
 pub use predictions::{prediction_grid, Predictions};
+pub use search::{search_plot, SearchAxis};
 pub use templates::image_grid;
 
 use crate::{Error, Result};
