@@ -21,6 +21,9 @@ struct Args {
     /// Show at most this many units.
     #[arg(long, default_value_t = 64)]
     max: usize,
+    /// The image for --what saliency.
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
     /// Upscaling factor of each image.
     #[arg(long, default_value_t = 4)]
     scale: u32,
@@ -29,6 +32,14 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
+    if let (Some(What::Saliency), Some(file)) = (args.what, &args.image) {
+        let img = kindling::classifier::decode(file)?;
+        let s = kindling::visualize::saliency(&ck, &img, &candle_core::Device::Cpu)?;
+        let pic = kindling::plot::saliency_picture(&s.image, s.shape, &s.map, args.scale * 2)?;
+        kindling::plot::save_picture(&args.out, &pic)?;
+        println!("wrote {} (saliency of the top class, {})", args.out.display(), ck.meta.classes[s.class]);
+        return Ok(());
+    }
     let (mut images, shape, mut labels) = first_layer_images(&ck, args.what.unwrap_or(What::default_for(&ck.model)))?;
     images.truncate(args.max);
     labels.truncate(args.max);

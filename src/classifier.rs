@@ -169,7 +169,7 @@ pub fn decode(path: &Path) -> Result<image::DynamicImage> {
 
 /// `img` at `w × h`: the whole image, scaled (squashed when its aspect ratio differs, never
 /// cropped), with a note saying which when it had to change.
-fn fit(img: &image::DynamicImage, w: usize, h: usize) -> (image::DynamicImage, Option<String>) {
+pub fn fit(img: &image::DynamicImage, w: usize, h: usize) -> (image::DynamicImage, Option<String>) {
     if img.width() as usize == w && img.height() as usize == h {
         return (img.clone(), None);
     }

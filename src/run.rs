@@ -64,7 +64,8 @@ pub struct RunReport {
     pub history: Vec<EpochRecord>,
     /// Training seconds.
     pub seconds: f64,
-    /// Accuracy on the official test split, when it is available locally.
+    /// Accuracy on the official test split, when it is available locally and the run has no
+    /// held-out split (a run with one is a tuning run).
     pub test_acc: Option<f64>,
     /// Number of test samples.
     pub test_n: usize,
@@ -226,13 +227,21 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
         .resume(from)
         .hook(Checkpointer::new(&out.save, meta, best_so_far));
     let report = train::fit(&net, &data_in, &run.train, device, session)?;
+    // A run with a held-out split is a tuning run: its test score is not printed, so that nothing
+    // is chosen by it. A final run (no --val-size) is scored once on the test split.
     let opts = data::DataOptions { allow_download: false, ..data.options.clone() };
-    let (test_acc, test_n, no_test_reason) = match data::load(run.dataset, Split::Test, &opts) {
-        Ok(test) => {
-            let test = features::model_input(&test, f, false)?;
-            (Some(train::evaluate(&net.model, &test, &norm, device)?.accuracy()), test.len(), None)
+    let (test_acc, test_n, no_test_reason) = if data.val.is_some() {
+        let why = "a run with a held-out split (--val-size) is a tuning run, scored on that split only; train the \
+                   final model without --val-size, or score this one with evaluate --split test";
+        (None, 0, Some(why.to_string()))
+    } else {
+        match data::load(run.dataset, Split::Test, &opts) {
+            Ok(test) => {
+                let test = features::model_input(&test, f, false)?;
+                (Some(train::evaluate(&net.model, &test, &norm, device)?.accuracy()), test.len(), None)
+            }
+            Err(e) => (None, 0, Some(e.to_string())),
         }
-        Err(e) => (None, 0, Some(e.to_string())),
     };
     Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n, no_test_reason })
 }

@@ -24,6 +24,9 @@ pub enum What {
     Filters,
     /// The first-layer weights of any model (the MLP's hidden units), as images.
     Weights,
+    /// Where the model looks in one image (`--image FILE`): the gradient of its top score with
+    /// respect to the pixels.
+    Saliency,
 }
 
 impl What {
@@ -43,6 +46,7 @@ impl What {
             What::Templates => "templates",
             What::Filters => "filters",
             What::Weights => "weights",
+            What::Saliency => "saliency",
         }
     }
 }
@@ -54,6 +58,9 @@ pub fn first_layer_images(ck: &Checkpoint, what: What) -> Result<LabelledImages>
     match (what, &ck.model) {
         (What::Templates, Model::Linear(_)) | (What::Weights, Model::Linear(_) | Model::Mlp(_)) => {}
         (What::Filters | What::Weights, Model::Cnn(_)) => {}
+        (What::Saliency, _) => {
+            return Err(Error::invalid("--what saliency", "is drawn for one image: give it with --image FILE"))
+        }
         _ => {
             return Err(Error::invalid(
                 "--what",
@@ -83,6 +90,49 @@ pub fn first_layer_images(ck: &Checkpoint, what: What) -> Result<LabelledImages>
         _ => (0..units).map(|i| format!("{i}")).collect(),
     };
     Ok((rows, shape, labels))
+}
+
+/// Where a model looks: the gradient of the top class's score with respect to the input pixels
+/// (through candle's autograd), for one image.
+#[derive(Debug, Clone)]
+pub struct Saliency {
+    /// The class whose score was differentiated (the top one).
+    pub class: usize,
+    /// `|∂ score / ∂ pixel|`, the largest over the colour channels, `h × w` values scaled to
+    /// `[0, 1]` (row after row).
+    pub map: Vec<f32>,
+    /// The image as the model read it (resized to its input), `[C, H, W]` in `[0, 1]`.
+    pub image: Vec<f32>,
+    /// `[C, H, W]` of `image`.
+    pub shape: [usize; 3],
+}
+
+/// The saliency map of `img` for `ck`'s model: the gradient of the top class's score (the
+/// logit, before the softmax) with respect to the normalized input pixels. A model on hand-made
+/// features has no gradient to the pixels: an error says so.
+pub fn saliency(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> Result<Saliency> {
+    let [c, h, w] = ck.meta.image_input()?;
+    if ck.meta.features.is_some() {
+        return Err(Error::invalid(
+            "saliency",
+            "this model reads hand-made features, which have no gradient to the pixels",
+        ));
+    }
+    let (fitted, _) = crate::classifier::fit(img, w, h);
+    let mut px = Vec::with_capacity(c * h * w);
+    crate::data::hub::push_chw(&fitted, c, &mut px);
+    let one = Dataset::new("image", Pixels::U8(px), vec![0], [c, h, w], ck.meta.classes.clone())?;
+    let (xs, _) = one.batch(&[0], &ck.meta.normalization, device)?;
+    let xs = candle_core::Var::from_tensor(&xs)?;
+    let logits = ck.model.forward_t(xs.as_tensor(), false)?;
+    let class = logits.argmax(D::Minus1)?.to_vec1::<u32>()?[0] as usize;
+    let score = logits.narrow(1, class, 1)?.sum_all()?;
+    let grads = score.backward()?;
+    let g = grads.get(&xs).ok_or_else(|| Error::invalid("saliency", "the model gave no gradient to its input"))?;
+    let g = g.abs()?.max(1)?.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?; // [H·W]
+    let top = g.iter().copied().fold(0f32, f32::max);
+    let map = g.iter().map(|v| if top > 0.0 { v / top } else { 0.0 }).collect();
+    Ok(Saliency { class, map, image: images(&one, &[0]).remove(0), shape: [c, h, w] })
 }
 
 /// Un-normalized images of `ds` (values in `[0, 1]`) for picture grids.

@@ -30,6 +30,7 @@ mod confusion;
 mod curves;
 mod errorbars;
 mod predictions;
+mod saliency;
 mod search;
 mod templates;
 
@@ -38,6 +39,7 @@ pub use confusion::confusion_heatmap;
 pub use curves::{line_plot, training_curves};
 pub use errorbars::errorbar_plot;
 pub use predictions::{prediction_grid, Predictions};
+pub use saliency::{png_bytes, saliency_picture, save_picture};
 pub use search::{search_plot, SearchAxis};
 pub use templates::image_grid;
 

@@ -17,7 +17,7 @@ pub struct SearchAxis<'a> {
 }
 
 /// Draws trials (`values[i]` along `x` and, when given, `y`; `acc[i]` their validation accuracy,
-/// `None` for a diverged trial, drawn as a grey cross) to `path`, 800 × 560 pixels. With two axes
+/// `None` for a diverged trial, drawn as a grey cross) to `path`, 800 × 585 pixels. With two axes
 /// each dot's colour runs from dark blue (the worst accuracy) to yellow (the best), the best
 /// trial ringed; with one, accuracy is the y axis.
 pub fn search_plot(
@@ -72,8 +72,9 @@ pub fn search_plot(
     let (lo_acc, hi_acc) = acc.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
     let best = acc.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a))).max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0);
 
-    render(path, blank(800, 560), |root| {
-        let mut chart = ChartBuilder::on(root)
+    render(path, blank(800, 585), |root| {
+        let (top, _) = root.split_vertically(560);
+        let mut chart = ChartBuilder::on(&top)
             .caption(title, (FAMILY, 19))
             .margin(14)
             .x_label_area_size(44)
@@ -115,7 +116,7 @@ pub fn search_plot(
                 100.0 * lo_acc,
                 100.0 * hi_acc
             );
-            root.draw(&Text::new(text, (90, 540), style)).drawn()?;
+            root.draw(&Text::new(text, (90, 566), style)).drawn()?;
         }
         Ok(())
     })
@@ -148,10 +149,10 @@ mod tests {
         let reg = SearchAxis { name: "reg", log: true };
         let path = out("search-2d");
         search_plot(&path, "search", (lr, Some(reg)), &values, &acc).unwrap();
-        check_png(&path, Some((800, 560)));
+        check_png(&path, Some((800, 585)));
         let path = out("search-1d");
         search_plot(&path, "search", (lr, None), &values, &acc).unwrap();
-        check_png(&path, Some((800, 560)));
+        check_png(&path, Some((800, 585)));
         assert!(search_plot(&path, "x", (lr, None), &values, &acc[..2]).is_err());
     }
 
