@@ -28,7 +28,10 @@ fn shipped() -> BTreeMap<String, PathBuf> {
 fn readme_figures() -> BTreeMap<String, (f64, String)> {
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
     let mut figures = BTreeMap::new();
-    for line in readme.lines().filter(|l| l.starts_with('|')) {
+    // The rows of the weights table only: it follows its marker comment (other tables may name a
+    // shipped file in a command).
+    let table = readme.lines().skip_while(|l| !l.starts_with("<!-- weights table")).skip(1);
+    for line in table.take_while(|l| l.starts_with('|')) {
         let Some(at) = line.find("weights/") else { continue };
         let rest = &line[at + "weights/".len()..];
         let Some(end) = rest.find(".safetensors") else { continue };

@@ -362,6 +362,12 @@ pub(crate) fn tile(image: &[f32], shape: [usize; 3], scale: u32) -> RgbImage {
     image::imageops::resize(&small, w as u32 * scale, h as u32 * scale, image::imageops::FilterType::Nearest)
 }
 
+/// One image (`shape` = `[C, H, W]`, `C` 1 or 3, CHW order) as an RGB picture at its own size,
+/// min-max scaled to the full range.
+pub fn tile_image(image: &[f32], shape: [usize; 3]) -> RgbImage {
+    tile(image, shape, 1)
+}
+
 /// Checks `cols` and `scale` for the image grids.
 pub(crate) fn check_layout(cols: usize, scale: u32) -> Result<()> {
     if cols == 0 {

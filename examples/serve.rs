@@ -1,0 +1,52 @@
+//! The local web page: every shipped model on your own image, side by side, at
+//! http://127.0.0.1:8080/ (`--port`, `--host`).
+
+use clap::Parser;
+use kindling::cli::DeviceArgs;
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Serve the classification ladder as a web page on this machine.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Address to bind; anything but 127.0.0.1 exposes the page to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0: any free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Checkpoints to serve (default: every file of weights/).
+    #[arg(long, num_args = 1..)]
+    weights: Vec<PathBuf>,
+    /// Folder holding the data sets for "random held-out image" (else $KINDLING_DATA, ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+fn main() -> anyhow::Result<()> {
+    kindling::allocator::keep_freed_pages();
+    let args = Args::parse();
+    let device = args.device.open()?;
+    let weights = if args.weights.is_empty() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+        let mut w: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}: pass checkpoints with --weights", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+            .collect();
+        w.sort();
+        w
+    } else {
+        args.weights.clone()
+    };
+    let data = kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
+    let server = kindling::serve::Server::load(&weights, data, &device)?;
+    anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
+    kindling::serve::run(server, &args.host, args.port)?;
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! The local web page: every rung of the ladder on the user's own image, side by side.
+//!
+//! [`Server`] holds the checkpoints (as [`Classifier`]s) and answers a small JSON API; the page
+//! itself (HTML, script, style) is compiled into the binary, so it works offline and serves no
+//! file from the disk. The `serve` example runs it:
+//!
+//! - `GET /` the page; `GET /app.js`, `GET /style.css` its assets;
+//! - `GET /api/models`: every model's card (data set, kind, recorded accuracy and split,
+//!   parameters, training command and time);
+//! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image as the raw body or as the
+//!   multipart field `image`; every model of data set `D` (all of them when `dataset` is absent)
+//!   answers with its top classes, its time in milliseconds and what it looks at (the linear
+//!   model's template of its top class; the CNN's saliency map);
+//! - `GET /api/models/ID/filters.png`: a CNN's first-layer filters;
+//! - `GET /api/random?dataset=D`: a random held-out image as PNG (its class in the
+//!   `x-kindling-label` header).
+//!
+//! Bad input gets a 4xx with `{"error": "..."}` and the server goes on serving.
+
+use crate::checkpoint::CheckpointMeta;
+use crate::data::{DataOptions, Dataset, DatasetName, Split};
+use crate::models::Model;
+use crate::{Classifier, Error, Result};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use candle_core::Device;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The largest upload accepted, in bytes.
+pub const MAX_UPLOAD: usize = 10 << 20;
+/// The largest image side accepted (a PNG may declare any size in a few bytes).
+pub const MAX_SIDE: u32 = 4096;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const STYLE_CSS: &str = include_str!("assets/style.css");
+
+/// One model the page shows.
+pub struct Entry {
+    /// Its id in the API: the checkpoint's file name without `.safetensors`.
+    pub id: String,
+    /// The model.
+    pub classifier: Classifier,
+    /// Its data set.
+    pub dataset: DatasetName,
+    /// Its place on the ladder (linear 1, MLP 2, features MLP 3, CNN 4).
+    pub rung: u8,
+    /// Its card, as `GET /api/models` gives it.
+    pub card: Value,
+}
+
+/// The server's state: the models, and the held-out images of `GET /api/random`.
+pub struct Server {
+    /// The models, in ladder order within each data set.
+    pub entries: Vec<Entry>,
+    data: DataOptions,
+    held_out: Mutex<HashMap<DatasetName, Arc<Dataset>>>,
+    device: Device,
+}
+
+impl Server {
+    /// Loads the checkpoints at `paths` onto `device`; `data` says where `GET /api/random` finds
+    /// held-out images. A file that does not load is an error naming it.
+    pub fn load(paths: &[std::path::PathBuf], data: DataOptions, device: &Device) -> Result<Server> {
+        let mut entries = vec![];
+        for path in paths {
+            let classifier = Classifier::load(path, device)?;
+            let meta = classifier.meta();
+            let dataset = meta.dataset_name().map_err(|e| Error::checkpoint(path, e))?;
+            if meta.image_input().is_err() {
+                continue; // a 2-D point model has nothing to say about an image
+            }
+            let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            let rung = match (&classifier.checkpoint().model, meta.features.is_some()) {
+                (Model::Linear(_), _) => 1,
+                (Model::Mlp(_), false) => 2,
+                (Model::Mlp(_), true) => 3,
+                (Model::Cnn(_), _) => 4,
+            };
+            let card = card(&id, rung, meta, classifier.checkpoint().params.count());
+            entries.push(Entry { id, classifier, dataset, rung, card });
+        }
+        entries.sort_by(|a, b| (a.dataset.as_str(), a.rung, &a.id).cmp(&(b.dataset.as_str(), b.rung, &b.id)));
+        Ok(Server { entries, data, held_out: Mutex::new(HashMap::new()), device: device.clone() })
+    }
+
+    /// The API and the page.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML) }))
+            .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
+            .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
+            .route("/api/models", get(models))
+            .route("/api/models/{id}/filters.png", get(filters))
+            .route("/api/classify", post(classify))
+            .route("/api/random", get(random))
+            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page: see / and /api/models") })
+            .layer(DefaultBodyLimit::max(MAX_UPLOAD))
+            .with_state(Arc::new(self))
+    }
+
+    fn held_out(&self, dataset: DatasetName) -> Result<Arc<Dataset>> {
+        if let Some(d) = self.held_out.lock().expect("lock").get(&dataset) {
+            return Ok(d.clone());
+        }
+        let opts = DataOptions { allow_download: false, ..self.data.clone() };
+        // CIFAR-10's held-out images are batch 5 (the models were tuned and scored on it); the
+        // others' are their test splits.
+        let ds = match dataset {
+            DatasetName::Cifar10 => {
+                let train = crate::data::load(dataset, Split::Train, &opts)?;
+                let n = train.len();
+                train.split_tail(10_000.min(n - 1))?.1
+            }
+            _ => crate::data::load(dataset, Split::Test, &opts)?,
+        };
+        let ds = Arc::new(ds);
+        self.held_out.lock().expect("lock").insert(dataset, ds.clone());
+        Ok(ds)
+    }
+}
+
+/// A model's card: what its checkpoint says about it.
+fn card(id: &str, rung: u8, meta: &CheckpointMeta, params: usize) -> Value {
+    let kind = match rung {
+        1 => "linear",
+        2 => "MLP",
+        3 => "MLP on HOG + colour features",
+        _ => "CNN",
+    };
+    let (accuracy, split) = match &meta.evaluation {
+        Some(e) if e.split == "val" => (Some(e.accuracy), format!("held-out ({} images)", e.images)),
+        Some(e) => (Some(e.accuracy), format!("test ({} images)", e.images)),
+        None => (meta.metrics.as_ref().and_then(|m| m.val_acc), "held-out, at the last epoch".to_string()),
+    };
+    json!({
+        "id": id,
+        "dataset": meta.dataset,
+        "kind": kind,
+        "rung": rung,
+        "classes": meta.classes,
+        "accuracy": accuracy,
+        "split": split,
+        "tta": meta.recorded_tta().as_str(),
+        "parameters": params,
+        "epochs": meta.epoch,
+        "command": meta.command,
+        "training_seconds": meta.wall_seconds,
+        "machine": meta.machine,
+        "input": meta.image_input().ok(),
+        "features": meta.features.is_some(),
+    })
+}
+
+/// An error answer: a status and `{"error": message}`.
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError(status, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e {
+            Error::Candle(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
+    Json(Value::Array(s.entries.iter().map(|e| e.card.clone()).collect()))
+}
+
+async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::result::Result<Response, ApiError> {
+    let e = s.entries.iter().find(|e| e.id == id).ok_or_else(|| unknown_model(&id))?;
+    let ck = e.classifier.checkpoint();
+    let png = tokio::task::spawn_blocking({
+        let ck = ck.clone();
+        move || -> Result<Vec<u8>> {
+            let (images, shape, _) = crate::visualize::first_layer_images(&ck, crate::visualize::What::Filters)?;
+            let cols = (images.len() as f64).sqrt().ceil() as usize;
+            let tmp = std::env::temp_dir().join(format!("kindling-filters-{}-{:?}.png", std::process::id(), std::thread::current().id()));
+            crate::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
+            let bytes = std::fs::read(&tmp)?;
+            let _ = std::fs::remove_file(&tmp);
+            Ok(bytes)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+fn unknown_model(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no model '{id}': GET /api/models lists them"))
+}
+
+#[derive(Deserialize)]
+struct DatasetQuery {
+    dataset: Option<String>,
+    models: Option<String>,
+}
+
+fn parse_dataset(name: &str) -> std::result::Result<DatasetName, ApiError> {
+    serde_json::from_value(Value::String(name.to_string()))
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("unknown data set '{name}'")))
+}
+
+async fn random(State(s): State<Arc<Server>>, Query(q): Query<DatasetQuery>) -> std::result::Result<Response, ApiError> {
+    let name = q.dataset.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "give ?dataset=NAME"))?;
+    let dataset = parse_dataset(&name)?;
+    let server = s.clone();
+    let (png, label) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String)> {
+        let ds = server.held_out(dataset)?;
+        let i = rand::random::<u32>() as usize % ds.len();
+        let px = crate::visualize::images(&ds, &[i]).remove(0);
+        let img = crate::plot::tile_image(&px, ds.shape);
+        Ok((crate::plot::png_bytes(&img)?, ds.classes[ds.labels[i] as usize].clone()))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {name} images here: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "image/png".to_string()), (header::HeaderName::from_static("x-kindling-label"), label)], png)
+        .into_response())
+}
+
+/// The image bytes of a request: the multipart field `image`, or the raw body.
+fn image_bytes(headers: &HeaderMap, body: &Bytes) -> std::result::Result<Vec<u8>, ApiError> {
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let bytes = if ctype.starts_with("multipart/form-data") {
+        let boundary = ctype
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_string())
+            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "multipart body without a boundary"))?;
+        multipart_field(body, &boundary, "image")
+            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the multipart body has no field named 'image'"))?
+    } else {
+        body.to_vec()
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty upload: send a PNG or JPEG image"));
+    }
+    Ok(bytes)
+}
+
+/// The contents of field `name` of a `multipart/form-data` body.
+pub fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<Vec<u8>> {
+    let delim = format!("--{boundary}");
+    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
+        hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    };
+    let mut at = find(body, delim.as_bytes(), 0)?;
+    loop {
+        let start = at + delim.len();
+        let next = find(body, delim.as_bytes(), start)?;
+        let part = &body[start..next];
+        let head_end = find(part, b"\r\n\r\n", 0)?;
+        let head = String::from_utf8_lossy(&part[..head_end]).to_lowercase();
+        if head.contains(&format!("name=\"{name}\"")) {
+            let mut content = &part[head_end + 4..];
+            if content.ends_with(b"\r\n") {
+                content = &content[..content.len() - 2];
+            }
+            return Some(content.to_vec());
+        }
+        at = next;
+    }
+}
+
+/// Decodes an upload, refusing images larger than [`MAX_SIDE`] before allocating them.
+pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, ApiError> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("unreadable upload: {e}")))?;
+    if reader.format().is_none() {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not an image: send a PNG or JPEG"));
+    }
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can read: {e}")))?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the image declares {w}x{h} pixels; the largest side accepted is {MAX_SIDE}"),
+        ));
+    }
+    image::load_from_memory(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can decode: {e}")))
+}
+
+async fn classify(
+    State(s): State<Arc<Server>>,
+    Query(q): Query<DatasetQuery>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> std::result::Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), format!("{e} (the largest upload is {} MB)", MAX_UPLOAD >> 20)))?;
+    let dataset = q.dataset.as_deref().map(parse_dataset).transpose()?;
+    let wanted: Option<Vec<String>> = q.models.as_ref().map(|m| m.split(',').map(str::to_string).collect());
+    if let Some(w) = &wanted {
+        if let Some(id) = w.iter().find(|id| !s.entries.iter().any(|e| &e.id == *id)) {
+            return Err(unknown_model(id));
+        }
+    }
+    let bytes = image_bytes(&headers, &body)?;
+    let img = decode_upload(&bytes)?;
+    let server = s.clone();
+    let results = tokio::task::spawn_blocking(move || -> Result<Vec<Value>> {
+        let mut out = vec![];
+        for e in &server.entries {
+            if dataset.is_some_and(|d| d != e.dataset) || wanted.as_ref().is_some_and(|w| !w.contains(&e.id)) {
+                continue;
+            }
+            out.push(answer(e, &img, &server.device)?);
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(json!({ "results": results })))
+}
+
+/// One model's answer: top 5, time, and what it looks at.
+fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value> {
+    let t0 = Instant::now();
+    let p = e.classifier.classify(img)?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let top: Vec<Value> = p.top(5).map(|(c, p)| json!({"class": c, "p": p})).collect();
+    let ck = e.classifier.checkpoint();
+    let (picture_title, picture) = match &ck.model {
+        Model::Linear(_) => {
+            let (images, shape, _) = crate::visualize::first_layer_images(ck, crate::visualize::What::Templates)?;
+            let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
+            let tile = crate::plot::tile_image(&images[k], shape);
+            let big = image::imageops::resize(&tile, shape[2] as u32 * 4, shape[1] as u32 * 4, image::imageops::FilterType::Nearest);
+            (format!("template of {}", p.best().0), Some(crate::plot::png_bytes(&big)?))
+        }
+        Model::Cnn(_) => {
+            let sal = crate::visualize::saliency(ck, img, device)?;
+            let pic = crate::plot::saliency_picture(&sal.image, sal.shape, &sal.map, 4)?;
+            (format!("saliency of {}", ck.meta.classes[sal.class]), Some(crate::plot::png_bytes(&pic)?))
+        }
+        _ => (String::new(), None),
+    };
+    Ok(json!({
+        "id": e.id,
+        "kind": e.card["kind"],
+        "rung": e.rung,
+        "dataset": e.dataset.as_str(),
+        "top": top,
+        "ms": ms,
+        "note": p.note,
+        "picture_title": picture_title,
+        "picture": picture.map(|b| format!("data:image/png;base64,{}", base64(&b))),
+    }))
+}
+
+/// Standard base64 with padding (for `data:` URLs).
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// Serves `server` on `host:port` until the process ends; prints the address (the port chosen
+/// when `port` is 0) first.
+pub fn run(server: Server, host: &str, port: u16) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((host, port)).await?;
+        let addr = listener.local_addr()?;
+        println!("kindling: {} models on http://{addr}/", server.entries.len());
+        axum::serve(listener, server.router()).await
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_of_known_strings() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn multipart_fields_are_found() {
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nabc\r\n--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNGdata\r\n--XX--\r\n";
+        assert_eq!(multipart_field(body, "XX", "image").unwrap(), b"\x89PNGdata");
+        assert_eq!(multipart_field(body, "XX", "other").unwrap(), b"abc");
+        assert!(multipart_field(body, "XX", "missing").is_none());
+    }
+}
