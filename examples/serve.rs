@@ -21,7 +21,10 @@ struct Args {
     /// Checkpoints to serve (default: every file of weights/).
     #[arg(long, num_args = 1..)]
     weights: Vec<PathBuf>,
-    /// Folder holding the data sets for "random held-out image" (else $KINDLING_DATA, ./data).
+    /// Training images of the kNN rung, per data set (0: no kNN; the data set's files are needed).
+    #[arg(long, default_value_t = 10_000)]
+    knn: usize,
+    /// Folder holding the data sets for "random held-out image" and kNN (else $KINDLING_DATA, ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -45,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         args.weights.clone()
     };
     let data = kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
-    let server = kindling::serve::Server::load(&weights, data, &device)?;
+    let server = kindling::serve::Server::load(&weights, data, args.knn, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
     kindling::serve::run(server, &args.host, args.port)?;
     Ok(())

@@ -26,7 +26,7 @@ impl Drop for Served {
 
 fn serve(weights: &[&str]) -> Served {
     let mut cmd = example("serve");
-    cmd.args(["--port", "0", "--device", "cpu", "--weights"]);
+    cmd.args(["--port", "0", "--device", "cpu", "--knn", "500", "--weights"]);
     for w in weights {
         cmd.arg(weights_dir().join(format!("{w}.safetensors")));
     }
@@ -124,9 +124,13 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     let (status, _, body) = http(&s.addr, "GET", "/api/models", None, b"");
     assert_eq!(status, 200);
     let models = json(&body);
-    let ids: Vec<&str> = models.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = models.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).filter(|i| !i.ends_with("-knn")).collect();
     assert_eq!(ids, ["cifar10-linear-softmax", "cifar10-cnn", "mnist-linear"], "ladder order within each data set");
-    assert!(models[1]["accuracy"].as_f64().unwrap() > 0.85 && models[1]["command"].as_str().is_some());
+    // kNN, the first rung, where the training images are there.
+    let knn = common::data_root().is_some_and(|r| r.join("cifar-10-batches-bin").is_dir());
+    assert_eq!(models[0]["id"] == "cifar10-knn", knn, "{models}");
+    let cnn_card = models.as_array().unwrap().iter().find(|m| m["id"] == "cifar10-cnn").unwrap();
+    assert!(cnn_card["accuracy"].as_f64().unwrap() > 0.85 && cnn_card["command"].as_str().is_some());
 
     let file = dir.join("img.png");
     let bytes = png(&file);
@@ -134,7 +138,17 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let r = json(&body);
     let results = r["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2, "the CIFAR-10 models only");
+    let ids: Vec<&str> = results.iter().map(|x| x["id"].as_str().unwrap()).collect();
+    let want: &[&str] = if knn { &["cifar10-knn", "cifar10-linear-softmax", "cifar10-cnn"] } else { &["cifar10-linear-softmax", "cifar10-cnn"] };
+    assert_eq!(ids, want, "the CIFAR-10 models only, in ladder order");
+    if knn {
+        let n = results[0]["neighbours"].as_array().unwrap();
+        assert_eq!(n.len(), 5, "the five nearest training images");
+        // Each class's share of the 10 votes (the top 5 classes of them).
+        let votes: Vec<f64> = results[0]["top"].as_array().unwrap().iter().map(|t| t["p"].as_f64().unwrap() * 10.0).collect();
+        assert!(votes.iter().all(|v| (v - v.round()).abs() < 1e-9 && *v >= 1.0), "{votes:?}");
+        assert!(votes.iter().sum::<f64>() <= 10.0 + 1e-9 && votes.windows(2).all(|w| w[0] >= w[1]), "{votes:?}");
+    }
     let cnn = results.iter().find(|x| x["id"] == "cifar10-cnn").unwrap();
     let (class, p) = predicted("cifar10-cnn", &file);
     assert_eq!(cnn["top"][0]["class"], class.as_str());

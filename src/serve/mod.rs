@@ -9,8 +9,9 @@
 //!   parameters, training command and time);
 //! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image as the raw body or as the
 //!   multipart field `image`; every model of data set `D` (all of them when `dataset` is absent)
-//!   answers with its top classes, its time in milliseconds and what it looks at (the linear
-//!   model's template of its top class; the CNN's saliency map);
+//!   answers with its top classes, its time in milliseconds and what it looks at (kNN's five
+//!   nearest training images; the linear model's template of its top class; the CNN's saliency
+//!   map);
 //! - `GET /api/models/ID/filters.png`: a CNN's first-layer filters;
 //! - `GET /api/random?dataset=D`: a random held-out image as PNG (its class in the
 //!   `x-kindling-label` header).
@@ -57,10 +58,26 @@ pub struct Entry {
     pub card: Value,
 }
 
+/// The ladder's first rung for one data set: k-nearest neighbour on raw pixels, over the first
+/// training images (never the held-out ones).
+pub struct KnnRung {
+    /// The classifier.
+    pub knn: crate::models::knn::Knn,
+    /// Its training images, for showing the neighbours.
+    pub train: Dataset,
+    /// Neighbours that vote.
+    pub k: usize,
+}
+
+/// Neighbours that vote in the page's kNN (the cross-validated k of CIFAR-10, see the README).
+pub const KNN_K: usize = 10;
+
 /// The server's state: the models, and the held-out images of `GET /api/random`.
 pub struct Server {
     /// The models, in ladder order within each data set.
     pub entries: Vec<Entry>,
+    /// The kNN rung of each data set whose training images were found.
+    pub knn: HashMap<DatasetName, KnnRung>,
     data: DataOptions,
     held_out: Mutex<HashMap<DatasetName, Arc<Dataset>>>,
     device: Device,
@@ -68,8 +85,9 @@ pub struct Server {
 
 impl Server {
     /// Loads the checkpoints at `paths` onto `device`; `data` says where `GET /api/random` finds
-    /// held-out images. A file that does not load is an error naming it.
-    pub fn load(paths: &[std::path::PathBuf], data: DataOptions, device: &Device) -> Result<Server> {
+    /// held-out images and where the kNN rung finds its first `knn_images` training images (0: no
+    /// kNN). A file that does not load is an error naming it; missing data only leaves kNN out.
+    pub fn load(paths: &[std::path::PathBuf], data: DataOptions, knn_images: usize, device: &Device) -> Result<Server> {
         let mut entries = vec![];
         for path in paths {
             let classifier = Classifier::load(path, device)?;
@@ -89,7 +107,18 @@ impl Server {
             entries.push(Entry { id, classifier, dataset, rung, card });
         }
         entries.sort_by(|a, b| (a.dataset.as_str(), a.rung, &a.id).cmp(&(b.dataset.as_str(), b.rung, &b.id)));
-        Ok(Server { entries, data, held_out: Mutex::new(HashMap::new()), device: device.clone() })
+        let mut knn = HashMap::new();
+        let opts = DataOptions { allow_download: false, ..data.clone() };
+        let mut sets: Vec<DatasetName> = entries.iter().map(|e| e.dataset).collect();
+        sets.dedup();
+        for d in sets.into_iter().filter(|_| knn_images > 0) {
+            let Ok(train) = crate::data::load(d, Split::Train, &opts) else { continue };
+            let train = train.take(knn_images);
+            let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
+            let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
+            knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
+        }
+        Ok(Server { entries, knn, data, held_out: Mutex::new(HashMap::new()), device: device.clone() })
     }
 
     /// The API and the page.
@@ -186,7 +215,75 @@ impl From<Error> for ApiError {
 }
 
 async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
-    Json(Value::Array(s.entries.iter().map(|e| e.card.clone()).collect()))
+    let mut cards: Vec<Value> = vec![];
+    let mut sets: Vec<&DatasetName> = s.knn.keys().collect();
+    sets.sort_by_key(|d| d.as_str());
+    for d in sets {
+        let r = &s.knn[d];
+        cards.push(json!({
+            "id": knn_id(*d),
+            "dataset": d.as_str(),
+            "kind": "kNN",
+            "rung": 0,
+            "classes": r.train.classes,
+            "accuracy": null,
+            "split": "",
+            "parameters": 0,
+            "command": format!("k = {}, L2 distance on raw pixels, the first {} training images", r.k, r.train.len()),
+        }));
+    }
+    cards.extend(s.entries.iter().map(|e| e.card.clone()));
+    Json(Value::Array(cards))
+}
+
+fn knn_id(d: DatasetName) -> String {
+    format!("{d}-knn")
+}
+
+/// The kNN rung's answer: votes of the `k` nearest training images as probabilities, and the
+/// five nearest with their classes.
+fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
+    let t0 = Instant::now();
+    let [c, h, w] = r.train.shape;
+    let (fitted, note) = crate::classifier::fit(img, w, h);
+    let mut px = Vec::with_capacity(c * h * w);
+    crate::data::hub::push_chw(&fitted, c, &mut px);
+    let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
+    let q = candle_core::Tensor::from_vec(q, (1, c * h * w), device)?;
+    let near = r.knn.neighbours(&q, r.k)?.remove(0);
+    let mut votes = vec![0usize; r.train.num_classes()];
+    for &i in &near {
+        votes[r.train.labels[i] as usize] += 1;
+    }
+    let winner = crate::models::knn::vote(&near, &r.train.labels_u32(), r.train.num_classes()) as usize;
+    let mut top: Vec<(usize, usize)> = votes.iter().copied().enumerate().filter(|&(_, n)| n > 0).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then((a.0 != winner).cmp(&(b.0 != winner))));
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let neighbours = near
+        .iter()
+        .take(5)
+        .map(|&i| -> Result<Value> {
+            let px = crate::visualize::images(&r.train, &[i]).remove(0);
+            let tile = crate::plot::tile_image(&px, r.train.shape);
+            let big = image::imageops::resize(&tile, w as u32 * 2, h as u32 * 2, image::imageops::FilterType::Nearest);
+            Ok(json!({
+                "class": r.train.classes[r.train.labels[i] as usize],
+                "picture": format!("data:image/png;base64,{}", base64(&crate::plot::png_bytes(&big)?)),
+            }))
+        })
+        .collect::<Result<Vec<Value>>>()?;
+    Ok(json!({
+        "id": knn_id(d),
+        "kind": "kNN",
+        "rung": 0,
+        "dataset": d.as_str(),
+        "top": top.iter().take(5).map(|&(k, n)| json!({"class": r.train.classes[k], "p": n as f64 / near.len() as f64})).collect::<Vec<_>>(),
+        "ms": ms,
+        "note": note,
+        "picture_title": format!("its {} nearest training images", neighbours.len()),
+        "picture": null,
+        "neighbours": neighbours,
+    }))
 }
 
 async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::result::Result<Response, ApiError> {
@@ -316,7 +413,8 @@ async fn classify(
     let dataset = q.dataset.as_deref().map(parse_dataset).transpose()?;
     let wanted: Option<Vec<String>> = q.models.as_ref().map(|m| m.split(',').map(str::to_string).collect());
     if let Some(w) = &wanted {
-        if let Some(id) = w.iter().find(|id| !s.entries.iter().any(|e| &e.id == *id)) {
+        let known = |id: &String| s.entries.iter().any(|e| &e.id == id) || s.knn.keys().any(|d| &knn_id(*d) == id);
+        if let Some(id) = w.iter().find(|id| !known(id)) {
             return Err(unknown_model(id));
         }
     }
@@ -325,6 +423,14 @@ async fn classify(
     let server = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<Value>> {
         let mut out = vec![];
+        let mut sets: Vec<&DatasetName> = server.knn.keys().collect();
+        sets.sort_by_key(|d| d.as_str());
+        for d in sets {
+            if dataset.is_some_and(|x| x != *d) || wanted.as_ref().is_some_and(|w| !w.contains(&knn_id(*d))) {
+                continue;
+            }
+            out.push(knn_answer(*d, &server.knn[d], &img, &server.device)?);
+        }
         for e in &server.entries {
             if dataset.is_some_and(|d| d != e.dataset) || wanted.as_ref().is_some_and(|w| !w.contains(&e.id)) {
                 continue;

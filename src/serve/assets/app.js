@@ -54,7 +54,7 @@ function render(results) {
     card.dataset.model = res.id;
     card.dataset.kind = res.kind;
     card.dataset.top = res.top[0].class;
-    const acc = m.accuracy == null ? "" : `${pct(m.accuracy)} ${m.split}`;
+    const acc = m.accuracy == null ? (m.command || "") : `${pct(m.accuracy)} ${m.split}`;
     card.innerHTML = `<h2>${res.kind}</h2><div class="meta">${res.id} · ${acc} · ${res.ms.toFixed(1)} ms</div>`;
     res.top.forEach((t, i) => {
       const row = document.createElement("div");
@@ -64,6 +64,23 @@ function render(results) {
       row.querySelector(".fill").style.width = pct(t.p);
       card.appendChild(row);
     });
+    if (res.neighbours) {
+      const row = document.createElement("div");
+      row.className = "neighbours";
+      for (const n of res.neighbours) {
+        const fig = document.createElement("figure");
+        fig.innerHTML = "<img><figcaption></figcaption>";
+        fig.querySelector("img").src = n.picture;
+        fig.querySelector("img").alt = n.class;
+        fig.querySelector("figcaption").textContent = n.class;
+        row.appendChild(fig);
+      }
+      card.appendChild(row);
+      const cap = document.createElement("div");
+      cap.className = "meta";
+      cap.textContent = res.picture_title;
+      card.appendChild(cap);
+    }
     if (res.picture) {
       const img = document.createElement("img");
       img.className = "look";
