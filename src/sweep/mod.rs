@@ -132,7 +132,7 @@ impl Results {
     }
 }
 
-/// A value as the table shows it: whole numbers plainly, others in 4 significant digits.
+/// A value as the table shows it: whole numbers plainly, others as `1.2345e-3`.
 pub fn fmt_value(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e9 {
         format!("{v:.0}")
