@@ -190,6 +190,16 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     assert_eq!(status, 200);
     assert!(head.contains("image/png") && png_bytes.starts_with(b"\x89PNG"));
 
+    // A model card's confusion matrix, where the held-out images are there.
+    let (status, head, body) = http(&s.addr, "GET", "/api/models/cifar10-linear-softmax/confusion.png", None, b"");
+    if knn {
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert!(head.contains("image/png") && body.starts_with(b"\x89PNG"));
+    } else {
+        assert_eq!(status, 404);
+        assert!(json(&body)["error"].is_string());
+    }
+
     // Still serving; ten requests at once all answered.
     let answers: Vec<u16> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..10)

@@ -13,6 +13,8 @@
 //!   nearest training images; the linear model's template of its top class; the CNN's saliency
 //!   map);
 //! - `GET /api/models/ID/filters.png`: a CNN's first-layer filters;
+//! - `GET /api/models/ID/confusion.png`: its confusion matrix on the first 2,000 held-out images
+//!   (computed on the first request);
 //! - `GET /api/random?dataset=D`: a random held-out image as PNG (its class in the
 //!   `x-kindling-label` header).
 //!
@@ -80,8 +82,12 @@ pub struct Server {
     pub knn: HashMap<DatasetName, KnnRung>,
     data: DataOptions,
     held_out: Mutex<HashMap<DatasetName, Arc<Dataset>>>,
+    confusion: Mutex<HashMap<String, Vec<u8>>>,
     device: Device,
 }
+
+/// Images scored for a model card's confusion matrix (the first of its held-out split).
+pub const CONFUSION_IMAGES: usize = 2000;
 
 impl Server {
     /// Loads the checkpoints at `paths` onto `device`; `data` says where `GET /api/random` finds
@@ -118,7 +124,14 @@ impl Server {
             let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
         }
-        Ok(Server { entries, knn, data, held_out: Mutex::new(HashMap::new()), device: device.clone() })
+        Ok(Server {
+            entries,
+            knn,
+            data,
+            held_out: Mutex::new(HashMap::new()),
+            confusion: Mutex::new(HashMap::new()),
+            device: device.clone(),
+        })
     }
 
     /// The API and the page.
@@ -129,6 +142,7 @@ impl Server {
             .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
             .route("/api/models", get(models))
             .route("/api/models/{id}/filters.png", get(filters))
+            .route("/api/models/{id}/confusion.png", get(confusion))
             .route("/api/classify", post(classify))
             .route("/api/random", get(random))
             .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page: see / and /api/models") })
@@ -303,6 +317,38 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// The confusion matrix of a model on the first [`CONFUSION_IMAGES`] held-out images of its data
+/// set (CIFAR-10's batch 5, the others' test split), computed on the first request and kept.
+async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::result::Result<Response, ApiError> {
+    if !s.entries.iter().any(|e| e.id == id) {
+        return Err(unknown_model(&id));
+    }
+    if let Some(png) = s.confusion.lock().expect("lock").get(&id) {
+        return Ok(([(header::CONTENT_TYPE, "image/png")], png.clone()).into_response());
+    }
+    let server = s.clone();
+    let key = id.clone();
+    let png = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<u8>, ApiError> {
+        let e = server.entries.iter().find(|e| e.id == key).expect("checked above");
+        let ds = server
+            .held_out(e.dataset)
+            .map_err(|err| ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {} images here: {err}", e.dataset)))?;
+        let ds = ds.take(CONFUSION_IMAGES);
+        let ck = e.classifier.checkpoint();
+        let report = crate::evaluate::score(ck, &ds, &server.device, e.classifier.tta())?;
+        let tmp = std::env::temp_dir().join(format!("kindling-confusion-{}-{key}.png", std::process::id()));
+        let title = format!("{key}: first {} held-out images, {:.1}%", ds.len(), 100.0 * report.confusion.accuracy());
+        crate::plot::confusion_heatmap(&tmp, &report.confusion.counts, &ck.meta.classes, &title)?;
+        let bytes = std::fs::read(&tmp).map_err(Error::from)?;
+        let _ = std::fs::remove_file(&tmp);
+        Ok(bytes)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    s.confusion.lock().expect("lock").insert(id, png.clone());
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 

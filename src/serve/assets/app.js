@@ -104,6 +104,14 @@ function render(results) {
       tr.querySelector("code").textContent = v == null ? "" : String(v);
       d.querySelector("table").appendChild(tr);
     }
+    if (m.kind !== "kNN") {
+      const c = document.createElement("img");
+      c.className = "look";
+      c.alt = "confusion matrix";
+      c.loading = "lazy";
+      d.addEventListener("toggle", () => { if (d.open && !c.src) c.src = `/api/models/${encodeURIComponent(res.id)}/confusion.png`; });
+      d.appendChild(c);
+    }
     if (m.kind === "CNN") {
       const f = document.createElement("img");
       f.className = "look";
