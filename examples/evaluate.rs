@@ -109,8 +109,11 @@ fn main() -> anyhow::Result<()> {
         println!("{}", report.render(&weights, dataset, args.split, &note));
     }
     if !args.no_plots {
-        let stem =
-            format!("{}-{}", weights.file_stem().unwrap_or_default().to_string_lossy(), if val { "val" } else { "test" });
+        let stem = format!(
+            "{}-{}",
+            weights.file_stem().unwrap_or_default().to_string_lossy(),
+            if val { "val" } else { "test" }
+        );
         match kindling::visualize::evaluation_pictures(ck, &ds, &report, &args.plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),

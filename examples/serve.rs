@@ -47,7 +47,8 @@ fn main() -> anyhow::Result<()> {
     } else {
         args.weights.clone()
     };
-    let data = kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
+    let data =
+        kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
     let server = kindling::serve::Server::load(&weights, data, args.knn, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
     kindling::serve::run(server, &args.host, args.port)?;

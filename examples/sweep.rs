@@ -76,7 +76,10 @@ fn main() -> anyhow::Result<()> {
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
-    anyhow::ensure!(!space.axes.is_empty(), "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)");
+    anyhow::ensure!(
+        !space.axes.is_empty(),
+        "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)"
+    );
     let stem = format!("runs/sweep-{dataset}-{}", args.train.model.as_str());
     let results_path = args.results.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.json")));
     let plot = args.plot.clone().unwrap_or_else(|| results_path.with_extension("png"));

@@ -161,10 +161,8 @@ pub fn decode(path: &Path) -> Result<image::DynamicImage> {
     if bytes.is_empty() {
         return Err(Error::Image { path: path.into(), problem: "is empty (0 bytes)".into() });
     }
-    image::load_from_memory(&bytes).map_err(|e| Error::Image {
-        path: path.into(),
-        problem: format!("not a PNG or JPEG image we can decode: {e}"),
-    })
+    image::load_from_memory(&bytes)
+        .map_err(|e| Error::Image { path: path.into(), problem: format!("not a PNG or JPEG image we can decode: {e}") })
 }
 
 /// `img` at `w × h`: the whole image, scaled (squashed when its aspect ratio differs, never

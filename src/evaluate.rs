@@ -35,7 +35,12 @@ pub struct HeldOut {
 /// Without `--val-size` or `--exclude-last` in `args`, the checkpoint's own held-out images, as
 /// it recorded them. With them, the split they carve, refused when it holds images the model
 /// trained on unless `allow_train_overlap` is set (the caller then says so beside the figure).
-pub fn held_out(meta: &CheckpointMeta, dataset: DatasetName, args: &DataArgs, allow_train_overlap: bool) -> Result<HeldOut> {
+pub fn held_out(
+    meta: &CheckpointMeta,
+    dataset: DatasetName,
+    args: &DataArgs,
+    allow_train_overlap: bool,
+) -> Result<HeldOut> {
     let recorded = meta.split_record().filter(|_| meta.dataset == dataset.as_str());
     if args.val_size == 0 && args.exclude_last == 0 {
         return match recorded {
@@ -53,7 +58,11 @@ pub fn held_out(meta: &CheckpointMeta, dataset: DatasetName, args: &DataArgs, al
                 format!(
                     "the checkpoint records no held-out split of {dataset}{}: give one with --val-size N (and \
                      --exclude-last M)",
-                    if meta.dataset == dataset.as_str() { String::new() } else { format!(" (it was trained on {})", meta.dataset) }
+                    if meta.dataset == dataset.as_str() {
+                        String::new()
+                    } else {
+                        format!(" (it was trained on {})", meta.dataset)
+                    }
                 ),
             )),
         };

@@ -187,7 +187,10 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
         if run.dataset.toy().is_some() {
             return Err(Error::invalid(
                 "--model cnn",
-                format!("{} is a set of 2-D points, not images: a CNN cannot read it; use --model linear or mlp", run.dataset),
+                format!(
+                    "{} is a set of 2-D points, not images: a CNN cannot read it; use --model linear or mlp",
+                    run.dataset
+                ),
             ));
         }
     }
@@ -222,10 +225,7 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
     let meta = checkpoint_meta(run, data, &net.config, &norm, &out.command);
     let best_so_far = from.as_ref().and_then(|f| f.history.iter().filter_map(|r| r.val_acc).reduce(f64::max));
     let data_in = TrainData { train: &train_set, val: val_set.as_ref(), normalization: &norm };
-    let session = Session::new()
-        .verbose(verbose)
-        .resume(from)
-        .hook(Checkpointer::new(&out.save, meta, best_so_far));
+    let session = Session::new().verbose(verbose).resume(from).hook(Checkpointer::new(&out.save, meta, best_so_far));
     let report = train::fit(&net, &data_in, &run.train, device, session)?;
     // A run with a held-out split is a tuning run: its test score is not printed, so that nothing
     // is chosen by it. A final run (no --val-size) is scored once on the test split.

@@ -152,4 +152,3 @@ fn nan_loss_stops_with_epoch_and_step() {
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");
 }
-

@@ -136,4 +136,3 @@ fn checkpoint_keeps_batch_norm_statistics() {
         assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
     }
 }
-

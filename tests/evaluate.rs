@@ -37,10 +37,16 @@ fn the_held_out_split_is_the_recorded_one_and_training_images_are_refused() {
     assert!(wider.stderr.contains("100 of them are its own training images"), "{}", wider.stderr);
     assert!(!wider.stderr.contains("panicked"));
     // ... unless asked for, and then the report says so.
-    let forced = run(example("evaluate")
-        .arg("--weights")
-        .arg(&save)
-        .args(["--split", "val", "--val-size", "200", "--allow-train-overlap", "--no-plots", "--device", "cpu"]));
+    let forced = run(example("evaluate").arg("--weights").arg(&save).args([
+        "--split",
+        "val",
+        "--val-size",
+        "200",
+        "--allow-train-overlap",
+        "--no-plots",
+        "--device",
+        "cpu",
+    ]));
     assert_eq!(forced.code, Some(0), "{}", forced.stderr);
     assert!(forced.stdout.contains("INCLUDING 100 IMAGES THE MODEL TRAINED ON"), "{}", forced.stdout);
     // A split disjoint from the training images is fine.
@@ -65,11 +71,7 @@ fn a_model_trained_on_everything_has_no_held_out_split() {
     assert_ne!(out.code, Some(0));
     // The split is carved from the data: without MNIST the message is about the data, with it
     // about the overlap.
-    assert!(
-        out.stderr.contains("its own training images") || out.stderr.contains("not found"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("its own training images") || out.stderr.contains("not found"), "{}", out.stderr);
 }
 
 #[test]
@@ -82,10 +84,12 @@ fn data_of_other_classes_is_refused() {
         eprintln!("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
         return;
     }
-    let out = run(example("evaluate")
-        .arg("--weights")
-        .arg(weights_dir().join("mnist-linear.safetensors"))
-        .args(["--dataset", "fashion-mnist", "--no-plots", "--offline"]));
+    let out = run(example("evaluate").arg("--weights").arg(weights_dir().join("mnist-linear.safetensors")).args([
+        "--dataset",
+        "fashion-mnist",
+        "--no-plots",
+        "--offline",
+    ]));
     assert_ne!(out.code, Some(0), "{}", out.stdout);
     assert!(out.stderr.contains("T-shirt/top") && out.stderr.contains("mnist"), "{}", out.stderr);
 }

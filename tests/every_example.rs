@@ -131,12 +131,11 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
     let dir = tmpdir("every-example");
     let datasets = available_datasets();
     let cks = checkpoints(&dir);
-    let images = [("rgb32", 32, 32, false), ("gray28", 28, 28, true), ("wide", 90, 40, false)]
-        .map(|(n, w, h, g)| {
-            let p = dir.join(format!("{n}.png"));
-            png(&p, w, h, g);
-            p
-        });
+    let images = [("rgb32", 32, 32, false), ("gray28", 28, 28, true), ("wide", 90, 40, false)].map(|(n, w, h, g)| {
+        let p = dir.join(format!("{n}.png"));
+        png(&p, w, h, g);
+        p
+    });
     let mut cases = vec![];
     for ck in &cks {
         let toy = ck.dataset == "spiral";
@@ -164,7 +163,8 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
             if let Some(last) = &ck.last {
                 let mut cmd = example("train");
                 cmd.arg("--resume").arg(last).args(["--dataset", ds, "--epochs", "2", "--quiet", "--no-plots"]);
-                cmd.args(["--offline", "--device", "cpu", "--save"]).arg(dir.join(format!("resumed-{}.safetensors", ck.name)));
+                cmd.args(["--offline", "--device", "cpu", "--save"])
+                    .arg(dir.join(format!("resumed-{}.safetensors", ck.name)));
                 let mut c = case(format!("train --resume {} --dataset {ds}", ck.name), cmd);
                 c.succeeds = Some(own);
                 cases.push(c);

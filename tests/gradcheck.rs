@@ -115,4 +115,3 @@ fn manual_backprop_matches_autograd_and_learns() {
     }
     assert!(last.loss < first.loss, "loss should fall: {} -> {}", first.loss, last.loss);
 }
-

@@ -80,7 +80,8 @@ fn cross_validation_prefers_a_sensible_k() {
         rows.push(vec![c as f32 * 4.0 + rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]);
         labels.push(if rng.random_range(0..10) == 0 { 1 - c } else { c });
     }
-    let cv = cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, &indicatif::ProgressBar::hidden()).unwrap();
+    let cv =
+        cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, &indicatif::ProgressBar::hidden()).unwrap();
     assert_eq!(cv.fold_acc[0].len(), 5);
     let s = cv.summary();
     assert!(s[1].1 > s[0].1, "k=15 should beat k=1 on noisy labels: {s:?}");
@@ -102,4 +103,3 @@ fn bad_input() {
     assert!(Knn::fit(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
     assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).is_err());
 }
-

@@ -262,4 +262,3 @@ fn fused_f32_kernels_match_pytorch() {
         "adamw",
     );
 }
-

@@ -106,4 +106,3 @@ fn cnn_filters_and_evaluation_pictures() {
         check_png(&f, None);
     }
 }
-

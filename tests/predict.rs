@@ -113,4 +113,3 @@ fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
     assert!(differ, "a linear model should see an image and its mirror image differently");
     std::fs::remove_dir_all(&dir).ok();
 }
-

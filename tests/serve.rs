@@ -33,7 +33,8 @@ fn serve(weights: &[&str]) -> Served {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).unwrap_or_else(|| panic!("no address in {line:?}")).trim().trim_end_matches('/');
+    let addr =
+        line.split("http://").nth(1).unwrap_or_else(|| panic!("no address in {line:?}")).trim().trim_end_matches('/');
     Served { child, addr: addr.to_string() }
 }
 
@@ -41,7 +42,8 @@ fn serve(weights: &[&str]) -> Served {
 fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if let Some(t) = content_type {
         head += &format!("Content-Type: {t}\r\n");
     }
@@ -110,7 +112,11 @@ fn declared_png(w: u32, h: u32) -> Vec<u8> {
 
 /// `predict`'s top class and probability (in percent) for `image`.
 fn predicted(weights: &str, image: &Path) -> (String, f64) {
-    let out = run(example("predict").arg("--weights").arg(weights_dir().join(format!("{weights}.safetensors"))).arg(image).args(["--top", "1", "--device", "cpu"]));
+    let out = run(example("predict")
+        .arg("--weights")
+        .arg(weights_dir().join(format!("{weights}.safetensors")))
+        .arg(image)
+        .args(["--top", "1", "--device", "cpu"]));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let line = out.stdout.lines().nth(1).unwrap().trim().to_string();
     let (p, class) = line.split_once("%").unwrap();
@@ -124,7 +130,8 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     let (status, _, body) = http(&s.addr, "GET", "/api/models", None, b"");
     assert_eq!(status, 200);
     let models = json(&body);
-    let ids: Vec<&str> = models.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).filter(|i| !i.ends_with("-knn")).collect();
+    let ids: Vec<&str> =
+        models.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).filter(|i| !i.ends_with("-knn")).collect();
     assert_eq!(ids, ["cifar10-linear-softmax", "cifar10-cnn", "mnist-linear"], "ladder order within each data set");
     // kNN, the first rung, where the training images are there.
     let knn = common::data_root().is_some_and(|r| r.join("cifar-10-batches-bin").is_dir());
@@ -139,13 +146,18 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     let r = json(&body);
     let results = r["results"].as_array().unwrap();
     let ids: Vec<&str> = results.iter().map(|x| x["id"].as_str().unwrap()).collect();
-    let want: &[&str] = if knn { &["cifar10-knn", "cifar10-linear-softmax", "cifar10-cnn"] } else { &["cifar10-linear-softmax", "cifar10-cnn"] };
+    let want: &[&str] = if knn {
+        &["cifar10-knn", "cifar10-linear-softmax", "cifar10-cnn"]
+    } else {
+        &["cifar10-linear-softmax", "cifar10-cnn"]
+    };
     assert_eq!(ids, want, "the CIFAR-10 models only, in ladder order");
     if knn {
         let n = results[0]["neighbours"].as_array().unwrap();
         assert_eq!(n.len(), 5, "the five nearest training images");
         // Each class's share of the 10 votes (the top 5 classes of them).
-        let votes: Vec<f64> = results[0]["top"].as_array().unwrap().iter().map(|t| t["p"].as_f64().unwrap() * 10.0).collect();
+        let votes: Vec<f64> =
+            results[0]["top"].as_array().unwrap().iter().map(|t| t["p"].as_f64().unwrap() * 10.0).collect();
         assert!(votes.iter().all(|v| (v - v.round()).abs() < 1e-9 && *v >= 1.0), "{votes:?}");
         assert!(votes.iter().sum::<f64>() <= 10.0 + 1e-9 && votes.windows(2).all(|w| w[0] >= w[1]), "{votes:?}");
     }
@@ -162,7 +174,13 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     let mut form = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"image\"; filename=\"img.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
     form.extend_from_slice(&bytes);
     form.extend_from_slice(b"\r\n--BOUNDARY--\r\n");
-    let (status, _, body) = http(&s.addr, "POST", "/api/classify?models=cifar10-cnn", Some("multipart/form-data; boundary=BOUNDARY"), &form);
+    let (status, _, body) = http(
+        &s.addr,
+        "POST",
+        "/api/classify?models=cifar10-cnn",
+        Some("multipart/form-data; boundary=BOUNDARY"),
+        &form,
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["results"][0]["top"][0]["class"], class.as_str());
 
@@ -175,7 +193,13 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
         ("60000x60000 PNG", "/api/classify", Some("image/png"), declared_png(60000, 60000), 413),
         ("unknown model", "/api/classify?models=nope", None, bytes.clone(), 404),
         ("unknown data set", "/api/classify?dataset=imagenet", None, bytes.clone(), 400),
-        ("multipart without image", "/api/classify", Some("multipart/form-data; boundary=B"), b"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n".to_vec(), 400),
+        (
+            "multipart without image",
+            "/api/classify",
+            Some("multipart/form-data; boundary=B"),
+            b"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n".to_vec(),
+            400,
+        ),
     ] {
         let (status, _, reply) = http(&s.addr, "POST", path, ctype, &body);
         assert_eq!(status, want, "{what}: {}", String::from_utf8_lossy(&reply));

@@ -6,8 +6,20 @@ mod common;
 use common::{example, run, tmpdir};
 
 const SEARCH: [&str; 14] = [
-    "--model", "linear", "--lr", "1e-3..1e-1:log", "--reg", "1e-5..1e-2:log", "--trials", "6", "--epochs", "4",
-    "--generated-size", "400", "--val-size", "100",
+    "--model",
+    "linear",
+    "--lr",
+    "1e-3..1e-1:log",
+    "--reg",
+    "1e-5..1e-2:log",
+    "--trials",
+    "6",
+    "--epochs",
+    "4",
+    "--generated-size",
+    "400",
+    "--val-size",
+    "100",
 ];
 
 #[test]
@@ -40,7 +52,8 @@ fn a_tiny_search_halves_resumes_and_saves_its_best() {
     assert!((meta.train.unwrap().optimizer.lr - lr).abs() < 1e-12, "the saved model is the best trial's");
 
     // Run again: every trial is known, nothing is trained.
-    let again = run(example("sweep").args(SEARCH).args(["--halving", "2", "--device", "cpu", "--results"]).arg(&results));
+    let again =
+        run(example("sweep").args(SEARCH).args(["--halving", "2", "--device", "cpu", "--results"]).arg(&results));
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert!(again.stderr.contains("resuming: 6 trial results"), "{}", again.stderr);
     assert!(!again.stderr.contains("trial   0 ("), "a finished trial was trained again: {}", again.stderr);
@@ -49,7 +62,8 @@ fn a_tiny_search_halves_resumes_and_saves_its_best() {
     let mut cut = r.clone();
     cut.results.retain(|t| t.id < 4);
     std::fs::write(&results, serde_json::to_string(&cut).unwrap()).unwrap();
-    let resumed = run(example("sweep").args(SEARCH).args(["--device", "cpu", "--halving", "2", "--results"]).arg(&results));
+    let resumed =
+        run(example("sweep").args(SEARCH).args(["--device", "cpu", "--halving", "2", "--results"]).arg(&results));
     assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
     let trained: Vec<&str> = resumed.stderr.lines().filter(|l| l.starts_with("trial")).collect();
     assert!(trained.iter().any(|l| l.starts_with("trial   4")) && trained.iter().any(|l| l.starts_with("trial   5")));

@@ -31,12 +31,7 @@ impl Checkpointer {
     /// training configuration and wall time are filled in each epoch). `best_so_far` is the best
     /// validation accuracy of a resumed run's earlier epochs.
     pub fn new(path: impl Into<PathBuf>, meta: CheckpointMeta, best_so_far: Option<f64>) -> Self {
-        Checkpointer {
-            path: path.into(),
-            meta,
-            last_save: None,
-            best_val: best_so_far.unwrap_or(f64::NEG_INFINITY),
-        }
+        Checkpointer { path: path.into(), meta, last_save: None, best_val: best_so_far.unwrap_or(f64::NEG_INFINITY) }
     }
 
     fn meta_at(&self, end: &EpochEnd<'_>) -> CheckpointMeta {

@@ -52,7 +52,8 @@ impl DataArgs {
     /// run continues on the images it started on).
     pub fn or_recorded(&self, name: DatasetName, record: Option<SplitRecord>) -> DataArgs {
         let mut args = self.clone();
-        let given = self.exclude_last > 0 || self.val_size > 0 || self.train_size.is_some() || self.generated_size.is_some();
+        let given =
+            self.exclude_last > 0 || self.val_size > 0 || self.train_size.is_some() || self.generated_size.is_some();
         if let (false, Some(r)) = (given, record) {
             args.exclude_last = r.exclude_last;
             args.val_size = r.val_size;
@@ -120,8 +121,7 @@ impl DataArgs {
             }
             train = train.take(n);
         }
-        let split =
-            SplitRecord { total, train: train.len(), val_size: self.val_size, exclude_last: self.exclude_last };
+        let split = SplitRecord { total, train: train.len(), val_size: self.val_size, exclude_last: self.exclude_last };
         let description = split.describe(name.as_str());
         Ok(Prepared { train, val, split, description, options: self.options() })
     }

@@ -106,94 +106,94 @@ impl TrainArgs {
     /// The run these flags describe on `dataset`: the defaults for the model and data set, with
     /// each flag given overriding its default, and every value checked.
     pub fn run(&self, dataset: DatasetName) -> Result<Run> {
-    let mut cfg = crate::defaults::train_config_for(dataset, self.model, self.loss, self.features.is_some());
-    if let Some(v) = self.reg {
-        cfg.reg = v;
-    }
-    if let Some(v) = self.reg_kind {
-        cfg.reg_kind = v;
-    }
-    if let Some(v) = self.optimizer {
-        cfg.optimizer = crate::optim::OptimizerConfig::new(v, cfg.optimizer.lr);
-    }
-    if let Some(v) = self.lr {
-        cfg.optimizer.lr = v;
-    }
-    if let Some(v) = self.momentum {
-        cfg.optimizer.momentum = v;
-    }
-    if let Some(v) = self.weight_decay {
-        cfg.optimizer.weight_decay = v;
-    }
-    if let Some(v) = self.schedule {
-        cfg.schedule = v;
-    }
-    if let Some(v) = self.label_smoothing {
-        cfg.label_smoothing = v;
-    }
-    if let Some(v) = self.epochs {
-        cfg.epochs = v;
-    }
-    if let Some(v) = self.batch_size {
-        cfg.batch_size = v;
-    }
-    if let Some(v) = self.seed {
-        cfg.seed = v;
-    }
-    if self.augment {
-        cfg.augment = Augment { hflip: true, crop_pad: 4 };
-    }
-    if self.hflip {
-        cfg.augment.hflip = true;
-    }
-    if let Some(p) = self.crop_pad {
-        cfg.augment.crop_pad = p;
-    }
-    if self.no_augment {
-        cfg.augment = Augment::default();
-    }
-    cfg.validate()?;
-    let mut options = crate::defaults::model_options(dataset, self.model);
-    if let Some(v) = &self.hidden {
-        options.hidden = v.clone();
-    }
-    if let Some(v) = self.activation {
-        options.activation = v;
-    }
-    if let Some(v) = self.dropout {
-        if !(0.0..1.0).contains(&v) {
-            return Err(Error::invalid("--dropout", format!("{v}: must be in [0, 1)")));
+        let mut cfg = crate::defaults::train_config_for(dataset, self.model, self.loss, self.features.is_some());
+        if let Some(v) = self.reg {
+            cfg.reg = v;
         }
-        options.dropout = v;
-    }
-    if self.batch_norm {
-        options.batch_norm = true;
-    }
-    if self.no_batch_norm {
-        options.batch_norm = false;
-    }
-    if let Some(v) = &self.channels {
-        options.channels = v.clone();
-    }
-    if let Some(v) = self.depth {
-        if v == 0 {
-            return Err(Error::invalid("--depth", "0: a stage needs at least one convolution"));
+        if let Some(v) = self.reg_kind {
+            cfg.reg_kind = v;
         }
-        options.depth = v;
-    }
-    if let Some(v) = self.pool {
-        options.pool = v;
-    }
-    if let Some(v) = &self.fc {
-        options.fc = v.iter().copied().filter(|&w| w > 0).collect();
-    }
-    if let Some(v) = self.init {
-        options.init = v;
-    }
-    let features = match &self.features {
-        Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
-        None => None,
-    };
+        if let Some(v) = self.optimizer {
+            cfg.optimizer = crate::optim::OptimizerConfig::new(v, cfg.optimizer.lr);
+        }
+        if let Some(v) = self.lr {
+            cfg.optimizer.lr = v;
+        }
+        if let Some(v) = self.momentum {
+            cfg.optimizer.momentum = v;
+        }
+        if let Some(v) = self.weight_decay {
+            cfg.optimizer.weight_decay = v;
+        }
+        if let Some(v) = self.schedule {
+            cfg.schedule = v;
+        }
+        if let Some(v) = self.label_smoothing {
+            cfg.label_smoothing = v;
+        }
+        if let Some(v) = self.epochs {
+            cfg.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            cfg.batch_size = v;
+        }
+        if let Some(v) = self.seed {
+            cfg.seed = v;
+        }
+        if self.augment {
+            cfg.augment = Augment { hflip: true, crop_pad: 4 };
+        }
+        if self.hflip {
+            cfg.augment.hflip = true;
+        }
+        if let Some(p) = self.crop_pad {
+            cfg.augment.crop_pad = p;
+        }
+        if self.no_augment {
+            cfg.augment = Augment::default();
+        }
+        cfg.validate()?;
+        let mut options = crate::defaults::model_options(dataset, self.model);
+        if let Some(v) = &self.hidden {
+            options.hidden = v.clone();
+        }
+        if let Some(v) = self.activation {
+            options.activation = v;
+        }
+        if let Some(v) = self.dropout {
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::invalid("--dropout", format!("{v}: must be in [0, 1)")));
+            }
+            options.dropout = v;
+        }
+        if self.batch_norm {
+            options.batch_norm = true;
+        }
+        if self.no_batch_norm {
+            options.batch_norm = false;
+        }
+        if let Some(v) = &self.channels {
+            options.channels = v.clone();
+        }
+        if let Some(v) = self.depth {
+            if v == 0 {
+                return Err(Error::invalid("--depth", "0: a stage needs at least one convolution"));
+            }
+            options.depth = v;
+        }
+        if let Some(v) = self.pool {
+            options.pool = v;
+        }
+        if let Some(v) = &self.fc {
+            options.fc = v.iter().copied().filter(|&w| w > 0).collect();
+        }
+        if let Some(v) = self.init {
+            options.init = v;
+        }
+        let features = match &self.features {
+            Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
+            None => None,
+        };
         Ok(Run { dataset, model: self.model, options, features, train: cfg })
     }
 }

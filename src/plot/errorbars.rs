@@ -2,8 +2,8 @@
 //! under cross-validation.
 
 use super::{blank, class_color, lighten, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
-use plotters::coord::types::RangedCoordf64;
 use crate::{Error, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 

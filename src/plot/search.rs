@@ -44,7 +44,10 @@ pub fn search_plot(
         })
         .collect();
     let span = |vals: Vec<f64>| {
-        let (lo, hi) = vals.iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = vals
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         if !lo.is_finite() {
             (0.0, 1.0)
         } else if hi > lo {
@@ -69,8 +72,10 @@ pub fn search_plot(
     let yt = log_ticks(y0, y1, ya.is_some_and(|a| a.log));
     let label = |log: bool| move |v: &f64| if log { tick(&10f64.powf(*v)) } else { tick(v) };
     let desc = |a: SearchAxis| if a.log { format!("--{} (log scale)", a.name) } else { format!("--{}", a.name) };
-    let (lo_acc, hi_acc) = acc.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
-    let best = acc.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a))).max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0);
+    let (lo_acc, hi_acc) =
+        acc.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
+    let best =
+        acc.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a))).max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0);
 
     render(path, blank(800, 585), |root| {
         let (top, _) = root.split_vertically(560);
@@ -97,7 +102,9 @@ pub fn search_plot(
             let y = if y.is_finite() { y } else { y0 + (y1 - y0) * 0.03 };
             match a {
                 None => {
-                    chart.draw_series(std::iter::once(Cross::new((x, y), 5, RGBColor(150, 150, 150).stroke_width(2)))).drawn()?;
+                    chart
+                        .draw_series(std::iter::once(Cross::new((x, y), 5, RGBColor(150, 150, 150).stroke_width(2))))
+                        .drawn()?;
                 }
                 Some(a) => {
                     let t = if hi_acc > lo_acc { (a - lo_acc) / (hi_acc - lo_acc) } else { 1.0 };

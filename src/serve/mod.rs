@@ -308,7 +308,11 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
         move || -> Result<Vec<u8>> {
             let (images, shape, _) = crate::visualize::first_layer_images(&ck, crate::visualize::What::Filters)?;
             let cols = (images.len() as f64).sqrt().ceil() as usize;
-            let tmp = std::env::temp_dir().join(format!("kindling-filters-{}-{:?}.png", std::process::id(), std::thread::current().id()));
+            let tmp = std::env::temp_dir().join(format!(
+                "kindling-filters-{}-{:?}.png",
+                std::process::id(),
+                std::thread::current().id()
+            ));
             crate::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
             let bytes = std::fs::read(&tmp)?;
             let _ = std::fs::remove_file(&tmp);
@@ -333,9 +337,9 @@ async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std:
     let key = id.clone();
     let png = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<u8>, ApiError> {
         let e = server.entries.iter().find(|e| e.id == key).expect("checked above");
-        let ds = server
-            .held_out(e.dataset)
-            .map_err(|err| ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {} images here: {err}", e.dataset)))?;
+        let ds = server.held_out(e.dataset).map_err(|err| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {} images here: {err}", e.dataset))
+        })?;
         let ds = ds.take(CONFUSION_IMAGES);
         let ck = e.classifier.checkpoint();
         let report = crate::evaluate::score(ck, &ds, &server.device, e.classifier.tta())?;
@@ -367,7 +371,10 @@ fn parse_dataset(name: &str) -> std::result::Result<DatasetName, ApiError> {
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("unknown data set '{name}'")))
 }
 
-async fn random(State(s): State<Arc<Server>>, Query(q): Query<DatasetQuery>) -> std::result::Result<Response, ApiError> {
+async fn random(
+    State(s): State<Arc<Server>>,
+    Query(q): Query<DatasetQuery>,
+) -> std::result::Result<Response, ApiError> {
     let name = q.dataset.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "give ?dataset=NAME"))?;
     let dataset = parse_dataset(&name)?;
     let server = s.clone();
@@ -381,7 +388,10 @@ async fn random(State(s): State<Arc<Server>>, Query(q): Query<DatasetQuery>) -> 
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {name} images here: {e}")))?;
-    Ok(([(header::CONTENT_TYPE, "image/png".to_string()), (header::HeaderName::from_static("x-kindling-label"), label)], png)
+    Ok((
+        [(header::CONTENT_TYPE, "image/png".to_string()), (header::HeaderName::from_static("x-kindling-label"), label)],
+        png,
+    )
         .into_response())
 }
 
@@ -446,7 +456,8 @@ pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, A
             format!("the image declares {w}x{h} pixels; the largest side accepted is {MAX_SIDE}"),
         ));
     }
-    image::load_from_memory(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can decode: {e}")))
+    image::load_from_memory(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can decode: {e}")))
 }
 
 async fn classify(
@@ -455,7 +466,8 @@ async fn classify(
     headers: HeaderMap,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> std::result::Result<Json<Value>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), format!("{e} (the largest upload is {} MB)", MAX_UPLOAD >> 20)))?;
+    let body =
+        body.map_err(|e| ApiError::new(e.status(), format!("{e} (the largest upload is {} MB)", MAX_UPLOAD >> 20)))?;
     let dataset = q.dataset.as_deref().map(parse_dataset).transpose()?;
     let wanted: Option<Vec<String>> = q.models.as_ref().map(|m| m.split(',').map(str::to_string).collect());
     if let Some(w) = &wanted {
@@ -502,7 +514,12 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
             let (images, shape, _) = crate::visualize::first_layer_images(ck, crate::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
             let tile = crate::plot::tile_image(&images[k], shape);
-            let big = image::imageops::resize(&tile, shape[2] as u32 * 4, shape[1] as u32 * 4, image::imageops::FilterType::Nearest);
+            let big = image::imageops::resize(
+                &tile,
+                shape[2] as u32 * 4,
+                shape[1] as u32 * 4,
+                image::imageops::FilterType::Nearest,
+            );
             (format!("template of {}", p.best().0), Some(crate::plot::png_bytes(&big)?))
         }
         Model::Cnn(_) => {

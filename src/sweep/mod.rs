@@ -77,7 +77,10 @@ impl Results {
     pub fn ranked(&self) -> Vec<&TrialResult> {
         let mut r: Vec<&TrialResult> = self.results.iter().collect();
         r.sort_by(|a, b| {
-            b.val_acc.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.val_acc.unwrap_or(f64::NEG_INFINITY)).then(a.id.cmp(&b.id))
+            b.val_acc
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&a.val_acc.unwrap_or(f64::NEG_INFINITY))
+                .then(a.id.cmp(&b.id))
         });
         r
     }
@@ -336,12 +339,19 @@ impl Sweep<'_> {
             if !last_rung {
                 let scores: Vec<(usize, Option<f64>)> = alive
                     .iter()
-                    .map(|&id| (id, results.results.iter().find(|x| x.id == id).and_then(|x| x.rung_acc.get(r).copied())))
+                    .map(|&id| {
+                        (id, results.results.iter().find(|x| x.id == id).and_then(|x| x.rung_acc.get(r).copied()))
+                    })
                     .collect();
                 alive = halving::survivors(&scores);
                 live.retain(|id, _| alive.contains(id));
                 if self.verbose {
-                    eprintln!("rung {} (epoch {end}) done: {} trials go on to epoch {}", r + 1, alive.len(), rungs[r + 1]);
+                    eprintln!(
+                        "rung {} (epoch {end}) done: {} trials go on to epoch {}",
+                        r + 1,
+                        alive.len(),
+                        rungs[r + 1]
+                    );
                 }
             }
         }
@@ -379,7 +389,11 @@ pub fn plan(space: &Space, trials: usize, seed: u64, base: &str, dir: &Path) -> 
         .enumerate()
         .map(|(id, t)| {
             let vals: Vec<String> = t.iter().map(|(k, v)| format!("--{k} {v}")).collect();
-            format!("{base} {} --quiet --no-plots --save {}", vals.join(" "), dir.join(format!("trial-{id}.safetensors")).display())
+            format!(
+                "{base} {} --quiet --no-plots --save {}",
+                vals.join(" "),
+                dir.join(format!("trial-{id}.safetensors")).display()
+            )
         })
         .collect()
 }
@@ -393,7 +407,8 @@ pub fn collect(space: &Space, dir: &Path) -> Result<Results> {
     for entry in entries {
         let path = entry?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let Some(id) = name.strip_prefix("trial-").and_then(|n| n.strip_suffix(".safetensors")).and_then(|n| n.parse().ok())
+        let Some(id) =
+            name.strip_prefix("trial-").and_then(|n| n.strip_suffix(".safetensors")).and_then(|n| n.parse().ok())
         else {
             continue; // .last / .best siblings, other files
         };
@@ -448,16 +463,14 @@ impl Results {
     /// only one is searched) to `path`.
     pub fn plot(&self, path: &Path, title: &str) -> Result<()> {
         use crate::plot::SearchAxis;
-        let axes: Vec<SearchAxis> = self.space.axes.iter().map(|a| SearchAxis { name: &a.name, log: a.log() }).collect();
+        let axes: Vec<SearchAxis> =
+            self.space.axes.iter().map(|a| SearchAxis { name: &a.name, log: a.log() }).collect();
         let Some(&x) = axes.first() else {
             return Err(Error::invalid("sweep", "nothing was searched: no picture"));
         };
         let y = axes.get(1).copied();
-        let values: Vec<(f64, f64)> = self
-            .results
-            .iter()
-            .map(|r| (r.values[x.name], y.map_or(0.0, |y| r.values[y.name])))
-            .collect();
+        let values: Vec<(f64, f64)> =
+            self.results.iter().map(|r| (r.values[x.name], y.map_or(0.0, |y| r.values[y.name]))).collect();
         let acc: Vec<Option<f64>> = self.results.iter().map(|r| r.val_acc).collect();
         crate::plot::search_plot(path, title, (x, y), &values, &acc)
     }

@@ -63,14 +63,10 @@ impl Axis {
     /// one-value grid. Every failure names the flag and says what is expected.
     pub fn parse(name: &str, spec: &str) -> Result<Axis> {
         let flag = format!("--{name}");
-        let integer = SEARCHABLE
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, i)| *i)
-            .ok_or_else(|| {
-                let names: Vec<String> = SEARCHABLE.iter().map(|(n, _)| format!("--{n}")).collect();
-                Error::invalid(&flag, format!("cannot be searched; these can: {}", names.join(", ")))
-            })?;
+        let integer = SEARCHABLE.iter().find(|(n, _)| *n == name).map(|(_, i)| *i).ok_or_else(|| {
+            let names: Vec<String> = SEARCHABLE.iter().map(|(n, _)| format!("--{n}")).collect();
+            Error::invalid(&flag, format!("cannot be searched; these can: {}", names.join(", ")))
+        })?;
         let number = |s: &str| -> Result<f64> {
             let v: f64 = s.trim().parse().map_err(|_| {
                 Error::invalid(&flag, format!("'{s}' in '{spec}' is not a number: give LO..HI, LO..HI:log or A,B,C"))
@@ -257,7 +253,8 @@ mod tests {
 
     #[test]
     fn command_lines_split_into_space_and_train_flags() {
-        let argv = ["sweep", "--dataset", "shapes", "--lr", "1e-3..1:log", "--reg=0.1,1", "--epochs", "3", "--hidden", "64"];
+        let argv =
+            ["sweep", "--dataset", "shapes", "--lr", "1e-3..1:log", "--reg=0.1,1", "--epochs", "3", "--hidden", "64"];
         let (space, rest) = split_args(argv.iter().map(|s| s.to_string())).unwrap();
         assert_eq!(space.axes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["lr", "reg"]);
         assert_eq!(rest, ["sweep", "--dataset", "shapes", "--epochs", "3", "--hidden", "64"]);

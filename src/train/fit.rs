@@ -198,5 +198,3 @@ fn batch_for_training(
     let mut scratch = Vec::with_capacity(ds.sample_dim());
     ds.batch_with(idx, norm, device, |s| aug.apply(s, &mut scratch, ds.shape, rng))
 }
-
-
