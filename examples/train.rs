@@ -70,6 +70,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("{}", report.summary(&run, &save));
+    if let Some((tta, acc)) = report.val_tta {
+        println!("held-out accuracy with --tta {}: {:.2}%", tta.as_str(), 100.0 * acc);
+    }
     match (report.test_acc, &report.no_test_reason) {
         (Some(test_acc), _) => println!("test accuracy {:.2}% ({} test images)", 100.0 * test_acc, report.test_n),
         (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {why}"),
@@ -77,7 +80,8 @@ fn main() -> anyhow::Result<()> {
     }
     if !args.quiet {
         let w = save.display();
-        eprintln!("next: cargo run --release --example evaluate -- --weights {w}");
+        let tta = run.recipe.map(|r| format!(" --tta {}", r.tta().as_str())).unwrap_or_default();
+        eprintln!("next: cargo run --release --example evaluate -- --weights {w}{tta}");
         if run.dataset.toy().is_none() {
             eprintln!("      cargo run --release --example predict -- --weights {w} IMAGE.png");
         }

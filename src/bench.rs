@@ -55,6 +55,7 @@ pub fn config(model: BenchModel) -> ModelConfig {
                 activation: Activation::Relu,
                 fc: vec![256],
                 dropout: 0.0,
+                extras: Default::default(),
             })
         }
         BenchModel::KindlingCnn => ModelConfig::new(

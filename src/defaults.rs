@@ -82,6 +82,7 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
                 (ModelKind::Cnn, Mnist) => 2,
                 _ => 0,
             },
+            ..Augment::default()
         },
         // Softer targets for the CNNs (airbench's 0.2 on CIFAR-10), none elsewhere.
         label_smoothing: match (model, dataset, loss) {
@@ -89,6 +90,9 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
             (ModelKind::Cnn, Mnist | FashionMnist, LossKind::Softmax) => 0.1,
             _ => 0.0,
         },
+        groups: vec![],
+        drop_last: false,
+        lookahead: None,
     }
 }
 

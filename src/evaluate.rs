@@ -186,6 +186,9 @@ impl Report {
             match self.tta {
                 Tta::None => "",
                 Tta::Flip => " (test-time augmentation: mean of each image and its mirror image)",
+                Tta::FlipTranslate => {
+                    " (test-time augmentation: six views, mirrored and moved by one pixel, logits averaged)"
+                }
             }
         );
         for (name, acc) in self.classes.iter().zip(self.confusion.per_class()) {

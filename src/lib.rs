@@ -66,6 +66,7 @@ pub mod params;
 pub mod plot;
 pub mod progress;
 pub mod publish;
+pub mod recipe;
 pub mod run;
 pub mod serve;
 pub mod sweep;

@@ -24,11 +24,27 @@ pub struct Run {
     pub features: Option<FeatureConfig>,
     /// Hyper-parameters.
     pub train: TrainConfig,
+    /// The named recipe whose network this is (`--recipe`), if any: it replaces `model` and
+    /// `options`.
+    pub recipe: Option<crate::recipe::Recipe>,
 }
 
 impl Run {
-    /// `runs/<dataset>-<model>[-features][-svm].safetensors`: where `train` saves without `--save`.
+    /// The network to train on samples of `shape` with `classes` classes: the recipe's, or the
+    /// one `model` and `options` describe.
+    pub fn model_config(&self, shape: [usize; 3], classes: usize) -> ModelConfig {
+        match self.recipe {
+            Some(r) => r.model_config(shape, classes),
+            None => ModelConfig::new(self.model, shape, classes, &self.options),
+        }
+    }
+
+    /// `runs/<dataset>-<model>[-features][-svm].safetensors` (`runs/<dataset>-<recipe>.safetensors`
+    /// for a recipe): where `train` saves without `--save`.
     pub fn default_save_path(&self) -> std::path::PathBuf {
+        if let Some(r) = self.recipe {
+            return format!("runs/{}-{r}.safetensors", self.dataset).into();
+        }
         let loss = if self.train.loss == crate::loss::LossKind::Svm { "-svm" } else { "" };
         let feats = if self.features.is_some() { "-features" } else { "" };
         format!("runs/{}-{}{feats}{loss}.safetensors", self.dataset, self.model.as_str()).into()
@@ -71,6 +87,9 @@ pub struct RunReport {
     pub test_n: usize,
     /// Why there is no test score, when there is none.
     pub no_test_reason: Option<String>,
+    /// A recipe's held-out accuracy with its test-time augmentation (the epochs' figures have
+    /// none), when there is a held-out split.
+    pub val_tta: Option<(crate::tta::Tta, f64)>,
 }
 
 impl RunReport {
@@ -120,6 +139,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         options: crate::defaults::model_options(dataset, ck.meta.model.kind()),
         features: ck.meta.features.clone(),
         train,
+        recipe: None,
     };
     let resume = Resume {
         split: ck.meta.split_record(),
@@ -209,8 +229,10 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
             (r.network, r.normalization, Some(r.from))
         }
         None => {
-            let cfg = ModelConfig::new(run.model, train_set.shape, train_set.num_classes(), &run.options);
-            (Network::new(&cfg, run.train.seed, device)?, Normalization::fit(&train_set), None)
+            let cfg = run.model_config(train_set.shape, train_set.num_classes());
+            let (net, norm) = (Network::new(&cfg, run.train.seed, device)?, Normalization::fit(&train_set));
+            net.fit_to_data(&train_set, &norm)?;
+            (net, norm, None)
         }
     };
     if verbose {
@@ -238,10 +260,17 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
         match data::load(run.dataset, Split::Test, &opts) {
             Ok(test) => {
                 let test = features::model_input(&test, f, false)?;
-                (Some(train::evaluate(&net.model, &test, &norm, device)?.accuracy()), test.len(), None)
+                let tta = run.recipe.map(|r| r.tta()).unwrap_or_default();
+                (Some(train::evaluate_with(&net.model, &test, &norm, device, tta)?.accuracy()), test.len(), None)
             }
             Err(e) => (None, 0, Some(e.to_string())),
         }
     };
-    Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n, no_test_reason })
+    let val_tta = match (run.recipe, val_set.as_ref()) {
+        (Some(r), Some(v)) if !v.is_empty() => {
+            Some((r.tta(), train::evaluate_with(&net.model, v, &norm, device, r.tta())?.accuracy()))
+        }
+        _ => None,
+    };
+    Ok(RunReport { history: report.history, seconds: report.seconds, test_acc, test_n, no_test_reason, val_tta })
 }

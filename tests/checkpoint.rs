@@ -29,7 +29,7 @@ fn tiny_run(epochs: usize) -> Run {
     cfg.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Adam, 0.001);
     cfg.seed = 11;
     let options = defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
-    Run { dataset: DatasetName::Shapes, model: ModelKind::Linear, options, features: None, train: cfg }
+    Run { dataset: DatasetName::Shapes, model: ModelKind::Linear, options, features: None, train: cfg, recipe: None }
 }
 
 #[test]

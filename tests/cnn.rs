@@ -19,6 +19,7 @@ fn config(shape: [usize; 3], pool: Pool) -> CnnConfig {
         activation: Activation::Relu,
         fc: vec![32],
         dropout: 0.5,
+        extras: Default::default(),
     }
 }
 

@@ -31,7 +31,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     let mut options = kindling::defaults::model_options(DatasetName::Shapes, kind);
     options.channels = vec![8, 8];
     options.hidden = vec![16];
-    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg };
+    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg, recipe: None };
     let save = dir.join("m.safetensors");
     let report = run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     // Curves from the real history.

@@ -32,7 +32,7 @@ fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     let mut train = kindling::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
     train.epochs = 2;
     let options = kindling::defaults::model_options(DatasetName::Shapes, kind);
-    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train };
+    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train, recipe: None };
     let save = dir.join("m.safetensors");
     run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()

@@ -18,10 +18,15 @@ pub struct TrainArgs {
     /// Model.
     #[arg(long, value_enum, default_value = "linear")]
     pub model: ModelKind,
+    /// A named recipe, network and training together: airbench94 (Keller Jordan's CIFAR-10
+    /// recipe, arXiv 2404.00498). Implies --model cnn; training flags given beside it override its
+    /// settings, network flags are refused.
+    #[arg(long, value_enum)]
+    pub recipe: Option<crate::recipe::Recipe>,
     /// Hidden layer widths of the MLP, e.g. 512,256.
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
-    /// Activation: relu, leaky-relu[:a], sigmoid, tanh, elu[:a], gelu, maxout[:k].
+    /// Activation: relu, leaky-relu[:a], sigmoid, tanh, elu[:a], gelu (tanh approximation), gelu-erf, maxout[:k].
     #[arg(long, value_parser = Activation::parse)]
     pub activation: Option<Activation>,
     /// Dropout probability after each hidden layer (off at evaluation).
@@ -73,7 +78,8 @@ pub struct TrainArgs {
     /// Weight decay (decoupled for adamw, L2 in the gradient otherwise).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
-    /// Learning-rate schedule: constant, step[:EVERY[:GAMMA]], cosine[:WARMUP].
+    /// Learning-rate schedule: constant, step[:EVERY[:GAMMA]], cosine[:WARMUP],
+    /// triangle[:START[:PEAK[:END]]].
     #[arg(long, value_parser = Schedule::parse)]
     pub schedule: Option<Schedule>,
     /// Label smoothing ε of the softmax loss, in [0, 1) (0: none).
@@ -106,7 +112,36 @@ impl TrainArgs {
     /// The run these flags describe on `dataset`: the defaults for the model and data set, with
     /// each flag given overriding its default, and every value checked.
     pub fn run(&self, dataset: DatasetName) -> Result<Run> {
-        let mut cfg = crate::defaults::train_config_for(dataset, self.model, self.loss, self.features.is_some());
+        if let Some(r) = self.recipe {
+            let network_flags = [
+                ("--hidden", self.hidden.is_some()),
+                ("--activation", self.activation.is_some()),
+                ("--dropout", self.dropout.is_some()),
+                ("--batch-norm", self.batch_norm),
+                ("--no-batch-norm", self.no_batch_norm),
+                ("--init", self.init.is_some()),
+                ("--features", self.features.is_some()),
+                ("--channels", self.channels.is_some()),
+                ("--depth", self.depth.is_some()),
+                ("--pool", self.pool.is_some()),
+                ("--fc", self.fc.is_some()),
+                ("--model mlp", self.model == ModelKind::Mlp),
+            ];
+            if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
+                return Err(Error::invalid(
+                    "--recipe",
+                    format!("{r} fixes the network: leave out {flag} (training flags such as --epochs may be given)"),
+                ));
+            }
+            if dataset.toy().is_some() {
+                return Err(Error::invalid("--recipe", format!("{r} trains a CNN on images; {dataset} is 2-D points")));
+            }
+        }
+        let model = if self.recipe.is_some() { ModelKind::Cnn } else { self.model };
+        let mut cfg = match self.recipe {
+            Some(r) => r.train_config(),
+            None => crate::defaults::train_config_for(dataset, model, self.loss, self.features.is_some()),
+        };
         if let Some(v) = self.reg {
             cfg.reg = v;
         }
@@ -141,7 +176,7 @@ impl TrainArgs {
             cfg.seed = v;
         }
         if self.augment {
-            cfg.augment = Augment { hflip: true, crop_pad: 4 };
+            cfg.augment = Augment { hflip: true, crop_pad: 4, ..Augment::default() };
         }
         if self.hflip {
             cfg.augment.hflip = true;
@@ -194,6 +229,6 @@ impl TrainArgs {
             Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
             None => None,
         };
-        Ok(Run { dataset, model: self.model, options, features, train: cfg })
+        Ok(Run { dataset, model, options, features, train: cfg, recipe: self.recipe })
     }
 }

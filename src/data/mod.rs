@@ -168,24 +168,24 @@ impl Dataset {
     /// The samples at `indices` as a normalized `[B, C, H, W]` f32 tensor and their labels as a
     /// `[B]` u32 tensor, on `device`.
     pub fn batch(&self, indices: &[usize], norm: &Normalization, device: &Device) -> Result<(Tensor, Tensor)> {
-        self.batch_with(indices, norm, device, |_| {})
+        self.batch_with(indices, norm, device, |_, _| {})
     }
 
-    /// [`batch`](Self::batch), with `each` applied to every normalized sample (`C·H·W` values in
-    /// CHW order) before the batch is assembled: how training augments its batches.
+    /// [`batch`](Self::batch), with `each` applied to every normalized sample (its index and its
+    /// `C·H·W` values in CHW order) before the batch is assembled: how training augments its batches.
     pub fn batch_with(
         &self,
         indices: &[usize],
         norm: &Normalization,
         device: &Device,
-        mut each: impl FnMut(&mut [f32]),
+        mut each: impl FnMut(usize, &mut [f32]),
     ) -> Result<(Tensor, Tensor)> {
         let d = self.sample_dim();
         let mut xs = vec![0f32; indices.len() * d];
         for (k, &i) in indices.iter().enumerate() {
             let s = &mut xs[k * d..(k + 1) * d];
             self.write_sample(i, norm, s);
-            each(s);
+            each(i, s);
         }
         let [c, h, w] = self.shape;
         let xs = Tensor::from_vec(xs, (indices.len(), c, h, w), device)?;

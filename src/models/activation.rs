@@ -1,5 +1,5 @@
 //! Activation functions, chosen with `--activation relu | leaky-relu[:α] | sigmoid | tanh | elu[:α] |
-//! gelu | maxout[:k]`.
+//! gelu | gelu-erf | maxout[:k]`.
 //!
 //! Maxout (Goodfellow et al., 2013) is not elementwise: the preceding layer produces `k` pieces per
 //! unit and the activation keeps their maximum, so it changes that layer's width (see
@@ -32,6 +32,8 @@ pub enum Activation {
     },
     /// Gaussian error linear unit (tanh approximation).
     Gelu,
+    /// The exact GELU, `x·Φ(x)` (PyTorch's default `nn.GELU()`), on kindling's fused op.
+    GeluErf,
     /// Maximum over `k` linear pieces.
     Maxout {
         /// Pieces per unit (2).
@@ -56,6 +58,7 @@ impl Activation {
             "tanh" => Activation::Tanh,
             "elu" => Activation::Elu { alpha: num(1.0)? },
             "gelu" => Activation::Gelu,
+            "gelu-erf" => Activation::GeluErf,
             "maxout" => {
                 let k = num(2.0)?;
                 if k < 2.0 || k.fract() != 0.0 {
@@ -65,11 +68,11 @@ impl Activation {
             }
             _ => {
                 return Err(format!(
-                    "unknown activation '{s}': use relu, leaky-relu[:a], sigmoid, tanh, elu[:a], gelu or maxout[:k]"
+                    "unknown activation '{s}': use relu, leaky-relu[:a], sigmoid, tanh, elu[:a], gelu, gelu-erf or maxout[:k]"
                 ))
             }
         };
-        if matches!(name, "relu" | "sigmoid" | "tanh" | "gelu") && arg.is_some() {
+        if matches!(name, "relu" | "sigmoid" | "tanh" | "gelu" | "gelu-erf") && arg.is_some() {
             return Err(format!("{name} takes no parameter, got '{s}'"));
         }
         Ok(a)
@@ -86,7 +89,11 @@ impl Activation {
     /// The recommended gain for initialization (PyTorch's `calculate_gain`).
     pub fn gain(&self) -> f64 {
         match self {
-            Activation::Relu | Activation::Elu { .. } | Activation::Gelu | Activation::Maxout { .. } => 2f64.sqrt(),
+            Activation::Relu
+            | Activation::Elu { .. }
+            | Activation::Gelu
+            | Activation::GeluErf
+            | Activation::Maxout { .. } => 2f64.sqrt(),
             Activation::LeakyRelu { alpha } => (2.0 / (1.0 + alpha * alpha)).sqrt(),
             Activation::Tanh => 5.0 / 3.0,
             Activation::Sigmoid => 1.0,
@@ -100,7 +107,7 @@ impl Activation {
         match *self {
             Activation::Relu | Activation::Sigmoid | Activation::Tanh => true,
             Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => alpha >= 0.0,
-            Activation::Gelu | Activation::Maxout { .. } => false,
+            Activation::Gelu | Activation::GeluErf | Activation::Maxout { .. } => false,
         }
     }
 
@@ -114,6 +121,7 @@ impl Activation {
             Activation::Tanh => xs.tanh(),
             Activation::Elu { alpha } => xs.elu(alpha),
             Activation::Gelu => xs.gelu(),
+            Activation::GeluErf => crate::ops::gelu(xs),
             Activation::Maxout { k } => {
                 let dims = xs.dims().to_vec();
                 if dims.len() == 4 {
@@ -140,6 +148,7 @@ impl std::fmt::Display for Activation {
             Activation::Tanh => write!(f, "tanh"),
             Activation::Elu { alpha } => write!(f, "elu:{alpha}"),
             Activation::Gelu => write!(f, "gelu"),
+            Activation::GeluErf => write!(f, "gelu-erf"),
             Activation::Maxout { k } => write!(f, "maxout:{k}"),
         }
     }

@@ -5,14 +5,30 @@
 //! `BatchNorm`): `weight` (γ, 1 at first), `bias` (β, 0), `running_mean` (0) and `running_var` (1),
 //! momentum 0.1, ε = 1e-5; in training mode it normalizes by the batch's statistics and moves the
 //! running ones toward them (the variance unbiased), in evaluation mode it uses the running ones.
+//! [`NormOptions`] changes ε and the momentum, or fixes the scale γ at 1 (no `weight` tensor: a
+//! PyTorch user builds `BatchNorm2d` and sets `weight.requires_grad = False`).
 
 use candle_core::{ModuleT, Result, Tensor, Var};
 use candle_nn::{Init, VarBuilder};
+use serde::{Deserialize, Serialize};
 
-/// PyTorch's default momentum of the running statistics.
-const MOMENTUM: f64 = 0.1;
-/// PyTorch's default ε.
-const EPS: f64 = 1e-5;
+/// ε, momentum and whether the scale is learned; PyTorch's defaults by default.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NormOptions {
+    /// Added to the variance (1e-5).
+    pub eps: f64,
+    /// Weight of the batch's statistics in the running ones, PyTorch's convention (0.1):
+    /// `running = (1 - momentum)·running + momentum·batch`.
+    pub momentum: f64,
+    /// A learned scale γ (true); false fixes it at 1, with no `weight` tensor.
+    pub scale: bool,
+}
+
+impl Default for NormOptions {
+    fn default() -> Self {
+        NormOptions { eps: 1e-5, momentum: 0.1, scale: true }
+    }
+}
 
 /// A batch-normalization layer over dimension 1 of `[N, C]` or `[N, C, H, W]` inputs.
 #[derive(Debug, Clone)]
@@ -21,18 +37,29 @@ pub struct BatchNorm {
     bias: Tensor,
     running_mean: Var,
     running_var: Var,
+    opts: NormOptions,
 }
 
 impl BatchNorm {
-    /// Creates (or loads) the layer's four tensors for `channels` channels from `vb`.
+    /// Creates (or loads) the layer's four tensors for `channels` channels from `vb`, with
+    /// PyTorch's defaults.
     pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
-        let weight = vb.get_with_hints(channels, "weight", Init::Const(1.0))?;
+        Self::with_options(channels, vb, NormOptions::default())
+    }
+
+    /// Creates (or loads) the layer for `channels` channels with `opts`.
+    pub fn with_options(channels: usize, vb: VarBuilder, opts: NormOptions) -> Result<Self> {
+        let weight = if opts.scale {
+            vb.get_with_hints(channels, "weight", Init::Const(1.0))?
+        } else {
+            Tensor::ones(channels, vb.dtype(), vb.device())?
+        };
         let bias = vb.get_with_hints(channels, "bias", Init::Const(0.0))?;
         // The running statistics live in the same VarMap (they are saved in checkpoints), but get
         // no gradient: the optimizers skip them.
         let running_mean = Var::from_tensor(&vb.get_with_hints(channels, "running_mean", Init::Const(0.0))?)?;
         let running_var = Var::from_tensor(&vb.get_with_hints(channels, "running_var", Init::Const(1.0))?)?;
-        Ok(Self { weight, bias, running_mean, running_var })
+        Ok(Self { weight, bias, running_mean, running_var, opts })
     }
 }
 
@@ -40,13 +67,14 @@ impl ModuleT for BatchNorm {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         if !train {
             let (mean, var) = (self.running_mean.as_tensor(), self.running_var.as_tensor());
-            return crate::ops::batch_norm_eval(xs, &self.weight, &self.bias, mean, var, EPS);
+            return crate::ops::batch_norm_eval(xs, &self.weight, &self.bias, mean, var, self.opts.eps);
         }
-        let (ys, mean, var) = crate::ops::batch_norm_train(xs, &self.weight, &self.bias, EPS)?;
+        let (ys, mean, var) = crate::ops::batch_norm_train(xs, &self.weight, &self.bias, self.opts.eps)?;
+        let momentum = self.opts.momentum;
         let m = (xs.elem_count() / xs.dim(1)?) as f64;
         let unbiased = (var * (m / (m - 1.0)))?;
-        let rm = ((self.running_mean.as_tensor() * (1.0 - MOMENTUM))? + (mean * MOMENTUM)?)?;
-        let rv = ((self.running_var.as_tensor() * (1.0 - MOMENTUM))? + (unbiased * MOMENTUM)?)?;
+        let rm = ((self.running_mean.as_tensor() * (1.0 - momentum))? + (mean * momentum)?)?;
+        let rv = ((self.running_var.as_tensor() * (1.0 - momentum))? + (unbiased * momentum)?)?;
         self.running_mean.set(&rm.to_dtype(self.running_mean.dtype())?)?;
         self.running_var.set(&rv.to_dtype(self.running_var.dtype())?)?;
         Ok(ys)

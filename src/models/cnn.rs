@@ -9,9 +9,16 @@
 //! `classifier.{j}.weight` / `.bias` for fully connected layer `j` (the last one gives the logits).
 //! Batch norm and dropout behave differently in training and evaluation ([`ModuleT`]); batch-norm
 //! running statistics are parameters of the checkpoint.
+//!
+//! [`CnnExtras`] holds the pieces of Keller Jordan's airbench94 network (arXiv 2404.00498), all off
+//! by default: a fixed whitening first convolution (`whiten.weight` / `.bias`), convolutions
+//! without bias and with identity (dirac) initialization, pooling before batch norm, batch norm
+//! with a fixed scale and its own ε and momentum, a final max pool, and a head without bias whose
+//! logits are scaled (`train --recipe airbench94`).
 
 use super::activation::Activation;
-use super::batch_norm::BatchNorm;
+use super::batch_norm::{BatchNorm, NormOptions};
+use super::whiten::Whitening;
 use crate::ops;
 use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
@@ -57,6 +64,72 @@ pub struct ConvBlock {
     pub pool: Pool,
 }
 
+/// How convolution filters start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConvInit {
+    /// Normal with standard deviation `gain / sqrt(fan_in)` (the activation's gain).
+    #[default]
+    Gain,
+    /// PyTorch's default for `Conv2d`: uniform in `±1 / sqrt(fan_in)`.
+    Uniform,
+    /// [`ConvInit::Uniform`], then the first `in` filters of each convolution replaced by the
+    /// identity (PyTorch's `nn.init.dirac_`): each passes one input channel through unchanged.
+    Dirac,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Options beyond the lecture's CNN (airbench94's pieces); the defaults change nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CnnExtras {
+    /// A fixed whitening convolution before the first block, followed by the activation.
+    #[serde(default)]
+    pub whiten: Option<Whitening>,
+    /// Convolutions have a bias (true); without, a batch norm's shift plays its part.
+    #[serde(default = "yes")]
+    pub conv_bias: bool,
+    /// Initialization of the blocks' filters.
+    #[serde(default)]
+    pub conv_init: ConvInit,
+    /// Batch norm's ε, momentum and learned scale.
+    #[serde(default)]
+    pub norm: NormOptions,
+    /// Pool right after the convolution, before batch norm and activation (airbench's order).
+    #[serde(default)]
+    pub pool_before_norm: bool,
+    /// Max pool `k`×`k`, stride `k`, after the last block (0: none).
+    #[serde(default)]
+    pub head_pool: usize,
+    /// The fully connected layers have a bias (true).
+    #[serde(default = "yes")]
+    pub head_bias: bool,
+    /// The logits are multiplied by this (1).
+    #[serde(default = "one")]
+    pub head_scale: f64,
+}
+
+impl Default for CnnExtras {
+    fn default() -> Self {
+        CnnExtras {
+            whiten: None,
+            conv_bias: true,
+            conv_init: ConvInit::Gain,
+            norm: NormOptions::default(),
+            pool_before_norm: false,
+            head_pool: 0,
+            head_bias: true,
+            head_scale: 1.0,
+        }
+    }
+}
+
 /// Configuration of a [`Cnn`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CnnConfig {
@@ -74,6 +147,9 @@ pub struct CnnConfig {
     pub fc: Vec<usize>,
     /// Dropout before each fully connected layer (training only).
     pub dropout: f32,
+    /// airbench94's pieces, off by default.
+    #[serde(default)]
+    pub extras: CnnExtras,
 }
 
 impl CnnConfig {
@@ -112,9 +188,24 @@ impl CnnConfig {
             .collect()
     }
 
-    /// `[C, H, W]` after each block, starting with the input.
+    /// `[C, H, W]` after the whitening convolution, if any: the first block's input.
+    pub fn stem_shape(&self) -> Result<[usize; 3]> {
+        let [c, h, w] = self.input_shape;
+        match self.extras.whiten {
+            None => Ok(self.input_shape),
+            Some(wh) => {
+                if h < wh.kernel || w < wh.kernel {
+                    candle_core::bail!("the whitening kernel {} does not fit a {h}x{w} image", wh.kernel)
+                }
+                Ok([wh.channels(c), h - wh.kernel + 1, w - wh.kernel + 1])
+            }
+        }
+    }
+
+    /// `[C, H, W]` after each block, starting with the first block's input (the image, or the
+    /// whitening convolution's output).
     pub fn shapes(&self) -> Result<Vec<[usize; 3]>> {
-        let mut s = self.input_shape;
+        let mut s = self.stem_shape()?;
         let mut out = vec![s];
         for (i, b) in self.blocks.iter().enumerate() {
             let conv = |n: usize| -> Result<usize> {
@@ -134,18 +225,32 @@ impl CnnConfig {
         Ok(out)
     }
 
+    /// `[C, H, W]` that the fully connected head reads: the last block's output, after the
+    /// head's pooling.
+    pub fn head_input(&self) -> Result<[usize; 3]> {
+        let [c, h, w] = *self.shapes()?.last().unwrap();
+        match self.extras.head_pool {
+            0 => Ok([c, h, w]),
+            k if k <= h && k <= w => Ok([c, h / k, w / k]),
+            k => candle_core::bail!("the head's {k}x{k} pooling does not fit the last block's {h}x{w} output"),
+        }
+    }
+
     /// Multiply-accumulate operations of one forward pass of one image.
     pub fn macs(&self) -> Result<usize> {
         let shapes = self.shapes()?;
         let mut total = 0;
+        if let Some(wh) = self.extras.whiten {
+            let [c, h, w] = shapes[0];
+            total += h * w * c * self.input_shape[0] * wh.kernel * wh.kernel;
+        }
         for (i, b) in self.blocks.iter().enumerate() {
             let cin = shapes[i][0];
             let ho = (shapes[i][1] + 2 * b.padding - b.kernel) / b.stride + 1;
             let wo = (shapes[i][2] + 2 * b.padding - b.kernel) / b.stride + 1;
             total += ho * wo * b.channels * self.activation.pieces() * cin * b.kernel * b.kernel;
         }
-        let last = shapes.last().unwrap();
-        let mut fan_in = last.iter().product::<usize>();
+        let mut fan_in = self.head_input()?.iter().product::<usize>();
         for &w in self.fc.iter().chain(std::iter::once(&self.classes)) {
             total += fan_in * w;
             fan_in = w;
@@ -154,10 +259,34 @@ impl CnnConfig {
     }
 }
 
+/// Writes the identity filters of [`ConvInit::Dirac`] into freshly built parameters: filter `o`
+/// of each block, for `o` below its input channels, becomes 1 at the centre of input channel `o`
+/// and 0 elsewhere (PyTorch's `nn.init.dirac_` on `weight[:in]`). Nothing for other inits.
+pub(crate) fn dirac_init(cfg: &CnnConfig, params: &crate::params::Params) -> Result<()> {
+    if cfg.extras.conv_init != ConvInit::Dirac {
+        return Ok(());
+    }
+    for i in 0..cfg.blocks.len() {
+        let name = format!("features.{i}.weight");
+        let var = params.get(&name).ok_or_else(|| candle_core::Error::Msg(format!("{name} missing")))?;
+        let (out, cin, kh, kw) = var.dims4()?;
+        let mut w = var.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+        for o in 0..out.min(cin) {
+            let filter = &mut w[o * cin * kh * kw..(o + 1) * cin * kh * kw];
+            filter.fill(0.0);
+            filter[o * kh * kw + (kh / 2) * kw + kw / 2] = 1.0;
+        }
+        let t = Tensor::from_vec(w, (out, cin, kh, kw), var.device())?.to_dtype(var.dtype())?;
+        var.set(&t)?;
+    }
+    Ok(())
+}
+
 /// A convolutional network.
 #[derive(Debug, Clone)]
 pub struct Cnn {
-    convs: Vec<(Tensor, Tensor)>,
+    whiten: Option<(Tensor, Tensor)>,
+    convs: Vec<(Tensor, Option<Tensor>)>,
     norms: Vec<Option<BatchNorm>>,
     fcs: Vec<Linear>,
     cfg: CnnConfig,
@@ -168,41 +297,70 @@ impl Cnn {
     pub fn new(cfg: &CnnConfig, vb: VarBuilder) -> Result<Self> {
         let shapes = cfg.shapes()?;
         let k = cfg.activation.pieces();
+        let x = &cfg.extras;
+        let whiten = match x.whiten {
+            None => None,
+            // Placeholder filters until `Whitening::filters` computes them from the training images
+            // (`Network::fit_to_data`); a loaded checkpoint brings its own.
+            Some(wh) => {
+                let (c, out) = (cfg.input_shape[0], shapes[0][0]);
+                let vbw = vb.pp("whiten");
+                let w = vbw.get_with_hints((out, c, wh.kernel, wh.kernel), "weight", Init::Const(0.0))?;
+                Some((w, vbw.get_with_hints(out, "bias", Init::Const(0.0))?))
+            }
+        };
         let (mut convs, mut norms) = (vec![], vec![]);
         for (i, b) in cfg.blocks.iter().enumerate() {
             let cin = shapes[i][0];
             let out = b.channels * k;
             let fan_in = cin * b.kernel * b.kernel;
-            let std = cfg.activation.gain() / (fan_in as f64).sqrt();
             let vbi = vb.pp(format!("features.{i}"));
-            let w =
-                vbi.get_with_hints((out, cin, b.kernel, b.kernel), "weight", Init::Randn { mean: 0.0, stdev: std })?;
-            let bias = vbi.get_with_hints(out, "bias", Init::Const(0.0))?;
+            let init = match x.conv_init {
+                ConvInit::Gain => Init::Randn { mean: 0.0, stdev: cfg.activation.gain() / (fan_in as f64).sqrt() },
+                ConvInit::Uniform | ConvInit::Dirac => {
+                    let b = 1.0 / (fan_in as f64).sqrt();
+                    Init::Uniform { lo: -b, up: b }
+                }
+            };
+            // `ConvInit::Dirac`'s identity filters are written by `dirac_init` once the network is built.
+            let w = vbi.get_with_hints((out, cin, b.kernel, b.kernel), "weight", init)?;
+            let bias = if x.conv_bias { Some(vbi.get_with_hints(out, "bias", Init::Const(0.0))?) } else { None };
             convs.push((w, bias));
-            norms.push(if cfg.batch_norm { Some(BatchNorm::new(out, vb.pp(format!("norms.{i}")))?) } else { None });
+            norms.push(if cfg.batch_norm {
+                Some(BatchNorm::with_options(out, vb.pp(format!("norms.{i}")), x.norm)?)
+            } else {
+                None
+            });
         }
-        let mut fan_in: usize = shapes.last().unwrap().iter().product();
+        let mut fan_in: usize = cfg.head_input()?.iter().product();
         let mut fcs = vec![];
         let widths: Vec<usize> = cfg.fc.iter().map(|w| w * k).chain(std::iter::once(cfg.classes)).collect();
         for (j, &w) in widths.iter().enumerate() {
             let last = j + 1 == widths.len();
             let gain = if last { 1.0 } else { cfg.activation.gain() };
             let vbj = vb.pp(format!("classifier.{j}"));
-            let weight = vbj.get_with_hints(
-                (w, fan_in),
-                "weight",
-                Init::Randn { mean: 0.0, stdev: gain / (fan_in as f64).sqrt() },
-            )?;
-            let bias = vbj.get_with_hints(w, "bias", Init::Const(0.0))?;
-            fcs.push(Linear::new(weight, Some(bias)));
+            let init = match cfg.extras.conv_init {
+                ConvInit::Gain => Init::Randn { mean: 0.0, stdev: gain / (fan_in as f64).sqrt() },
+                // PyTorch's default for `Linear` too.
+                ConvInit::Uniform | ConvInit::Dirac => {
+                    let b = 1.0 / (fan_in as f64).sqrt();
+                    Init::Uniform { lo: -b, up: b }
+                }
+            };
+            let weight = vbj.get_with_hints((w, fan_in), "weight", init)?;
+            let bias = if cfg.extras.head_bias { Some(vbj.get_with_hints(w, "bias", Init::Const(0.0))?) } else { None };
+            fcs.push(Linear::new(weight, bias));
             fan_in = if last { w } else { w / k };
         }
-        Ok(Cnn { convs, norms, fcs, cfg: cfg.clone() })
+        Ok(Cnn { whiten, convs, norms, fcs, cfg: cfg.clone() })
     }
 
-    /// The first layer's filters `[out, in, k, k]`.
+    /// The first layer's filters `[out, in, k, k]`: the whitening convolution's, when there is one.
     pub fn first_filters(&self) -> &Tensor {
-        &self.convs[0].0
+        match &self.whiten {
+            Some((w, _)) => w,
+            None => &self.convs[0].0,
+        }
     }
 }
 
@@ -210,10 +368,25 @@ impl ModuleT for Cnn {
     /// # Shapes
     /// `xs`: `[B, C, H, W]` -> logits `[B, classes]`.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let mut h = xs.clone();
+        let act = self.cfg.activation;
+        let mut h = match &self.whiten {
+            Some((w, bias)) => act.forward(&ops::conv2d(xs, w, bias, 1, 0)?)?, // [B, 2·C·k², H-k+1, W-k+1]
+            None => xs.clone(),
+        };
         for (i, b) in self.cfg.blocks.iter().enumerate() {
             let (w, bias) = &self.convs[i];
-            h = ops::conv2d(&h, w, bias, b.stride, b.padding)?; // [B, out, H', W']
+            h = match bias {
+                Some(bias) => ops::conv2d(&h, w, bias, b.stride, b.padding)?, // [B, out, H', W']
+                None => ops::conv2d_no_bias(&h, w, b.stride, b.padding)?,
+            };
+            if self.cfg.extras.pool_before_norm {
+                h = pool(&h, b.pool)?;
+                if let Some(bn) = &self.norms[i] {
+                    h = h.apply_t(bn, train)?;
+                }
+                h = act.forward(&h)?;
+                continue;
+            }
             if let Some(bn) = &self.norms[i] {
                 h = h.apply_t(bn, train)?;
             }
@@ -223,15 +396,14 @@ impl ModuleT for Cnn {
             if !pool_first {
                 h = self.cfg.activation.forward(&h)?;
             }
-            h = match b.pool {
-                Pool::None => h,
-                Pool::Max => ops::max_pool2d(&h, 2, 2)?,
-                Pool::Avg => h.avg_pool2d(2)?,
-                Pool::Overlap => ops::max_pool2d(&h, 3, 2)?, // [B, out, (H'-3)/2+1, ...]
-            };
+            h = pool(&h, b.pool)?;
             if pool_first {
                 h = self.cfg.activation.forward(&h)?;
             }
+        }
+        if self.cfg.extras.head_pool > 0 {
+            let k = self.cfg.extras.head_pool;
+            h = ops::max_pool2d(&h, k, k)?;
         }
         let mut h = h.flatten_from(1)?; // [B, C·H·W]
         let n = self.fcs.len();
@@ -244,7 +416,20 @@ impl ModuleT for Cnn {
                 h = self.cfg.activation.forward(&h)?;
             }
         }
+        if self.cfg.extras.head_scale != 1.0 {
+            h = (h * self.cfg.extras.head_scale)?;
+        }
         Ok(h) // [B, classes]
+    }
+}
+
+/// `h` pooled as `pool` says.
+fn pool(h: &Tensor, pool: Pool) -> Result<Tensor> {
+    match pool {
+        Pool::None => Ok(h.clone()),
+        Pool::Max => ops::max_pool2d(h, 2, 2),
+        Pool::Avg => h.avg_pool2d(2),
+        Pool::Overlap => ops::max_pool2d(h, 3, 2), // [B, out, (H'-3)/2+1, ...]
     }
 }
 
@@ -269,6 +454,7 @@ mod tests {
                     activation: act,
                     fc: vec![],
                     dropout: 0.0,
+                    extras: CnnExtras::default(),
                 };
                 let vm = VarMap::new();
                 let net = Cnn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
@@ -277,7 +463,7 @@ mod tests {
                     .unwrap();
                 let ours = net.forward_t(&xs, true).unwrap();
                 let (w, b) = &net.convs[0];
-                let h = act.forward(&ops::conv2d(&xs, w, b, 1, 1).unwrap()).unwrap();
+                let h = act.forward(&ops::conv2d(&xs, w, b.as_ref().unwrap(), 1, 1).unwrap()).unwrap();
                 let h = if pool == Pool::Max { ops::max_pool2d(&h, 2, 2) } else { ops::max_pool2d(&h, 3, 2) }.unwrap();
                 let want = ops::linear_layer(&h.flatten_from(1).unwrap(), &net.fcs[0]).unwrap();
                 let diff = (&ours - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();

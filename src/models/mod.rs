@@ -10,13 +10,15 @@ pub mod knn;
 pub mod linear;
 pub mod mlp;
 pub mod network;
+pub mod whiten;
 
 pub use activation::Activation;
-pub use batch_norm::BatchNorm;
-pub use cnn::{Cnn, CnnConfig, ConvBlock, Pool};
+pub use batch_norm::{BatchNorm, NormOptions};
+pub use cnn::{Cnn, CnnConfig, CnnExtras, ConvBlock, ConvInit, Pool};
 pub use linear::{LinearClassifier, LinearConfig};
 pub use mlp::{InitKind, Mlp, MlpConfig};
 pub use network::Network;
+pub use whiten::Whitening;
 
 use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -105,6 +107,7 @@ impl ModelConfig {
                 activation: o.activation,
                 fc: o.fc.clone(),
                 dropout: o.dropout,
+                extras: CnnExtras::default(),
             }),
         }
     }
@@ -133,6 +136,15 @@ impl ModelConfig {
             ModelConfig::Linear(c) => c.classes,
             ModelConfig::Mlp(c) => c.classes,
             ModelConfig::Cnn(c) => c.classes,
+        }
+    }
+
+    /// Parameters that no optimizer steps: the whitening convolution's filters, computed from the
+    /// data ([`Network::fit_to_data`]) and fixed.
+    pub fn fixed_parameters(&self) -> Vec<String> {
+        match self {
+            ModelConfig::Cnn(c) if c.extras.whiten.is_some() => vec!["whiten.weight".to_string()],
+            _ => vec![],
         }
     }
 

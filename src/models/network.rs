@@ -24,6 +24,20 @@ impl Network {
     pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Result<Self> {
         let params = Params::new(seed);
         let model = Model::new(config, params.var_builder(DType::F32, device))?;
+        if let ModelConfig::Cnn(c) = config {
+            super::cnn::dirac_init(c, &params)?;
+        }
         Ok(Network { model, params, config: config.clone() })
+    }
+
+    /// Sets what a new network computes from its training data before the first step: the
+    /// whitening filters of a CNN with [`Whitening`](super::Whitening), from `train` normalized by
+    /// `norm`. Nothing for other models.
+    pub fn fit_to_data(&self, train: &crate::data::Dataset, norm: &crate::data::Normalization) -> Result<()> {
+        let ModelConfig::Cnn(c) = &self.config else { return Ok(()) };
+        let Some(wh) = c.extras.whiten else { return Ok(()) };
+        let var = self.params.get("whiten.weight").expect("a CNN with whitening has whiten.weight");
+        var.set(&wh.filters(train, norm, var.device())?)?;
+        Ok(())
     }
 }

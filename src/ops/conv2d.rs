@@ -66,6 +66,13 @@ pub fn conv2d(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize
     xs.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, Conv2d { stride, padding })
 }
 
+/// [`conv2d`] without a bias (a batch norm's shift follows): the same op with a constant zero bias,
+/// which gets no gradient.
+pub fn conv2d_no_bias(xs: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    let zero = Tensor::zeros(w.dim(0)?, w.dtype(), w.device())?;
+    conv2d(xs, w, &zero, stride, padding)
+}
+
 /// The op handed to candle; the shapes come from the layouts on every call.
 struct Conv2d {
     stride: usize,

@@ -10,6 +10,7 @@
 //!   first layer, which candle's `matmul` backward always computes.
 //! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
 //!   3×3 stride 2), which candle refuses.
+//! - [`gelu()`]: the exact GELU with a one-sweep backward pass, where candle's chains a dozen ops.
 //!
 //! Both are candle custom ops: they take and return ordinary [`candle_core::Tensor`]s and join
 //! the graph like any other op, so `loss.backward()` reaches through them. Their own kernels run
@@ -31,11 +32,13 @@
 
 pub mod batch_norm;
 pub mod conv2d;
+pub mod gelu;
 pub mod linear;
 pub mod maxpool;
 mod storage;
 
 pub use batch_norm::{batch_norm_eval, batch_norm_train};
-pub use conv2d::conv2d;
+pub use conv2d::{conv2d, conv2d_no_bias};
+pub use gelu::gelu;
 pub use linear::{linear, linear_layer};
 pub use maxpool::max_pool2d;

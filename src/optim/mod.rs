@@ -7,11 +7,13 @@
 
 pub mod adam;
 pub mod fused;
+pub mod groups;
 pub mod rmsprop;
 pub mod schedule;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig, WeightDecay};
+pub use groups::{GroupedOptimizer, ParamGroup};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::Schedule;
 pub use sgd::{Momentum, Sgd, SgdConfig};

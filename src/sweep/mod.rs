@@ -285,8 +285,10 @@ impl Sweep<'_> {
                     Some(s) => s,
                     None => {
                         let run = trial_args(&self.base, trial).run(self.dataset)?;
-                        let cfg = ModelConfig::new(run.model, train_in.shape, train_in.num_classes(), &run.options);
-                        Live { net: Network::new(&cfg, run.train.seed, device)?, from: None, run }
+                        let cfg = run.model_config(train_in.shape, train_in.num_classes());
+                        let net = Network::new(&cfg, run.train.seed, device)?;
+                        net.fit_to_data(&train_in, &norm)?;
+                        Live { net, from: None, run }
                     }
                 };
                 let mut kept = Kept::default();

@@ -2,7 +2,7 @@
 
 use crate::data::augment::Augment;
 use crate::loss::{LossKind, RegKind};
-use crate::optim::{OptimizerConfig, Schedule};
+use crate::optim::{OptimizerConfig, ParamGroup, Schedule};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,16 @@ pub struct TrainConfig {
     /// Label smoothing ε of the softmax loss (0: none).
     #[serde(default)]
     pub label_smoothing: f64,
+    /// Parameters with their own learning rate, weight decay or epochs; each joins the first
+    /// group whose pattern matches its name, the rest train with the base settings.
+    #[serde(default)]
+    pub groups: Vec<ParamGroup>,
+    /// Leave out each epoch's last batch when it is smaller than the others.
+    #[serde(default)]
+    pub drop_last: bool,
+    /// A moving average of the weights that they jump back to every few steps.
+    #[serde(default)]
+    pub lookahead: Option<super::LookaheadConfig>,
 }
 
 impl TrainConfig {
@@ -86,6 +96,18 @@ impl TrainConfig {
         }
         if ls > 0.0 && self.loss != LossKind::Softmax {
             return Err(Error::invalid("--label-smoothing", "applies to the softmax loss only"));
+        }
+        for g in &self.groups {
+            if !(g.lr_scale.is_finite()
+                && g.lr_scale >= 0.0
+                && g.weight_decay_scale.is_finite()
+                && g.weight_decay_scale >= 0.0)
+            {
+                return Err(Error::invalid("parameter group", format!("{}: scales must be 0 or positive", g.names)));
+            }
+        }
+        if self.lookahead.is_some_and(|l| l.every == 0 || !(0.0..=1.0).contains(&l.base)) {
+            return Err(Error::invalid("lookahead", "every must be at least 1 and base in [0, 1]"));
         }
         let wd = self.optimizer.weight_decay;
         if !wd.is_finite() || wd < 0.0 {

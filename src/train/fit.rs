@@ -2,11 +2,12 @@
 
 use super::config::{EpochRecord, TrainConfig};
 use super::evaluation::evaluate;
-use super::hooks::{Control, EpochEnd, Session};
+use super::hooks::{Control, EpochEnd, Session, StepEnd};
+use super::lookahead::Lookahead;
 use crate::data::{augment::Augment, epoch_permutation, prefetch, Dataset, Normalization};
 use crate::loss;
 use crate::models::Network;
-use crate::optim::{AnyOptimizer, NamedVar, OptimizerState};
+use crate::optim::{GroupedOptimizer, NamedVar, OptimizerState};
 use crate::{Error, Result};
 use candle_core::{DType, Device, ModuleT, Tensor};
 use rand::SeedableRng;
@@ -45,20 +46,35 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
     if train.is_empty() {
         return Err(Error::invalid("--train-size", "the training set is empty"));
     }
-    let named: Vec<NamedVar> = params.named_vars().into_iter().map(|(name, var)| NamedVar { name, var }).collect();
+    // Fixed parameters (the whitening filters) are neither stepped nor regularized.
+    let fixed = net.config.fixed_parameters();
+    let named: Vec<NamedVar> = params
+        .named_vars()
+        .into_iter()
+        .filter(|(name, _)| !fixed.contains(name))
+        .map(|(name, var)| NamedVar { name, var })
+        .collect();
     let reg_weights: Vec<candle_core::Var> =
         named.iter().filter(|p| p.name.ends_with(".weight") && p.var.rank() >= 2).map(|p| p.var.clone()).collect();
-    let mut opt = AnyOptimizer::new(&cfg.optimizer, named)?;
+    let mut opt = GroupedOptimizer::new(&cfg.optimizer, &cfg.groups, named)?;
+    if let Some(la) = cfg.lookahead {
+        hooks.insert(0, Box::new(Lookahead::new(la, params)?));
+    }
     let (start_epoch, mut history, wall_before) = match resume {
         Some(r) => {
             opt.load_state(&r.optimizer_state)?;
+            for hook in hooks.iter_mut() {
+                hook.load_state(&r.optimizer_state)?;
+            }
             (r.epoch, r.history, r.wall_seconds)
         }
         None => (0, vec![], 0.0),
     };
     let n = train.len();
     let bs = cfg.batch_size.resolve(n);
-    let steps_per_epoch = n.div_ceil(bs);
+    let steps_per_epoch = if cfg.drop_last { (n / bs).max(1) } else { n.div_ceil(bs) };
+    // The images each epoch trains on (fewer than n when the last, smaller batch is dropped).
+    let used = (steps_per_epoch * bs).min(n);
     let total_steps = steps_per_epoch * cfg.epochs;
     let check_every = if device.is_cpu() { 1 } else { 25 };
     let started = Instant::now();
@@ -74,14 +90,15 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
         let mut lr = cfg.optimizer.lr;
         // Batches are assembled on the CPU one step ahead, on a background thread.
         let produce = |emit: &mut dyn FnMut(Result<(Tensor, Tensor)>) -> bool| {
-            for idx in perm.chunks(bs) {
-                if !emit(batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, &Device::Cpu)) {
+            for idx in perm.chunks(bs).take(steps_per_epoch) {
+                let b = batch_for_training(train, idx, norm, &cfg.augment, &mut aug_rng, (cfg.seed, epoch));
+                if !emit(b) {
                     return;
                 }
             }
         };
         prefetch::pipelined(2, produce, |batches| -> Result<()> {
-            for (step, (idx, batch)) in perm.chunks(bs).zip(batches).enumerate() {
+            for (step, (idx, batch)) in perm.chunks(bs).take(steps_per_epoch).zip(batches).enumerate() {
                 let global = epoch * steps_per_epoch + step;
                 lr = cfg.schedule.lr(cfg.optimizer.lr, global, steps_per_epoch, total_steps);
                 opt.set_learning_rate(lr);
@@ -113,7 +130,7 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
                     }
                     loss_sum += l;
                     correct_sum += c;
-                    let seen = ((step + 1) * bs).min(n) as f64;
+                    let seen = ((step + 1) * bs).min(used) as f64;
                     step_losses.push((l / idx.len().max(1) as f64 / check_every as f64) as f32);
                     bar.set_position(step as u64 + 1);
                     bar.set_message(format!(
@@ -123,7 +140,11 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
                         seen / t0.elapsed().as_secs_f64()
                     ));
                 }
-                opt.step(&grads)?;
+                opt.step(&grads, epoch)?;
+                let end = StepEnd { step: global + 1, total: total_steps, params };
+                for hook in hooks.iter_mut() {
+                    hook.after_step(&end)?;
+                }
             }
             Ok(())
         })?;
@@ -135,12 +156,12 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
         };
         let record = EpochRecord {
             epoch: epoch + 1,
-            train_loss: loss_sum / n as f64,
-            train_acc: correct_sum / n as f64,
+            train_loss: loss_sum / used as f64,
+            train_acc: correct_sum / used as f64,
             val_acc,
             lr,
             seconds,
-            images_per_s: n as f64 / seconds,
+            images_per_s: used as f64 / seconds,
             step_losses,
         };
         let every = (cfg.epochs / 50).max(1);
@@ -158,12 +179,14 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
             );
         }
         history.push(record.clone());
+        let mut state = opt.state();
+        state.extend(hooks.iter().flat_map(|h| h.state()));
         let end = EpochEnd {
             record: &record,
             history: &history,
             config: cfg,
             params,
-            optimizer_state: opt.state(),
+            optimizer_state: state,
             wall_seconds: wall_before + started.elapsed().as_secs_f64(),
             last: record.epoch == cfg.epochs,
         };
@@ -183,18 +206,22 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
     Ok(FitReport { history, seconds: started.elapsed().as_secs_f64() })
 }
 
-/// A training batch: the samples at `idx`, normalized, each augmented by `aug`.
+/// A training batch on the CPU: the samples at `idx`, normalized, each augmented by `aug`
+/// (alternating flips follow `(seed, epoch)`).
 fn batch_for_training(
     ds: &Dataset,
     idx: &[usize],
     norm: &Normalization,
     aug: &Augment,
     rng: &mut rand::rngs::StdRng,
-    device: &Device,
+    (seed, epoch): (u64, usize),
 ) -> Result<(Tensor, Tensor)> {
     if aug.is_off() {
-        return ds.batch(idx, norm, device);
+        return ds.batch(idx, norm, &Device::Cpu);
     }
     let mut scratch = Vec::with_capacity(ds.sample_dim());
-    ds.batch_with(idx, norm, device, |s| aug.apply(s, &mut scratch, ds.shape, rng))
+    ds.batch_with(idx, norm, &Device::Cpu, |i, s| {
+        let flip = aug.alternate_flip.then(|| crate::data::augment::alternating_flip(seed, i, epoch));
+        aug.apply(s, &mut scratch, ds.shape, rng, flip)
+    })
 }

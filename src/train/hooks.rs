@@ -21,7 +21,8 @@ pub struct EpochEnd<'a> {
     pub config: &'a TrainConfig,
     /// The parameters after this epoch.
     pub params: &'a Params,
-    /// The optimizer's state after this epoch, by `<param>.<slot>`.
+    /// The optimizer's state after this epoch, by `<param>.<slot>`, and the hooks' (see
+    /// [`EpochHook::state`]).
     pub optimizer_state: Vec<(String, Tensor)>,
     /// Wall-clock seconds of training so far, across resumes.
     pub wall_seconds: f64,
@@ -38,10 +39,36 @@ pub enum Control {
     Stop,
 }
 
-/// Something called after every epoch.
+/// A finished optimizer step, as hooks see it.
+pub struct StepEnd<'a> {
+    /// Steps done so far in the run, this one included (1-based; resumed epochs count).
+    pub step: usize,
+    /// Steps in the whole run.
+    pub total: usize,
+    /// The parameters after this step.
+    pub params: &'a Params,
+}
+
+/// Something called after every epoch (and, if it wants, after every step).
 pub trait EpochHook {
     /// Sees a finished epoch; an error ends training with that error.
     fn after_epoch(&mut self, end: &EpochEnd<'_>) -> Result<Control>;
+
+    /// Sees each optimizer step once it is applied (a moving average of the weights updates
+    /// here); nothing by default.
+    fn after_step(&mut self, _end: &StepEnd<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// State to save with the optimizer's in resumable checkpoints, keyed by unique names.
+    fn state(&self) -> Vec<(String, Tensor)> {
+        vec![]
+    }
+
+    /// Restores what [`EpochHook::state`] saved, from the optimizer state of a resumed run.
+    fn load_state(&mut self, _state: &HashMap<String, Tensor>) -> Result<()> {
+        Ok(())
+    }
 
     /// Called once, after every hook has seen the epoch, when one of them stopped the run
     /// before its last epoch (a checkpointer writes its resumable file here).

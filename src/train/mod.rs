@@ -1,5 +1,6 @@
 //! Training machinery: the one loop ([`fit()`]), its configuration ([`TrainConfig`]), the hooks it
-//! calls after each epoch, and the one evaluation ([`evaluate`]).
+//! calls after each epoch and step (the [`Lookahead`] average is one), and the one evaluation
+//! ([`evaluate`]).
 //!
 //! ```
 //! use kindling::data::{shapes, DatasetName, Normalization, Split};
@@ -23,8 +24,10 @@ pub mod config;
 pub mod evaluation;
 mod fit;
 pub mod hooks;
+pub mod lookahead;
 
 pub use config::{BatchSize, EpochRecord, TrainConfig};
 pub use evaluation::{evaluate, evaluate_with, predict, predict_with, EVAL_BATCH};
 pub use fit::{fit, FitReport, TrainData};
-pub use hooks::{Control, EpochEnd, EpochHook, ResumeFrom, Session};
+pub use hooks::{Control, EpochEnd, EpochHook, ResumeFrom, Session, StepEnd};
+pub use lookahead::{Lookahead, LookaheadConfig};
