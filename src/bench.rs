@@ -4,7 +4,7 @@
 
 use crate::data::DatasetName;
 use crate::models::{Activation, CnnConfig, ConvBlock, InitKind, ModelConfig, ModelKind, Network, Pool};
-use crate::optim::{AnyOptimizer, NamedVar, OptimizerConfig, OptimizerKind};
+use crate::optim::{GroupedOptimizer, NamedVar, OptimizerConfig, OptimizerKind};
 use crate::Result;
 use candle_core::{Device, ModuleT, Tensor};
 use serde::Serialize;
@@ -23,6 +23,9 @@ pub enum BenchModel {
     Cnn,
     /// kindling's default CIFAR-10 CNN (`train --dataset cifar10 --model cnn`).
     KindlingCnn,
+    /// The airbench94 recipe's network (`train --recipe airbench94`), trained with its SGD
+    /// (Nesterov, parameter groups, label smoothing 0.2); batch 1,024 in the recipe.
+    Airbench94,
 }
 
 /// The model configuration of a benchmarked architecture.
@@ -64,6 +67,7 @@ pub fn config(model: BenchModel) -> ModelConfig {
             10,
             &crate::defaults::model_options(DatasetName::Cifar10, ModelKind::Cnn),
         ),
+        BenchModel::Airbench94 => crate::recipe::Recipe::Airbench94.model_config(shape, 10),
     }
 }
 
@@ -142,14 +146,25 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Times `steps` training steps (or inference passes) after 3 warm-up steps.
+/// Times `steps` training steps (or inference passes) after 3 warm-up steps. Training steps use
+/// AdamW (weight decay 0.01, plain cross-entropy), except [`BenchModel::Airbench94`]'s, which use
+/// the recipe's optimizer and loss.
 pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, device: &Device) -> Result<BenchResult> {
-    let Network { model: net, params, .. } = Network::new(&config(model), 0, device)?;
-    let named = params.named_vars().into_iter().map(|(name, var)| NamedVar { name, var }).collect();
-    let mut opt = AnyOptimizer::new(
-        &OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) },
-        named,
-    )?;
+    let Network { model: net, params, config: cfg } = Network::new(&config(model), 0, device)?;
+    let fixed = cfg.fixed_parameters();
+    let named: Vec<NamedVar> = params
+        .named_vars()
+        .into_iter()
+        .filter(|(name, _)| !fixed.contains(name))
+        .map(|(name, var)| NamedVar { name, var })
+        .collect();
+    let (mut opt, label_smoothing) = if model == BenchModel::Airbench94 {
+        let t = crate::recipe::Recipe::Airbench94.train_config();
+        (GroupedOptimizer::new(&t.optimizer, &t.groups, named)?, t.label_smoothing)
+    } else {
+        let adamw = OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) };
+        (GroupedOptimizer::new(&adamw, &[], named)?, 0.0)
+    };
     let xs = Tensor::randn(0f32, 1.0, (batch_size, 3, 32, 32), device)?;
     let ys = Tensor::from_vec((0..batch_size as u32).map(|i| i % 10).collect::<Vec<_>>(), batch_size, device)?;
     let mut times = vec![];
@@ -159,9 +174,10 @@ pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, devi
             let logits = net.forward_t(&xs, false)?;
             logits.argmax(1)?.to_vec1::<u32>()?;
         } else {
-            let loss = candle_nn::loss::cross_entropy(&net.forward_t(&xs, true)?, &ys)?;
+            let logits = net.forward_t(&xs, true)?;
+            let loss = crate::loss::data_loss(crate::loss::LossKind::Softmax, &logits, &ys, label_smoothing)?;
             let grads = loss.backward()?;
-            opt.step(&grads)?;
+            opt.step(&grads, 0)?;
             loss.to_scalar::<f32>()?; // waits for the device
         }
         if i >= 3 {

@@ -62,10 +62,12 @@ impl Lookahead {
         Ok(Lookahead { cfg, average })
     }
 
-    /// `avg ← decay·avg + (1 − decay)·w; w ← avg` for every tensor.
+    /// `avg ← decay·avg + (1 − decay)·w; w ← avg` for every tensor, computed as
+    /// `avg + (1 − decay)·(w − avg)` (PyTorch's `lerp_`), which leaves a tensor that did not move
+    /// (a fixed one) exactly as it was.
     pub fn update(&mut self, decay: f64) -> Result<()> {
         for (_, var, avg) in &mut self.average {
-            let next = ((&*avg * decay)? + (var.as_tensor() * (1.0 - decay))?)?;
+            let next = (&*avg + ((var.as_tensor() - &*avg)? * (1.0 - decay))?)?;
             var.set(&next)?;
             *avg = next;
         }
