@@ -57,8 +57,13 @@ fn main() -> anyhow::Result<()> {
     );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/knn_numpy.py");
+    // Some machines pin OpenBLAS to older kernels through the environment (OPENBLAS_CORETYPE=Haswell
+    // on an AVX-512 CPU halves numpy's GEMM): numpy runs without those settings, on the kernels
+    // OpenBLAS picks for this CPU, and reports which (threadpoolctl's `architecture`).
     let out = std::process::Command::new(&python)
         .args([script, dir.to_str().unwrap(), &n_train.to_string(), &n_query.to_string(), &rows.to_string()])
+        .env_remove("OPENBLAS_CORETYPE")
+        .env_remove("OPENBLAS_L2_SIZE")
         .output();
     match out {
         Ok(o) if o.status.success() => {

@@ -24,7 +24,8 @@ for _ in range(2):
 try:
     import threadpoolctl
     info = threadpoolctl.threadpool_info()
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)" for i in info]
+    blas = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')} kernels "
+            f"({i.get('num_threads')} threads)" for i in info]
 except ImportError:
     blas = []
 print(json.dumps({"seconds": best, "checksum": checksum, "blas": blas, "numpy": np.__version__}))

@@ -31,6 +31,7 @@ use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::storage::{contiguous_f32, with_f32};
+use super::winograd;
 
 const NAME: &str = "kindling-conv2d";
 
@@ -57,13 +58,136 @@ const SCRATCH_FLOATS: usize = 128 * 1024;
 /// If the ranks or the channel counts disagree, the stride is 0, or the padded image is smaller
 /// than the kernel.
 pub fn conv2d(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    conv2d_with(xs, w, b, stride, padding, Algorithm::chosen())
+}
+
+/// [`conv2d`] with the CPU algorithm given rather than [`Algorithm::chosen`] (for comparisons).
+pub fn conv2d_with(
+    xs: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    stride: usize,
+    padding: usize,
+    algorithm: Algorithm,
+) -> Result<Tensor> {
     let g = Geometry::new(xs.dims(), w.dims(), b.dims(), stride, padding)?;
     let own_kernel = [xs, w, b].iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
     if !own_kernel {
         return xs.conv2d(w, padding, stride, 1, 1)?.broadcast_add(&b.reshape((1, g.o, 1, 1))?);
     }
     // The kernels read plain row-major data; `contiguous` is free when it already is.
-    xs.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, Conv2d { stride, padding })
+    let (xs, w, b) = (xs.contiguous()?, w.contiguous()?, b.contiguous()?);
+    if algorithm.winograd(&g) {
+        return xs.apply_op3(&w, &b, Winograd(algorithm));
+    }
+    xs.apply_op3(&w, &b, Conv2d { stride, padding })
+}
+
+/// How kindling's CPU kernels compute a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// For 3×3, stride-1, padding-1 convolutions of at least 8 input and output channels,
+    /// Winograd F(2×2, 3×3) (`src/ops/winograd.rs`) for the forward pass and the input gradient,
+    /// im2col + GEMM for the weight gradient; im2col + GEMM for every other convolution. The
+    /// default.
+    Auto,
+    /// [`Algorithm::Auto`] with the weight gradient by Winograd too (`KINDLING_CONV=winograd`).
+    Winograd,
+    /// im2col + GEMM for every convolution (`KINDLING_CONV=im2col`).
+    Im2col,
+}
+
+impl Algorithm {
+    /// The algorithm this process uses, from the environment variable `KINDLING_CONV`
+    /// (`im2col`, `winograd`; anything else or unset: `Auto`), read once.
+    pub fn chosen() -> Algorithm {
+        static CHOSEN: std::sync::OnceLock<Algorithm> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| match std::env::var("KINDLING_CONV").as_deref() {
+            Ok("im2col") => Algorithm::Im2col,
+            Ok("winograd") => Algorithm::Winograd,
+            _ => Algorithm::Auto,
+        })
+    }
+
+    fn winograd(self, g: &Geometry) -> bool {
+        self != Algorithm::Im2col && (g.kh, g.kw, g.stride, g.pad) == (3, 3, 1, 1) && g.c >= 8 && g.o >= 8
+    }
+}
+
+/// The Winograd op handed to candle (3×3, stride 1, padding 1), with the algorithm for its weight
+/// gradient.
+struct Winograd(Algorithm);
+
+impl Winograd {
+    fn shape(xs: &[usize], w: &[usize], b: &[usize]) -> Result<winograd::Shape> {
+        let g = Geometry::new(xs, w, b, 1, 1)?;
+        Ok(winograd::Shape { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o })
+    }
+}
+
+impl CustomOp3 for Winograd {
+    fn name(&self) -> &'static str {
+        "kindling-conv2d-winograd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_l: &Layout,
+        w: &CpuStorage,
+        w_l: &Layout,
+        b: &CpuStorage,
+        b_l: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let s = Self::shape(xs_l.dims(), w_l.dims(), b_l.dims())?;
+        let ys = winograd::forward(
+            &s,
+            contiguous_f32(NAME, xs, xs_l)?,
+            contiguous_f32(NAME, w, w_l)?,
+            contiguous_f32(NAME, b, b_l)?,
+        );
+        Ok((CpuStorage::F32(ys), Shape::from((s.n, s.o, s.h, s.w))))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _ys: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let s = Self::shape(xs.dims(), w.dims(), b.dims())?;
+        let (dx, dw, db) = with_f32(NAME, xs, |x| {
+            with_f32(NAME, w, |wd| {
+                with_f32(NAME, grad, |gy| {
+                    let dx = xs.track_op().then(|| winograd::input_gradient(&s, wd, gy));
+                    let (dw, db) = if self.0 == Algorithm::Winograd {
+                        let dw = w.track_op().then(|| winograd::weight_gradient(&s, x, gy));
+                        let db = b.track_op().then(|| {
+                            let plane = s.h * s.w;
+                            let mut db = vec![0f32; s.o];
+                            for (i, row) in gy.chunks_exact(plane).enumerate() {
+                                db[i % s.o] += row.iter().sum::<f32>();
+                            }
+                            db
+                        });
+                        (dw, db)
+                    } else {
+                        let g = Geometry::new(xs.dims(), w.dims(), b.dims(), 1, 1)?;
+                        let want = Wanted { xs: false, w: w.track_op(), b: b.track_op() };
+                        let (_, dw, db) = backward(&g, x, wd, gy, want);
+                        (dw, db)
+                    };
+                    Ok((dx, dw, db))
+                })
+            })
+        })?;
+        let tensor = |v: Option<Vec<f32>>, like: &Tensor| {
+            v.map(|v| Tensor::from_vec(v, like.shape(), like.device())).transpose()
+        };
+        Ok((tensor(dx, xs)?, tensor(dw, w)?, tensor(db, b)?))
+    }
 }
 
 /// [`conv2d`] without a bias (a batch norm's shift follows): the same op with a constant zero bias,
@@ -441,6 +565,81 @@ fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn random(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
+
+    /// The largest difference relative to the largest magnitude of `want`.
+    fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
+        assert_eq!(got.len(), want.len());
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-20);
+        got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale
+    }
+
+    /// Winograd F(2×2, 3×3) against im2col, forward, input gradient, weight gradient and bias
+    /// gradient, on even and odd sides (partial tiles), one to many samples per chunk: within 1e-5
+    /// of the largest value (f32 rounding of differently ordered sums).
+    #[test]
+    fn winograd_matches_im2col() {
+        for (n, c, h, w, o) in
+            [(3, 8, 8, 8, 9), (2, 16, 7, 5, 8), (5, 9, 3, 3, 12), (1, 24, 31, 31, 16), (70, 8, 2, 1, 8)]
+        {
+            let (x, wt, b, gy) =
+                (random(n * c * h * w, 1), random(o * c * 9, 2), random(o, 3), random(n * o * h * w, 4));
+            let g = Geometry::new(&[n, c, h, w], &[o, c, 3, 3], &[o], 1, 1).unwrap();
+            let s = winograd::Shape { n, c, h, w, o };
+            let case = format!("n {n} c {c} {h}x{w} o {o}");
+            let y = winograd::forward(&s, &x, &wt, &b);
+            assert!(rel_diff(&y, &forward(&g, &x, &wt, &b)) < 1e-5, "forward, {case}");
+            let (dx, dw, db) = backward(&g, &x, &wt, &gy, Wanted { xs: true, w: true, b: true });
+            assert!(rel_diff(&winograd::input_gradient(&s, &wt, &gy), &dx.unwrap()) < 1e-5, "dx, {case}");
+            assert!(rel_diff(&winograd::weight_gradient(&s, &x, &gy), &dw.unwrap()) < 1e-5, "dw, {case}");
+            assert_eq!(db.unwrap().len(), o);
+        }
+    }
+
+    /// Through candle: the op's gradients against central finite differences of
+    /// `Σ ys ⊙ r` in f64 arithmetic on f32 values (step 1e-2; the loss is linear in each
+    /// argument, so the only error is rounding).
+    #[test]
+    fn winograd_gradients_match_finite_differences() {
+        let dev = candle_core::Device::Cpu;
+        let (n, c, h, w, o) = (2, 8, 5, 6, 8);
+        let x = candle_core::Var::from_vec(random(n * c * h * w, 5), (n, c, h, w), &dev).unwrap();
+        let wt = candle_core::Var::from_vec(random(o * c * 9, 6), (o, c, 3, 3), &dev).unwrap();
+        let b = candle_core::Var::from_vec(random(o, 7), o, &dev).unwrap();
+        let r = Tensor::from_vec(random(n * o * h * w, 8), (n, o, h, w), &dev).unwrap();
+        let loss = |x: &Tensor, wt: &Tensor| -> f64 {
+            let y = conv2d(x, wt, &b, 1, 1).unwrap();
+            (y * &r).unwrap().sum_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+        };
+        assert_eq!(Algorithm::chosen(), Algorithm::Auto, "run without KINDLING_CONV=im2col");
+        let y = conv2d(&x, &wt, &b, 1, 1).unwrap();
+        let grads = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let (gx, gw) = (grads.get(&x).unwrap().flatten_all().unwrap(), grads.get(&wt).unwrap().flatten_all().unwrap());
+        let (gx, gw) = (gx.to_vec1::<f32>().unwrap(), gw.to_vec1::<f32>().unwrap());
+        let eps = 1e-2f32;
+        for (var, grad, picks) in [(&x, &gx, [0usize, 17, 100, 479]), (&wt, &gw, [0, 5, 300, 575])] {
+            let base = var.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for i in picks {
+                let mut plus = base.clone();
+                plus[i] += eps;
+                let mut minus = base.clone();
+                minus[i] -= eps;
+                let t = |v: Vec<f32>| Tensor::from_vec(v, var.shape(), &dev).unwrap();
+                let (lp, lm) = if var.dims().len() == 4 && var.dim(0).unwrap() == n {
+                    (loss(&t(plus), &wt), loss(&t(minus), &wt))
+                } else {
+                    (loss(&x, &t(plus)), loss(&x, &t(minus)))
+                };
+                let fd = (lp - lm) / (2.0 * eps as f64);
+                assert!((fd - grad[i] as f64).abs() < 2e-3 * (1.0 + fd.abs()), "element {i}: {fd} vs {}", grad[i]);
+            }
+        }
+    }
 
     fn geometry(h: usize, w: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> Geometry {
         Geometry::new(&[1, 2, h, w], &[3, 2, kh, kw], &[3], stride, pad).unwrap()

@@ -36,9 +36,10 @@ pub mod gelu;
 pub mod linear;
 pub mod maxpool;
 mod storage;
+mod winograd;
 
 pub use batch_norm::{batch_norm_eval, batch_norm_train};
-pub use conv2d::{conv2d, conv2d_no_bias};
+pub use conv2d::{conv2d, conv2d_no_bias, conv2d_with, Algorithm};
 pub use gelu::gelu;
 pub use linear::{linear, linear_layer};
 pub use maxpool::max_pool2d;
