@@ -61,6 +61,7 @@ fn checkpoints(dir: &Path) -> Vec<Ck> {
         train_here(dir, "shapes", "mlp", &["--model", "mlp", "--hidden", "16"]),
         train_here(dir, "shapes", "features-mlp", &["--model", "mlp", "--hidden", "16", "--features", "hog"]),
         train_here(dir, "shapes", "cnn", &["--model", "cnn", "--channels", "4,8", "--depth", "1", "--fc", "0"]),
+        train_here(dir, "shapes", "recipe", &["--recipe", "airbench94", "--batch-size", "60"]),
         train_here(dir, "spiral", "linear", &["--model", "linear"]),
         train_here(dir, "spiral", "mlp", &["--model", "mlp", "--hidden", "16"]),
     ];
@@ -209,17 +210,19 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
             ("features-mlp", vec!["--model", "mlp", "--hidden", "8", "--features", "hog"]),
             ("cnn", vec!["--model", "cnn", "--channels", "4", "--depth", "1", "--fc", "0"]),
             ("features-cnn", vec!["--model", "cnn", "--features", "hog"]),
+            // A held-out split makes it a tuning run: no six-view scoring of the whole test set.
+            ("recipe", vec!["--recipe", "airbench94", "--batch-size", "50", "--val-size", "20"]),
         ] {
             let mut cmd = example("train");
             cmd.args(["--dataset", ds, "--train-size", "100", "--generated-size", "150", "--epochs", "1"]);
             cmd.args(["--quiet", "--no-plots", "--offline", "--device", "cpu", "--save"]);
             cmd.arg(dir.join(format!("new-{ds}-{kind}.safetensors"))).args(&args);
             let mut c = case(format!("train --dataset {ds} {kind}"), cmd);
-            let image_only = kind == "cnn" || kind == "features-mlp";
+            let image_only = kind == "cnn" || kind == "features-mlp" || kind == "recipe";
             c.succeeds = Some(kind != "features-cnn" && !(toy && image_only));
             if kind == "features-cnn" {
                 c.says.push("features");
-            } else if toy && kind == "cnn" {
+            } else if toy && (kind == "cnn" || kind == "recipe") {
                 c.says.push("2-D points");
             }
             cases.push(c);
