@@ -167,7 +167,7 @@ mod tests {
         assert!((117_000_000..120_000_000).contains(&macs), "{macs} multiply-adds");
         let t = Recipe::Airbench94.train_config();
         assert!((t.optimizer.lr - 1.5).abs() < 1e-9);
-        assert!((t.optimizer.lr * t.optimizer.weight_decay - 0.0153 * 1024.0 / 7850.666_666).abs() < 1e-9);
+        assert!((t.optimizer.lr * t.optimizer.weight_decay - 0.0153 * 1024.0 / 7_850.666_666).abs() < 1e-9);
         t.validate().unwrap();
     }
 }

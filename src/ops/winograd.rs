@@ -82,13 +82,12 @@ fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
     for oc in 0..o * c {
         let m = |i: usize, j: usize| du[(i * 4 + j) * o * c + oc];
         // Gᵀ = [[1,½,½,0],[0,½,-½,0],[0,½,½,1]]; t = Gᵀ dU (3×4), then t G (3×3).
-        let mut t = [[0f32; 4]; 3];
-        for j in 0..4 {
+        let column = |j: usize| {
             let (a, b, cc, d) = (m(0, j), m(1, j), m(2, j), m(3, j));
-            t[0][j] = a + 0.5 * (b + cc);
-            t[1][j] = 0.5 * (b - cc);
-            t[2][j] = 0.5 * (b + cc) + d;
-        }
+            [a + 0.5 * (b + cc), 0.5 * (b - cc), 0.5 * (b + cc) + d]
+        };
+        let cols = [column(0), column(1), column(2), column(3)];
+        let t: [[f32; 4]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| cols[j][i]));
         for (i, row) in t.iter().enumerate() {
             let (a, b, cc, d) = (row[0], row[1], row[2], row[3]);
             let out = &mut dw[oc * 9 + i * 3..oc * 9 + i * 3 + 3];

@@ -81,7 +81,7 @@ impl EpochHook for Lookahead {
     }
 
     fn after_step(&mut self, end: &StepEnd<'_>) -> Result<()> {
-        if end.step % self.cfg.every.max(1) == 0 {
+        if end.step.is_multiple_of(self.cfg.every.max(1)) {
             self.update(self.cfg.decay(end.step, end.total))?;
         }
         if end.step == end.total {
