@@ -4,7 +4,7 @@
 
 use crate::data::DatasetName;
 use crate::models::{Activation, CnnConfig, ConvBlock, InitKind, ModelConfig, ModelKind, Network, Pool};
-use crate::optim::{GroupedOptimizer, NamedVar, OptimizerConfig, OptimizerKind};
+use crate::optim::{GroupedOptimizer, OptimizerConfig, OptimizerKind};
 use crate::Result;
 use candle_core::{Device, ModuleT, Tensor};
 use serde::Serialize;
@@ -150,14 +150,9 @@ pub fn peak_rss_mb() -> f64 {
 /// AdamW (weight decay 0.01, plain cross-entropy), except [`BenchModel::Airbench94`]'s, which use
 /// the recipe's optimizer and loss.
 pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, device: &Device) -> Result<BenchResult> {
-    let Network { model: net, params, config: cfg } = Network::new(&config(model), 0, device)?;
-    let fixed = cfg.fixed_parameters();
-    let named: Vec<NamedVar> = params
-        .named_vars()
-        .into_iter()
-        .filter(|(name, _)| !fixed.contains(name))
-        .map(|(name, var)| NamedVar { name, var })
-        .collect();
+    let network = Network::new(&config(model), 0, device)?;
+    let named = network.trainable();
+    let net = network.model;
     let (mut opt, label_smoothing) = if model == BenchModel::Airbench94 {
         let t = crate::recipe::Recipe::Airbench94.train_config();
         (GroupedOptimizer::new(&t.optimizer, &t.groups, named)?, t.label_smoothing)

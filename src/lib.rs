@@ -32,7 +32,7 @@
 //!    [`checkpoint::Checkpointer`], the hook that writes them during training).
 //! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), [`run`] (a whole
 //!    training run as `train` performs it), [`evaluate`] (the report `evaluate` prints),
-//!    [`sweep`] (hyper-parameter search), [`serve`] (the local web page), [`cli`] (the examples' shared flags), [`defaults`] (tuned hyper-parameters), [`visualize`]
+//!    [`recipe`] (named recipes: airbench94), [`sweep`] (hyper-parameter search), [`serve`] (the local web page), [`cli`] (the examples' shared flags), [`defaults`] (tuned hyper-parameters), [`visualize`]
 //!    and [`plot`] (pictures), [`publish`] (shipping checkpoints to `weights/`),
 //!    [`manual_backprop`] and [`toy`] (the lecture's demonstrations).
 //!

@@ -30,6 +30,18 @@ impl Network {
         Ok(Network { model, params, config: config.clone() })
     }
 
+    /// The parameters an optimizer steps, by name: all of them but the fixed ones
+    /// ([`ModelConfig::fixed_parameters`]).
+    pub fn trainable(&self) -> Vec<crate::optim::NamedVar> {
+        let fixed = self.config.fixed_parameters();
+        self.params
+            .named_vars()
+            .into_iter()
+            .filter(|(name, _)| !fixed.contains(name))
+            .map(|(name, var)| crate::optim::NamedVar { name, var })
+            .collect()
+    }
+
     /// Sets what a new network computes from its training data before the first step: the
     /// whitening filters of a CNN with [`Whitening`](super::Whitening), from `train` normalized by
     /// `norm`. Nothing for other models.

@@ -162,31 +162,18 @@ impl CustomOp3 for Winograd {
             with_f32(NAME, w, |wd| {
                 with_f32(NAME, grad, |gy| {
                     let dx = xs.track_op().then(|| winograd::input_gradient(&s, wd, gy));
-                    let (dw, db) = if self.0 == Algorithm::Winograd {
-                        let dw = w.track_op().then(|| winograd::weight_gradient(&s, x, gy));
-                        let db = b.track_op().then(|| {
-                            let plane = s.h * s.w;
-                            let mut db = vec![0f32; s.o];
-                            for (i, row) in gy.chunks_exact(plane).enumerate() {
-                                db[i % s.o] += row.iter().sum::<f32>();
-                            }
-                            db
-                        });
-                        (dw, db)
-                    } else {
-                        let g = Geometry::new(xs.dims(), w.dims(), b.dims(), 1, 1)?;
-                        let want = Wanted { xs: false, w: w.track_op(), b: b.track_op() };
-                        let (_, dw, db) = backward(&g, x, wd, gy, want);
-                        (dw, db)
-                    };
+                    // The bias gradient, and the weight gradient unless Winograd computes it, by the
+                    // im2col backward pass (which skips what is not asked for).
+                    let by_winograd = self.0 == Algorithm::Winograd && w.track_op();
+                    let g = Geometry::new(xs.dims(), w.dims(), b.dims(), 1, 1)?;
+                    let want = Wanted { xs: false, w: w.track_op() && !by_winograd, b: b.track_op() };
+                    let (_, dw, db) = backward(&g, x, wd, gy, want);
+                    let dw = if by_winograd { Some(winograd::weight_gradient(&s, x, gy)) } else { dw };
                     Ok((dx, dw, db))
                 })
             })
         })?;
-        let tensor = |v: Option<Vec<f32>>, like: &Tensor| {
-            v.map(|v| Tensor::from_vec(v, like.shape(), like.device())).transpose()
-        };
-        Ok((tensor(dx, xs)?, tensor(dw, w)?, tensor(db, b)?))
+        gradients((dx, dw, db), (xs, w, b))
     }
 }
 
@@ -238,11 +225,19 @@ impl CustomOp3 for Conv2d {
         let (dx, dw, db) = with_f32(NAME, xs, |x| {
             with_f32(NAME, w, |wd| with_f32(NAME, grad, |gy| Ok(backward(&g, x, wd, gy, want))))
         })?;
-        let tensor = |v: Option<Vec<f32>>, like: &Tensor| {
-            v.map(|v| Tensor::from_vec(v, like.shape(), like.device())).transpose()
-        };
-        Ok((tensor(dx, xs)?, tensor(dw, w)?, tensor(db, b)?))
+        gradients((dx, dw, db), (xs, w, b))
     }
+}
+
+/// The three gradients as tensors shaped like the arguments they belong to.
+#[allow(clippy::type_complexity)]
+fn gradients(
+    (dx, dw, db): (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>),
+    (xs, w, b): (&Tensor, &Tensor, &Tensor),
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let tensor =
+        |v: Option<Vec<f32>>, like: &Tensor| v.map(|v| Tensor::from_vec(v, like.shape(), like.device())).transpose();
+    Ok((tensor(dx, xs)?, tensor(dw, w)?, tensor(db, b)?))
 }
 
 /// Sizes of one convolution, checked once.
@@ -612,31 +607,38 @@ mod tests {
         let wt = candle_core::Var::from_vec(random(o * c * 9, 6), (o, c, 3, 3), &dev).unwrap();
         let b = candle_core::Var::from_vec(random(o, 7), o, &dev).unwrap();
         let r = Tensor::from_vec(random(n * o * h * w, 8), (n, o, h, w), &dev).unwrap();
-        let loss = |x: &Tensor, wt: &Tensor| -> f64 {
-            let y = conv2d(x, wt, &b, 1, 1).unwrap();
-            (y * &r).unwrap().sum_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
-        };
-        assert_eq!(Algorithm::chosen(), Algorithm::Auto, "run without KINDLING_CONV=im2col");
-        let y = conv2d(&x, &wt, &b, 1, 1).unwrap();
-        let grads = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let (gx, gw) = (grads.get(&x).unwrap().flatten_all().unwrap(), grads.get(&wt).unwrap().flatten_all().unwrap());
-        let (gx, gw) = (gx.to_vec1::<f32>().unwrap(), gw.to_vec1::<f32>().unwrap());
-        let eps = 1e-2f32;
-        for (var, grad, picks) in [(&x, &gx, [0usize, 17, 100, 479]), (&wt, &gw, [0, 5, 300, 575])] {
-            let base = var.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            for i in picks {
-                let mut plus = base.clone();
-                plus[i] += eps;
-                let mut minus = base.clone();
-                minus[i] -= eps;
-                let t = |v: Vec<f32>| Tensor::from_vec(v, var.shape(), &dev).unwrap();
-                let (lp, lm) = if var.dims().len() == 4 && var.dim(0).unwrap() == n {
-                    (loss(&t(plus), &wt), loss(&t(minus), &wt))
-                } else {
-                    (loss(&x, &t(plus)), loss(&x, &t(minus)))
-                };
-                let fd = (lp - lm) / (2.0 * eps as f64);
-                assert!((fd - grad[i] as f64).abs() < 2e-3 * (1.0 + fd.abs()), "element {i}: {fd} vs {}", grad[i]);
+        // The default (Winograd forward and input gradient) and Winograd for the weight gradient too.
+        for algorithm in [Algorithm::Auto, Algorithm::Winograd] {
+            let loss = |x: &Tensor, wt: &Tensor| -> f64 {
+                let y = conv2d_with(x, wt, &b, 1, 1, algorithm).unwrap();
+                (y * &r).unwrap().sum_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+            };
+            let y = conv2d_with(&x, &wt, &b, 1, 1, algorithm).unwrap();
+            let grads = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let (gx, gw) =
+                (grads.get(&x).unwrap().flatten_all().unwrap(), grads.get(&wt).unwrap().flatten_all().unwrap());
+            let (gx, gw) = (gx.to_vec1::<f32>().unwrap(), gw.to_vec1::<f32>().unwrap());
+            let eps = 1e-2f32;
+            for (var, grad, picks) in [(&x, &gx, [0usize, 17, 100, 479]), (&wt, &gw, [0, 5, 300, 575])] {
+                let base = var.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                for i in picks {
+                    let mut plus = base.clone();
+                    plus[i] += eps;
+                    let mut minus = base.clone();
+                    minus[i] -= eps;
+                    let t = |v: Vec<f32>| Tensor::from_vec(v, var.shape(), &dev).unwrap();
+                    let (lp, lm) = if var.dims().len() == 4 && var.dim(0).unwrap() == n {
+                        (loss(&t(plus), &wt), loss(&t(minus), &wt))
+                    } else {
+                        (loss(&x, &t(plus)), loss(&x, &t(minus)))
+                    };
+                    let fd = (lp - lm) / (2.0 * eps as f64);
+                    assert!(
+                        (fd - grad[i] as f64).abs() < 2e-3 * (1.0 + fd.abs()),
+                        "{algorithm:?}, element {i}: {fd} vs {}",
+                        grad[i]
+                    );
+                }
             }
         }
     }

@@ -47,13 +47,7 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
         return Err(Error::invalid("--train-size", "the training set is empty"));
     }
     // Fixed parameters (the whitening filters) are neither stepped nor regularized.
-    let fixed = net.config.fixed_parameters();
-    let named: Vec<NamedVar> = params
-        .named_vars()
-        .into_iter()
-        .filter(|(name, _)| !fixed.contains(name))
-        .map(|(name, var)| NamedVar { name, var })
-        .collect();
+    let named: Vec<NamedVar> = net.trainable();
     let reg_weights: Vec<candle_core::Var> =
         named.iter().filter(|p| p.name.ends_with(".weight") && p.var.rank() >= 2).map(|p| p.var.clone()).collect();
     let mut opt = GroupedOptimizer::new(&cfg.optimizer, &cfg.groups, named)?;
