@@ -30,6 +30,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Ten
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use super::simd::Level;
 use super::storage::{contiguous_f32, with_f32};
 use super::winograd;
 
@@ -141,6 +142,7 @@ impl CustomOp3 for Winograd {
     ) -> Result<(CpuStorage, Shape)> {
         let s = Self::shape(xs_l.dims(), w_l.dims(), b_l.dims())?;
         let ys = winograd::forward(
+            Level::chosen(),
             &s,
             contiguous_f32(NAME, xs, xs_l)?,
             contiguous_f32(NAME, w, w_l)?,
@@ -161,14 +163,14 @@ impl CustomOp3 for Winograd {
         let (dx, dw, db) = with_f32(NAME, xs, |x| {
             with_f32(NAME, w, |wd| {
                 with_f32(NAME, grad, |gy| {
-                    let dx = xs.track_op().then(|| winograd::input_gradient(&s, wd, gy));
+                    let dx = xs.track_op().then(|| winograd::input_gradient(Level::chosen(), &s, wd, gy));
                     // The bias gradient, and the weight gradient unless Winograd computes it, by the
                     // im2col backward pass (which skips what is not asked for).
                     let by_winograd = self.0 == Algorithm::Winograd && w.track_op();
                     let g = Geometry::new(xs.dims(), w.dims(), b.dims(), 1, 1)?;
                     let want = Wanted { xs: false, w: w.track_op() && !by_winograd, b: b.track_op() };
                     let (_, dw, db) = backward(&g, x, wd, gy, want);
-                    let dw = if by_winograd { Some(winograd::weight_gradient(&s, x, gy)) } else { dw };
+                    let dw = if by_winograd { Some(winograd::weight_gradient(Level::chosen(), &s, x, gy)) } else { dw };
                     Ok((dx, dw, db))
                 })
             })
@@ -576,7 +578,8 @@ mod tests {
 
     /// Winograd F(2×2, 3×3) against im2col, forward, input gradient, weight gradient and bias
     /// gradient, on even and odd sides (partial tiles), one to many samples per chunk: within 1e-5
-    /// of the largest value (f32 rounding of differently ordered sums).
+    /// of the largest value (f32 rounding of differently ordered sums). Every SIMD level this CPU
+    /// runs gives bit-identical results (the same additions in the same order).
     #[test]
     fn winograd_matches_im2col() {
         for (n, c, h, w, o) in
@@ -586,13 +589,22 @@ mod tests {
                 (random(n * c * h * w, 1), random(o * c * 9, 2), random(o, 3), random(n * o * h * w, 4));
             let g = Geometry::new(&[n, c, h, w], &[o, c, 3, 3], &[o], 1, 1).unwrap();
             let s = winograd::Shape { n, c, h, w, o };
-            let case = format!("n {n} c {c} {h}x{w} o {o}");
-            let y = winograd::forward(&s, &x, &wt, &b);
-            assert!(rel_diff(&y, &forward(&g, &x, &wt, &b)) < 1e-5, "forward, {case}");
             let (dx, dw, db) = backward(&g, &x, &wt, &gy, Wanted { xs: true, w: true, b: true });
-            assert!(rel_diff(&winograd::input_gradient(&s, &wt, &gy), &dx.unwrap()) < 1e-5, "dx, {case}");
-            assert!(rel_diff(&winograd::weight_gradient(&s, &x, &gy), &dw.unwrap()) < 1e-5, "dw, {case}");
             assert_eq!(db.unwrap().len(), o);
+            let mut first: Option<[Vec<f32>; 3]> = None;
+            for level in Level::available() {
+                let case = format!("n {n} c {c} {h}x{w} o {o}, {level:?}");
+                let y = winograd::forward(level, &s, &x, &wt, &b);
+                assert!(rel_diff(&y, &forward(&g, &x, &wt, &b)) < 1e-5, "forward, {case}");
+                let wdx = winograd::input_gradient(level, &s, &wt, &gy);
+                assert!(rel_diff(&wdx, dx.as_ref().unwrap()) < 1e-5, "dx, {case}");
+                let wdw = winograd::weight_gradient(level, &s, &x, &gy);
+                assert!(rel_diff(&wdw, dw.as_ref().unwrap()) < 1e-5, "dw, {case}");
+                match &first {
+                    None => first = Some([y, wdx, wdw]),
+                    Some(base) => assert!(base == &[y, wdx, wdw], "{case} differs from the baseline"),
+                }
+            }
         }
     }
 

@@ -35,6 +35,7 @@ pub mod conv2d;
 pub mod gelu;
 pub mod linear;
 pub mod maxpool;
+pub mod simd;
 mod storage;
 mod winograd;
 

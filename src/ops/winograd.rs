@@ -12,7 +12,13 @@
 //!   `dU_ξ[o, c] = Σ_t Z_ξ[o, t] · V_ξ[c, t]` (16 products again) and `dW = Gᵀ dU G`.
 //!
 //! Samples are processed in chunks across the cores (enough per chunk to give each product a few
-//! hundred tile columns), each chunk's transformed tiles in a per-thread buffer. Partial tiles at
+//! hundred tile columns), each chunk's transformed tiles in a per-thread buffer. The transforms
+//! work channels-last: each sample is copied into a zero-bordered `[H, W, C]` buffer, and every
+//! tile is transformed eight channels at a time (one AVX2 register, see [`super::simd`]), so the
+//! vector width does not depend on the image's width (7×7 and 3×3 maps have 4 and 2 tiles per
+//! row); the transformed tiles are stored `[16][tiles][C]`, which the matrix products read
+//! through their strides. This cut the transforms' share of the airbench94 step from about 27%
+//! to 12% (`perf`), the width-wise version having run scalar on small maps. Partial tiles at
 //! odd image sides are computed whole and cropped. F(2×2, 3×3)'s transforms have entries 0, ±½, ±1,
 //! so its floating-point error stays within a few ulps of im2col's (the tests bound the
 //! difference at 1e-5 relative); larger tiles (F(4×4, 3×3)) save more multiplications but lose
@@ -20,6 +26,8 @@
 
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+
+use super::simd::{multiversion, Level};
 
 /// Tile columns a chunk aims for in each of its 16 products.
 const TILE_COLUMNS: usize = 512;
@@ -117,71 +125,85 @@ fn with_scratch<R>(lens: [usize; 2], f: impl FnOnce(&mut [f32], &mut [f32]) -> R
     })
 }
 
-/// Splits `row` (a padded image row) into its even and odd columns.
-fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
-    for (k, pair) in row.chunks_exact(2).enumerate() {
-        even[k] = pair[0];
-        odd[k] = pair[1];
+/// Lanes per block in the tile transforms: 8 f32 fill one AVX2 register (two SSE ones).
+const LANES: usize = 8;
+
+/// `x - y`, `x + y` lane by lane.
+#[inline(always)]
+fn sub<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| x[i] - y[i])
+}
+
+#[inline(always)]
+fn add<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| x[i] + y[i])
+}
+
+#[inline(always)]
+fn neg<const L: usize>(x: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| -x[i])
+}
+
+/// Copies sample `plane` (`[C, H, W]`) into `hwc`, a zero-bordered `[Hp, Wp, C]` image whose
+/// interior starts at row and column `pad`: channels last, so that the transforms below read and
+/// write runs of channels, the SIMD lanes, whatever the image's width.
+#[inline(always)]
+fn to_channels_last(plane: &[f32], c: usize, h: usize, w: usize, pad: usize, wp: usize, hwc: &mut [f32]) {
+    for ch in 0..c {
+        for y in 0..h {
+            let row = &plane[(ch * h + y) * w..][..w];
+            let base = ((y + pad) * wp + pad) * c + ch;
+            for (x, &value) in row.iter().enumerate() {
+                hwc[base + x * c] = value;
+            }
+        }
     }
 }
 
-/// `V_ξ = (Bᵀ d B)_ξ` for the tiles of samples `xs` (`[S, C, H, W]`) into `v` `[16][C][S·T]`.
-///
-/// A row of tiles at a time: the four input rows it reads (zero-padded by one on the left and
-/// up to three on the right, zero rows beyond the image), split into even and odd columns, are
-/// combined by `Bᵀ` across the whole width; then `B` on tile `tx`'s columns `2tx .. 2tx+3`, which
-/// are `even[tx], odd[tx], even[tx+1], odd[tx+1]`, gives one contiguous run per position ξ.
-fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
-    let (th, tw) = s.tiles();
-    let (t, cols) = (s.t(), samples * s.t());
-    let width = 2 * tw + 2; // padded row: one zero on the left, the row, zeros to 2·tw + 2
-    let half = tw + 1;
-    let mut padded = vec![0f32; width];
-    // d[k] = (even, odd) of input row k; r[i] likewise after Bᵀ.
-    let mut d = vec![0f32; 4 * 2 * half];
-    let mut r = vec![0f32; 4 * 2 * half];
-    for n in 0..samples {
-        for ch in 0..s.c {
-            let plane = &xs[(n * s.c + ch) * s.h * s.w..(n * s.c + ch + 1) * s.h * s.w];
+/// `V = Bᵀ d B` on lanes `c0 .. c0 + L` of one tile: `d[a][b]` is `hwc[at[a][b] + c0 ..]`, and
+/// position ξ goes to `v[to[ξ] + c0 ..]`.
+#[inline(always)]
+fn input_block<const L: usize>(hwc: &[f32], at: &[[usize; 4]; 4], c0: usize, v: &mut [f32], to: &[usize; 16]) {
+    let d = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + c0..][..L].try_into().unwrap() };
+    // Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] on the rows, then B on the columns.
+    let t: [[[f32; L]; 4]; 4] = std::array::from_fn(|b| {
+        let (d0, d1, d2, d3) = (d(0, b), d(1, b), d(2, b), d(3, b));
+        [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)]
+    });
+    for i in 0..4 {
+        let (t0, t1, t2, t3) = (t[0][i], t[1][i], t[2][i], t[3][i]);
+        for (j, x) in [sub(t0, t2), add(t1, t2), sub(t2, t1), sub(t1, t3)].into_iter().enumerate() {
+            v[to[i * 4 + j] + c0..][..L].copy_from_slice(&x);
+        }
+    }
+}
+
+multiversion! {
+    /// `V_ξ = (Bᵀ d B)_ξ` for the tiles of samples `xs` (`[S, C, H, W]`) into `v`
+    /// `[16][S·T][C]` (channels contiguous).
+    ///
+    /// Each sample is first copied channels-last into a buffer with a zero border (one row and
+    /// column before the image, up to three after), then every 4×4 tile is transformed a block
+    /// of channels at a time.
+    fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, c) = (s.t(), samples * s.t(), s.c);
+        let wp = 2 * tw + 2;
+        let mut hwc = vec![0f32; (2 * th + 2) * wp * c];
+        for n in 0..samples {
+            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, 1, wp, &mut hwc);
             for ty in 0..th {
-                for (k, dk) in d.chunks_exact_mut(2 * half).enumerate() {
-                    match (2 * ty + k).checked_sub(1).filter(|&y| y < s.h) {
-                        Some(y) => {
-                            padded[1..1 + s.w].copy_from_slice(&plane[y * s.w..(y + 1) * s.w]);
-                            let (even, odd) = dk.split_at_mut(half);
-                            deinterleave(&padded, even, odd);
-                        }
-                        None => dk.fill(0.0),
+                for tx in 0..tw {
+                    let at: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
+                    let col = n * t + ty * tw + tx;
+                    let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * c);
+                    let mut c0 = 0;
+                    while c0 + LANES <= c {
+                        input_block::<LANES>(&hwc, &at, c0, v, &to);
+                        c0 += LANES;
                     }
-                }
-                let w2 = 2 * half;
-                // Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] on the rows.
-                for x in 0..w2 {
-                    let (d0, d1, d2, d3) = (d[x], d[w2 + x], d[2 * w2 + x], d[3 * w2 + x]);
-                    r[x] = d0 - d2;
-                    r[w2 + x] = d1 + d2;
-                    r[2 * w2 + x] = d2 - d1;
-                    r[3 * w2 + x] = d1 - d3;
-                }
-                let first = n * t + ty * tw;
-                for (i, ri) in r.chunks_exact(w2).enumerate() {
-                    let (even, odd) = ri.split_at(half);
-                    let at = |j: usize| ((i * 4 + j) * s.c + ch) * cols + first;
-                    let v0 = &mut v[at(0)..at(0) + tw];
-                    for tx in 0..tw {
-                        v0[tx] = even[tx] - even[tx + 1];
-                    }
-                    let v1 = &mut v[at(1)..at(1) + tw];
-                    for tx in 0..tw {
-                        v1[tx] = odd[tx] + even[tx + 1];
-                    }
-                    let v2 = &mut v[at(2)..at(2) + tw];
-                    for tx in 0..tw {
-                        v2[tx] = even[tx + 1] - odd[tx];
-                    }
-                    let v3 = &mut v[at(3)..at(3) + tw];
-                    for tx in 0..tw {
-                        v3[tx] = odd[tx] - odd[tx + 1];
+                    for c0 in c0..c {
+                        input_block::<1>(&hwc, &at, c0, v, &to);
                     }
                 }
             }
@@ -189,49 +211,62 @@ fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
     }
 }
 
-/// `Y = Aᵀ M A` for the tiles of `m` `[16][O][S·T]`, cropped, plus `bias`, into `ys` `[S, O, H, W]`.
-fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
-    let (th, tw) = s.tiles();
-    let (t, cols) = (s.t(), samples * s.t());
-    // r[i][b] for the tiles of one tile row: Aᵀ = [[1,1,1,0],[0,1,-1,-1]] on the columns.
-    let mut r = vec![0f32; 8 * tw];
-    // The two output rows, even and odd columns apart: [row][b][tx].
-    let mut out = vec![0f32; 4 * tw];
-    for n in 0..samples {
-        for o in 0..s.o {
-            let plane = &mut ys[(n * s.o + o) * s.h * s.w..(n * s.o + o + 1) * s.h * s.w];
-            let bias = bias[o];
+/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
+/// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
+#[inline(always)]
+fn output_block<const L: usize>(
+    m: &[f32],
+    from: &[usize; 16],
+    bias: &[f32],
+    o0: usize,
+    out: &mut [f32],
+    to: &[[usize; 2]; 2],
+) {
+    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
+    // Aᵀ = [[1,1,1,0],[0,1,-1,-1]] on the columns of each row i, then on the rows.
+    let r: [[[f32; L]; 2]; 4] = std::array::from_fn(|i| {
+        let (e0, e1, e2, e3) = (e(i * 4), e(i * 4 + 1), e(i * 4 + 2), e(i * 4 + 3));
+        [add(add(e0, e1), e2), sub(sub(e1, e2), e3)]
+    });
+    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    for b in 0..2 {
+        let (q0, q1, q2, q3) = (r[0][b], r[1][b], r[2][b], r[3][b]);
+        let top = add(add(add(q0, q1), q2), bias);
+        let bottom = add(sub(sub(q1, q2), q3), bias);
+        out[to[0][b] + o0..][..L].copy_from_slice(&top);
+        out[to[1][b] + o0..][..L].copy_from_slice(&bottom);
+    }
+}
+
+multiversion! {
+    /// `Y = Aᵀ M A` for the tiles of `m` `[16][S·T][O]`, plus `bias`, cropped into `ys`
+    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
+    fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+        let wo = 2 * tw;
+        let mut hwc = vec![0f32; 2 * th * wo * o];
+        for n in 0..samples {
             for ty in 0..th {
-                let first = n * t + ty * tw;
-                for i in 0..4 {
-                    let e = |j: usize| &m[((i * 4 + j) * s.o + o) * cols + first..][..tw];
-                    let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
-                    let (ra, rb) = r[i * 2 * tw..(i + 1) * 2 * tw].split_at_mut(tw);
-                    for tx in 0..tw {
-                        ra[tx] = e0[tx] + e1[tx] + e2[tx];
-                        rb[tx] = e1[tx] - e2[tx] - e3[tx];
+                for tx in 0..tw {
+                    let col = n * t + ty * tw + tx;
+                    let from: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
+                    let mut o0 = 0;
+                    while o0 + LANES <= o {
+                        output_block::<LANES>(m, &from, bias, o0, &mut hwc, &to);
+                        o0 += LANES;
+                    }
+                    for o0 in o0..o {
+                        output_block::<1>(m, &from, bias, o0, &mut hwc, &to);
                     }
                 }
-                // ... then on the rows: output rows 2ty and 2ty + 1.
-                for b in 0..2 {
-                    let ri = |i: usize| &r[i * 2 * tw + b * tw..][..tw];
-                    let (q0, q1, q2, q3) = (ri(0), ri(1), ri(2), ri(3));
-                    let (top, rest) = out[b * tw..].split_at_mut(2 * tw);
-                    let bottom = &mut rest[..tw];
-                    for tx in 0..tw {
-                        top[tx] = q0[tx] + q1[tx] + q2[tx] + bias;
-                        bottom[tx] = q1[tx] - q2[tx] - q3[tx] + bias;
-                    }
-                }
-                // out holds [b=0 top | b=1 top | b=0 bottom | b=1 bottom]: interleave into the rows.
-                for row in 0..2 {
-                    let y = 2 * ty + row;
-                    if y >= s.h {
-                        break;
-                    }
-                    let (even, odd) = (&out[row * 2 * tw..][..tw], &out[row * 2 * tw + tw..][..tw]);
-                    for (x, p) in plane[y * s.w..(y + 1) * s.w].iter_mut().enumerate() {
-                        *p = if x % 2 == 0 { even[x / 2] } else { odd[x / 2] };
+            }
+            let plane = &mut ys[n * o * s.h * s.w..][..o * s.h * s.w];
+            for (ch, out) in plane.chunks_exact_mut(s.h * s.w).enumerate() {
+                for (y, row) in out.chunks_exact_mut(s.w).enumerate() {
+                    for (x, p) in row.iter_mut().enumerate() {
+                        *p = hwc[(y * wo + x) * o + ch];
                     }
                 }
             }
@@ -239,55 +274,46 @@ fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut
     }
 }
 
-/// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the image)
-/// into `z` `[16][O][S·T]`.
-fn gradient_transform(s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
-    let (th, tw) = s.tiles();
-    let (t, cols) = (s.t(), samples * s.t());
-    let mut padded = vec![0f32; 2 * tw];
-    // g[k] = (even, odd) of gradient row k; r[i] likewise after A.
-    let mut g = vec![0f32; 2 * 2 * tw];
-    let mut r = vec![0f32; 4 * 2 * tw];
-    for n in 0..samples {
-        for o in 0..s.o {
-            let plane = &gy[(n * s.o + o) * s.h * s.w..(n * s.o + o + 1) * s.h * s.w];
+/// `Z = A g Aᵀ` on lanes `o0 .. o0 + L` of one 2×2 output-gradient tile: `g[a][b]` is
+/// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
+#[inline(always)]
+fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 16]) {
+    let g = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + o0..][..L].try_into().unwrap() };
+    // A = [[1,0],[1,1],[1,-1],[0,-1]] on the rows, then Aᵀ on the columns.
+    let r: [[[f32; L]; 4]; 2] = std::array::from_fn(|b| {
+        let (g0, g1) = (g(0, b), g(1, b));
+        [g0, add(g0, g1), sub(g0, g1), neg(g1)]
+    });
+    for i in 0..4 {
+        let (a, b) = (r[0][i], r[1][i]);
+        for (j, x) in [a, add(a, b), sub(a, b), neg(b)].into_iter().enumerate() {
+            z[to[i * 4 + j] + o0..][..L].copy_from_slice(&x);
+        }
+    }
+}
+
+multiversion! {
+    /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
+    /// image) into `z` `[16][S·T][O]`.
+    fn gradient_transform(s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+        let wp = 2 * tw;
+        let mut hwc = vec![0f32; 2 * th * wp * o];
+        for n in 0..samples {
+            to_channels_last(&gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
             for ty in 0..th {
-                for (k, gk) in g.chunks_exact_mut(2 * tw).enumerate() {
-                    let y = 2 * ty + k;
-                    if y < s.h {
-                        padded[..s.w].copy_from_slice(&plane[y * s.w..(y + 1) * s.w]);
-                        let (even, odd) = gk.split_at_mut(tw);
-                        deinterleave(&padded, even, odd);
-                    } else {
-                        gk.fill(0.0);
+                for tx in 0..tw {
+                    let at: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
+                    let col = n * t + ty * tw + tx;
+                    let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let mut o0 = 0;
+                    while o0 + LANES <= o {
+                        gradient_block::<LANES>(&hwc, &at, o0, z, &to);
+                        o0 += LANES;
                     }
-                }
-                let w2 = 2 * tw;
-                // A = [[1,0],[1,1],[1,-1],[0,-1]] on the rows ...
-                for x in 0..w2 {
-                    let (g0, g1) = (g[x], g[w2 + x]);
-                    r[x] = g0;
-                    r[w2 + x] = g0 + g1;
-                    r[2 * w2 + x] = g0 - g1;
-                    r[3 * w2 + x] = -g1;
-                }
-                let first = n * t + ty * tw;
-                for (i, ri) in r.chunks_exact(w2).enumerate() {
-                    // ... and Aᵀ on each tile's two columns (even[tx], odd[tx]).
-                    let (a, b) = ri.split_at(tw);
-                    let at = |j: usize| ((i * 4 + j) * s.o + o) * cols + first;
-                    z[at(0)..at(0) + tw].copy_from_slice(a);
-                    let z1 = &mut z[at(1)..at(1) + tw];
-                    for tx in 0..tw {
-                        z1[tx] = a[tx] + b[tx];
-                    }
-                    let z2 = &mut z[at(2)..at(2) + tw];
-                    for tx in 0..tw {
-                        z2[tx] = a[tx] - b[tx];
-                    }
-                    let z3 = &mut z[at(3)..at(3) + tw];
-                    for tx in 0..tw {
-                        z3[tx] = -b[tx];
+                    for o0 in o0..o {
+                        gradient_block::<1>(&hwc, &at, o0, z, &to);
                     }
                 }
             }
@@ -295,30 +321,59 @@ fn gradient_transform(s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
     }
 }
 
-/// `dst_ξ (+)= lhs_ξ · rhs_ξ` for the 16 positions, single-threaded (the caller runs chunks
-/// across the cores). `lhs_ξ` is `[m, k]` row-major; `rhs_ξ` is `[k, n]` row-major, or `[n, k]`
-/// read transposed when `rhs_t`; `dst_ξ` is `[m, n]` row-major.
+/// A matrix in a buffer of 16: its first element's offset in block ξ is `ξ · len`, and the
+/// strides between rows and between columns.
+#[derive(Clone, Copy)]
+struct Operand {
+    len: usize,
+    row: isize,
+    col: isize,
+}
+
+impl Operand {
+    /// `[rows, cols]` row-major.
+    fn rows(rows: usize, cols: usize) -> Operand {
+        Operand { len: rows * cols, row: cols as isize, col: 1 }
+    }
+
+    /// `[rows, cols]` column-major (each column contiguous).
+    fn columns(rows: usize, cols: usize) -> Operand {
+        Operand { len: rows * cols, row: 1, col: rows as isize }
+    }
+}
+
+/// `dst_ξ (+)= lhs_ξ · rhs_ξ` for the 16 positions, `[m, k] · [k, n]`, single-threaded (the
+/// caller runs chunks across the cores).
 #[allow(clippy::too_many_arguments)]
-fn products(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], rhs_t: bool, dst: &mut [f32], accumulate: bool) {
-    let (rcs, rrs) = if rhs_t { (k as isize, 1) } else { (1, n as isize) };
+fn products(
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    l: Operand,
+    rhs: &[f32],
+    r: Operand,
+    dst: &mut [f32],
+    d: Operand,
+    accumulate: bool,
+) {
+    assert!(lhs.len() >= 16 * l.len && rhs.len() >= 16 * r.len && dst.len() >= 16 * d.len);
     for xi in 0..16 {
-        // SAFETY: the three blocks lie inside their slices (16 blocks each of the stated
-        // shapes), with the strides given.
+        // SAFETY: each block lies inside its slice (16 blocks of `len` elements, checked above),
+        // and the strides walk an `[m, k]`, `[k, n]` or `[m, n]` matrix within its block.
         unsafe {
             gemm(
                 m,
                 n,
                 k,
-                dst[xi * m * n..].as_mut_ptr(),
-                1,
-                n as isize,
+                dst[xi * d.len..].as_mut_ptr(),
+                d.col,
+                d.row,
                 accumulate,
-                lhs[xi * m * k..].as_ptr(),
-                1,
-                k as isize,
-                rhs[xi * k * n..].as_ptr(),
-                rcs,
-                rrs,
+                lhs[xi * l.len..].as_ptr(),
+                l.col,
+                l.row,
+                rhs[xi * r.len..].as_ptr(),
+                r.col,
+                r.row,
                 1.0,
                 1.0,
                 false,
@@ -330,8 +385,9 @@ fn products(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], rhs_t: bool,
     }
 }
 
-/// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, 3, 3]`), padding 1: `[N, O, H, W]`.
-pub(crate) fn forward(s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+/// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, 3, 3]`), padding 1: `[N, O, H, W]`, with the
+/// tile transforms at `level` (see [`super::simd`]).
+pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let u = filter_transform(s.o, s.c, w);
     let mut ys = vec![0f32; s.n * s.o * s.h * s.w];
     let per = s.chunk();
@@ -340,9 +396,11 @@ pub(crate) fn forward(s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
         let samples = xc.len() / img_in;
         let cols = samples * s.t();
         with_scratch([16 * s.c * cols, 16 * s.o * cols], |v, m| {
-            input_transform(s, samples, xc, v);
-            products(s.o, cols, s.c, &u, v, false, m, false);
-            output_transform(s, samples, m, b, yc);
+            input_transform(level, s, samples, xc, v);
+            // M_ξ [O, cols] (stored column by column) = U_ξ [O, C] · V_ξ [C, cols].
+            let (uo, vo, mo) = (Operand::rows(s.o, s.c), Operand::columns(s.c, cols), Operand::columns(s.o, cols));
+            products((s.o, cols, s.c), &u, uo, v, vo, m, mo, false);
+            output_transform(level, s, samples, m, b, yc);
         });
     });
     ys
@@ -350,7 +408,7 @@ pub(crate) fn forward(s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
 
 /// The input gradient: the output gradient `gy` `[N, O, H, W]` convolved with the flipped,
 /// transposed filters.
-pub(crate) fn input_gradient(s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
+pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
     let mut flipped = vec![0f32; w.len()];
     for o in 0..s.o {
         for c in 0..s.c {
@@ -360,11 +418,11 @@ pub(crate) fn input_gradient(s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
         }
     }
     let t = Shape { c: s.o, o: s.c, ..*s };
-    forward(&t, gy, &flipped, &vec![0f32; s.c])
+    forward(level, &t, gy, &flipped, &vec![0f32; s.c])
 }
 
 /// The weight gradient `[O, C, 3, 3]` from the input `xs` and the output gradient `gy`.
-pub(crate) fn weight_gradient(s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
+pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
     let per = s.chunk();
     let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
     let du = xs
@@ -376,9 +434,11 @@ pub(crate) fn weight_gradient(s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
                 let samples = xc.len() / img_in;
                 let cols = samples * s.t();
                 with_scratch([16 * s.c * cols, 16 * s.o * cols], |v, z| {
-                    input_transform(s, samples, xc, v);
-                    gradient_transform(s, samples, gc, z);
-                    products(s.o, s.c, cols, z, v, true, &mut du, true);
+                    input_transform(level, s, samples, xc, v);
+                    gradient_transform(level, s, samples, gc, z);
+                    // dU_ξ [O, C] += Z_ξ [O, cols] · V_ξᵀ [cols, C].
+                    let (zo, vo, uo) = (Operand::columns(s.o, cols), Operand::rows(cols, s.c), Operand::rows(s.o, s.c));
+                    products((s.o, s.c, cols), z, zo, v, vo, &mut du, uo, true);
                 });
                 du
             },
