@@ -43,6 +43,11 @@ struct Args {
     /// and record the accuracy and this command in its metadata.
     #[arg(long, value_name = "PATH")]
     record: Option<PathBuf>,
+    /// Record this accuracy in a shipped checkpoint (`--weights`, already shipped with --record)
+    /// beside its main figure, as an extra split: e.g. the official test score of a model tuned on
+    /// held-out data. The weights and the main figure stay as they are.
+    #[arg(long, conflicts_with = "record")]
+    record_extra: bool,
     /// With --record: store the weights in f16 (half the size).
     #[arg(long, requires = "record")]
     f16: bool,
@@ -88,7 +93,7 @@ fn main() -> anyhow::Result<()> {
     };
     let report = kindling::evaluate::score(ck, &ds, &device, model.tta())?;
     let val = args.split == EvalSplit::Val;
-    if let Some(dst) = &args.record {
+    if args.record.is_some() || args.record_extra {
         let evaluation = kindling::checkpoint::Evaluation {
             dataset: dataset.as_str().to_string(),
             split: if val { "val" } else { "test" }.to_string(),
@@ -100,8 +105,21 @@ fn main() -> anyhow::Result<()> {
             command: std::env::args().collect::<Vec<_>>().join(" "),
         };
         let accuracy = evaluation.accuracy;
-        kindling::publish::record(dst, evaluation)?;
-        eprintln!("wrote {} ({:.2}% recorded)", dst.display(), 100.0 * accuracy);
+        match &args.record {
+            Some(dst) => {
+                kindling::publish::record(dst, evaluation)?;
+                eprintln!("wrote {} ({:.2}% recorded)", dst.display(), 100.0 * accuracy);
+            }
+            None => {
+                kindling::publish::record_extra(&weights, evaluation)?;
+                eprintln!(
+                    "recorded {:.2}% on the {} split in {}",
+                    100.0 * accuracy,
+                    args.split.as_str(),
+                    weights.display()
+                );
+            }
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string(&report.to_json())?);

@@ -17,6 +17,7 @@ use std::path::Path;
 pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
     let mut meta = checkpoint::read_meta(src)?;
     meta.evaluation = None;
+    meta.extra_evaluations.clear();
     if meta.wall_seconds.is_none() {
         let history = checkpoint::history_path(src);
         if let Ok(text) = std::fs::read_to_string(&history) {
@@ -39,6 +40,38 @@ pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
 pub fn record(path: &Path, evaluation: Evaluation) -> Result<()> {
     let mut meta = checkpoint::read_meta(path)?;
     meta.evaluation = Some(evaluation);
+    checkpoint::write_tensors(path, &meta, &load_params(path)?)
+}
+
+/// Stores `evaluation` in the metadata of the shipped checkpoint at `path` beside its main
+/// recorded accuracy (replacing an earlier one on the same data, split and test-time
+/// augmentation), atomically; the weights are left as they are. Refused when the file has no
+/// main accuracy recorded yet, or when `evaluation` is on the main one's own split.
+pub fn record_extra(path: &Path, evaluation: Evaluation) -> Result<()> {
+    let mut meta = checkpoint::read_meta(path)?;
+    let Some(main) = &meta.evaluation else {
+        return Err(Error::checkpoint(
+            path,
+            "has no recorded accuracy: ship it first with `evaluate --record`, then add other splits",
+        ));
+    };
+    if (main.dataset.as_str(), main.split.as_str(), main.val_size)
+        == (evaluation.dataset.as_str(), evaluation.split.as_str(), evaluation.val_size)
+    {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "records its {} accuracy already as its main figure: --record-extra is for another split",
+                main.split
+            ),
+        ));
+    }
+    let same = |e: &Evaluation| {
+        (e.dataset.as_str(), e.split.as_str(), e.val_size, e.tta)
+            == (evaluation.dataset.as_str(), evaluation.split.as_str(), evaluation.val_size, evaluation.tta)
+    };
+    meta.extra_evaluations.retain(|e| !same(e));
+    meta.extra_evaluations.push(evaluation);
     checkpoint::write_tensors(path, &meta, &load_params(path)?)
 }
 

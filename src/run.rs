@@ -188,6 +188,7 @@ pub fn checkpoint_meta(
         machine: Some(crate::machine::describe()),
         evaluation: None,
         search: None,
+        extra_evaluations: Vec::new(),
     }
 }
 

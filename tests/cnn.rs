@@ -125,6 +125,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         machine: None,
         evaluation: None,
         search: None,
+        extra_evaluations: Vec::new(),
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();

@@ -107,3 +107,65 @@ fn manual_backprop_stops_when_it_diverges() {
     let ok = run(example("manual_backprop").args(["--steps", "20", "--log-every", "5"]));
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
 }
+
+/// `evaluate --record-extra` adds a score on another split to a shipped file, beside its main
+/// figure, without touching the weights; the main split and unshipped files are refused.
+#[test]
+fn an_extra_split_is_recorded_beside_the_main_figure() {
+    let dir = tmpdir("eval-extra");
+    let save = dir.join("m.safetensors");
+    let shipped = dir.join("shipped.safetensors");
+    let trained = run(example("train")
+        .args(["--generated-size", "300", "--val-size", "100", "--epochs", "1", "--quiet", "--no-plots"])
+        .args(["--device", "cpu", "--save"])
+        .arg(&save));
+    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    let evaluate = |weights: &std::path::Path, extra: &[&str]| {
+        run(example("evaluate").arg("--weights").arg(weights).args(["--no-plots", "--device", "cpu"]).args(extra))
+    };
+    // Not shipped yet: nothing to add to.
+    let early = evaluate(&save, &["--split", "test", "--test-size", "50", "--record-extra"]);
+    assert_ne!(early.code, Some(0));
+    assert!(early.stderr.contains("evaluate --record"), "{}", early.stderr);
+
+    let ship = run(example("evaluate")
+        .arg("--weights")
+        .arg(&save)
+        .args(["--split", "val", "--no-plots"])
+        .arg("--record")
+        .arg(&shipped));
+    assert_eq!(ship.code, Some(0), "{}", ship.stderr);
+    let before = kindling::checkpoint::read_meta(&shipped).unwrap();
+    let tensors = || -> Vec<(String, Vec<f32>)> {
+        let mut all: Vec<_> = candle_core::safetensors::load(&shipped, &candle_core::Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    };
+    let weights = tensors();
+
+    let extra = evaluate(&shipped, &["--split", "test", "--test-size", "50", "--record-extra"]);
+    assert_eq!(extra.code, Some(0), "{}", extra.stderr);
+    let after = kindling::checkpoint::read_meta(&shipped).unwrap();
+    assert_eq!(after.evaluation, before.evaluation, "the main figure is untouched");
+    assert_eq!(after.extra_evaluations.len(), 1);
+    let e = &after.extra_evaluations[0];
+    assert_eq!((e.split.as_str(), e.images), ("test", 50));
+    assert!(e.command.contains("--record-extra"));
+    assert!(tensors() == weights, "the weights are rewritten as they were");
+
+    // Again on the same split: replaced, not added.
+    let again = evaluate(&shipped, &["--split", "test", "--test-size", "60", "--record-extra"]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let meta = kindling::checkpoint::read_meta(&shipped).unwrap();
+    assert_eq!(meta.extra_evaluations.len(), 1);
+    assert_eq!(meta.extra_evaluations[0].images, 60);
+
+    // The main split is the main figure's, not an extra one.
+    let main = evaluate(&shipped, &["--split", "val", "--record-extra"]);
+    assert_ne!(main.code, Some(0));
+    assert!(main.stderr.contains("main figure"), "{}", main.stderr);
+}

@@ -70,6 +70,11 @@ pub struct CheckpointMeta {
     /// The accuracy measured on this very file, written by `evaluate --record`.
     #[serde(default)]
     pub evaluation: Option<Evaluation>,
+    /// Accuracies measured on this file on other splits than [`evaluation`](Self::evaluation)'s,
+    /// written by `evaluate --record-extra`: the official test score of a CIFAR-10 model tuned on
+    /// held-out batch 5, for instance. Reported beside the main figure, never used in its place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_evaluations: Vec<Evaluation>,
     /// The hyper-parameter search this model won, when `sweep --save-best` wrote it: its space and
     /// every trial's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
