@@ -1,7 +1,7 @@
 //! Run-time choice of the vector instructions kindling's own loops are compiled for.
 //!
 //! The crate is built for the x86-64 baseline (SSE2), so that one binary runs on any x86-64 CPU.
-//! Loops that matter (the Winograd tile transforms) are compiled twice by [`multiversion!`]: once
+//! Loops that matter (the Winograd tile transforms) are compiled twice by `multiversion!`: once
 //! for the baseline and once with AVX2 enabled (256-bit vectors, twice SSE's width), and the copy
 //! to run is chosen when the loop is called, from what the CPU reports. The two copies run the
 //! same additions in the same order, so they give bit-identical results (the tests check it).
