@@ -32,12 +32,22 @@ pub enum Tta {
 }
 
 impl Tta {
-    /// `none` or `flip`.
+    /// `none`, `flip` or `flip-translate`.
     pub fn as_str(self) -> &'static str {
         match self {
             Tta::None => "none",
             Tta::Flip => "flip",
             Tta::FlipTranslate => "flip-translate",
+        }
+    }
+
+    /// How many views of each image the model classifies (1, 2 or 6): the cost of an evaluation
+    /// relative to plain logits.
+    pub fn views(self) -> usize {
+        match self {
+            Tta::None => 1,
+            Tta::Flip => 2,
+            Tta::FlipTranslate => 6,
         }
     }
 
