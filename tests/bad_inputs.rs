@@ -48,12 +48,7 @@ fn evaluate_and_predict_errors() {
 
     // A real checkpoint, then bad images for it.
     let save = dir.join("m.safetensors");
-    let out = example("train")
-        .args(["--epochs", "1", "--generated-size", "100", "--quiet", "--device", "cpu", "--save"])
-        .arg(&save)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::train_quick(&save, 100, 0);
     let empty = dir.join("empty.png");
     std::fs::write(&empty, b"").unwrap();
     fails(example("predict").arg("--weights").arg(&save).arg(&empty), &["empty.png", "empty"]);

@@ -2,17 +2,13 @@
 //! never images the model trained on without saying so, and only data of the model's classes.
 
 mod common;
-use common::{example, run, tmpdir, weights_dir};
+use common::{example, run, tmpdir, train_quick, weights_dir};
 
 #[test]
 fn the_held_out_split_is_the_recorded_one_and_training_images_are_refused() {
     let dir = tmpdir("eval-split");
     let save = dir.join("m.safetensors");
-    let trained = run(example("train")
-        .args(["--generated-size", "500", "--val-size", "100", "--epochs", "1", "--quiet", "--no-plots"])
-        .args(["--device", "cpu", "--save"])
-        .arg(&save));
-    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    train_quick(&save, 500, 100);
     let meta = kindling::checkpoint::read_meta(&save).unwrap();
     let split = meta.data_split.expect("the split is recorded as numbers");
     assert_eq!((split.total, split.train, split.val_size), (500, 400, 100));
@@ -115,11 +111,7 @@ fn an_extra_split_is_recorded_beside_the_main_figure() {
     let dir = tmpdir("eval-extra");
     let save = dir.join("m.safetensors");
     let shipped = dir.join("shipped.safetensors");
-    let trained = run(example("train")
-        .args(["--generated-size", "300", "--val-size", "100", "--epochs", "1", "--quiet", "--no-plots"])
-        .args(["--device", "cpu", "--save"])
-        .arg(&save));
-    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    train_quick(&save, 300, 100);
     let evaluate = |weights: &std::path::Path, extra: &[&str]| {
         run(example("evaluate").arg("--weights").arg(weights).args(["--no-plots", "--device", "cpu"]).args(extra))
     };

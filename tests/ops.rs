@@ -478,6 +478,45 @@ fn batch_norm_gradients_match_finite_differences() -> Result<()> {
     Ok(())
 }
 
+/// Batch norm with the activation inside the op gives the values and gradients of batch norm
+/// followed by the separate activation op (ReLU, the exact GELU), in training and evaluation mode.
+#[test]
+fn batch_norm_with_a_fused_activation_matches_the_two_ops() -> Result<()> {
+    use kindling::ops::NormActivation;
+    use kindling::ops::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, gelu};
+    let mut rng = StdRng::seed_from_u64(702);
+    for dims in BN_SHAPES {
+        let xs = ((random(&mut rng, dims)? * 3.0)? + 1.0)?;
+        let c = dims[1];
+        let (gamma, beta) = ((random(&mut rng, &[c])? + 1.5)?, random(&mut rng, &[c])?);
+        let (rmean, rvar) = (random(&mut rng, &[c])?, (random(&mut rng, &[c])? + 2.0)?);
+        let r = random(&mut rng, dims)?;
+        for (act, name) in [(NormActivation::Relu, "relu"), (NormActivation::Gelu, "gelu")] {
+            let separate = |z: Tensor| if name == "relu" { z.relu() } else { gelu(&z) };
+            for train in [true, false] {
+                let (x, g, b) = (Var::from_tensor(&xs)?, Var::from_tensor(&gamma)?, Var::from_tensor(&beta)?);
+                let (fused, want) = if train {
+                    (batch_norm_act_train(&x, &g, &b, 1e-5, act)?.0, separate(batch_norm_train(&x, &g, &b, 1e-5)?.0)?)
+                } else {
+                    (
+                        batch_norm_act_eval(&x, &g, &b, &rmean, &rvar, 1e-5, act)?,
+                        separate(batch_norm_eval(&x, &g, &b, &rmean, &rvar, 1e-5)?)?,
+                    )
+                };
+                let what = format!("{dims:?} {name} train={train}");
+                assert_close(&fused, &want, 1e-6, &format!("{what} y"))?;
+                let got = (&fused * &r)?.sum_all()?.backward()?;
+                let want = (&want * &r)?.sum_all()?.backward()?;
+                for (var, part) in [(&x, "dx"), (&g, "dgamma"), (&b, "dbeta")] {
+                    let (got, want) = (got.get(var).unwrap(), want.get(var).unwrap());
+                    assert_close(got, want, 1e-5, &format!("{what} {part}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn batch_norm_layer_updates_running_statistics_as_pytorch() -> Result<()> {
     use candle_core::ModuleT;

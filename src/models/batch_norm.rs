@@ -7,8 +7,12 @@
 //! running ones toward them (the variance unbiased), in evaluation mode it uses the running ones.
 //! [`NormOptions`] changes ε and the momentum, or fixes the scale γ at 1 (no `weight` tensor: a
 //! PyTorch user builds `BatchNorm2d` and sets `weight.requires_grad = False`).
+//! [`BatchNorm::forward_act`] applies the activation that follows inside the same op where it can.
 
 use candle_core::{ModuleT, Result, Tensor, Var};
+
+use super::activation::Activation;
+use crate::ops::NormActivation;
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -63,13 +67,29 @@ impl BatchNorm {
     }
 }
 
-impl ModuleT for BatchNorm {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+impl BatchNorm {
+    /// Batch norm followed by the activation `act`: ReLU and the exact GELU run inside the
+    /// batch-norm op on the CPU ([`crate::ops::batch_norm_act_train`]), which then does not keep
+    /// the normalized values for the backward pass; other activations run after it. Same values
+    /// and gradients as `act.forward(&xs.apply_t(self, train)?)`.
+    pub fn forward_act(&self, xs: &Tensor, train: bool, act: Activation) -> Result<Tensor> {
+        let fused = match act {
+            Activation::Relu => NormActivation::Relu,
+            Activation::GeluErf => NormActivation::Gelu,
+            _ => return act.forward(&self.forward_t(xs, train)?),
+        };
+        self.normalize(xs, train, fused)
+    }
+
+    /// The normalization (and the fused activation `act`), updating the running statistics in
+    /// training mode.
+    fn normalize(&self, xs: &Tensor, train: bool, act: NormActivation) -> Result<Tensor> {
+        let (w, b, eps) = (&self.weight, &self.bias, self.opts.eps);
         if !train {
             let (mean, var) = (self.running_mean.as_tensor(), self.running_var.as_tensor());
-            return crate::ops::batch_norm_eval(xs, &self.weight, &self.bias, mean, var, self.opts.eps);
+            return crate::ops::batch_norm_act_eval(xs, w, b, mean, var, eps, act);
         }
-        let (ys, mean, var) = crate::ops::batch_norm_train(xs, &self.weight, &self.bias, self.opts.eps)?;
+        let (ys, mean, var) = crate::ops::batch_norm_act_train(xs, w, b, eps, act)?;
         let momentum = self.opts.momentum;
         let m = (xs.elem_count() / xs.dim(1)?) as f64;
         let unbiased = (var * (m / (m - 1.0)))?;
@@ -78,5 +98,11 @@ impl ModuleT for BatchNorm {
         self.running_mean.set(&rm.to_dtype(self.running_mean.dtype())?)?;
         self.running_var.set(&rv.to_dtype(self.running_var.dtype())?)?;
         Ok(ys)
+    }
+}
+
+impl ModuleT for BatchNorm {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        self.normalize(xs, train, NormActivation::Identity)
     }
 }

@@ -379,26 +379,25 @@ impl ModuleT for Cnn {
                 Some(bias) => ops::conv2d(&h, w, bias, b.stride, b.padding)?, // [B, out, H', W']
                 None => ops::conv2d_no_bias(&h, w, b.stride, b.padding)?,
             };
+            // Batch norm (if any) then the activation, as one op where it can be.
+            let norm_act = |h: &Tensor| match &self.norms[i] {
+                Some(bn) => bn.forward_act(h, train, act),
+                None => act.forward(h),
+            };
             if self.cfg.extras.pool_before_norm {
-                h = pool(&h, b.pool)?;
-                if let Some(bn) = &self.norms[i] {
-                    h = h.apply_t(bn, train)?;
-                }
-                h = act.forward(&h)?;
+                h = norm_act(&pool(&h, b.pool)?)?;
                 continue;
-            }
-            if let Some(bn) = &self.norms[i] {
-                h = h.apply_t(bn, train)?;
             }
             // Activation then pooling, as written; for max pooling and a non-decreasing activation
             // (ReLU), pooling first gives the same values and gradients on a quarter of the data.
-            let pool_first = matches!(b.pool, Pool::Max | Pool::Overlap) && self.cfg.activation.commutes_with_max();
-            if !pool_first {
-                h = self.cfg.activation.forward(&h)?;
-            }
-            h = pool(&h, b.pool)?;
+            let pool_first = matches!(b.pool, Pool::Max | Pool::Overlap) && act.commutes_with_max();
             if pool_first {
-                h = self.cfg.activation.forward(&h)?;
+                if let Some(bn) = &self.norms[i] {
+                    h = h.apply_t(bn, train)?;
+                }
+                h = act.forward(&pool(&h, b.pool)?)?;
+            } else {
+                h = pool(&norm_act(&h)?, b.pool)?;
             }
         }
         if self.cfg.extras.head_pool > 0 {

@@ -127,10 +127,10 @@ impl ModuleT for Mlp {
             if i + 1 == n {
                 break;
             }
-            if let Some(bn) = &self.norms[i] {
-                h = h.apply_t(bn, train)?;
-            }
-            h = self.cfg.activation.forward(&h)?; // [B, width]
+            h = match &self.norms[i] {
+                Some(bn) => bn.forward_act(&h, train, self.cfg.activation)?, // one op where it can be
+                None => self.cfg.activation.forward(&h)?,
+            }; // [B, width]
             if train && self.cfg.dropout > 0.0 {
                 h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
             }

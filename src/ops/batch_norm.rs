@@ -13,6 +13,13 @@
 //! `∂β = Σ dy`, `∂γ = Σ dy·x̂`, `∂x = γ/σ · (dy − ∂β/M − x̂·∂γ/M)` in training mode, where `μ` and
 //! `σ` depend on `x`, and `∂x = γ/σ · dy` in evaluation mode, where they are constants.
 //!
+//! The activation that follows batch norm in a network (ReLU, the exact GELU) can run inside the
+//! op ([`batch_norm_act_train`], [`batch_norm_act_eval`]): `y = f(γ·x̂ + β)` in the same sweep, so the
+//! normalized values `z = γ·x̂ + β` are never stored (a full activation tensor less kept for the
+//! backward pass: about 240 MB of the airbench94 network's step at batch 1,024). The backward pass
+//! recomputes `z` from `x` and starts from `dz = dy·f'(z)`, in its first sweep. Values and gradients
+//! are those of batch norm followed by the separate activation op.
+//!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
 //! let dev = Device::Cpu;
@@ -46,17 +53,77 @@ const NAME: &str = "kindling-batch-norm";
 /// - `xs`: `[N, C]` or `[N, C, ...]`; `gamma`, `beta`: `[C]`
 /// - result: `xs`'s shape, `[C]`, `[C]`
 pub fn batch_norm_train(xs: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    batch_norm_act_train(xs, gamma, beta, eps, NormActivation::Identity)
+}
+
+/// An activation applied inside the batch-norm op, to `z = γ·x̂ + β` (see the module's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NormActivation {
+    /// None: `y = z`.
+    #[default]
+    Identity,
+    /// `max(z, 0)`, with candle's gradient (1 where `z >= 0`).
+    Relu,
+    /// The exact GELU `z·Φ(z)`, as [`super::gelu()`].
+    Gelu,
+}
+
+impl NormActivation {
+    /// `f(z)`.
+    #[inline]
+    fn value(self, z: f32) -> f32 {
+        match self {
+            NormActivation::Identity => z,
+            NormActivation::Relu => z.max(0.0),
+            NormActivation::Gelu => z * super::gelu::cdf(z),
+        }
+    }
+
+    /// `f'(z)`.
+    #[inline]
+    fn derivative(self, z: f32) -> f32 {
+        match self {
+            NormActivation::Identity => 1.0,
+            NormActivation::Relu => (z >= 0.0) as u8 as f32,
+            NormActivation::Gelu => super::gelu::derivative(z),
+        }
+    }
+
+    /// The activation as candle's tensor ops, for the generic path.
+    fn apply(self, zs: Tensor) -> Result<Tensor> {
+        match self {
+            NormActivation::Identity => Ok(zs),
+            NormActivation::Relu => zs.relu(),
+            NormActivation::Gelu => super::gelu(&zs),
+        }
+    }
+}
+
+/// [`batch_norm_train`] followed by the activation `act`, as one op that does not store the
+/// normalized values. Returns the activation's output and the batch's per-channel mean and biased
+/// variance (detached).
+///
+/// # Shapes
+/// As [`batch_norm_train`].
+pub fn batch_norm_act_train(
+    xs: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    act: NormActivation,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let g = Geometry::new(xs.dims(), gamma, beta)?;
     if g.n * g.plane < 2 {
         bail!("batch_norm: training needs more than one value per channel, got shape {:?}", xs.dims())
     }
     if !fast_path(xs, gamma, beta) {
-        return batch_norm_train_generic(xs, gamma, beta, eps);
+        let (ys, mean, var) = batch_norm_train_generic(xs, gamma, beta, eps)?;
+        return Ok((act.apply(ys)?, mean, var));
     }
     let xs = xs.contiguous()?;
     let (mean, var) = with_f32(NAME, &xs, |x| Ok(g.stats(x)))?;
     let invstd: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps as f32).sqrt()).collect();
-    let op = BatchNormOp { g, mean: mean.clone(), invstd, train: true };
+    let op = BatchNormOp { g, mean: mean.clone(), invstd, train: true, act };
     let ys = xs.apply_op3(gamma, beta, op)?;
     let dev = xs.device();
     Ok((ys, Tensor::from_vec(mean, g.c, dev)?, Tensor::from_vec(var, g.c, dev)?))
@@ -75,16 +142,32 @@ pub fn batch_norm_eval(
     var: &Tensor,
     eps: f64,
 ) -> Result<Tensor> {
+    batch_norm_act_eval(xs, gamma, beta, mean, var, eps, NormActivation::Identity)
+}
+
+/// [`batch_norm_eval`] followed by the activation `act`, as one op.
+///
+/// # Shapes
+/// As [`batch_norm_eval`].
+pub fn batch_norm_act_eval(
+    xs: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    eps: f64,
+    act: NormActivation,
+) -> Result<Tensor> {
     let g = Geometry::new(xs.dims(), gamma, beta)?;
     if !fast_path(xs, gamma, beta) || mean.dtype() != DType::F32 || var.dtype() != DType::F32 {
         let shape = g.channel_shape(xs.rank());
         let scale = (gamma / (var + eps)?.sqrt()?)?.reshape(shape.clone())?;
         let shift = (beta - (mean * gamma / (var + eps)?.sqrt()?)?)?.reshape(shape)?;
-        return xs.broadcast_mul(&scale)?.broadcast_add(&shift);
+        return act.apply(xs.broadcast_mul(&scale)?.broadcast_add(&shift)?);
     }
     let mean = mean.detach().to_vec1::<f32>()?;
     let invstd = var.detach().to_vec1::<f32>()?.iter().map(|&v| 1.0 / (v + eps as f32).sqrt()).collect();
-    xs.contiguous()?.apply_op3(gamma, beta, BatchNormOp { g, mean, invstd, train: false })
+    xs.contiguous()?.apply_op3(gamma, beta, BatchNormOp { g, mean, invstd, train: false, act })
 }
 
 /// Whether kindling's CPU kernels apply.
@@ -165,17 +248,45 @@ impl Geometry {
                     acc
                 },
             )
-            .reduce(
-                || vec![[0f64; K]; self.c],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        for k in 0..K {
-                            x[k] += y[k];
+            .reduce(|| vec![[0f64; K]; self.c], merge)
+    }
+
+    /// `dz = dy·f'(γ·x̂ + β)` into `dz`, row by row across the cores, and its per-channel sums
+    /// `Σ dz` and `Σ dz·x̂` (the fused activation's first backward sweep). `scale`, `shift`: `γ/σ`
+    /// and `β − μ·γ/σ` per channel, as in the forward pass.
+    fn activation_gradient(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        dz: &mut [f32],
+        (scale, shift): (&[f32], &[f32]),
+        (mean, invstd): (&[f32], &[f32]),
+        derivative: impl Fn(f32) -> f32 + Sync,
+    ) -> Vec<[f64; 2]> {
+        let (p, row) = (self.plane, self.row());
+        dz.par_chunks_mut(row)
+            .zip(x.par_chunks(row).zip(dy.par_chunks(row)))
+            .with_min_len(self.rows_per_task())
+            .fold(
+                || vec![[0f64; 2]; self.c],
+                |mut acc, (dzr, (xr, dyr))| {
+                    for (ch, a) in acc.iter_mut().enumerate() {
+                        let (k, b, mu, is) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
+                        let range = ch * p..(ch + 1) * p;
+                        let (mut s, mut sx) = (0f32, 0f32);
+                        for ((o, &v), &d) in dzr[range.clone()].iter_mut().zip(&xr[range.clone()]).zip(&dyr[range]) {
+                            let d = d * derivative(v * k + b);
+                            *o = d;
+                            s += d;
+                            sx += d * (v - mu) * is;
                         }
+                        a[0] += s as f64;
+                        a[1] += sx as f64;
                     }
-                    a
+                    acc
                 },
             )
+            .reduce(|| vec![[0f64; 2]; self.c], merge)
     }
 
     /// Per-channel mean and biased variance of `x`.
@@ -206,12 +317,51 @@ impl Geometry {
     }
 }
 
+/// Element-wise sum of two lists of per-channel partial sums.
+fn merge<const K: usize>(mut a: Vec<[f64; K]>, b: Vec<[f64; K]>) -> Vec<[f64; K]> {
+    for (x, y) in a.iter_mut().zip(b) {
+        for k in 0..K {
+            x[k] += y[k];
+        }
+    }
+    a
+}
+
 /// The op handed to candle: the statistics are computed before and kept here for the backward pass.
 struct BatchNormOp {
     g: Geometry,
     mean: Vec<f32>,
     invstd: Vec<f32>,
     train: bool,
+    act: NormActivation,
+}
+
+impl BatchNormOp {
+    /// `γ/σ` and `β − μ·γ/σ` per channel: `z = x·scale + shift`.
+    fn affine(&self, gamma: &[f32], beta: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        (0..self.g.c)
+            .map(|ch| {
+                let s = gamma[ch] * self.invstd[ch];
+                (s, beta[ch] - self.mean[ch] * s)
+            })
+            .unzip()
+    }
+
+    /// `ys = f(x·scale + shift)` row by row across the cores.
+    fn forward_rows(&self, x: &[f32], scale: &[f32], shift: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+        let g = &self.g;
+        let mut ys = vec![0f32; x.len()];
+        ys.par_chunks_mut(g.row()).zip(x.par_chunks(g.row())).with_min_len(g.rows_per_task()).for_each(|(y, x)| {
+            for ch in 0..g.c {
+                let (a, b) = (scale[ch], shift[ch]);
+                let range = ch * g.plane..(ch + 1) * g.plane;
+                for (y, &x) in y[range.clone()].iter_mut().zip(&x[range]) {
+                    *y = f(x * a + b);
+                }
+            }
+        });
+        ys
+    }
 }
 
 impl CustomOp3 for BatchNormOp {
@@ -230,23 +380,13 @@ impl CustomOp3 for BatchNormOp {
     ) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(NAME, xs, xl)?;
         let (gamma, beta) = (contiguous_f32(NAME, gamma, gl)?, contiguous_f32(NAME, beta, bl)?);
-        let g = &self.g;
-        let (scale, shift): (Vec<f32>, Vec<f32>) = (0..g.c)
-            .map(|ch| {
-                let s = gamma[ch] * self.invstd[ch];
-                (s, beta[ch] - self.mean[ch] * s)
-            })
-            .unzip();
-        let mut ys = vec![0f32; x.len()];
-        ys.par_chunks_mut(g.row()).zip(x.par_chunks(g.row())).with_min_len(g.rows_per_task()).for_each(|(y, x)| {
-            for ch in 0..g.c {
-                let (a, b) = (scale[ch], shift[ch]);
-                let range = ch * g.plane..(ch + 1) * g.plane;
-                for (y, &x) in y[range.clone()].iter_mut().zip(&x[range]) {
-                    *y = x * a + b;
-                }
-            }
-        });
+        let (scale, shift) = self.affine(&gamma, &beta);
+        // One monomorphic loop per activation.
+        let ys = match self.act {
+            NormActivation::Identity => self.forward_rows(&x, &scale, &shift, |z| z),
+            NormActivation::Relu => self.forward_rows(&x, &scale, &shift, |z| NormActivation::Relu.value(z)),
+            NormActivation::Gelu => self.forward_rows(&x, &scale, &shift, |z| NormActivation::Gelu.value(z)),
+        };
         Ok((CpuStorage::F32(ys), xl.shape().clone()))
     }
 
@@ -254,7 +394,7 @@ impl CustomOp3 for BatchNormOp {
         &self,
         xs: &Tensor,
         gamma: &Tensor,
-        _beta: &Tensor,
+        beta: &Tensor,
         _ys: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -263,39 +403,66 @@ impl CustomOp3 for BatchNormOp {
         let gamma_v = gamma.detach().to_vec1::<f32>()?;
         let (dgamma, dbeta, dx) = with_f32(NAME, xs, |x| {
             with_f32(NAME, grad, |dy| {
-                // Σ dy and Σ dy·x̂ per channel.
-                let sums = g.channel_sums(|row, ch| {
-                    let at = row * g.row() + ch * p;
-                    let (mu, is) = (self.mean[ch], self.invstd[ch]);
-                    let (mut s, mut sx) = (0f32, 0f32);
-                    for (&d, &v) in dy[at..at + p].iter().zip(&x[at..at + p]) {
-                        s += d;
-                        sx += d * (v - mu) * is;
+                // The gradient reaching the normalization, `dz` (`dy·f'(z)` with a fused
+                // activation, else `dy` itself), and Σ dz and Σ dz·x̂ per channel.
+                let stats = (&self.mean[..], &self.invstd[..]);
+                let (dz, sums) = match self.act {
+                    NormActivation::Identity => {
+                        let sums = g.channel_sums(|row, ch| {
+                            let at = row * g.row() + ch * p;
+                            let (mu, is) = (self.mean[ch], self.invstd[ch]);
+                            let (mut s, mut sx) = (0f32, 0f32);
+                            for (&d, &v) in dy[at..at + p].iter().zip(&x[at..at + p]) {
+                                s += d;
+                                sx += d * (v - mu) * is;
+                            }
+                            [s as f64, sx as f64]
+                        });
+                        (None, sums)
                     }
-                    [s as f64, sx as f64]
-                });
+                    act => {
+                        let (scale, shift) = self.affine(&gamma_v, &beta.detach().to_vec1::<f32>()?);
+                        let affine = (&scale[..], &shift[..]);
+                        let mut dz = vec![0f32; x.len()];
+                        let sums = match act {
+                            NormActivation::Relu => g.activation_gradient(x, dy, &mut dz, affine, stats, |z| {
+                                NormActivation::Relu.derivative(z)
+                            }),
+                            _ => g.activation_gradient(x, dy, &mut dz, affine, stats, |z| {
+                                NormActivation::Gelu.derivative(z)
+                            }),
+                        };
+                        (Some(dz), sums)
+                    }
+                };
                 let dbeta: Vec<f32> = sums.iter().map(|s| s[0] as f32).collect();
                 let dgamma: Vec<f32> = sums.iter().map(|s| s[1] as f32).collect();
                 let dx = if xs.track_op() {
                     let m = (g.n * p) as f32;
-                    let mut dx = vec![0f32; x.len()];
+                    // In place over `dz` when there is one; else each row starts as a copy of `dy`'s.
+                    let dy = if dz.is_none() { Some(dy) } else { None };
+                    let mut dx = dz.unwrap_or_else(|| vec![0f32; x.len()]);
                     dx.par_chunks_mut(g.row())
-                        .zip(x.par_chunks(g.row()).zip(dy.par_chunks(g.row())))
+                        .zip(x.par_chunks(g.row()))
+                        .enumerate()
                         .with_min_len(g.rows_per_task())
-                        .for_each(|(dxr, (xr, dyr))| {
+                        .for_each(|(row, (dxr, xr))| {
+                            if let Some(dy) = dy {
+                                dxr.copy_from_slice(&dy[row * g.row()..][..g.row()]);
+                            }
                             for ch in 0..g.c {
                                 let (mu, is) = (self.mean[ch], self.invstd[ch]);
                                 let k = gamma_v[ch] * is;
                                 let range = ch * p..(ch + 1) * p;
-                                let (xr, dyr) = (&xr[range.clone()], &dyr[range.clone()]);
+                                let xr = &xr[range.clone()];
                                 if self.train {
                                     let (mb, mg) = (dbeta[ch] / m, dgamma[ch] / m);
-                                    for ((o, &v), &d) in dxr[range].iter_mut().zip(xr).zip(dyr) {
-                                        *o = k * (d - mb - (v - mu) * is * mg);
+                                    for (o, &v) in dxr[range].iter_mut().zip(xr) {
+                                        *o = k * (*o - mb - (v - mu) * is * mg);
                                     }
                                 } else {
-                                    for (o, &d) in dxr[range].iter_mut().zip(dyr) {
-                                        *o = k * d;
+                                    for o in &mut dxr[range] {
+                                        *o *= k;
                                     }
                                 }
                             }

@@ -50,13 +50,13 @@ fn erf(x: f32) -> f32 {
 
 /// Φ(x), the standard normal CDF.
 #[inline]
-fn cdf(x: f32) -> f32 {
+pub(super) fn cdf(x: f32) -> f32 {
     0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// GELU's derivative: Φ(x) + x·φ(x).
 #[inline]
-fn derivative(x: f32) -> f32 {
+pub(super) fn derivative(x: f32) -> f32 {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
     cdf(x) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
 }

@@ -5,7 +5,9 @@
 //!   several times faster than candle's, which skips the input gradient of the first layer and
 //!   works for any rectangular image and kernel.
 //! - [`batch_norm_train()`] / [`batch_norm_eval()`]: batch normalization as one op, its backward
-//!   pass in two sweeps over the data, where candle's `BatchNorm` chains a dozen broadcast ops.
+//!   pass in two sweeps over the data, where candle's `BatchNorm` chains a dozen broadcast ops;
+//!   [`batch_norm_act_train()`] / [`batch_norm_act_eval()`] apply the following ReLU or GELU in
+//!   the same op, without storing the normalized values.
 //! - [`linear()`]: a fully connected layer whose backward pass skips the input gradient of the
 //!   first layer, which candle's `matmul` backward always computes.
 //! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
@@ -39,7 +41,7 @@ pub mod simd;
 mod storage;
 mod winograd;
 
-pub use batch_norm::{batch_norm_eval, batch_norm_train};
+pub use batch_norm::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, NormActivation};
 pub use conv2d::{conv2d, conv2d_no_bias, conv2d_with, Algorithm};
 pub use gelu::gelu;
 pub use linear::{linear, linear_layer};

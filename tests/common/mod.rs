@@ -16,6 +16,18 @@ pub fn example(name: &str) -> Command {
     c
 }
 
+/// Trains the default model (linear, on the generated `shapes` set) for one epoch on `generated`
+/// images, the last `val` of them held out, on the CPU, and saves it to `save`; panics with
+/// `train`'s error output if that fails. The quick checkpoint most tests start from.
+pub fn train_quick(save: &Path, generated: usize, val: usize) {
+    let (generated, val) = (generated.to_string(), val.to_string());
+    let out = run(example("train")
+        .args(["--generated-size", &generated, "--val-size", &val, "--epochs", "1", "--quiet", "--no-plots"])
+        .args(["--device", "cpu", "--save"])
+        .arg(save));
+    assert_eq!(out.code, Some(0), "train failed: {}", out.stderr);
+}
+
 /// An empty scratch folder unique to this test process and `name`.
 pub fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("kindling-test-{}-{name}", std::process::id()));
