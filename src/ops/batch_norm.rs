@@ -380,12 +380,12 @@ impl CustomOp3 for BatchNormOp {
     ) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(NAME, xs, xl)?;
         let (gamma, beta) = (contiguous_f32(NAME, gamma, gl)?, contiguous_f32(NAME, beta, bl)?);
-        let (scale, shift) = self.affine(&gamma, &beta);
+        let (scale, shift) = self.affine(gamma, beta);
         // One monomorphic loop per activation.
         let ys = match self.act {
-            NormActivation::Identity => self.forward_rows(&x, &scale, &shift, |z| z),
-            NormActivation::Relu => self.forward_rows(&x, &scale, &shift, |z| NormActivation::Relu.value(z)),
-            NormActivation::Gelu => self.forward_rows(&x, &scale, &shift, |z| NormActivation::Gelu.value(z)),
+            NormActivation::Identity => self.forward_rows(x, &scale, &shift, |z| z),
+            NormActivation::Relu => self.forward_rows(x, &scale, &shift, |z| NormActivation::Relu.value(z)),
+            NormActivation::Gelu => self.forward_rows(x, &scale, &shift, |z| NormActivation::Gelu.value(z)),
         };
         Ok((CpuStorage::F32(ys), xl.shape().clone()))
     }
