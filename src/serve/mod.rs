@@ -81,13 +81,48 @@ pub struct Server {
     /// The kNN rung of each data set whose training images were found.
     pub knn: HashMap<DatasetName, KnnRung>,
     data: DataOptions,
-    held_out: Mutex<HashMap<DatasetName, Arc<Dataset>>>,
+    held_out: Mutex<HashMap<(DatasetName, HeldOut), Arc<Dataset>>>,
     confusion: Mutex<HashMap<String, Vec<u8>>>,
     device: Device,
 }
 
 /// Images scored for a model card's confusion matrix (the first of its held-out split).
 pub const CONFUSION_IMAGES: usize = 2000;
+
+/// Images a model never trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeldOut {
+    /// CIFAR-10's `data_batch_5`, the last 10,000 training images: the ladder's CIFAR-10 models
+    /// were tuned and scored on it (trained on batches 1-4).
+    Batch5,
+    /// The data set's test split: held out from every model, whatever it trained on.
+    Test,
+}
+
+impl HeldOut {
+    /// The split a model's card is scored on: CIFAR-10's batch 5 when the model's recorded split
+    /// kept all of it out of training, else the test split (a model trained on all 50,000
+    /// CIFAR-10 images, such as the airbench94 one; one without a recorded split; other data sets).
+    pub fn of(dataset: DatasetName, split: Option<crate::data::SplitRecord>) -> HeldOut {
+        let batch5 = 40_000..50_000;
+        match split {
+            Some(r)
+                if dataset == DatasetName::Cifar10 && r.total == 50_000 && r.overlap_with_training(&batch5) == 0 =>
+            {
+                HeldOut::Batch5
+            }
+            _ => HeldOut::Test,
+        }
+    }
+
+    /// How a page or picture names these images.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HeldOut::Batch5 => "held-out (batch 5)",
+            HeldOut::Test => "test",
+        }
+    }
+}
 
 impl Server {
     /// Loads the checkpoints at `paths` onto `device`; `data` says where `GET /api/random` finds
@@ -150,23 +185,21 @@ impl Server {
             .with_state(Arc::new(self))
     }
 
-    fn held_out(&self, dataset: DatasetName) -> Result<Arc<Dataset>> {
-        if let Some(d) = self.held_out.lock().expect("lock").get(&dataset) {
+    fn held_out(&self, dataset: DatasetName, which: HeldOut) -> Result<Arc<Dataset>> {
+        if let Some(d) = self.held_out.lock().expect("lock").get(&(dataset, which)) {
             return Ok(d.clone());
         }
         let opts = DataOptions { allow_download: false, ..self.data.clone() };
-        // CIFAR-10's held-out images are batch 5 (the models were tuned and scored on it); the
-        // others' are their test splits.
-        let ds = match dataset {
-            DatasetName::Cifar10 => {
+        let ds = match which {
+            HeldOut::Batch5 => {
                 let train = crate::data::load(dataset, Split::Train, &opts)?;
                 let n = train.len();
                 train.split_tail(10_000.min(n - 1))?.1
             }
-            _ => crate::data::load(dataset, Split::Test, &opts)?,
+            HeldOut::Test => crate::data::load(dataset, Split::Test, &opts)?,
         };
         let ds = Arc::new(ds);
-        self.held_out.lock().expect("lock").insert(dataset, ds.clone());
+        self.held_out.lock().expect("lock").insert((dataset, which), ds.clone());
         Ok(ds)
     }
 }
@@ -337,14 +370,20 @@ async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std:
     let key = id.clone();
     let png = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<u8>, ApiError> {
         let e = server.entries.iter().find(|e| e.id == key).expect("checked above");
-        let ds = server.held_out(e.dataset).map_err(|err| {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {} images here: {err}", e.dataset))
+        let ck = e.classifier.checkpoint();
+        let which = HeldOut::of(e.dataset, ck.meta.split_record());
+        let ds = server.held_out(e.dataset, which).map_err(|err| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no {} {} images here: {err}", which.describe(), e.dataset))
         })?;
         let ds = ds.take(CONFUSION_IMAGES);
-        let ck = e.classifier.checkpoint();
         let report = crate::evaluate::score(ck, &ds, &server.device, e.classifier.tta())?;
         let tmp = std::env::temp_dir().join(format!("kindling-confusion-{}-{key}.png", std::process::id()));
-        let title = format!("{key}: first {} held-out images, {:.1}%", ds.len(), 100.0 * report.confusion.accuracy());
+        let title = format!(
+            "{key}: first {} {} images, {:.1}%",
+            ds.len(),
+            which.describe(),
+            100.0 * report.confusion.accuracy()
+        );
         crate::plot::confusion_heatmap(&tmp, &report.confusion.counts, &ck.meta.classes, &title)?;
         let bytes = std::fs::read(&tmp).map_err(Error::from)?;
         let _ = std::fs::remove_file(&tmp);
@@ -379,7 +418,9 @@ async fn random(
     let dataset = parse_dataset(&name)?;
     let server = s.clone();
     let (png, label) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String)> {
-        let ds = server.held_out(dataset)?;
+        // The test split: held out from every model on the page (batch 5 is not, for a CIFAR-10
+        // model trained on all 50,000 images).
+        let ds = server.held_out(dataset, HeldOut::Test)?;
         let i = rand::random::<u32>() as usize % ds.len();
         let px = crate::visualize::images(&ds, &[i]).remove(0);
         let img = crate::plot::tile_image(&px, ds.shape);
@@ -582,6 +623,22 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    /// A CIFAR-10 model tuned on batches 1-4 is scored on batch 5; one that trained on any of batch 5
+    /// (the airbench94 model trained on all 50,000), one without a recorded split, and every other
+    /// data set's models, on the test split.
+    #[test]
+    fn each_model_is_scored_on_images_it_never_trained_on() {
+        use crate::data::SplitRecord;
+        let split = |train, val_size, exclude_last| Some(SplitRecord { total: 50_000, train, val_size, exclude_last });
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, split(40_000, 10_000, 0)), HeldOut::Batch5);
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, split(30_000, 10_000, 10_000)), HeldOut::Batch5);
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, split(50_000, 0, 0)), HeldOut::Test);
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, split(45_000, 5_000, 0)), HeldOut::Test);
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, None), HeldOut::Test);
+        let mnist = Some(SplitRecord { total: 60_000, train: 50_000, val_size: 10_000, exclude_last: 0 });
+        assert_eq!(HeldOut::of(DatasetName::Mnist, mnist), HeldOut::Test);
     }
 
     #[test]
