@@ -55,9 +55,9 @@ impl Level {
 /// x86-64, again with AVX2 enabled; `level` picks the copy (a level the CPU lacks falls back to
 /// the baseline, so no call can run an instruction the CPU does not have).
 macro_rules! multiversion {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
-        fn $name(level: $crate::ops::simd::Level, $($arg: $ty),*) {
+        $vis fn $name(level: $crate::ops::simd::Level, $($arg: $ty),*) {
             #[inline(always)]
             fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]

@@ -149,12 +149,18 @@ impl Server {
         }
         entries.sort_by(|a, b| (a.dataset.as_str(), a.rung, &a.id).cmp(&(b.dataset.as_str(), b.rung, &b.id)));
         let mut knn = HashMap::new();
+        // The training split is read once: its tail (batch 5 for CIFAR-10) is kept for the
+        // confusion matrices, so the first request does not load the split again.
+        let mut held_out = HashMap::new();
         let opts = DataOptions { allow_download: false, ..data.clone() };
         let mut sets: Vec<DatasetName> = entries.iter().map(|e| e.dataset).collect();
         sets.dedup();
         for d in sets.into_iter().filter(|_| knn_images > 0) {
-            let Ok(train) = crate::data::load(d, Split::Train, &opts) else { continue };
-            let train = train.take(knn_images);
+            let Ok(all) = crate::data::load(d, Split::Train, &opts) else { continue };
+            if let Ok(tail) = training_tail(&all) {
+                held_out.insert((d, HeldOut::Batch5), Arc::new(tail));
+            }
+            let train = all.take(knn_images);
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
             let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
@@ -163,7 +169,7 @@ impl Server {
             entries,
             knn,
             data,
-            held_out: Mutex::new(HashMap::new()),
+            held_out: Mutex::new(held_out),
             confusion: Mutex::new(HashMap::new()),
             device: device.clone(),
         })
@@ -191,17 +197,18 @@ impl Server {
         }
         let opts = DataOptions { allow_download: false, ..self.data.clone() };
         let ds = match which {
-            HeldOut::Batch5 => {
-                let train = crate::data::load(dataset, Split::Train, &opts)?;
-                let n = train.len();
-                train.split_tail(10_000.min(n - 1))?.1
-            }
+            HeldOut::Batch5 => training_tail(&crate::data::load(dataset, Split::Train, &opts)?)?,
             HeldOut::Test => crate::data::load(dataset, Split::Test, &opts)?,
         };
         let ds = Arc::new(ds);
         self.held_out.lock().expect("lock").insert((dataset, which), ds.clone());
         Ok(ds)
     }
+}
+
+/// The last 10,000 images of a training split (CIFAR-10's batch 5), or all but one of a smaller one.
+fn training_tail(train: &Dataset) -> Result<Dataset> {
+    Ok(train.split_tail(10_000.min(train.len().saturating_sub(1)))?.1)
 }
 
 /// A model's card: what its checkpoint says about it.

@@ -1,0 +1,169 @@
+//! Winograd F(4×4, 3×3)'s transforms: 6×6 input tiles, 4×4 output tiles, 36 positions (36
+//! multiplications per output tile and channel pair against im2col's 144, 2.25 per output pixel
+//! against F(2×2)'s 4).
+//!
+//! The interpolation points are 0, ±1, ±2 and ∞ (Lavin & Gray's choice):
+//! ```text
+//! Bᵀ = [ 4  0 -5  0  1  0 ]    G = [  1/4     0     0  ]    Aᵀ = [ 1  1  1  1  1  0 ]
+//!      [ 0 -4 -4  1  1  0 ]        [ -1/6  -1/6  -1/6 ]         [ 0  1 -1  2 -2  0 ]
+//!      [ 0  4 -4 -1  1  0 ]        [ -1/6   1/6  -1/6 ]         [ 0  1  1  4  4  0 ]
+//!      [ 0 -2 -1  2  1  0 ]        [ 1/24  1/12   1/6 ]         [ 0  1 -1  8 -8  1 ]
+//!      [ 0  2 -1 -2  1  0 ]        [ 1/24 -1/12   1/6 ]
+//!      [ 0  4  0 -5  0  1 ]        [   0     0     1  ]
+//! ```
+//! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
+
+use super::{add, from_channels_last, scale, sub, to_channels_last, Shape, LANES};
+use crate::ops::simd::multiversion;
+
+/// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
+/// (divisions here took 4% of a CNN step at batch 128).
+#[inline(always)]
+fn g_times(x: [f64; 3]) -> [f64; 6] {
+    const SIXTH: f64 = 1.0 / 6.0;
+    const TWELFTH: f64 = 1.0 / 12.0;
+    const TWENTY_FOURTH: f64 = 1.0 / 24.0;
+    let [x0, x1, x2] = x;
+    let (even, odd) = (x0 + x2, x1);
+    let (outer, inner) = (TWENTY_FOURTH * x0 + SIXTH * x2, TWELFTH * x1);
+    [0.25 * x0, -SIXTH * (even + odd), -SIXTH * (even - odd), outer + inner, outer - inner, x2]
+}
+
+/// `U_ξ = (G g Gᵀ)_ξ` for every filter: `[36][O][C]` from `w` `[O, C, 3, 3]`.
+pub(super) fn filter_transform(o: usize, c: usize, w: &[f32]) -> Vec<f32> {
+    let mut u = vec![0f32; 36 * o * c];
+    for oc in 0..o * c {
+        let g = |i: usize, j: usize| w[oc * 9 + i * 3 + j] as f64;
+        // t = G g (6×3), column by column; then each row of t times Gᵀ.
+        let columns: [[f64; 6]; 3] = std::array::from_fn(|j| g_times([g(0, j), g(1, j), g(2, j)]));
+        for i in 0..6 {
+            let row = g_times([columns[0][i], columns[1][i], columns[2][i]]);
+            for (j, &x) in row.iter().enumerate() {
+                u[(i * 6 + j) * o * c + oc] = x as f32;
+            }
+        }
+    }
+    u
+}
+
+/// `Bᵀ d` for one column `d` of six lanes-wide values.
+#[inline(always)]
+fn bt_times<const L: usize>(d: [[f32; L]; 6]) -> [[f32; L]; 6] {
+    let [d0, d1, d2, d3, d4, d5] = d;
+    let (p, q) = (sub(d4, scale(4.0, d2)), sub(d3, scale(4.0, d1)));
+    let (r, s) = (sub(d4, d2), scale(2.0, sub(d3, d1)));
+    [
+        add(sub(scale(4.0, d0), scale(5.0, d2)), d4),
+        add(p, q),
+        sub(p, q),
+        add(r, s),
+        sub(r, s),
+        add(sub(scale(4.0, d1), scale(5.0, d3)), d5),
+    ]
+}
+
+/// `Aᵀ m` for one column `m` of six lanes-wide values.
+#[inline(always)]
+fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 4] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    let (a, b, c, d) = (add(m1, m2), sub(m1, m2), add(m3, m4), sub(m3, m4));
+    [add(add(m0, a), c), add(b, scale(2.0, d)), add(a, scale(4.0, c)), add(add(b, scale(8.0, d)), m5)]
+}
+
+/// `V = Bᵀ d B` on lanes `c0 .. c0 + L` of one tile: `d[a][b]` is `hwc[at[a][b] + c0 ..]`, and
+/// position ξ goes to `v[to[ξ] + c0 ..]`.
+#[inline(always)]
+fn input_block<const L: usize>(hwc: &[f32], at: &[[usize; 6]; 6], c0: usize, v: &mut [f32], to: &[usize; 36]) {
+    let d = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + c0..][..L].try_into().unwrap() };
+    // t[b] = Bᵀ (column b of d); then row i of Bᵀ d B = Bᵀ (row i of Bᵀ d).
+    let t: [[[f32; L]; 6]; 6] = std::array::from_fn(|b| bt_times(std::array::from_fn(|a| d(a, b))));
+    for i in 0..6 {
+        let row = bt_times(std::array::from_fn(|b| t[b][i]));
+        for (j, x) in row.into_iter().enumerate() {
+            v[to[i * 6 + j] + c0..][..L].copy_from_slice(&x);
+        }
+    }
+}
+
+multiversion! {
+    /// `V_ξ = (Bᵀ d B)_ξ` for the tiles of samples `xs` (`[S, C, H, W]`) into `v`
+    /// `[36][S·T][C]` (channels contiguous): each sample copied channels-last into a buffer with
+    /// a zero border (one row and column before the image, up to four after), then every 6×6
+    /// tile transformed a block of channels at a time.
+    pub(super) fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, c) = (s.t(), samples * s.t(), s.c);
+        let wp = 4 * tw + 2;
+        let mut hwc = vec![0f32; (4 * th + 2) * wp * c];
+        for n in 0..samples {
+            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, 1, wp, &mut hwc);
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let at: [[usize; 6]; 6] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wp + 4 * tx + b) * c));
+                    let col = n * t + ty * tw + tx;
+                    let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * c);
+                    let mut c0 = 0;
+                    while c0 + LANES <= c {
+                        input_block::<LANES>(&hwc, &at, c0, v, &to);
+                        c0 += LANES;
+                    }
+                    for c0 in c0..c {
+                        input_block::<1>(&hwc, &at, c0, v, &to);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
+/// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
+#[inline(always)]
+fn output_block<const L: usize>(
+    m: &[f32],
+    from: &[usize; 36],
+    bias: &[f32],
+    o0: usize,
+    out: &mut [f32],
+    to: &[[usize; 4]; 4],
+) {
+    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
+    // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
+    let r: [[[f32; L]; 4]; 6] = std::array::from_fn(|i| at_times(std::array::from_fn(|j| e(i * 6 + j))));
+    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    for b in 0..4 {
+        let column = at_times(std::array::from_fn(|i| r[i][b]));
+        for (a, y) in column.into_iter().enumerate() {
+            out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
+        }
+    }
+}
+
+multiversion! {
+    /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
+    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
+    pub(super) fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+        let wo = 4 * tw;
+        let mut hwc = vec![0f32; 4 * th * wo * o];
+        for n in 0..samples {
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let col = n * t + ty * tw + tx;
+                    let from: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wo + 4 * tx + b) * o));
+                    let mut o0 = 0;
+                    while o0 + LANES <= o {
+                        output_block::<LANES>(m, &from, bias, o0, &mut hwc, &to);
+                        o0 += LANES;
+                    }
+                    for o0 in o0..o {
+                        output_block::<1>(m, &from, bias, o0, &mut hwc, &to);
+                    }
+                }
+            }
+            from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
+        }
+    }
+}

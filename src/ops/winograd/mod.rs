@@ -1,0 +1,316 @@
+//! 3×3, stride-1, padding-1 convolutions by Winograd's minimal filtering (Lavin & Gray, 2016):
+//! F(2×2, 3×3) ([`f2`]: 16 multiplications per 2×2 output tile and input-output channel pair,
+//! where im2col needs 36) and F(4×4, 3×3) ([`f4`]: 36 per 4×4 tile, where im2col needs 144).
+//!
+//! With `d` an `(m+2)×(m+2)` input tile, `g` a 3×3 filter and the constant matrices `Bᵀ`, `G`, `Aᵀ`
+//! of the tile size, an `m×m` output tile is `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`. Summed over input
+//! channels, the element-wise product becomes one matrix product per position ξ of the transformed
+//! tile (16 or 36): `M_ξ[o, t] = Σ_c U_ξ[o, c] · V_ξ[c, t]` over tiles `t`, which the GEMM kernels
+//! run.
+//! - input gradient: the same convolution of the output gradient with the filters flipped and
+//!   their channels swapped (`W'[c, o] = rot180(W[o, c])`), padding 1 again;
+//! - weight gradient (F(2×2) only): with `Z = A dY Aᵀ` the 4×4 transform of an output-gradient
+//!   tile, `dU_ξ[o, c] = Σ_t Z_ξ[o, t] · V_ξ[c, t]` (16 products again) and `dW = Gᵀ dU G`.
+//!
+//! Samples are processed in chunks across the cores (enough per chunk to give each product a few
+//! hundred tile columns), each chunk's transformed tiles in a per-thread buffer. The transforms
+//! work channels-last: each sample is copied into a zero-bordered `[H, W, C]` buffer, and every
+//! tile is transformed eight channels at a time (one AVX2 register, see [`super::simd`]), so the
+//! vector width does not depend on the image's width (7×7 and 3×3 maps have 4 and 2 tiles per
+//! row); the transformed tiles are stored `[positions][tiles][C]`, which the matrix products read
+//! through their strides. This cut the transforms' share of the airbench94 step from about 27%
+//! to 12% (`perf`), the width-wise version having run scalar on small maps. Partial tiles at
+//! odd image sides are computed whole and cropped.
+//!
+//! Accuracy: F(2×2)'s transforms have entries 0, ±½, ±1, so its result stays within a few ulps of
+//! im2col's (the tests bound the difference at 1e-5 of the largest value). F(4×4)'s have entries
+//! up to 8 and fractions down to 1/24, and lose about a digit: the tests bound it at 1e-4 (the
+//! gradients it gives still match finite differences, and training is unchanged: see the README).
+
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+use super::simd::Level;
+
+mod f2;
+mod f4;
+
+/// The output tile of a Winograd transform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    /// F(2×2, 3×3): 2×2 output tiles from 4×4 input tiles, 16 products.
+    F2,
+    /// F(4×4, 3×3): 4×4 output tiles from 6×6 input tiles, 36 products.
+    F4,
+}
+
+impl Tile {
+    /// The output tile's side.
+    pub fn side(self) -> usize {
+        match self {
+            Tile::F2 => 2,
+            Tile::F4 => 4,
+        }
+    }
+
+    /// Positions of the transformed tile: one matrix product each.
+    pub fn positions(self) -> usize {
+        (self.side() + 2).pow(2)
+    }
+
+    /// Tile columns a chunk aims for in each of its products. F(4×4) holds 36 transformed values a
+    /// tile against F(2×2)'s 16, so it takes fewer columns a chunk: with 512 the airbench94 step's
+    /// peak memory rose above PyTorch's (2646 MB against 2439), with 128 it stays at ~2370 MB, and
+    /// the step's speed did not change measurably between 128, 256 and 512.
+    fn columns(self) -> usize {
+        match self {
+            Tile::F2 => 512,
+            Tile::F4 => 128,
+        }
+    }
+}
+
+/// The sizes of one convolution `[N, C, H, W] ⋆ [O, C, 3, 3]`, padding 1, stride 1, and the tile
+/// it is computed with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub tile: Tile,
+}
+
+impl Shape {
+    /// Tiles per image row and column.
+    fn tiles(&self) -> (usize, usize) {
+        let m = self.tile.side();
+        (self.h.div_ceil(m), self.w.div_ceil(m))
+    }
+
+    /// Tiles per image.
+    fn t(&self) -> usize {
+        let (a, b) = self.tiles();
+        a * b
+    }
+
+    /// Samples per chunk.
+    fn chunk(&self) -> usize {
+        (self.tile.columns() / self.t()).clamp(1, self.n.div_ceil(rayon::current_num_threads()).max(1))
+    }
+}
+
+/// Scratch buffers kept per thread between calls, grown when too small and never zeroed again:
+/// every element a transform or product reads was written by the step before it.
+fn with_scratch<R>(lens: [usize; 2], f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<[Vec<f32>; 2]> = const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
+    }
+    SCRATCH.with(|cell| {
+        let mut bufs = cell.borrow_mut();
+        for (buf, &len) in bufs.iter_mut().zip(&lens) {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+        }
+        let [a, b] = &mut *bufs;
+        f(&mut a[..lens[0]], &mut b[..lens[1]])
+    })
+}
+
+/// Lanes per block in the tile transforms: 8 f32 fill one AVX2 register (two SSE ones).
+const LANES: usize = 8;
+
+/// `x - y`, `x + y` lane by lane.
+#[inline(always)]
+fn sub<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| x[i] - y[i])
+}
+
+#[inline(always)]
+fn add<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| x[i] + y[i])
+}
+
+/// `k · x` lane by lane.
+#[inline(always)]
+fn scale<const L: usize>(k: f32, x: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| k * x[i])
+}
+
+#[inline(always)]
+fn neg<const L: usize>(x: [f32; L]) -> [f32; L] {
+    std::array::from_fn(|i| -x[i])
+}
+
+/// Copies sample `plane` (`[C, H, W]`) into `hwc`, a zero-bordered `[Hp, Wp, C]` image whose
+/// interior starts at row and column `pad`: channels last, so that the transforms below read and
+/// write runs of channels, the SIMD lanes, whatever the image's width.
+#[inline(always)]
+fn to_channels_last(plane: &[f32], c: usize, h: usize, w: usize, pad: usize, wp: usize, hwc: &mut [f32]) {
+    for ch in 0..c {
+        for y in 0..h {
+            let row = &plane[(ch * h + y) * w..][..w];
+            let base = ((y + pad) * wp + pad) * c + ch;
+            for (x, &value) in row.iter().enumerate() {
+                hwc[base + x * c] = value;
+            }
+        }
+    }
+}
+
+/// Copies the `[Hp, Wp, C]` buffer `hwc` (`Wp = wp`, `C = plane.len() / (h·w)`) cropped to `h × w`
+/// into `plane` (`[C, H, W]`): the inverse of [`to_channels_last`] without a border.
+#[inline(always)]
+fn from_channels_last(hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f32]) {
+    let c = plane.len() / (h * w);
+    for (ch, out) in plane.chunks_exact_mut(h * w).enumerate() {
+        for (y, row) in out.chunks_exact_mut(w).enumerate() {
+            for (x, p) in row.iter_mut().enumerate() {
+                *p = hwc[(y * wp + x) * c + ch];
+            }
+        }
+    }
+}
+
+/// A matrix in a buffer of one block per position: its first element's offset in block ξ is
+/// `ξ · len`, and the strides between rows and between columns.
+#[derive(Clone, Copy)]
+struct Operand {
+    len: usize,
+    row: isize,
+    col: isize,
+}
+
+impl Operand {
+    /// `[rows, cols]` row-major.
+    fn rows(rows: usize, cols: usize) -> Operand {
+        Operand { len: rows * cols, row: cols as isize, col: 1 }
+    }
+
+    /// `[rows, cols]` column-major (each column contiguous).
+    fn columns(rows: usize, cols: usize) -> Operand {
+        Operand { len: rows * cols, row: 1, col: rows as isize }
+    }
+}
+
+/// `dst_ξ (+)= lhs_ξ · rhs_ξ` for the `positions` positions, `[m, k] · [k, n]`, single-threaded
+/// (the caller runs chunks across the cores).
+#[allow(clippy::too_many_arguments)]
+fn products(
+    positions: usize,
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    l: Operand,
+    rhs: &[f32],
+    r: Operand,
+    dst: &mut [f32],
+    d: Operand,
+    accumulate: bool,
+) {
+    let p = positions;
+    assert!(lhs.len() >= p * l.len && rhs.len() >= p * r.len && dst.len() >= p * d.len);
+    for xi in 0..p {
+        // SAFETY: each block lies inside its slice (`positions` blocks of `len` elements, checked above),
+        // and the strides walk an `[m, k]`, `[k, n]` or `[m, n]` matrix within its block.
+        unsafe {
+            gemm(
+                m,
+                n,
+                k,
+                dst[xi * d.len..].as_mut_ptr(),
+                d.col,
+                d.row,
+                accumulate,
+                lhs[xi * l.len..].as_ptr(),
+                l.col,
+                l.row,
+                rhs[xi * r.len..].as_ptr(),
+                r.col,
+                r.row,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+    }
+}
+
+/// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, 3, 3]`), padding 1: `[N, O, H, W]`, with
+/// `s.tile`'s transforms at `level` (see [`super::simd`]).
+pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let u = match s.tile {
+        Tile::F2 => f2::filter_transform(s.o, s.c, w),
+        Tile::F4 => f4::filter_transform(s.o, s.c, w),
+    };
+    let p = s.tile.positions();
+    let mut ys = vec![0f32; s.n * s.o * s.h * s.w];
+    let per = s.chunk();
+    let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
+    ys.par_chunks_mut(per * img_out).zip(xs.par_chunks(per * img_in)).for_each(|(yc, xc)| {
+        let samples = xc.len() / img_in;
+        let cols = samples * s.t();
+        with_scratch([p * s.c * cols, p * s.o * cols], |v, m| {
+            match s.tile {
+                Tile::F2 => f2::input_transform(level, s, samples, xc, v),
+                Tile::F4 => f4::input_transform(level, s, samples, xc, v),
+            }
+            // M_ξ [O, cols] (stored column by column) = U_ξ [O, C] · V_ξ [C, cols].
+            let (uo, vo, mo) = (Operand::rows(s.o, s.c), Operand::columns(s.c, cols), Operand::columns(s.o, cols));
+            products(p, (s.o, cols, s.c), &u, uo, v, vo, m, mo, false);
+            match s.tile {
+                Tile::F2 => f2::output_transform(level, s, samples, m, b, yc),
+                Tile::F4 => f4::output_transform(level, s, samples, m, b, yc),
+            }
+        });
+    });
+    ys
+}
+
+/// The input gradient: the output gradient `gy` `[N, O, H, W]` convolved with the flipped,
+/// transposed filters.
+pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
+    let mut flipped = vec![0f32; w.len()];
+    for o in 0..s.o {
+        for c in 0..s.c {
+            for k in 0..9 {
+                flipped[(c * s.o + o) * 9 + 8 - k] = w[(o * s.c + c) * 9 + k];
+            }
+        }
+    }
+    let t = Shape { c: s.o, o: s.c, ..*s };
+    forward(level, &t, gy, &flipped, &vec![0f32; s.c])
+}
+
+/// The weight gradient `[O, C, 3, 3]` from the input `xs` and the output gradient `gy`, by
+/// F(2×2, 3×3) whatever `s.tile` says.
+pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
+    let s = &Shape { tile: Tile::F2, ..*s };
+    let p = Tile::F2.positions();
+    let per = s.chunk();
+    let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
+    let du = xs
+        .par_chunks(per * img_in)
+        .zip(gy.par_chunks(per * img_out))
+        .fold(
+            || vec![0f32; p * s.o * s.c],
+            |mut du, (xc, gc)| {
+                let samples = xc.len() / img_in;
+                let cols = samples * s.t();
+                with_scratch([p * s.c * cols, p * s.o * cols], |v, z| {
+                    f2::input_transform(level, s, samples, xc, v);
+                    f2::gradient_transform(level, s, samples, gc, z);
+                    // dU_ξ [O, C] += Z_ξ [O, cols] · V_ξᵀ [cols, C].
+                    let (zo, vo, uo) = (Operand::columns(s.o, cols), Operand::rows(cols, s.c), Operand::rows(s.o, s.c));
+                    products(p, (s.o, s.c, cols), z, zo, v, vo, &mut du, uo, true);
+                });
+                du
+            },
+        )
+        .reduce(|| vec![0f32; p * s.o * s.c], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+    f2::filter_gradient(s.o, s.c, &du)
+}
