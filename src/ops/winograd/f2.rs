@@ -4,8 +4,8 @@
 //! result stays within a few ulps of im2col's. Also the weight gradient's transforms (`Z = A dY
 //! Aᵀ` of each output-gradient tile and `dW = Gᵀ dU G`), which [`super::weight_gradient`] uses.
 
-use super::{add, from_channels_last, neg, sub, to_channels_last, Shape, LANES};
-use crate::ops::simd::multiversion;
+use super::{add, from_channels_last, neg, sub, to_channels_last, Shape};
+use crate::ops::simd::{for_lanes, multiversion};
 
 /// `U_ξ = (G g Gᵀ)_ξ` for every filter: `[16][O][C]` from `w` `[O, C, 3, 3]`.
 pub(super) fn filter_transform(o: usize, c: usize, w: &[f32]) -> Vec<f32> {
@@ -79,7 +79,7 @@ multiversion! {
     /// Each sample is first copied channels-last into a buffer with a zero border (one row and
     /// column before the image, up to three after), then every 4×4 tile is transformed a block
     /// of channels at a time.
-    pub(super) fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, c) = (s.t(), samples * s.t(), s.c);
         let wp = 2 * tw + 2;
@@ -91,14 +91,9 @@ multiversion! {
                     let at: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * c);
-                    let mut c0 = 0;
-                    while c0 + LANES <= c {
-                        input_block::<LANES>(&hwc, &at, c0, v, &to);
-                        c0 += LANES;
-                    }
-                    for c0 in c0..c {
-                        input_block::<1>(&hwc, &at, c0, v, &to);
-                    }
+                    for_lanes!(level, c, |c0, L| {
+                        input_block::<L>(&hwc, &at, c0, v, &to);
+                    });
                 }
             }
         }
@@ -135,7 +130,7 @@ fn output_block<const L: usize>(
 multiversion! {
     /// `Y = Aᵀ M A` for the tiles of `m` `[16][S·T][O]`, plus `bias`, cropped into `ys`
     /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
-    pub(super) fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, o) = (s.t(), samples * s.t(), s.o);
         let wo = 2 * tw;
@@ -146,14 +141,9 @@ multiversion! {
                     let col = n * t + ty * tw + tx;
                     let from: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
                     let to: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
-                    let mut o0 = 0;
-                    while o0 + LANES <= o {
-                        output_block::<LANES>(m, &from, bias, o0, &mut hwc, &to);
-                        o0 += LANES;
-                    }
-                    for o0 in o0..o {
-                        output_block::<1>(m, &from, bias, o0, &mut hwc, &to);
-                    }
+                    for_lanes!(level, o, |o0, L| {
+                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
+                    });
                 }
             }
             from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
@@ -182,7 +172,7 @@ fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, 
 multiversion! {
     /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
     /// image) into `z` `[16][S·T][O]`.
-    pub(super) fn gradient_transform(s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
+    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, o) = (s.t(), samples * s.t(), s.o);
         let wp = 2 * tw;
@@ -194,14 +184,9 @@ multiversion! {
                     let at: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
-                    let mut o0 = 0;
-                    while o0 + LANES <= o {
-                        gradient_block::<LANES>(&hwc, &at, o0, z, &to);
-                        o0 += LANES;
-                    }
-                    for o0 in o0..o {
-                        gradient_block::<1>(&hwc, &at, o0, z, &to);
-                    }
+                    for_lanes!(level, o, |o0, L| {
+                        gradient_block::<L>(&hwc, &at, o0, z, &to);
+                    });
                 }
             }
         }

@@ -13,8 +13,8 @@
 //! ```
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
-use super::{add, from_channels_last, scale, sub, to_channels_last, Shape, LANES};
-use crate::ops::simd::multiversion;
+use super::{add, from_channels_last, scale, sub, to_channels_last, Shape};
+use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
 /// (divisions here took 4% of a CNN step at batch 128).
@@ -90,7 +90,7 @@ multiversion! {
     /// `[36][S·T][C]` (channels contiguous): each sample copied channels-last into a buffer with
     /// a zero border (one row and column before the image, up to four after), then every 6×6
     /// tile transformed a block of channels at a time.
-    pub(super) fn input_transform(s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, c) = (s.t(), samples * s.t(), s.c);
         let wp = 4 * tw + 2;
@@ -102,14 +102,9 @@ multiversion! {
                     let at: [[usize; 6]; 6] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wp + 4 * tx + b) * c));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * c);
-                    let mut c0 = 0;
-                    while c0 + LANES <= c {
-                        input_block::<LANES>(&hwc, &at, c0, v, &to);
-                        c0 += LANES;
-                    }
-                    for c0 in c0..c {
-                        input_block::<1>(&hwc, &at, c0, v, &to);
-                    }
+                    for_lanes!(level, c, |c0, L| {
+                        input_block::<L>(&hwc, &at, c0, v, &to);
+                    });
                 }
             }
         }
@@ -142,7 +137,7 @@ fn output_block<const L: usize>(
 multiversion! {
     /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
     /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
-    pub(super) fn output_transform(s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, o) = (s.t(), samples * s.t(), s.o);
         let wo = 4 * tw;
@@ -153,14 +148,9 @@ multiversion! {
                     let col = n * t + ty * tw + tx;
                     let from: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
                     let to: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wo + 4 * tx + b) * o));
-                    let mut o0 = 0;
-                    while o0 + LANES <= o {
-                        output_block::<LANES>(m, &from, bias, o0, &mut hwc, &to);
-                        o0 += LANES;
-                    }
-                    for o0 in o0..o {
-                        output_block::<1>(m, &from, bias, o0, &mut hwc, &to);
-                    }
+                    for_lanes!(level, o, |o0, L| {
+                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
+                    });
                 }
             }
             from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
