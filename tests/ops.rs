@@ -558,8 +558,9 @@ fn batch_norm_rejects_bad_shapes() -> Result<()> {
 fn linear_matches_candle_values_and_gradients() -> Result<()> {
     use kindling::ops::linear;
     let mut rng = StdRng::seed_from_u64(800);
-    // Tiny, odd, and big enough for the multi-threaded GEMM.
-    for (n, d, o) in [(1, 1, 1), (3, 7, 5), (128, 3072, 10), (64, 300, 257)] {
+    // Tiny, odd, and big enough for the multi-threaded GEMM; fewer samples than outputs (x is
+    // transposed first) and more (W is).
+    for (n, d, o) in [(1, 1, 1), (3, 7, 5), (128, 3072, 10), (64, 300, 257), (128, 3072, 512), (40, 33, 17)] {
         let xs = random(&mut rng, &[n, d])?;
         let (w, b) = (random(&mut rng, &[o, d])?, random(&mut rng, &[o])?);
         let r = random(&mut rng, &[n, o])?;

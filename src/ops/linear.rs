@@ -33,6 +33,9 @@ const NAME: &str = "kindling-linear";
 /// than it saves.
 const PARALLEL_MACS: usize = 1 << 18;
 
+/// Below this many samples or outputs the product runs on the operands as they are.
+const NARROW: usize = 16;
+
 /// `xs·wᵀ + b`.
 ///
 /// On the CPU in `f32` this is kindling's op; elsewhere candle's `matmul` and `broadcast_add`.
@@ -72,18 +75,21 @@ impl CustomOp3 for Linear {
     ) -> Result<(CpuStorage, Shape)> {
         let (x, w, b) = (contiguous_f32(NAME, xs, xl)?, contiguous_f32(NAME, w, wl)?, contiguous_f32(NAME, b, bl)?);
         let (n, d, o) = (xl.dims()[0], xl.dims()[1], wl.dims()[0]);
-        let mut ys = Vec::with_capacity(n * o);
-        for _ in 0..n {
-            ys.extend_from_slice(b);
-        }
         let threads = rayon::current_num_threads();
         let parallelism =
             if n * d * o >= PARALLEL_MACS && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-        if n > 0 && o > 0 && d > 0 {
-            // SAFETY: dst is ys as [n, o] row-major (column stride 1, row stride o); lhs is x as
-            // [n, d] row-major; rhs is wᵀ as [d, o], read from w [o, d] row-major (element (k, j)
-            // at j·d + k: column stride d, row stride 1). All three buffers hold exactly those
-            // elements. dst = 1·dst + 1·lhs·rhs adds the product to the bias rows.
+        if n == 0 || o == 0 || d == 0 {
+            let ys: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
+            return Ok((CpuStorage::F32(ys), Shape::from((n, o))));
+        }
+        // Both x and W run along d, and `gemm` packs such a pair element by element: on the MLP's
+        // first layer (128×3072 by 3072×512) 7.2 ms, 56 GFLOP/s, against 1.9 ms once either
+        // operand is transposed first. So the smaller of the two is transposed (a blocked copy),
+        // unless either side is narrow: for the linear classifier (3072 → 10) the direct product
+        // was the faster (about 225 k against 195 k images/s).
+        let ys = if n.min(o) < NARROW {
+            let mut ys: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
+            // SAFETY: every pointer and stride describes a buffer of the stated shape.
             unsafe {
                 gemm(
                     n,
@@ -107,7 +113,73 @@ impl CustomOp3 for Linear {
                     parallelism,
                 );
             }
-        }
+            ys
+        } else if n <= o {
+            // yᵀ is computed column-major with xᵀ as the left operand, then written out row-major
+            // with the bias.
+            let xt = transpose(x, n, d);
+            let mut yt = vec![0f32; n * o];
+            // SAFETY: every pointer and stride describes a buffer of the stated shape.
+            unsafe {
+                gemm(
+                    n,
+                    o,
+                    d,
+                    yt.as_mut_ptr(),
+                    n as isize,
+                    1,
+                    false,
+                    xt.as_ptr(),
+                    n as isize,
+                    1,
+                    w.as_ptr(),
+                    d as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+            let mut ys = transpose(&yt, o, n);
+            for row in ys.chunks_exact_mut(o) {
+                for (y, &bias) in row.iter_mut().zip(b) {
+                    *y += bias;
+                }
+            }
+            ys
+        } else {
+            // Wᵀ row-major as the right operand; the bias is the destination's starting value.
+            let wt = transpose(w, o, d);
+            let mut ys: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
+            // SAFETY: every pointer and stride describes a buffer of the stated shape.
+            unsafe {
+                gemm(
+                    n,
+                    o,
+                    d,
+                    ys.as_mut_ptr(),
+                    1,
+                    o as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    d as isize,
+                    wt.as_ptr(),
+                    1,
+                    o as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+            ys
+        };
         Ok((CpuStorage::F32(ys), Shape::from((n, o))))
     }
 
@@ -124,6 +196,23 @@ impl CustomOp3 for Linear {
         let dx = if xs.track_op() { Some(grad.matmul(w)?) } else { None }; // [B, O]·[O, D]
         Ok((dx, Some(dw), Some(db)))
     }
+}
+
+/// `a` (`[rows, cols]`, row-major) transposed, in blocks of 16×16 so that both sides are read and
+/// written a cache line at a time.
+fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const B: usize = 16;
+    let mut t = vec![0f32; rows * cols];
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    t[c * rows + r] = a[r * cols + c];
+                }
+            }
+        }
+    }
+    t
 }
 
 /// `layer` (candle's `Linear`, which holds the parameters) applied through [`linear`].
