@@ -87,25 +87,35 @@ impl CustomOp3 for Linear {
         // operand is transposed first. So the smaller of the two is transposed (a blocked copy),
         // unless either side is narrow: for the linear classifier (3072 → 10) the direct product
         // was the faster (about 225 k against 195 k images/s).
-        let ys = if n.min(o) < NARROW {
-            let mut ys: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
-            // SAFETY: every pointer and stride describes a buffer of the stated shape.
+        let (nn, oo, dd) = (n as isize, o as isize, d as isize);
+        // `dst = lhs·rhs` (`+ dst` when `add`), [n, d]·[d, o], each matrix as (column, row) strides.
+        let product = |dst: &mut [f32],
+                       ds: (isize, isize),
+                       add: bool,
+                       lhs: &[f32],
+                       ls: (isize, isize),
+                       rhs: &[f32],
+                       rs: (isize, isize)| {
+            assert!(dst.len() == n * o && lhs.len() == n * d && rhs.len() == d * o);
+            let alpha = if add { 1.0 } else { 0.0 };
+            // SAFETY: the lengths were just checked, and the strides of every caller below address
+            // exactly those elements.
             unsafe {
                 gemm(
                     n,
                     o,
                     d,
-                    ys.as_mut_ptr(),
-                    1,
-                    o as isize,
-                    true,
-                    x.as_ptr(),
-                    1,
-                    d as isize,
-                    w.as_ptr(),
-                    d as isize,
-                    1,
-                    1.0,
+                    dst.as_mut_ptr(),
+                    ds.0,
+                    ds.1,
+                    add,
+                    lhs.as_ptr(),
+                    ls.0,
+                    ls.1,
+                    rhs.as_ptr(),
+                    rs.0,
+                    rs.1,
+                    alpha,
                     1.0,
                     false,
                     false,
@@ -113,71 +123,28 @@ impl CustomOp3 for Linear {
                     parallelism,
                 );
             }
+        };
+        let with_bias = || -> Vec<f32> { (0..n).flat_map(|_| b.iter().copied()).collect() };
+        let ys = if n.min(o) < NARROW {
+            let mut ys = with_bias();
+            product(&mut ys, (1, oo), true, x, (1, dd), w, (dd, 1));
             ys
         } else if n <= o {
             // yᵀ is computed column-major with xᵀ as the left operand, then written out row-major
             // with the bias.
             let xt = transpose(x, n, d);
             let mut yt = vec![0f32; n * o];
-            // SAFETY: every pointer and stride describes a buffer of the stated shape.
-            unsafe {
-                gemm(
-                    n,
-                    o,
-                    d,
-                    yt.as_mut_ptr(),
-                    n as isize,
-                    1,
-                    false,
-                    xt.as_ptr(),
-                    n as isize,
-                    1,
-                    w.as_ptr(),
-                    d as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
+            product(&mut yt, (nn, 1), false, &xt, (nn, 1), w, (dd, 1));
             let mut ys = transpose(&yt, o, n);
-            for row in ys.chunks_exact_mut(o) {
-                for (y, &bias) in row.iter_mut().zip(b) {
-                    *y += bias;
-                }
+            for (y, bias) in ys.iter_mut().zip(b.iter().cycle()) {
+                *y += bias;
             }
             ys
         } else {
             // Wᵀ row-major as the right operand; the bias is the destination's starting value.
             let wt = transpose(w, o, d);
-            let mut ys: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
-            // SAFETY: every pointer and stride describes a buffer of the stated shape.
-            unsafe {
-                gemm(
-                    n,
-                    o,
-                    d,
-                    ys.as_mut_ptr(),
-                    1,
-                    o as isize,
-                    true,
-                    x.as_ptr(),
-                    1,
-                    d as isize,
-                    wt.as_ptr(),
-                    1,
-                    o as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
+            let mut ys = with_bias();
+            product(&mut ys, (1, oo), true, x, (1, dd), &wt, (1, oo));
             ys
         };
         Ok((CpuStorage::F32(ys), Shape::from((n, o))))
