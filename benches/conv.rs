@@ -134,10 +134,10 @@ fn main() -> Result<()> {
 
     // The 3x3 layers of the airbench94 recipe's network (batch 128): Winograd F(2x2, 3x3) against
     // kindling's own im2col + GEMM, forward and forward + backward (input and weight gradients;
-    // `auto`: the weight gradient by im2col, `all`: by Winograd too).
+    // `im2col-dw`: the weight gradient by im2col, `all`: by Winograd too, the default).
     println!(
         "\n{:<34} {:>9} {:>9} {:>6} | {:>9} {:>9} {:>9} {:>6} {:>6}",
-        "", "winograd", "im2col", "ratio", "auto f+b", "all f+b", "im2col", "auto", "all"
+        "", "winograd", "im2col", "ratio", "im2col-dw", "all f+b", "im2col", "dw", "all"
     );
     for (c, o, side) in [(24, 64, 31), (64, 64, 15), (64, 256, 15), (256, 256, 7), (256, 256, 3)] {
         let xs = Var::from_tensor(&random(&mut rng, &[128, c, side, side], 1.0)?)?;
@@ -148,8 +148,8 @@ fn main() -> Result<()> {
             let conv: &Conv = &move |xs, w, b, pad| Ok(kindling::ops::conv2d_with(xs, w, b, 1, pad, a)?);
             time_conv(iters, conv, xs.as_tensor(), &w, &b, &r, 1)
         };
-        let (wf, wb) = with(kindling::ops::Algorithm::Auto)?;
-        let (_, ab) = with(kindling::ops::Algorithm::Winograd)?;
+        let (wf, wb) = with(kindling::ops::Algorithm::Im2colWeightGradient)?;
+        let (_, ab) = with(kindling::ops::Algorithm::Auto)?;
         let (i_f, ib) = with(kindling::ops::Algorithm::Im2col)?;
         println!(
             "{:<34} {wf:>9.1} {i_f:>9.1} {:>5.2}x | {wb:>9.1} {ab:>9.1} {ib:>9.1} {:>5.2}x {:>5.2}x",

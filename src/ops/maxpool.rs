@@ -25,6 +25,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
+use super::simd::{multiversion, Level};
 use super::storage::{contiguous_f32, with_f32};
 
 const NAME: &str = "kindling-max-pool2d";
@@ -159,6 +160,11 @@ impl PoolGeometry {
         }
     }
 
+    /// 2×2 windows two apart, which [`halve_forward`] and [`halve_backward`] run.
+    fn is_2x2(&self) -> bool {
+        (self.kernel, self.stride) == (2, 2)
+    }
+
     /// Rayon tasks get at least this many planes.
     fn planes_per_task(&self) -> usize {
         (MIN_OUTPUTS_PER_TASK / (self.ho * self.wo)).max(1)
@@ -167,10 +173,14 @@ impl PoolGeometry {
 
 /// The pooled planes, plane by plane across the cores.
 fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
+    let level = Level::chosen();
     let mut ys = vec![0f32; g.n * g.c * g.ho * g.wo];
     ys.par_chunks_mut(g.ho * g.wo).zip(x.par_chunks(g.h * g.w)).with_min_len(g.planes_per_task()).for_each_init(
         || vec![0; g.wo],
         |idx, (yp, xp)| {
+            if g.is_2x2() {
+                return halve_forward(level, g, xp, yp);
+            }
             for (oh, yrow) in yp.chunks_exact_mut(g.wo).enumerate() {
                 g.row_argmax(xp, oh, yrow, idx);
             }
@@ -181,6 +191,7 @@ fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
 
 /// The input gradient: each output gradient added at its window's argmax.
 fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
+    let level = Level::chosen();
     let mut dx = vec![0f32; x.len()];
     dx.par_chunks_mut(g.h * g.w)
         .zip(x.par_chunks(g.h * g.w))
@@ -189,6 +200,9 @@ fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
         .for_each_init(
             || (vec![0f32; g.wo], vec![0; g.wo]),
             |(vals, idx), ((dp, xp), gp)| {
+                if g.is_2x2() {
+                    return halve_backward(level, g, xp, gp, dp);
+                }
                 for (oh, grow) in gp.chunks_exact(g.wo).enumerate() {
                     g.row_argmax(xp, oh, vals, idx);
                     for (&i, &gv) in idx.iter().zip(grow) {
@@ -198,6 +212,62 @@ fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
             },
         );
     dx
+}
+
+/// The position (0-3, row-major) of the maximum of a 2×2 window `a b / c d` and its value, as
+/// [`PoolGeometry::row_argmax`] picks it: the first on ties, the first NaN if there is one.
+/// Branch-free (each step a compare and a select), so that the compiler vectorizes the loops
+/// that call it.
+#[inline(always)]
+fn argmax4(a: f32, b: f32, c: f32, d: f32) -> (u32, f32) {
+    let (mut at, mut best) = (0u32, a);
+    for (i, x) in [(1, b), (2, c), (3, d)] {
+        let more = x > best;
+        at = if more { i } else { at };
+        best = if more { x } else { best };
+    }
+    let first_nan = if d.is_nan() { 3 } else { at };
+    let first_nan = if c.is_nan() { 2 } else { first_nan };
+    let first_nan = if b.is_nan() { 1 } else { first_nan };
+    let first_nan = if a.is_nan() { 0 } else { first_nan };
+    let nan = a.is_nan() | b.is_nan() | c.is_nan() | d.is_nan();
+    (if nan { first_nan } else { at }, if nan { f32::NAN } else { best })
+}
+
+multiversion! {
+    /// The forward pass of 2×2 windows two apart (every CNN here pools so) on one plane `xp`
+    /// (`[H, W]`) into `yp` (`[H/2, W/2]`): the maxima only, no index.
+    fn halve_forward(level: Level, g: &PoolGeometry, xp: &[f32], yp: &mut [f32]) {
+        for (oh, yrow) in yp.chunks_exact_mut(g.wo).enumerate() {
+            let top = &xp[2 * oh * g.w..][..2 * g.wo];
+            let bottom = &xp[(2 * oh + 1) * g.w..][..2 * g.wo];
+            for ((y, t), b) in yrow.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                *y = argmax4(t[0], t[1], b[0], b[1]).1;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// The backward pass of 2×2 windows two apart on one plane: each window's gradient to its
+    /// argmax, zeros to the rest (the windows do not overlap; a last odd row or column keeps the
+    /// zeros `dp` starts with).
+    fn halve_backward(level: Level, g: &PoolGeometry, xp: &[f32], gp: &[f32], dp: &mut [f32]) {
+        for (oh, grow) in gp.chunks_exact(g.wo).enumerate() {
+            let top = &xp[2 * oh * g.w..][..2 * g.wo];
+            let bottom = &xp[(2 * oh + 1) * g.w..][..2 * g.wo];
+            let (dtop, dbottom) = dp[2 * oh * g.w..].split_at_mut(g.w);
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            let grads = dtop[..2 * g.wo].chunks_exact_mut(2).zip(dbottom[..2 * g.wo].chunks_exact_mut(2));
+            for (((t, b), (dt, db)), &gv) in windows.zip(grads).zip(grow) {
+                let at = argmax4(t[0], t[1], b[0], b[1]).0;
+                dt[0] = if at == 0 { gv } else { 0.0 };
+                dt[1] = if at == 1 { gv } else { 0.0 };
+                db[0] = if at == 2 { gv } else { 0.0 };
+                db[1] = if at == 3 { gv } else { 0.0 };
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -251,5 +321,43 @@ mod tests {
         let dx = backward(&g, &x, &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(dx[12], 10.0);
         assert_eq!(dx.iter().sum::<f32>(), 10.0);
+    }
+
+    /// The 2×2 fast path against the general one, values and gradients bit for bit, on even and
+    /// odd sides, with ties (small integers) and NaNs, at every SIMD level this CPU runs.
+    #[test]
+    fn two_by_two_matches_the_general_path() {
+        for (h, w) in [(2, 2), (6, 8), (7, 9), (5, 4), (32, 32)] {
+            let g = PoolGeometry::new(&[1, 1, h, w], 2, 2).unwrap();
+            let x: Vec<f32> = (0..h * w)
+                .map(|i| match (i * 7919) % 23 {
+                    0 => f32::NAN,
+                    1 => -0.0,
+                    2 => 0.0,
+                    r => (r % 5) as f32 - 2.0,
+                })
+                .collect();
+            let gy: Vec<f32> = (0..g.ho * g.wo).map(|i| i as f32 + 1.0).collect();
+            let (mut vals, mut idx) = (vec![0f32; g.wo], vec![0usize; g.wo]);
+            let (mut want_y, mut want_dx) = (Vec::new(), vec![0f32; h * w]);
+            for oh in 0..g.ho {
+                g.row_argmax(&x, oh, &mut vals, &mut idx);
+                want_y.extend(vals.iter().map(|v| v.to_bits()));
+                for (&i, &gv) in idx.iter().zip(&gy[oh * g.wo..]) {
+                    want_dx[i] += gv;
+                }
+            }
+            for level in Level::available() {
+                let mut y = vec![0f32; g.ho * g.wo];
+                halve_forward(level, &g, &x, &mut y);
+                let y: Vec<u32> = y.iter().map(|v| if v.is_nan() { f32::NAN.to_bits() } else { v.to_bits() }).collect();
+                let want: Vec<u32> =
+                    want_y.iter().map(|&b| if f32::from_bits(b).is_nan() { f32::NAN.to_bits() } else { b }).collect();
+                assert_eq!(y, want, "{h}x{w} {level:?}");
+                let mut dx = vec![0f32; h * w];
+                halve_backward(level, &g, &x, &gy, &mut dx);
+                assert_eq!(dx, want_dx, "{h}x{w} {level:?}");
+            }
+        }
     }
 }

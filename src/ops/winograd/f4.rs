@@ -88,18 +88,20 @@ fn input_block<const L: usize>(hwc: &[f32], at: &[[usize; 6]; 6], c0: usize, v: 
 multiversion! {
     /// `V_ξ = (Bᵀ d B)_ξ` for the tiles of samples `xs` (`[S, C, H, W]`) into `v`
     /// `[36][S·T][C]` (channels contiguous): each sample copied channels-last into a buffer with
-    /// a zero border (one row and column before the image, up to four after), then every 6×6
-    /// tile transformed a block of channels at a time.
+    /// a zero border (`s.tile.pad()` rows and columns before the image, enough after it for the
+    /// last tile), then every 6×6 tile transformed a block of channels at a time. Tiles step by
+    /// the output tile's side: 4 for F(4×4, 3×3), 2 for F(2×2, 5×5), which shares this transform.
     pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, c) = (s.t(), samples * s.t(), s.c);
-        let wp = 4 * tw + 2;
-        let mut hwc = vec![0f32; (4 * th + 2) * wp * c];
+        let (m, pad) = (s.tile.side(), s.tile.pad());
+        let wp = m * tw + 6 - m;
+        let mut hwc = vec![0f32; (m * th + 6 - m) * wp * c];
         for n in 0..samples {
-            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, 1, wp, &mut hwc);
+            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, pad, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
-                    let at: [[usize; 6]; 6] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wp + 4 * tx + b) * c));
+                    let at: [[usize; 6]; 6] = std::array::from_fn(|a| std::array::from_fn(|b| ((m * ty + a) * wp + m * tx + b) * c));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * c);
                     for_lanes!(level, c, |c0, L| {

@@ -1,16 +1,19 @@
-//! 3×3, stride-1, padding-1 convolutions by Winograd's minimal filtering (Lavin & Gray, 2016):
-//! F(2×2, 3×3) ([`f2`]: 16 multiplications per 2×2 output tile and input-output channel pair,
-//! where im2col needs 36) and F(4×4, 3×3) ([`f4`]: 36 per 4×4 tile, where im2col needs 144).
+//! "Same" stride-1 convolutions (3×3 with padding 1, 5×5 with padding 2) by Winograd's minimal
+//! filtering (Lavin & Gray, 2016): F(2×2, 3×3) ([`f2`]: 16 multiplications per 2×2 output tile
+//! and input-output channel pair, where im2col needs 36), F(4×4, 3×3) ([`f4`]: 36 per 4×4 tile,
+//! where im2col needs 144) and F(2×2, 5×5) ([`f2k5`]: 36 per 2×2 tile, where im2col needs 100;
+//! it shares F(4×4, 3×3)'s interpolation points, so its 6×6 input transform is [`f4`]'s).
 //!
-//! With `d` an `(m+2)×(m+2)` input tile, `g` a 3×3 filter and the constant matrices `Bᵀ`, `G`, `Aᵀ`
-//! of the tile size, an `m×m` output tile is `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`. Summed over input
-//! channels, the element-wise product becomes one matrix product per position ξ of the transformed
-//! tile (16 or 36): `M_ξ[o, t] = Σ_c U_ξ[o, c] · V_ξ[c, t]` over tiles `t`, which the GEMM kernels
-//! run.
+//! With `d` an `α×α` input tile (`α = m + k - 1`), `g` a `k×k` filter and the constant matrices
+//! `Bᵀ`, `G`, `Aᵀ` of the tile, an `m×m` output tile is `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`. Summed
+//! over input channels, the element-wise product becomes one matrix product per position ξ of
+//! the transformed tile (16 or 36): `M_ξ[o, t] = Σ_c U_ξ[o, c] · V_ξ[c, t]` over tiles `t`, which
+//! the GEMM kernels run.
 //! - input gradient: the same convolution of the output gradient with the filters flipped and
-//!   their channels swapped (`W'[c, o] = rot180(W[o, c])`), padding 1 again;
-//! - weight gradient (F(2×2) only): with `Z = A dY Aᵀ` the 4×4 transform of an output-gradient
-//!   tile, `dU_ξ[o, c] = Σ_t Z_ξ[o, t] · V_ξ[c, t]` (16 products again) and `dW = Gᵀ dU G`.
+//!   their channels swapped (`W'[c, o] = rot180(W[o, c])`), same padding;
+//! - weight gradient (F(2×2, 3×3) for 3×3 kernels, F(2×2, 5×5) for 5×5): with `Z = A dY Aᵀ` the
+//!   `α×α` transform of an output-gradient tile, `dU_ξ[o, c] = Σ_t Z_ξ[o, t] · V_ξ[c, t]` (16 or
+//!   36 products again) and `dW = Gᵀ dU G`.
 //!
 //! Samples are processed in chunks across the cores (enough per chunk to give each product a few
 //! hundred tile columns), each chunk's transformed tiles in a per-thread buffer. The transforms
@@ -22,10 +25,10 @@
 //! to 12% (`perf`), the width-wise version having run scalar on small maps. Partial tiles at
 //! odd image sides are computed whole and cropped.
 //!
-//! Accuracy: F(2×2)'s transforms have entries 0, ±½, ±1, so its result stays within a few ulps of
-//! im2col's (the tests bound the difference at 1e-5 of the largest value). F(4×4)'s have entries
-//! up to 8 and fractions down to 1/24, and lose about a digit: the tests bound it at 1e-4 (the
-//! gradients it gives still match finite differences, and training is unchanged: see the README).
+//! Accuracy: F(2×2, 3×3)'s transforms have entries 0, ±½, ±1, so its result stays within a few
+//! ulps of im2col's (the tests bound the difference at 1e-5 of the largest value). The 6×6 tiles'
+//! have entries up to 8 and fractions down to 1/24, and lose about a digit: the tests bound them at 5e-5 (observed up to 5.3e-6 forward, 1.0e-5 for
+//! the 5×5 weight gradient); the gradients still match finite differences.
 
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
@@ -33,29 +36,51 @@ use rayon::prelude::*;
 use super::simd::Level;
 
 mod f2;
+mod f2k5;
 mod f4;
 
-/// The output tile of a Winograd transform.
+/// The output tile of a Winograd transform, and the kernel it is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tile {
     /// F(2×2, 3×3): 2×2 output tiles from 4×4 input tiles, 16 products.
     F2,
     /// F(4×4, 3×3): 4×4 output tiles from 6×6 input tiles, 36 products.
     F4,
+    /// F(2×2, 5×5): 2×2 output tiles from 6×6 input tiles, 36 products (im2col: 100). Same
+    /// interpolation points, hence the same input transform, as [`Tile::F4`].
+    F2K5,
 }
 
 impl Tile {
     /// The output tile's side.
     pub fn side(self) -> usize {
         match self {
-            Tile::F2 => 2,
+            Tile::F2 | Tile::F2K5 => 2,
             Tile::F4 => 4,
         }
     }
 
+    /// The kernel's side.
+    pub fn kernel(self) -> usize {
+        match self {
+            Tile::F2 | Tile::F4 => 3,
+            Tile::F2K5 => 5,
+        }
+    }
+
+    /// The zero padding on each side ("same" convolution): half the kernel.
+    pub fn pad(self) -> usize {
+        self.kernel() / 2
+    }
+
+    /// The input tile's side: output tile + kernel - 1.
+    pub fn alpha(self) -> usize {
+        self.side() + self.kernel() - 1
+    }
+
     /// Positions of the transformed tile: one matrix product each.
     pub fn positions(self) -> usize {
-        (self.side() + 2).pow(2)
+        self.alpha().pow(2)
     }
 
     /// Tile columns a chunk aims for in each of its products. F(4×4) holds 36 transformed values a
@@ -65,13 +90,13 @@ impl Tile {
     fn columns(self) -> usize {
         match self {
             Tile::F2 => 512,
-            Tile::F4 => 128,
+            Tile::F4 | Tile::F2K5 => 128,
         }
     }
 }
 
-/// The sizes of one convolution `[N, C, H, W] ⋆ [O, C, 3, 3]`, padding 1, stride 1, and the tile
-/// it is computed with.
+/// The sizes of one convolution `[N, C, H, W] ⋆ [O, C, k, k]`, stride 1, padding `k / 2` (the
+/// "same" size out), and the tile it is computed with (which sets `k`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shape {
     pub n: usize,
@@ -250,12 +275,13 @@ fn products(
     }
 }
 
-/// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, 3, 3]`), padding 1: `[N, O, H, W]`, with
+/// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, k, k]`), padding `k / 2`: `[N, O, H, W]`, with
 /// `s.tile`'s transforms at `level` (see [`super::simd`]).
 pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let u = match s.tile {
         Tile::F2 => f2::filter_transform(s.o, s.c, w),
         Tile::F4 => f4::filter_transform(s.o, s.c, w),
+        Tile::F2K5 => f2k5::filter_transform(s.o, s.c, w),
     };
     let p = s.tile.positions();
     let mut ys = vec![0f32; s.n * s.o * s.h * s.w];
@@ -267,7 +293,8 @@ pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32])
         with_scratch([p * s.c * cols, p * s.o * cols], |v, m| {
             match s.tile {
                 Tile::F2 => f2::input_transform(level, s, samples, xc, v),
-                Tile::F4 => f4::input_transform(level, s, samples, xc, v),
+                // The same six interpolation points, so the same 6×6 input transform.
+                Tile::F4 | Tile::F2K5 => f4::input_transform(level, s, samples, xc, v),
             }
             // M_ξ [O, cols] (stored column by column) = U_ξ [O, C] · V_ξ [C, cols].
             let (uo, vo, mo) = (Operand::rows(s.o, s.c), Operand::columns(s.c, cols), Operand::columns(s.o, cols));
@@ -275,6 +302,7 @@ pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32])
             match s.tile {
                 Tile::F2 => f2::output_transform(level, s, samples, m, b, yc),
                 Tile::F4 => f4::output_transform(level, s, samples, m, b, yc),
+                Tile::F2K5 => f2k5::output_transform(level, s, samples, m, b, yc),
             }
         });
     });
@@ -284,11 +312,12 @@ pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32])
 /// The input gradient: the output gradient `gy` `[N, O, H, W]` convolved with the flipped,
 /// transposed filters.
 pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
+    let kk = s.tile.kernel().pow(2);
     let mut flipped = vec![0f32; w.len()];
     for o in 0..s.o {
         for c in 0..s.c {
-            for k in 0..9 {
-                flipped[(c * s.o + o) * 9 + 8 - k] = w[(o * s.c + c) * 9 + k];
+            for k in 0..kk {
+                flipped[(c * s.o + o) * kk + kk - 1 - k] = w[(o * s.c + c) * kk + k];
             }
         }
     }
@@ -296,11 +325,15 @@ pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> 
     forward(level, &t, gy, &flipped, &vec![0f32; s.c])
 }
 
-/// The weight gradient `[O, C, 3, 3]` from the input `xs` and the output gradient `gy`, by
-/// F(2×2, 3×3) whatever `s.tile` says.
+/// The weight gradient `[O, C, k, k]` from the input `xs` and the output gradient `gy`: by
+/// F(2×2, 3×3) for 3×3 kernels whatever `s.tile` says, by F(2×2, 5×5) for 5×5 ones.
 pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
-    let s = &Shape { tile: Tile::F2, ..*s };
-    let p = Tile::F2.positions();
+    let tile = match s.tile {
+        Tile::F2 | Tile::F4 => Tile::F2,
+        Tile::F2K5 => Tile::F2K5,
+    };
+    let s = &Shape { tile, ..*s };
+    let p = tile.positions();
     let per = s.chunk();
     let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
     let du = xs
@@ -312,8 +345,16 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
                 let samples = xc.len() / img_in;
                 let cols = samples * s.t();
                 with_scratch([p * s.c * cols, p * s.o * cols], |v, z| {
-                    f2::input_transform(level, s, samples, xc, v);
-                    f2::gradient_transform(level, s, samples, gc, z);
+                    match tile {
+                        Tile::F2K5 => {
+                            f4::input_transform(level, s, samples, xc, v);
+                            f2k5::gradient_transform(level, s, samples, gc, z);
+                        }
+                        _ => {
+                            f2::input_transform(level, s, samples, xc, v);
+                            f2::gradient_transform(level, s, samples, gc, z);
+                        }
+                    }
                     // dU_ξ [O, C] += Z_ξ [O, cols] · V_ξᵀ [cols, C].
                     let (zo, vo, uo) = (Operand::columns(s.o, cols), Operand::rows(cols, s.c), Operand::rows(s.o, s.c));
                     products(p, (s.o, s.c, cols), z, zo, v, vo, &mut du, uo, true);
@@ -322,5 +363,8 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
             },
         )
         .reduce(|| vec![0f32; p * s.o * s.c], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
-    f2::filter_gradient(s.o, s.c, &du)
+    match tile {
+        Tile::F2K5 => f2k5::filter_gradient(s.o, s.c, &du),
+        _ => f2::filter_gradient(s.o, s.c, &du),
+    }
 }

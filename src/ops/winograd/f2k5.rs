@@ -1,0 +1,173 @@
+//! Winograd F(2×2, 5×5)'s transforms: 6×6 input tiles, 2×2 output tiles, 36 positions (36
+//! multiplications per output tile and channel pair against im2col's 100, 9 per output pixel
+//! against 25).
+//!
+//! The interpolation points are those of F(4×4, 3×3) (0, ±1, ±2 and ∞), so the input transform
+//! `Bᵀ` is the same and [`super::f4::input_transform`] computes it (with tiles two apart and a
+//! border of two); only the filter and output transforms differ:
+//! ```text
+//! G = [  1/4    0     0     0     0  ]    Aᵀ = [ 1  1  1  1  1  0 ]
+//!     [ -1/6  -1/6  -1/6  -1/6  -1/6 ]         [ 0  1 -1  2 -2  1 ]
+//!     [ -1/6   1/6  -1/6   1/6  -1/6 ]
+//!     [ 1/24  1/12   1/6   1/3   2/3 ]
+//!     [ 1/24 -1/12   1/6  -1/3   2/3 ]
+//!     [   0     0     0     0     1  ]
+//! ```
+//! (row `i` of `G` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last row the
+//! point ∞). The filter transform runs in f64, the output transform in f32.
+
+use super::{add, from_channels_last, scale, sub, to_channels_last, Shape};
+use crate::ops::simd::{for_lanes, multiversion};
+
+/// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
+/// row the point ∞.
+const G: [[f64; 5]; 6] = [
+    [1.0 / 4.0, 0.0, 0.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0, 1.0 / 3.0, 2.0 / 3.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0, -1.0 / 3.0, 2.0 / 3.0],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
+/// `G x` for one column `x` of a 5×5 filter (or one row of `G g`), in f64.
+#[inline(always)]
+fn g_times(x: [f64; 5]) -> [f64; 6] {
+    std::array::from_fn(|i| (0..5).map(|j| G[i][j] * x[j]).sum())
+}
+
+/// `Gᵀ x` for one column `x` of a 6×6 transformed gradient (or one row of `Gᵀ dU`), in f64.
+#[inline(always)]
+fn gt_times(x: [f64; 6]) -> [f64; 5] {
+    std::array::from_fn(|j| (0..6).map(|i| G[i][j] * x[i]).sum())
+}
+
+/// `U_ξ = (G g Gᵀ)_ξ` for every filter: `[36][O][C]` from `w` `[O, C, 5, 5]`.
+pub(super) fn filter_transform(o: usize, c: usize, w: &[f32]) -> Vec<f32> {
+    let mut u = vec![0f32; 36 * o * c];
+    for oc in 0..o * c {
+        let g = |i: usize, j: usize| w[oc * 25 + i * 5 + j] as f64;
+        // t = G g (6×5), column by column; then each row of t times Gᵀ.
+        let columns: [[f64; 6]; 5] = std::array::from_fn(|j| g_times(std::array::from_fn(|i| g(i, j))));
+        for i in 0..6 {
+            let row = g_times(std::array::from_fn(|j| columns[j][i]));
+            for (j, &x) in row.iter().enumerate() {
+                u[(i * 6 + j) * o * c + oc] = x as f32;
+            }
+        }
+    }
+    u
+}
+
+/// `dW = Gᵀ dU G` for every filter, from `du` `[36][O][C]` into `[O, C, 5, 5]`, in f64.
+pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
+    let mut dw = vec![0f32; o * c * 25];
+    for oc in 0..o * c {
+        let m = |i: usize, j: usize| du[(i * 6 + j) * o * c + oc] as f64;
+        // t = Gᵀ dU (5×6), column by column; then each row of t times G.
+        let columns: [[f64; 5]; 6] = std::array::from_fn(|j| gt_times(std::array::from_fn(|i| m(i, j))));
+        for i in 0..5 {
+            let row = gt_times(std::array::from_fn(|j| columns[j][i]));
+            for (j, &x) in row.iter().enumerate() {
+                dw[oc * 25 + i * 5 + j] = x as f32;
+            }
+        }
+    }
+    dw
+}
+
+/// `Aᵀ m` for one column `m` of six lanes-wide values.
+#[inline(always)]
+fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 2] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    [add(add(m0, add(m1, m2)), add(m3, m4)), add(add(sub(m1, m2), scale(2.0, sub(m3, m4))), m5)]
+}
+
+/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
+/// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
+#[inline(always)]
+fn output_block<const L: usize>(
+    m: &[f32],
+    from: &[usize; 36],
+    bias: &[f32],
+    o0: usize,
+    out: &mut [f32],
+    to: &[[usize; 2]; 2],
+) {
+    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
+    // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
+    let r: [[[f32; L]; 2]; 6] = std::array::from_fn(|i| at_times(std::array::from_fn(|j| e(i * 6 + j))));
+    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    for b in 0..2 {
+        let column = at_times(std::array::from_fn(|i| r[i][b]));
+        for (a, y) in column.into_iter().enumerate() {
+            out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
+        }
+    }
+}
+
+multiversion! {
+    /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
+    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+        let wo = 2 * tw;
+        let mut hwc = vec![0f32; 2 * th * wo * o];
+        for n in 0..samples {
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let col = n * t + ty * tw + tx;
+                    let from: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
+                    for_lanes!(level, o, |o0, L| {
+                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
+                    });
+                }
+            }
+            from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
+        }
+    }
+}
+
+/// `Z = A g Aᵀ` on lanes `o0 .. o0 + L` of one 2×2 output-gradient tile: `g[a][b]` is
+/// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
+#[inline(always)]
+fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 36]) {
+    let g = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + o0..][..L].try_into().unwrap() };
+    // A = Aᵀᵀ = [[1,0],[1,1],[1,-1],[1,2],[1,-2],[0,1]] on the rows, then Aᵀ on the columns.
+    let a_times = |x0: [f32; L], x1: [f32; L]| -> [[f32; L]; 6] {
+        let twice = scale(2.0, x1);
+        [x0, add(x0, x1), sub(x0, x1), add(x0, twice), sub(x0, twice), x1]
+    };
+    let r: [[[f32; L]; 6]; 2] = std::array::from_fn(|b| a_times(g(0, b), g(1, b)));
+    for i in 0..6 {
+        for (j, x) in a_times(r[0][i], r[1][i]).into_iter().enumerate() {
+            z[to[i * 6 + j] + o0..][..L].copy_from_slice(&x);
+        }
+    }
+}
+
+multiversion! {
+    /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
+    /// image) into `z` `[36][S·T][O]`.
+    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+        let wp = 2 * tw;
+        let mut hwc = vec![0f32; 2 * th * wp * o];
+        for n in 0..samples {
+            to_channels_last(&gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let at: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
+                    let col = n * t + ty * tw + tx;
+                    let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    for_lanes!(level, o, |o0, L| {
+                        gradient_block::<L>(&hwc, &at, o0, z, &to);
+                    });
+                }
+            }
+        }
+    }
+}
