@@ -37,6 +37,7 @@
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
+use super::simd::lane_sums;
 use super::storage::{contiguous_f32, with_f32};
 
 const NAME: &str = "kindling-batch-norm";
@@ -273,13 +274,11 @@ impl Geometry {
                     for (ch, a) in acc.iter_mut().enumerate() {
                         let (k, b, mu, is) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
                         let range = ch * p..(ch + 1) * p;
-                        let (mut s, mut sx) = (0f32, 0f32);
-                        for ((o, &v), &d) in dzr[range.clone()].iter_mut().zip(&xr[range.clone()]).zip(&dyr[range]) {
-                            let d = d * derivative(v * k + b);
-                            *o = d;
-                            s += d;
-                            sx += d * (v - mu) * is;
+                        let (dzc, xc, dyc) = (&mut dzr[range.clone()], &xr[range.clone()], &dyr[range]);
+                        for ((o, &v), &d) in dzc.iter_mut().zip(xc).zip(dyc) {
+                            *o = d * derivative(v * k + b);
                         }
+                        let (s, sx) = lane_sums(dzc, xc, |d, v| (d, d * (v - mu) * is));
                         a[0] += s as f64;
                         a[1] += sx as f64;
                     }
@@ -297,12 +296,10 @@ impl Geometry {
         let sums = self.channel_sums(|row, ch| {
             let s = shift[ch];
             let vals = &x[row * self.row() + ch * p..][..p];
-            let (mut a, mut b) = (0f32, 0f32);
-            for &v in vals {
+            let (a, b) = lane_sums(vals, vals, |v, _| {
                 let d = v - s;
-                a += d;
-                b += d * d;
-            }
+                (d, d * d)
+            });
             [a as f64, b as f64]
         });
         let m = (self.n * p) as f64;
@@ -411,11 +408,7 @@ impl CustomOp3 for BatchNormOp {
                         let sums = g.channel_sums(|row, ch| {
                             let at = row * g.row() + ch * p;
                             let (mu, is) = (self.mean[ch], self.invstd[ch]);
-                            let (mut s, mut sx) = (0f32, 0f32);
-                            for (&d, &v) in dy[at..at + p].iter().zip(&x[at..at + p]) {
-                                s += d;
-                                sx += d * (v - mu) * is;
-                            }
+                            let (s, sx) = lane_sums(&dy[at..at + p], &x[at..at + p], |d, v| (d, d * (v - mu) * is));
                             [s as f64, sx as f64]
                         });
                         (None, sums)

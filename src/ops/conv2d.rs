@@ -30,7 +30,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Ten
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-use super::simd::Level;
+use super::simd::{self, Level};
 use super::storage::{contiguous_f32, with_f32};
 use super::winograd;
 
@@ -489,7 +489,7 @@ fn backward(
             let xn = &x[n * chw..(n + 1) * chw];
             let gyn = &gy[n * g.o * p..(n + 1) * g.o * p];
             for (db, row) in part.db.iter_mut().zip(gyn.chunks_exact(p)) {
-                *db += row.iter().sum::<f32>();
+                *db += simd::sum(row);
             }
             let mut dxn = dx.as_deref_mut().map(|d| &mut d[(n - first) * chw..(n - first + 1) * chw]);
             if !want.w && dxn.is_none() {

@@ -7,26 +7,21 @@
 use super::{add, from_channels_last, neg, sub, to_channels_last, Shape};
 use crate::ops::simd::{for_lanes, multiversion};
 
-/// `U_ξ = (G g Gᵀ)_ξ` for every filter: `[16][O][C]` from `w` `[O, C, 3, 3]`.
-pub(super) fn filter_transform(o: usize, c: usize, w: &[f32]) -> Vec<f32> {
-    let mut u = vec![0f32; 16 * o * c];
-    for oc in 0..o * c {
-        let g = &w[oc * 9..oc * 9 + 9];
-        // t = G g (4×3), then t Gᵀ (4×4). G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]].
-        let mut t = [[0f32; 3]; 4];
-        for j in 0..3 {
-            let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
-            t[0][j] = g0;
-            t[1][j] = 0.5 * (g0 + g1 + g2);
-            t[2][j] = 0.5 * (g0 - g1 + g2);
-            t[3][j] = g2;
-        }
-        for (i, row) in t.iter().enumerate() {
-            let v = [row[0], 0.5 * (row[0] + row[1] + row[2]), 0.5 * (row[0] - row[1] + row[2]), row[2]];
-            for (j, &x) in v.iter().enumerate() {
-                u[(i * 4 + j) * o * c + oc] = x;
-            }
-        }
+/// `U = G g Gᵀ` of one 3×3 filter `g` (row-major), its 16 positions in order.
+pub(super) fn filter_transform(g: &[f32]) -> [f32; 16] {
+    // t = G g (4×3), then t Gᵀ (4×4). G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]].
+    let mut t = [[0f32; 3]; 4];
+    for j in 0..3 {
+        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
+        t[0][j] = g0;
+        t[1][j] = 0.5 * (g0 + g1 + g2);
+        t[2][j] = 0.5 * (g0 - g1 + g2);
+        t[3][j] = g2;
+    }
+    let mut u = [0f32; 16];
+    for (i, row) in t.iter().enumerate() {
+        let v = [row[0], 0.5 * (row[0] + row[1] + row[2]), 0.5 * (row[0] - row[1] + row[2]), row[2]];
+        u[i * 4..i * 4 + 4].copy_from_slice(&v);
     }
     u
 }

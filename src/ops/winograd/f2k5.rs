@@ -42,18 +42,16 @@ fn gt_times(x: [f64; 6]) -> [f64; 5] {
     std::array::from_fn(|j| (0..6).map(|i| G[i][j] * x[i]).sum())
 }
 
-/// `U_ξ = (G g Gᵀ)_ξ` for every filter: `[36][O][C]` from `w` `[O, C, 5, 5]`.
-pub(super) fn filter_transform(o: usize, c: usize, w: &[f32]) -> Vec<f32> {
-    let mut u = vec![0f32; 36 * o * c];
-    for oc in 0..o * c {
-        let g = |i: usize, j: usize| w[oc * 25 + i * 5 + j] as f64;
-        // t = G g (6×5), column by column; then each row of t times Gᵀ.
-        let columns: [[f64; 6]; 5] = std::array::from_fn(|j| g_times(std::array::from_fn(|i| g(i, j))));
-        for i in 0..6 {
-            let row = g_times(std::array::from_fn(|j| columns[j][i]));
-            for (j, &x) in row.iter().enumerate() {
-                u[(i * 6 + j) * o * c + oc] = x as f32;
-            }
+/// `U = G g Gᵀ` of one 5×5 filter `g` (row-major), its 36 positions in order.
+pub(super) fn filter_transform(g: &[f32]) -> [f32; 36] {
+    let g = |i: usize, j: usize| g[i * 5 + j] as f64;
+    // t = G g (6×5), column by column; then each row of t times Gᵀ.
+    let columns: [[f64; 6]; 5] = std::array::from_fn(|j| g_times(std::array::from_fn(|i| g(i, j))));
+    let mut u = [0f32; 36];
+    for i in 0..6 {
+        let row = g_times(std::array::from_fn(|j| columns[j][i]));
+        for (j, &x) in row.iter().enumerate() {
+            u[i * 6 + j] = x as f32;
         }
     }
     u
