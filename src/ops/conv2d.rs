@@ -31,7 +31,7 @@ use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::simd::{self, Level};
-use super::storage::{contiguous_f32, with_f32};
+use super::storage::{contiguous_f32, transpose_into, with_f32};
 use super::winograd;
 
 const NAME: &str = "kindling-conv2d";
@@ -87,8 +87,8 @@ pub fn conv2d_with(
 /// How kindling's CPU kernels compute a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
-    /// For 3×3, stride-1, padding-1 convolutions of at least 8 input and output channels on maps
-    /// of at least 4×4, Winograd F(4×4, 3×3) (`src/ops/winograd/`) for the forward pass and the
+    /// For 3×3, stride-1, padding-1 convolutions of at least 8 input and output channels,
+    /// Winograd F(4×4, 3×3) (`src/ops/winograd/`) for the forward pass and the
     /// input gradient, F(2×2, 3×3) for the weight gradient; for 5×5, stride-1, padding-2 ones,
     /// F(2×2, 5×5) for all three; im2col + GEMM for every other convolution. The default.
     Auto,
@@ -116,11 +116,7 @@ impl Algorithm {
 
     fn winograd(self, g: &Geometry) -> bool {
         let same = matches!((g.kh, g.kw, g.stride, g.pad), (3, 3, 1, 1) | (5, 5, 1, 2));
-        // A 3×3 map fills 9 of an F(4×4) tile's 16 outputs: im2col is faster there (airbench94's
-        // 256→256 layer on 3×3 maps, batch 128, forward + backward: 44 ms against 51; `cargo bench
-        // --bench conv`), and Winograd wins from 7×7 up.
-        let big_enough = g.kh == 5 || (g.h >= 4 && g.w >= 4);
-        self != Algorithm::Im2col && same && big_enough && g.c >= 8 && g.o >= 8
+        self != Algorithm::Im2col && same && g.c >= 8 && g.o >= 8
     }
 
     /// The tile of the Winograd forward pass and input gradient for a `kernel × kernel` filter.
@@ -485,6 +481,7 @@ fn backward(
         let mut part =
             Partial { dw: vec![0.0; if want.w { g.o * k } else { 0 }], db: vec![0.0; if want.b { g.o } else { 0 }] };
         let mut cols = vec![0f32; if want.w || want.xs { g.scratch_len() } else { 0 }];
+        let mut gyt = vec![0f32; if want.w { g.o * g.band_rows() * g.wo } else { 0 }];
         for n in first..(first + per_chunk).min(g.n) {
             let xn = &x[n * chw..(n + 1) * chw];
             let gyn = &gy[n * g.o * p..(n + 1) * g.o * p];
@@ -501,8 +498,12 @@ fn backward(
                 let gy_band = gyn[band.0 * g.wo..].as_ptr();
                 if want.w {
                     im2col(g, xn, band, cols);
-                    // SAFETY: dw += gy_band · colsᵀ: dst dw is [O, K] row-major; lhs is the
-                    // [O, pt] block of gyn with row stride P; rhs is cols read transposed as
+                    // The band of gy transposed to [pt, O]: read as the product's left operand,
+                    // output channels contiguous. Both operands as they are run along the pixels,
+                    // which `gemm` packs element by element (see `ops::linear`).
+                    transpose_into(&gyn[band.0 * g.wo..], g.o, pt, p, &mut gyt[..pt * g.o]);
+                    // SAFETY: dw += gy_band · colsᵀ: dst dw is [O, K] row-major; lhs is gyt read
+                    // as [O, pt] (row stride 1, column stride O); rhs is cols read transposed as
                     // [pt, K] (row stride 1, column stride pt).
                     unsafe {
                         gemm(
@@ -513,9 +514,9 @@ fn backward(
                             1,
                             k as isize,
                             true,
-                            gy_band,
+                            gyt.as_ptr(),
+                            g.o as isize,
                             1,
-                            p as isize,
                             cols.as_ptr(),
                             pt as isize,
                             1,

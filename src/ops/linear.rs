@@ -165,20 +165,10 @@ impl CustomOp3 for Linear {
     }
 }
 
-/// `a` (`[rows, cols]`, row-major) transposed, in blocks of 16×16 so that both sides are read and
-/// written a cache line at a time.
+/// `a` (`[rows, cols]`, row-major) transposed.
 fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const B: usize = 16;
     let mut t = vec![0f32; rows * cols];
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    t[c * rows + r] = a[r * cols + c];
-                }
-            }
-        }
-    }
+    super::storage::transpose_into(a, rows, cols, cols, &mut t);
     t
 }
 

@@ -1,4 +1,5 @@
-//! Reading a tensor's CPU data as a plain `f32` slice, for the kernels in this module.
+//! Reading a tensor's CPU data as a plain `f32` slice, for the kernels in this module (and the
+//! blocked transpose they share).
 //!
 //! candle hands custom ops a storage plus a [`Layout`] that may carry an offset and arbitrary
 //! strides. The public functions of [`crate::ops`] make their inputs contiguous before calling
@@ -28,5 +29,21 @@ pub(crate) fn with_f32<R>(op: &str, t: &Tensor, f: impl FnOnce(&[f32]) -> Result
     match &*storage {
         Storage::Cpu(cpu) => f(contiguous_f32(op, cpu, layout)?),
         _ => bail!("{op}: the CPU kernel got a tensor on {:?}", t.device().location()),
+    }
+}
+
+/// The `[rows, cols]` matrix at the start of `a` (rows `stride` apart) transposed into `t`
+/// (`[cols, rows]`, row-major), in blocks of 16×16 so that both sides are read and written a
+/// cache line at a time.
+pub(crate) fn transpose_into(a: &[f32], rows: usize, cols: usize, stride: usize, t: &mut [f32]) {
+    const B: usize = 16;
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    t[c * rows + r] = a[r * stride + c];
+                }
+            }
+        }
     }
 }
