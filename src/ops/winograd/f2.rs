@@ -4,7 +4,7 @@
 //! result stays within a few ulps of im2col's. Also the weight gradient's transforms (`Z = A dY
 //! Aᵀ` of each output-gradient tile and `dW = Gᵀ dU G`), which [`super::weight_gradient`] uses.
 
-use super::{add, from_channels_last, neg, sub, to_channels_last, Shape};
+use super::{add, fill, from_channels_last, load, neg, sub, to_channels_last, Shape};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `U = G g Gᵀ` of one 3×3 filter `g` (row-major), its 16 positions in order.
@@ -37,7 +37,7 @@ pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
             [a + 0.5 * (b + cc), 0.5 * (b - cc), 0.5 * (b + cc) + d]
         };
         let cols = [column(0), column(1), column(2), column(3)];
-        let t: [[f32; 4]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| cols[j][i]));
+        let t: [[f32; 4]; 3] = fill(|i| fill(|j| cols[j][i]));
         for (i, row) in t.iter().enumerate() {
             let (a, b, cc, d) = (row[0], row[1], row[2], row[3]);
             let out = &mut dw[oc * 9 + i * 3..oc * 9 + i * 3 + 3];
@@ -53,12 +53,13 @@ pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
 /// position ξ goes to `v[to[ξ] + c0 ..]`.
 #[inline(always)]
 fn input_block<const L: usize>(hwc: &[f32], at: &[[usize; 4]; 4], c0: usize, v: &mut [f32], to: &[usize; 16]) {
-    let d = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + c0..][..L].try_into().unwrap() };
     // Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] on the rows, then B on the columns.
-    let t: [[[f32; L]; 4]; 4] = std::array::from_fn(|b| {
-        let (d0, d1, d2, d3) = (d(0, b), d(1, b), d(2, b), d(3, b));
-        [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)]
-    });
+    let mut t = [[[0f32; L]; 4]; 4];
+    for (b, tb) in t.iter_mut().enumerate() {
+        let [d0, d1, d2, d3] = [0, 1, 2, 3].map(|a| at[a][b] + c0);
+        let (d0, d1, d2, d3) = (load::<L>(hwc, d0), load(hwc, d1), load(hwc, d2), load(hwc, d3));
+        *tb = [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)];
+    }
     for i in 0..4 {
         let (t0, t1, t2, t3) = (t[0][i], t[1][i], t[2][i], t[3][i]);
         for (j, x) in [sub(t0, t2), add(t1, t2), sub(t2, t1), sub(t1, t3)].into_iter().enumerate() {
@@ -83,9 +84,9 @@ multiversion! {
             to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, 1, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
-                    let at: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
+                    let at: [[usize; 4]; 4] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
                     let col = n * t + ty * tw + tx;
-                    let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * c);
+                    let to: [usize; 16] = fill(|xi| (xi * cols + col) * c);
                     for_lanes!(level, c, |c0, L| {
                         input_block::<L>(&hwc, &at, c0, v, &to);
                     });
@@ -106,13 +107,14 @@ fn output_block<const L: usize>(
     out: &mut [f32],
     to: &[[usize; 2]; 2],
 ) {
-    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
     // Aᵀ = [[1,1,1,0],[0,1,-1,-1]] on the columns of each row i, then on the rows.
-    let r: [[[f32; L]; 2]; 4] = std::array::from_fn(|i| {
-        let (e0, e1, e2, e3) = (e(i * 4), e(i * 4 + 1), e(i * 4 + 2), e(i * 4 + 3));
-        [add(add(e0, e1), e2), sub(sub(e1, e2), e3)]
-    });
-    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    let mut r = [[[0f32; L]; 2]; 4];
+    for (i, ri) in r.iter_mut().enumerate() {
+        let e = &from[i * 4..i * 4 + 4];
+        let (e0, e1, e2, e3) = (load::<L>(m, e[0] + o0), load(m, e[1] + o0), load(m, e[2] + o0), load(m, e[3] + o0));
+        *ri = [add(add(e0, e1), e2), sub(sub(e1, e2), e3)];
+    }
+    let bias: [f32; L] = load(bias, o0);
     for b in 0..2 {
         let (q0, q1, q2, q3) = (r[0][b], r[1][b], r[2][b], r[3][b]);
         let top = add(add(add(q0, q1), q2), bias);
@@ -134,8 +136,8 @@ multiversion! {
             for ty in 0..th {
                 for tx in 0..tw {
                     let col = n * t + ty * tw + tx;
-                    let from: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
-                    let to: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
+                    let from: [usize; 16] = fill(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
                     for_lanes!(level, o, |o0, L| {
                         output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
                     });
@@ -150,12 +152,12 @@ multiversion! {
 /// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
 #[inline(always)]
 fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 16]) {
-    let g = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + o0..][..L].try_into().unwrap() };
     // A = [[1,0],[1,1],[1,-1],[0,-1]] on the rows, then Aᵀ on the columns.
-    let r: [[[f32; L]; 4]; 2] = std::array::from_fn(|b| {
-        let (g0, g1) = (g(0, b), g(1, b));
-        [g0, add(g0, g1), sub(g0, g1), neg(g1)]
-    });
+    let mut r = [[[0f32; L]; 4]; 2];
+    for (b, rb) in r.iter_mut().enumerate() {
+        let (g0, g1) = (load::<L>(hwc, at[0][b] + o0), load::<L>(hwc, at[1][b] + o0));
+        *rb = [g0, add(g0, g1), sub(g0, g1), neg(g1)];
+    }
     for i in 0..4 {
         let (a, b) = (r[0][i], r[1][i]);
         for (j, x) in [a, add(a, b), sub(a, b), neg(b)].into_iter().enumerate() {
@@ -176,9 +178,9 @@ multiversion! {
             to_channels_last(&gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
-                    let at: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
+                    let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
                     let col = n * t + ty * tw + tx;
-                    let to: [usize; 16] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let to: [usize; 16] = fill(|xi| (xi * cols + col) * o);
                     for_lanes!(level, o, |o0, L| {
                         gradient_block::<L>(&hwc, &at, o0, z, &to);
                     });

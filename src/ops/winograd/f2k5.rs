@@ -16,7 +16,7 @@
 //! (row `i` of `G` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last row the
 //! point ∞). The filter transform runs in f64, the output transform in f32.
 
-use super::{add, from_channels_last, scale, sub, to_channels_last, Shape};
+use super::{add, fill, from_channels_last, load, scale, sub, to_channels_last, Shape};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
@@ -33,23 +33,23 @@ const G: [[f64; 5]; 6] = [
 /// `G x` for one column `x` of a 5×5 filter (or one row of `G g`), in f64.
 #[inline(always)]
 fn g_times(x: [f64; 5]) -> [f64; 6] {
-    std::array::from_fn(|i| (0..5).map(|j| G[i][j] * x[j]).sum())
+    fill(|i| (0..5).map(|j| G[i][j] * x[j]).sum())
 }
 
 /// `Gᵀ x` for one column `x` of a 6×6 transformed gradient (or one row of `Gᵀ dU`), in f64.
 #[inline(always)]
 fn gt_times(x: [f64; 6]) -> [f64; 5] {
-    std::array::from_fn(|j| (0..6).map(|i| G[i][j] * x[i]).sum())
+    fill(|j| (0..6).map(|i| G[i][j] * x[i]).sum())
 }
 
 /// `U = G g Gᵀ` of one 5×5 filter `g` (row-major), its 36 positions in order.
 pub(super) fn filter_transform(g: &[f32]) -> [f32; 36] {
     let g = |i: usize, j: usize| g[i * 5 + j] as f64;
     // t = G g (6×5), column by column; then each row of t times Gᵀ.
-    let columns: [[f64; 6]; 5] = std::array::from_fn(|j| g_times(std::array::from_fn(|i| g(i, j))));
+    let columns: [[f64; 6]; 5] = fill(|j| g_times(fill(|i| g(i, j))));
     let mut u = [0f32; 36];
     for i in 0..6 {
-        let row = g_times(std::array::from_fn(|j| columns[j][i]));
+        let row = g_times(fill(|j| columns[j][i]));
         for (j, &x) in row.iter().enumerate() {
             u[i * 6 + j] = x as f32;
         }
@@ -63,9 +63,9 @@ pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
     for oc in 0..o * c {
         let m = |i: usize, j: usize| du[(i * 6 + j) * o * c + oc] as f64;
         // t = Gᵀ dU (5×6), column by column; then each row of t times G.
-        let columns: [[f64; 5]; 6] = std::array::from_fn(|j| gt_times(std::array::from_fn(|i| m(i, j))));
+        let columns: [[f64; 5]; 6] = fill(|j| gt_times(fill(|i| m(i, j))));
         for i in 0..5 {
-            let row = gt_times(std::array::from_fn(|j| columns[j][i]));
+            let row = gt_times(fill(|j| columns[j][i]));
             for (j, &x) in row.iter().enumerate() {
                 dw[oc * 25 + i * 5 + j] = x as f32;
             }
@@ -92,12 +92,22 @@ fn output_block<const L: usize>(
     out: &mut [f32],
     to: &[[usize; 2]; 2],
 ) {
-    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
     // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
-    let r: [[[f32; L]; 2]; 6] = std::array::from_fn(|i| at_times(std::array::from_fn(|j| e(i * 6 + j))));
-    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    let mut r = [[[0f32; L]; 2]; 6];
+    for (i, ri) in r.iter_mut().enumerate() {
+        let e = &from[i * 6..i * 6 + 6];
+        *ri = at_times([
+            load(m, e[0] + o0),
+            load(m, e[1] + o0),
+            load(m, e[2] + o0),
+            load(m, e[3] + o0),
+            load(m, e[4] + o0),
+            load(m, e[5] + o0),
+        ]);
+    }
+    let bias: [f32; L] = load(bias, o0);
     for b in 0..2 {
-        let column = at_times(std::array::from_fn(|i| r[i][b]));
+        let column = at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
         for (a, y) in column.into_iter().enumerate() {
             out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
         }
@@ -116,8 +126,8 @@ multiversion! {
             for ty in 0..th {
                 for tx in 0..tw {
                     let col = n * t + ty * tw + tx;
-                    let from: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
-                    let to: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
+                    let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
                     for_lanes!(level, o, |o0, L| {
                         output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
                     });
@@ -128,17 +138,22 @@ multiversion! {
     }
 }
 
+/// `A x` for one column `x` of a 2×2 gradient tile: six lanes-wide values.
+#[inline(always)]
+fn a_times<const L: usize>(x0: [f32; L], x1: [f32; L]) -> [[f32; L]; 6] {
+    let twice = scale(2.0, x1);
+    [x0, add(x0, x1), sub(x0, x1), add(x0, twice), sub(x0, twice), x1]
+}
+
 /// `Z = A g Aᵀ` on lanes `o0 .. o0 + L` of one 2×2 output-gradient tile: `g[a][b]` is
 /// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
 #[inline(always)]
 fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 36]) {
-    let g = |a: usize, b: usize| -> [f32; L] { hwc[at[a][b] + o0..][..L].try_into().unwrap() };
     // A = Aᵀᵀ = [[1,0],[1,1],[1,-1],[1,2],[1,-2],[0,1]] on the rows, then Aᵀ on the columns.
-    let a_times = |x0: [f32; L], x1: [f32; L]| -> [[f32; L]; 6] {
-        let twice = scale(2.0, x1);
-        [x0, add(x0, x1), sub(x0, x1), add(x0, twice), sub(x0, twice), x1]
-    };
-    let r: [[[f32; L]; 6]; 2] = std::array::from_fn(|b| a_times(g(0, b), g(1, b)));
+    let r = [
+        a_times::<L>(load(hwc, at[0][0] + o0), load(hwc, at[1][0] + o0)),
+        a_times::<L>(load(hwc, at[0][1] + o0), load(hwc, at[1][1] + o0)),
+    ];
     for i in 0..6 {
         for (j, x) in a_times(r[0][i], r[1][i]).into_iter().enumerate() {
             z[to[i * 6 + j] + o0..][..L].copy_from_slice(&x);
@@ -158,9 +173,9 @@ multiversion! {
             to_channels_last(&gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
-                    let at: [[usize; 2]; 2] = std::array::from_fn(|a| std::array::from_fn(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
+                    let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
                     let col = n * t + ty * tw + tx;
-                    let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
+                    let to: [usize; 36] = fill(|xi| (xi * cols + col) * o);
                     for_lanes!(level, o, |o0, L| {
                         gradient_block::<L>(&hwc, &at, o0, z, &to);
                     });

@@ -13,7 +13,7 @@
 //! ```
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
-use super::{add, from_channels_last, scale, sub, to_channels_last, Shape};
+use super::{add, fill, from_channels_last, load, scale, sub, to_channels_last, Shape};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
@@ -33,7 +33,7 @@ fn g_times(x: [f64; 3]) -> [f64; 6] {
 pub(super) fn filter_transform(g: &[f32]) -> [f32; 36] {
     let g = |i: usize, j: usize| g[i * 3 + j] as f64;
     // t = G g (6×3), column by column; then each row of t times Gᵀ.
-    let columns: [[f64; 6]; 3] = std::array::from_fn(|j| g_times([g(0, j), g(1, j), g(2, j)]));
+    let columns: [[f64; 6]; 3] = fill(|j| g_times([g(0, j), g(1, j), g(2, j)]));
     let mut u = [0f32; 36];
     for i in 0..6 {
         let row = g_times([columns[0][i], columns[1][i], columns[2][i]]);
@@ -74,9 +74,18 @@ fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 4] {
 /// rather than once per tile saves a third of the work for F(2×2, 5×5) (tiles two apart).
 #[inline(always)]
 fn band_columns<const L: usize>(hwc: &[f32], row0: usize, wp: usize, c: usize, c0: usize, cols: &mut [f32]) {
+    let row = wp * c;
     for (x, out) in cols.chunks_exact_mut(6 * L).take(wp).enumerate() {
-        let d = |a: usize| -> [f32; L] { hwc[((row0 + a) * wp + x) * c + c0..][..L].try_into().unwrap() };
-        for (i, t) in bt_times(std::array::from_fn(d)).into_iter().enumerate() {
+        let at = (row0 * wp + x) * c + c0;
+        let d = [
+            load(hwc, at),
+            load(hwc, at + row),
+            load(hwc, at + 2 * row),
+            load(hwc, at + 3 * row),
+            load(hwc, at + 4 * row),
+            load(hwc, at + 5 * row),
+        ];
+        for (i, t) in bt_times::<L>(d).into_iter().enumerate() {
             out[i * L..][..L].copy_from_slice(&t);
         }
     }
@@ -88,7 +97,15 @@ fn band_columns<const L: usize>(hwc: &[f32], row0: usize, wp: usize, c: usize, c
 fn tile_rows<const L: usize>(t: &[f32], c0: usize, v: &mut [f32], to: &[usize; 36]) {
     // Row i of Bᵀ d B = Bᵀ (row i of Bᵀ d).
     for i in 0..6 {
-        let row = bt_times(std::array::from_fn(|b| -> [f32; L] { t[(6 * b + i) * L..][..L].try_into().unwrap() }));
+        let column = [
+            load(t, i * L),
+            load(t, (6 + i) * L),
+            load(t, (12 + i) * L),
+            load(t, (18 + i) * L),
+            load(t, (24 + i) * L),
+            load(t, (30 + i) * L),
+        ];
+        let row = bt_times::<L>(column);
         for (j, x) in row.into_iter().enumerate() {
             v[to[i * 6 + j] + c0..][..L].copy_from_slice(&x);
         }
@@ -116,7 +133,7 @@ multiversion! {
                     band_columns::<L>(&hwc, m * ty, wp, c, c0, &mut band);
                     for tx in 0..tw {
                         let col = n * t + ty * tw + tx;
-                        let to: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * c);
+                        let to: [usize; 36] = fill(|xi| (xi * cols + col) * c);
                         tile_rows::<L>(&band[m * tx * 6 * L..], c0, v, &to);
                     }
                 });
@@ -136,12 +153,22 @@ fn output_block<const L: usize>(
     out: &mut [f32],
     to: &[[usize; 4]; 4],
 ) {
-    let e = |xi: usize| -> [f32; L] { m[from[xi] + o0..][..L].try_into().unwrap() };
     // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
-    let r: [[[f32; L]; 4]; 6] = std::array::from_fn(|i| at_times(std::array::from_fn(|j| e(i * 6 + j))));
-    let bias: [f32; L] = bias[o0..][..L].try_into().unwrap();
+    let mut r = [[[0f32; L]; 4]; 6];
+    for (i, ri) in r.iter_mut().enumerate() {
+        let e = &from[i * 6..i * 6 + 6];
+        *ri = at_times([
+            load(m, e[0] + o0),
+            load(m, e[1] + o0),
+            load(m, e[2] + o0),
+            load(m, e[3] + o0),
+            load(m, e[4] + o0),
+            load(m, e[5] + o0),
+        ]);
+    }
+    let bias: [f32; L] = load(bias, o0);
     for b in 0..4 {
-        let column = at_times(std::array::from_fn(|i| r[i][b]));
+        let column = at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
         for (a, y) in column.into_iter().enumerate() {
             out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
         }
@@ -160,8 +187,8 @@ multiversion! {
             for ty in 0..th {
                 for tx in 0..tw {
                     let col = n * t + ty * tw + tx;
-                    let from: [usize; 36] = std::array::from_fn(|xi| (xi * cols + col) * o);
-                    let to: [[usize; 4]; 4] = std::array::from_fn(|a| std::array::from_fn(|b| ((4 * ty + a) * wo + 4 * tx + b) * o));
+                    let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
+                    let to: [[usize; 4]; 4] = fill(|a| fill(|b| ((4 * ty + a) * wo + 4 * tx + b) * o));
                     for_lanes!(level, o, |o0, L| {
                         output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
                     });

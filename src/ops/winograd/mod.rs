@@ -149,26 +149,60 @@ fn with_scratch<R>(lens: [usize; 2], f: impl FnOnce(&mut [f32], &mut [f32]) -> R
     })
 }
 
+/// `[f(0), f(1), …, f(N - 1)]`, for the transforms' index tables (once per tile, outside the
+/// loops over channels).
+#[inline(always)]
+fn fill<T: Copy, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
+    let mut a = [const { std::mem::MaybeUninit::<T>::uninit() }; N];
+    for (i, x) in a.iter_mut().enumerate() {
+        x.write(f(i));
+    }
+    // SAFETY: every element was written just above, and `MaybeUninit<T>` has `T`'s layout.
+    unsafe { std::mem::transmute_copy(&a) }
+}
+
+/// `L` lanes of `s` from `at`.
+#[inline(always)]
+fn load<const L: usize>(s: &[f32], at: usize) -> [f32; L] {
+    s[at..at + L].try_into().unwrap()
+}
+
+// The lane-wise arithmetic below is written as plain loops: the transforms call it inside their
+// AVX-512 and AVX2 copies, and a closure (as `std::array::from_fn` takes) is compiled as a
+// function of its own, without those copies' target features, unless the compiler inlines it.
+
 /// `x - y`, `x + y` lane by lane.
 #[inline(always)]
-fn sub<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
-    std::array::from_fn(|i| x[i] - y[i])
+fn sub<const L: usize>(mut x: [f32; L], y: [f32; L]) -> [f32; L] {
+    for i in 0..L {
+        x[i] -= y[i];
+    }
+    x
 }
 
 #[inline(always)]
-fn add<const L: usize>(x: [f32; L], y: [f32; L]) -> [f32; L] {
-    std::array::from_fn(|i| x[i] + y[i])
+fn add<const L: usize>(mut x: [f32; L], y: [f32; L]) -> [f32; L] {
+    for i in 0..L {
+        x[i] += y[i];
+    }
+    x
 }
 
 /// `k · x` lane by lane.
 #[inline(always)]
-fn scale<const L: usize>(k: f32, x: [f32; L]) -> [f32; L] {
-    std::array::from_fn(|i| k * x[i])
+fn scale<const L: usize>(k: f32, mut x: [f32; L]) -> [f32; L] {
+    for v in &mut x {
+        *v *= k;
+    }
+    x
 }
 
 #[inline(always)]
-fn neg<const L: usize>(x: [f32; L]) -> [f32; L] {
-    std::array::from_fn(|i| -x[i])
+fn neg<const L: usize>(mut x: [f32; L]) -> [f32; L] {
+    for v in &mut x {
+        *v = -*v;
+    }
+    x
 }
 
 /// Copies sample `plane` (`[C, H, W]`) into `hwc`, a zero-bordered `[Hp, Wp, C]` image whose
@@ -182,7 +216,7 @@ fn to_channels_last(plane: &[f32], c: usize, h: usize, w: usize, pad: usize, wp:
         let cb = TRANSPOSE_BLOCK.min(c - ch0);
         for y in 0..h {
             let rows: [&[f32]; TRANSPOSE_BLOCK] =
-                std::array::from_fn(|k| if k < cb { &plane[((ch0 + k) * h + y) * w..][..w] } else { &[] });
+                fill(|k| if k < cb { &plane[((ch0 + k) * h + y) * w..][..w] } else { &[] });
             let base = ((y + pad) * wp + pad) * c + ch0;
             for x in 0..w {
                 for (k, out) in hwc[base + x * c..][..cb].iter_mut().enumerate() {
