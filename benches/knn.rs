@@ -19,7 +19,7 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let Ok(root) = std::env::var("KINDLING_DATA") else {
         println!("skipped: set KINDLING_DATA to the folder holding cifar-10-batches-bin");
         return Ok(());

@@ -36,7 +36,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let args = Args::parse();
     anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
     if args.gemm_peak {

@@ -58,7 +58,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     if let Some(dst) = &args.record {

@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let mut model = kindling::Classifier::load(&args.weights, &device)?;

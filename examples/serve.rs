@@ -32,7 +32,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let weights = if args.weights.is_empty() {

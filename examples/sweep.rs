@@ -72,7 +72,7 @@ const OWN: [(&str, bool); 10] = [
 ];
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);

@@ -42,7 +42,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::allocator::keep_freed_pages();
+    kindling::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     println!("{:<8} {:<22} {:>9} {:>9}", "data", "model", "train acc", "test acc");

@@ -69,6 +69,7 @@ pub mod publish;
 pub mod recipe;
 pub mod run;
 pub mod serve;
+pub mod startup;
 pub mod sweep;
 pub mod toy;
 pub mod train;
