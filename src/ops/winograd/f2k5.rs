@@ -16,7 +16,8 @@
 //! (row `i` of `G` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last row the
 //! point ∞). The filter transform runs in f64, the output transform in f32.
 
-use super::{add, fill, from_channels_last, load, scale, sub, to_channels_last, Shape};
+use super::f4::{output_tiles, OutputTransform};
+use super::{add, fill, load, scale, sub, to_channels_last, Shape};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
@@ -81,60 +82,21 @@ fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 2] {
     [add(add(m0, add(m1, m2)), add(m3, m4)), add(add(sub(m1, m2), scale(2.0, sub(m3, m4))), m5)]
 }
 
-/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
-/// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
-#[inline(always)]
-fn output_block<const L: usize>(
-    m: &[f32],
-    from: &[usize; 36],
-    bias: &[f32],
-    o0: usize,
-    out: &mut [f32],
-    to: &[[usize; 2]; 2],
-) {
-    // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
-    let mut r = [[[0f32; L]; 2]; 6];
-    for (i, ri) in r.iter_mut().enumerate() {
-        let e = &from[i * 6..i * 6 + 6];
-        *ri = at_times([
-            load(m, e[0] + o0),
-            load(m, e[1] + o0),
-            load(m, e[2] + o0),
-            load(m, e[3] + o0),
-            load(m, e[4] + o0),
-            load(m, e[5] + o0),
-        ]);
-    }
-    let bias: [f32; L] = load(bias, o0);
-    for b in 0..2 {
-        let column = at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
-        for (a, y) in column.into_iter().enumerate() {
-            out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
-        }
+/// F(2×2, 5×5)'s output transform, for [`super::f4::output_tiles`].
+struct F2K5;
+
+impl OutputTransform<2> for F2K5 {
+    #[inline(always)]
+    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 2] {
+        at_times(m)
     }
 }
 
 multiversion! {
     /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
-    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
+    /// `[S, O, H, W]` ([`super::f4::output_tiles`] with 2×2 tiles).
     pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
-        let (th, tw) = s.tiles();
-        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
-        let wo = 2 * tw;
-        let mut hwc = vec![0f32; 2 * th * wo * o];
-        for n in 0..samples {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let col = n * t + ty * tw + tx;
-                    let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
-                    let to: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
-                    for_lanes!(level, o, |o0, L| {
-                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
-                    });
-                }
-            }
-            from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
-        }
+        output_tiles::<F2K5, 2>(level, s, samples, m, bias, ys)
     }
 }
 

@@ -14,7 +14,7 @@
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
 use super::{add, fill, from_channels_last, load, scale, sub, to_channels_last, Shape};
-use crate::ops::simd::{for_lanes, multiversion};
+use crate::ops::simd::{for_lanes, multiversion, Level};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
 /// (divisions here took 4% of a CNN step at batch 128).
@@ -142,22 +142,39 @@ multiversion! {
     }
 }
 
+/// The output side of a transform on these six points, `M×M` output tiles: `Aᵀ`, for
+/// [`output_tiles`]. F(4×4, 3×3) here, F(2×2, 5×5) in [`super::f2k5`].
+pub(super) trait OutputTransform<const M: usize> {
+    /// `Aᵀ m` for one column `m` of six lanes-wide values.
+    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; M];
+}
+
+/// F(4×4, 3×3)'s output transform.
+pub(super) struct F4;
+
+impl OutputTransform<4> for F4 {
+    #[inline(always)]
+    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 4] {
+        at_times(m)
+    }
+}
+
 /// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
 /// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
 #[inline(always)]
-fn output_block<const L: usize>(
+fn output_block<A: OutputTransform<M>, const M: usize, const L: usize>(
     m: &[f32],
     from: &[usize; 36],
     bias: &[f32],
     o0: usize,
     out: &mut [f32],
-    to: &[[usize; 4]; 4],
+    to: &[[usize; M]; M],
 ) {
     // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
-    let mut r = [[[0f32; L]; 4]; 6];
+    let mut r = [[[0f32; L]; M]; 6];
     for (i, ri) in r.iter_mut().enumerate() {
         let e = &from[i * 6..i * 6 + 6];
-        *ri = at_times([
+        *ri = A::at_times([
             load(m, e[0] + o0),
             load(m, e[1] + o0),
             load(m, e[2] + o0),
@@ -167,34 +184,48 @@ fn output_block<const L: usize>(
         ]);
     }
     let bias: [f32; L] = load(bias, o0);
-    for b in 0..4 {
-        let column = at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
+    for b in 0..M {
+        let column = A::at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
         for (a, y) in column.into_iter().enumerate() {
             out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
         }
     }
 }
 
-multiversion! {
-    /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
-    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
-    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
-        let (th, tw) = s.tiles();
-        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
-        let wo = 4 * tw;
-        let mut hwc = vec![0f32; 4 * th * wo * o];
-        for n in 0..samples {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let col = n * t + ty * tw + tx;
-                    let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
-                    let to: [[usize; 4]; 4] = fill(|a| fill(|b| ((4 * ty + a) * wo + 4 * tx + b) * o));
-                    for_lanes!(level, o, |o0, L| {
-                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
-                    });
-                }
+/// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
+/// `[S, O, H, W]`: each sample's `M×M` tiles into a channels-last buffer, then copied out.
+/// Inlined into each tile's multiversioned `output_transform`.
+#[inline(always)]
+pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
+    level: Level,
+    s: &Shape,
+    samples: usize,
+    m: &[f32],
+    bias: &[f32],
+    ys: &mut [f32],
+) {
+    let (th, tw) = s.tiles();
+    let (t, cols, o) = (s.t(), samples * s.t(), s.o);
+    let wo = M * tw;
+    let mut hwc = vec![0f32; M * th * wo * o];
+    for n in 0..samples {
+        for ty in 0..th {
+            for tx in 0..tw {
+                let col = n * t + ty * tw + tx;
+                let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
+                let to: [[usize; M]; M] = fill(|a| fill(|b| ((M * ty + a) * wo + M * tx + b) * o));
+                for_lanes!(level, o, |o0, L| {
+                    output_block::<A, M, L>(m, &from, bias, o0, &mut hwc, &to);
+                });
             }
-            from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
         }
+        from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
+    }
+}
+
+multiversion! {
+    /// F(4×4, 3×3)'s [`output_tiles`].
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+        output_tiles::<F4, 4>(level, s, samples, m, bias, ys)
     }
 }
