@@ -43,6 +43,28 @@ fn a_tiny_search_halves_resumes_and_saves_its_best() {
     // The best trial is one that went on to the whole budget; the table ranks every trial.
     let best_trial = r.best().expect("a trial finished");
     assert_eq!(best_trial.epochs, 4);
+    // Every trial records which validation images it got right: its accuracy, image by image.
+    for t in &r.results {
+        let c = t.val_correct.as_ref().expect("answers recorded");
+        assert_eq!(c.len(), 100);
+        assert!(
+            (c.accuracy() - t.val_acc.unwrap()).abs() < 1e-9,
+            "trial {}: {:?} vs {}",
+            t.id,
+            t.val_acc,
+            c.accuracy()
+        );
+    }
+    // The table compares each finished trial with the best on those images.
+    let against = r.against_best();
+    assert_eq!(against.iter().filter(|(_, p)| p.is_some()).count(), 3, "the three finished trials");
+    for (id, p) in &against {
+        if let Some(p) = p {
+            let t = r.results.iter().find(|t| t.id == *id).unwrap();
+            assert!((p.diff - (t.val_acc.unwrap() - best_trial.val_acc.unwrap())).abs() < 1e-9);
+        }
+    }
+    assert!(out.stdout.contains("vs best") && out.stdout.contains("validation split does not tell"), "{}", out.stdout);
     assert!(out.stdout.lines().skip(1).any(|l| l.trim_start().starts_with(&format!("{} ", best_trial.id))));
     // The best trial's model, with the search in its metadata.
     let meta = kindling::checkpoint::read_meta(&best).unwrap();

@@ -4,11 +4,14 @@
 //!
 //! - [`space`]: the search space (`--lr 1e-4..1e-1:log --reg 1e-4..1:log --hidden 256,512`).
 //! - [`halving`]: successive halving's bookkeeping.
+//! - [`paired`]: which validation images each trial got right, and whether the split tells two
+//!   trials apart.
 //! - [`Sweep::run`]: the search, resumable from its results file; [`plan`] and [`collect`]: the
 //!   same search spread over a scheduler (one `train` command per trial, then their checkpoints
 //!   gathered into the same table).
 
 pub mod halving;
+pub mod paired;
 pub mod space;
 
 use crate::checkpoint::{self, CheckpointMeta};
@@ -19,6 +22,7 @@ use crate::models::{ModelConfig, Network};
 use crate::train::{self, Control, EpochEnd, EpochHook, EpochRecord, ResumeFrom, Session, TrainData};
 use crate::{Error, Result};
 use candle_core::Device;
+use paired::Correct;
 use serde::{Deserialize, Serialize};
 use space::{Space, Trial};
 use std::collections::HashMap;
@@ -55,6 +59,10 @@ pub struct TrialResult {
     /// these, also when a search resumes).
     #[serde(default)]
     pub rung_acc: Vec<f64>,
+    /// Which validation images it got right after its last epoch (for paired comparisons
+    /// between trials; absent for diverged trials and for trials gathered by `--collect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_correct: Option<Correct>,
 }
 
 /// Everything a search records, and reads back to resume.
@@ -91,26 +99,61 @@ impl Results {
         self.ranked().into_iter().find(|r| r.status == Status::Done && r.val_acc.is_some())
     }
 
-    /// The table `sweep` prints: one row per trial, best first.
+    /// Each finished trial against the best one on the same validation images (`None` where
+    /// either has no record of its answers: a search gathered by `--collect`, or no trial
+    /// finished).
+    pub fn against_best(&self) -> Vec<(usize, Option<paired::Paired>)> {
+        let best = self.best().and_then(|b| b.val_correct.as_ref());
+        self.ranked()
+            .into_iter()
+            .map(|r| {
+                let p = match (&r.status, &r.val_correct, best) {
+                    (Status::Done, Some(c), Some(b)) => paired::compare(c, b),
+                    _ => None,
+                };
+                (r.id, p)
+            })
+            .collect()
+    }
+
+    /// The table `sweep` prints: one row per trial, best first, with each finished trial's
+    /// difference from the best and its paired standard error, and a last line saying how many
+    /// the validation split cannot tell from the best.
     pub fn table(&self) -> String {
         let names: Vec<&str> = self.space.axes.iter().map(|a| a.name.as_str()).collect();
+        let best_id = self.best().map(|b| b.id);
+        let against: HashMap<usize, paired::Paired> =
+            self.against_best().into_iter().filter_map(|(id, p)| p.map(|p| (id, p))).collect();
         let mut s = format!("{:>5}", "trial");
         for n in &names {
             s += &format!(" {n:>14}");
         }
-        s += &format!(" {:>9} {:>6} {:>8}  status\n", "val acc", "epochs", "seconds");
+        s += &format!(" {:>9} {:>13} {:>6} {:>8}  status\n", "val acc", "vs best", "epochs", "seconds");
         for r in self.ranked() {
             s += &format!("{:>5}", r.id);
             for n in &names {
                 s += &format!(" {:>14}", fmt_value(r.values[*n]));
             }
             let acc = r.val_acc.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
+            let vs = match against.get(&r.id) {
+                _ if Some(r.id) == best_id => "best".to_string(),
+                Some(p) => format!("{:+.2} ± {:.2}", 100.0 * p.diff, 100.0 * p.se),
+                None => "-".to_string(),
+            };
             let status = match &r.status {
                 Status::Done => "done".to_string(),
                 Status::Halved => "halved".to_string(),
                 Status::Diverged(why) => format!("diverged: {why}"),
             };
-            s += &format!(" {acc:>9} {:>6} {:>8.1}  {status}\n", r.epochs, r.seconds);
+            s += &format!(" {acc:>9} {vs:>13} {:>6} {:>8.1}  {status}\n", r.epochs, r.seconds);
+        }
+        if let Some(n) = self.best().and_then(|b| b.val_correct.as_ref()).map(|c| c.len()) {
+            let close = against.iter().filter(|(&id, p)| Some(id) != best_id && p.within(2.0)).count();
+            s += &format!(
+                "vs best: difference from the best trial's accuracy on the same {n} validation images, ± its paired \
+                 standard error.\n{close} other finished trial(s) within 2 standard errors of the best: this \
+                 validation split does not tell them apart from it.\n"
+            );
         }
         s
     }
@@ -298,6 +341,8 @@ impl Sweep<'_> {
                     Ok(report) => {
                         let last = report.history.last().expect("an epoch was trained");
                         rung_acc.extend(last.val_acc);
+                        let preds = train::predict(&state.net.model, &val_in, &norm, device)?;
+                        let val_correct = Some(Correct::new(&preds, &val_in.labels)?);
                         TrialResult {
                             id,
                             values: trial.clone(),
@@ -306,6 +351,7 @@ impl Sweep<'_> {
                             seconds: report.history.iter().map(|h| h.seconds).sum(),
                             status: if last_rung { Status::Done } else { Status::Halved },
                             rung_acc,
+                            val_correct,
                         }
                     }
                     Err(Error::NonFiniteLoss { epoch, step, value }) => TrialResult {
@@ -316,6 +362,7 @@ impl Sweep<'_> {
                         seconds: 0.0,
                         status: Status::Diverged(format!("loss {value} at epoch {epoch}, step {step}")),
                         rung_acc,
+                        val_correct: None,
                     },
                     Err(e) => return Err(e),
                 };
@@ -451,6 +498,7 @@ pub fn collect(space: &Space, dir: &Path) -> Result<Results> {
             seconds: meta.wall_seconds.unwrap_or(0.0),
             status: Status::Done,
             rung_acc: last.and_then(|m| m.val_acc).into_iter().collect(),
+            val_correct: None,
         });
     }
     if results.results.is_empty() {
