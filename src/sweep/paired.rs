@@ -82,7 +82,7 @@ impl TryFrom<String> for Correct {
         let words = (0..words)
             .map(|i| u64::from_str_radix(&hex[16 * i..16 * i + 16], 16).map_err(|e| format!("word {i}: {e}")))
             .collect::<std::result::Result<Vec<u64>, String>>()?;
-        if len % 64 != 0 && words.last().is_some_and(|&w| w >> (len % 64) != 0) {
+        if !len.is_multiple_of(64) && words.last().is_some_and(|&w| w >> (len % 64) != 0) {
             return Err(format!("bits set beyond image {len}"));
         }
         Ok(Correct { len, words })
