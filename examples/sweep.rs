@@ -33,6 +33,11 @@ struct Args {
     /// goes on to twice that, ... (1: every trial trains all --epochs).
     #[arg(long, default_value_t = 1)]
     halving: usize,
+    /// K-fold cross-validation: pool the training and validation splits, train each trial K
+    /// times, each time validated on one of the last K runs of validation-split size (the last is
+    /// the validation split itself), and score it on all K runs' images at once.
+    #[arg(long, default_value_t = 1, value_name = "K", conflicts_with_all = ["plan", "collect"])]
+    folds: usize,
     /// Results file, written after every trial; a search run again with it continues where it
     /// stopped. Default runs/sweep-<dataset>-<model>.json.
     #[arg(long)]
@@ -58,8 +63,9 @@ struct Args {
 }
 
 /// The sweep's own flags (with whether each takes a value), left out of --plan's commands.
-const OWN: [(&str, bool); 10] = [
+const OWN: [(&str, bool); 11] = [
     ("--trials", true),
+    ("--folds", true),
     ("--search-seed", true),
     ("--halving", true),
     ("--results", true),
@@ -121,6 +127,7 @@ fn main() -> anyhow::Result<()> {
                 trials: args.trials,
                 seed: args.search_seed,
                 rungs: args.halving,
+                folds: args.folds,
                 results: Some(results_path.clone()),
                 verbose: !args.json,
             };

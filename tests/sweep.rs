@@ -151,3 +151,49 @@ fn plan_and_collect_spread_a_search_over_train_runs() {
         assert!(t.val_acc.is_some());
     }
 }
+
+#[test]
+fn cross_validation_scores_each_trial_on_every_fold() {
+    let dir = tmpdir("sweep-folds");
+    let results = dir.join("r.json");
+    let best = dir.join("best.safetensors");
+    let search = ["--model", "linear", "--lr", "1e-3..1e-1:log", "--trials", "3", "--epochs", "2"];
+    let data = ["--generated-size", "400", "--val-size", "100", "--device", "cpu"];
+    let out = run(example("sweep")
+        .args(search)
+        .args(data)
+        .args(["--folds", "2", "--results"])
+        .arg(&results)
+        .arg("--save-best")
+        .arg(&best));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2 folds: each trial trains 2 times on 300 images and is scored on 200"),
+        "{}",
+        out.stderr
+    );
+    let r: kindling::sweep::Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!((r.folds, r.results.len()), (2, 3));
+    for t in &r.results {
+        let c = t.val_correct.as_ref().expect("answers recorded");
+        assert_eq!(c.len(), 200, "both folds' validation images");
+        assert_eq!(t.val_acc, Some(c.accuracy()));
+    }
+    // The saved model is the best trial's, from the fold that validates on the validation split.
+    let meta = kindling::checkpoint::read_meta(&best).unwrap();
+    assert!((meta.train.unwrap().optimizer.lr - r.best().unwrap().values["lr"]).abs() < 1e-12);
+
+    // The same search with another number of folds is another search.
+    let other = run(example("sweep").args(search).args(data).args(["--folds", "3", "--results"]).arg(&results));
+    assert_ne!(other.code, Some(0));
+    assert!(other.stderr.contains("another search"), "{}", other.stderr);
+    // Folds that do not fit are refused with the numbers.
+    let too_many =
+        run(example("sweep").args(search).args(data).args(["--folds", "5", "--fresh", "--results"]).arg(&results));
+    assert_ne!(too_many.code, Some(0));
+    assert!(
+        too_many.stderr.contains("5 folds of the validation split's 100 images need 500 images"),
+        "{}",
+        too_many.stderr
+    );
+}

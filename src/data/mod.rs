@@ -135,6 +135,35 @@ impl Dataset {
         }
     }
 
+    /// This set's samples followed by `other`'s, as a new data set (both of the same data set:
+    /// the same sample shape, classes and pixel kind).
+    pub fn concat(&self, other: &Dataset) -> Result<Dataset> {
+        let pixels = match (&self.pixels, &other.pixels) {
+            (Pixels::U8(a), Pixels::U8(b)) => Pixels::U8([a.as_slice(), b].concat()),
+            (Pixels::F32(a), Pixels::F32(b)) => Pixels::F32([a.as_slice(), b].concat()),
+            _ => return Err(Error::invalid("dataset", "cannot join 8-bit images to real-valued samples")),
+        };
+        if self.shape != other.shape || self.classes != other.classes {
+            return Err(Error::invalid(
+                "dataset",
+                format!(
+                    "cannot join {:?} samples of {} classes to {:?} samples of {}",
+                    other.shape,
+                    other.classes.len(),
+                    self.shape,
+                    self.classes.len()
+                ),
+            ));
+        }
+        Dataset::new(
+            &self.name,
+            pixels,
+            [self.labels.as_slice(), &other.labels].concat(),
+            self.shape,
+            self.classes.clone(),
+        )
+    }
+
     /// The first `n` samples (all of them when `n >= len`).
     pub fn take(&self, n: usize) -> Dataset {
         let idx: Vec<usize> = (0..n.min(self.len())).collect();

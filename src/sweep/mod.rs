@@ -3,6 +3,7 @@
 //! scored on the validation split only, with successive halving to drop hopeless trials early.
 //!
 //! - [`space`]: the search space (`--lr 1e-4..1e-1:log --reg 1e-4..1:log --hidden 256,512`).
+//! - [`folds`]: K-fold cross-validation, scoring each trial on K times the validation images.
 //! - [`halving`]: successive halving's bookkeeping.
 //! - [`paired`]: which validation images each trial got right, and whether the split tells two
 //!   trials apart.
@@ -10,6 +11,7 @@
 //!   same search spread over a scheduler (one `train` command per trial, then their checkpoints
 //!   gathered into the same table).
 
+pub mod folds;
 pub mod halving;
 pub mod paired;
 pub mod space;
@@ -76,8 +78,15 @@ pub struct Results {
     pub seed: u64,
     /// The epoch each rung of successive halving ends at (one rung: no halving).
     pub rungs: Vec<usize>,
+    /// Folds of cross-validation each trial was scored over (1: the validation split).
+    #[serde(default = "one_fold")]
+    pub folds: usize,
     /// Every trial's latest result, by id.
     pub results: Vec<TrialResult>,
+}
+
+fn one_fold() -> usize {
+    1
 }
 
 impl Results {
@@ -204,6 +213,8 @@ pub struct Sweep<'a> {
     pub seed: u64,
     /// Rungs of successive halving (1: every trial trains its whole budget).
     pub rungs: usize,
+    /// Folds of cross-validation (1: the validation split as it is; see [`folds`]).
+    pub folds: usize,
     /// Results file: written after every trial, read back to resume.
     pub results: Option<PathBuf>,
     /// Progress lines on stderr.
@@ -284,10 +295,10 @@ impl Sweep<'_> {
         let mut results = match &self.results {
             Some(p) if p.exists() => {
                 let r = Results::read(p)?;
-                if r.space != self.space || r.seed != self.seed || r.trials != self.trials {
+                if r.space != self.space || r.seed != self.seed || r.trials != self.trials || r.folds != self.folds {
                     return Err(Error::invalid(
                         "--results",
-                        format!("{} holds another search (space, --trials or --seed differ)", p.display()),
+                        format!("{} holds another search (space, --trials, --seed or --folds differ)", p.display()),
                     ));
                 }
                 if self.verbose {
@@ -300,6 +311,7 @@ impl Sweep<'_> {
                 trials: self.trials,
                 seed: self.seed,
                 rungs: vec![],
+                folds: self.folds,
                 results: vec![],
             },
         };
@@ -308,11 +320,19 @@ impl Sweep<'_> {
         let f = first.features.as_ref();
         let train_in = model_input(&self.data.train, f, self.verbose)?;
         let val_in = model_input(val, f, self.verbose)?;
-        let norm = Normalization::fit(&train_in);
-        let data = TrainData { train: &train_in, val: Some(&val_in), normalization: &norm };
+        let folds = folds::split(&train_in, &val_in, self.folds)?;
+        if self.verbose && folds.len() > 1 {
+            eprintln!(
+                "{} folds: each trial trains {} times on {} images and is scored on {} (the last fold is the validation split)",
+                folds.len(),
+                folds.len(),
+                folds[0].train.len(),
+                folds.len() * val_in.len()
+            );
+        }
 
         let mut alive: Vec<usize> = (0..trials.len()).collect();
-        let mut live: HashMap<usize, Live> = HashMap::new();
+        let mut live: HashMap<(usize, usize), Live> = HashMap::new();
         let rungs = results.rungs.clone();
         for (r, &end) in rungs.iter().enumerate() {
             let last_rung = r + 1 == rungs.len();
@@ -324,61 +344,87 @@ impl Sweep<'_> {
                 let mut rung_acc = known.map(|k| k.rung_acc.clone()).unwrap_or_default();
                 rung_acc.truncate(r);
                 let trial = &trials[id];
-                let state = match live.remove(&id) {
-                    Some(s) => s,
-                    None => {
-                        let run = trial_args(&self.base, trial).run(self.dataset)?;
-                        let cfg = run.model_config(train_in.shape, train_in.num_classes());
-                        let net = Network::new(&cfg, run.train.seed, device)?;
-                        net.fit_to_data(&train_in, &norm)?;
-                        Live { net, from: None, run }
+                // Each fold trains on to this rung's end; the trial's score is that of all folds'
+                // validation images at once.
+                let (mut preds, mut labels, mut seconds, mut epochs) = (vec![], vec![], 0.0, 0);
+                let mut trained = Vec::with_capacity(folds.len());
+                let mut diverged = None;
+                for (k, fold) in folds.iter().enumerate() {
+                    let state = match live.remove(&(id, k)) {
+                        Some(s) => s,
+                        None => {
+                            let run = trial_args(&self.base, trial).run(self.dataset)?;
+                            let cfg = run.model_config(fold.train.shape, fold.train.num_classes());
+                            let net = Network::new(&cfg, run.train.seed, device)?;
+                            net.fit_to_data(&fold.train, &fold.normalization)?;
+                            Live { net, from: None, run }
+                        }
+                    };
+                    let data =
+                        TrainData { train: &fold.train, val: Some(&fold.val), normalization: &fold.normalization };
+                    let mut kept = Kept::default();
+                    let session = Session::new().resume(state.from).hook(RungEnd { at: end, kept: &mut kept });
+                    match train::fit(&state.net, &data, &state.run.train, device, session) {
+                        Ok(report) => {
+                            let last = report.history.last().expect("an epoch was trained");
+                            epochs = last.epoch;
+                            seconds += report.history.iter().map(|h| h.seconds).sum::<f64>();
+                            preds.extend(train::predict(&state.net.model, &fold.val, &fold.normalization, device)?);
+                            labels.extend_from_slice(&fold.val.labels);
+                            let from = ResumeFrom {
+                                epoch: last.epoch,
+                                optimizer_state: kept.optimizer_state,
+                                history: kept.history,
+                                wall_seconds: kept.wall_seconds,
+                            };
+                            trained.push(Live { net: state.net, from: Some(from), run: state.run });
+                        }
+                        Err(Error::NonFiniteLoss { epoch, step, value }) => {
+                            let of = if folds.len() > 1 {
+                                format!(" (fold {} of {})", k + 1, folds.len())
+                            } else {
+                                String::new()
+                            };
+                            diverged = Some((epoch, format!("loss {value} at epoch {epoch}, step {step}{of}")));
+                            break;
+                        }
+                        Err(e) => return Err(e),
                     }
-                };
-                let mut kept = Kept::default();
-                let session = Session::new().resume(state.from).hook(RungEnd { at: end, kept: &mut kept });
-                let outcome = train::fit(&state.net, &data, &state.run.train, device, session);
-                let result = match outcome {
-                    Ok(report) => {
-                        let last = report.history.last().expect("an epoch was trained");
-                        rung_acc.extend(last.val_acc);
-                        let preds = train::predict(&state.net.model, &val_in, &norm, device)?;
-                        let val_correct = Some(Correct::new(&preds, &val_in.labels)?);
+                }
+                let result = match diverged {
+                    None => {
+                        let correct = Correct::new(&preds, &labels)?;
+                        let acc = correct.accuracy();
+                        rung_acc.push(acc);
+                        for (k, state) in trained.into_iter().enumerate() {
+                            live.insert((id, k), state);
+                        }
                         TrialResult {
                             id,
                             values: trial.clone(),
-                            val_acc: last.val_acc,
-                            epochs: last.epoch,
-                            seconds: report.history.iter().map(|h| h.seconds).sum(),
+                            val_acc: Some(acc),
+                            epochs,
+                            seconds,
                             status: if last_rung { Status::Done } else { Status::Halved },
                             rung_acc,
-                            val_correct,
+                            val_correct: Some(correct),
                         }
                     }
-                    Err(Error::NonFiniteLoss { epoch, step, value }) => TrialResult {
+                    Some((epoch, why)) => TrialResult {
                         id,
                         values: trial.clone(),
                         val_acc: None,
                         epochs: epoch,
                         seconds: 0.0,
-                        status: Status::Diverged(format!("loss {value} at epoch {epoch}, step {step}")),
+                        status: Status::Diverged(why),
                         rung_acc,
                         val_correct: None,
                     },
-                    Err(e) => return Err(e),
                 };
                 if self.verbose {
                     let acc = result.val_acc.map_or("diverged".into(), |a| format!("val acc {:.2}%", 100.0 * a));
                     let vals: Vec<String> = trial.iter().map(|(k, v)| format!("--{k} {}", fmt_value(*v))).collect();
                     eprintln!("trial {id:>3} ({}): {acc} after {} epochs", vals.join(" "), result.epochs);
-                }
-                if result.val_acc.is_some() {
-                    let from = ResumeFrom {
-                        epoch: result.epochs,
-                        optimizer_state: kept.optimizer_state,
-                        history: kept.history,
-                        wall_seconds: kept.wall_seconds,
-                    };
-                    live.insert(id, Live { net: state.net, from: Some(from), run: state.run });
                 }
                 results.upsert(result);
                 if let Some(p) = &self.results {
@@ -393,7 +439,7 @@ impl Sweep<'_> {
                     })
                     .collect();
                 alive = halving::survivors(&scores);
-                live.retain(|id, _| alive.contains(id));
+                live.retain(|(id, _), _| alive.contains(id));
                 if self.verbose {
                     eprintln!(
                         "rung {} (epoch {end}) done: {} trials go on to epoch {}",
@@ -405,7 +451,7 @@ impl Sweep<'_> {
             }
         }
         let best = results.best().map(|b| b.id).and_then(|id| {
-            live.remove(&id).map(|l| Best {
+            live.remove(&(id, folds.len() - 1)).map(|l| Best {
                 id,
                 record: l.from.and_then(|f| f.history.last().cloned()),
                 network: l.net,
@@ -451,7 +497,7 @@ pub fn plan(space: &Space, trials: usize, seed: u64, base: &str, dir: &Path) -> 
 /// search run here: each trial's values read back from its recorded configuration, its
 /// validation accuracy from its last epoch.
 pub fn collect(space: &Space, dir: &Path) -> Result<Results> {
-    let mut results = Results { space: space.clone(), ..Default::default() };
+    let mut results = Results { space: space.clone(), folds: 1, ..Default::default() };
     let entries = std::fs::read_dir(dir).map_err(|e| Error::invalid("--collect", format!("{}: {e}", dir.display())))?;
     for entry in entries {
         let path = entry?.path();
