@@ -64,7 +64,11 @@ fn a_tiny_search_halves_resumes_and_saves_its_best() {
             assert!((p.diff - (t.val_acc.unwrap() - best_trial.val_acc.unwrap())).abs() < 1e-9);
         }
     }
-    assert!(out.stdout.contains("vs best") && out.stdout.contains("validation split does not tell"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("vs best") && out.stdout.contains("100 validation images do not tell"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.lines().skip(1).any(|l| l.trim_start().starts_with(&format!("{} ", best_trial.id))));
     // The best trial's model, with the search in its metadata.
     let meta = kindling::checkpoint::read_meta(&best).unwrap();

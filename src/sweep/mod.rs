@@ -160,8 +160,8 @@ impl Results {
             let close = against.iter().filter(|(&id, p)| Some(id) != best_id && p.within(2.0)).count();
             s += &format!(
                 "vs best: difference from the best trial's accuracy on the same {n} validation images, ± its paired \
-                 standard error.\n{close} other finished trial(s) within 2 standard errors of the best: this \
-                 validation split does not tell them apart from it.\n"
+                 standard error.\n{close} other finished trial(s) within 2 standard errors of the best: these \
+                 {n} validation images do not tell them apart from it.\n"
             );
         }
         s
