@@ -19,16 +19,21 @@ pub struct SearchAxis<'a> {
 /// Draws trials (`values[i]` along `x` and, when given, `y`; `acc[i]` their validation accuracy,
 /// `None` for a diverged trial, drawn as a grey cross) to `path`, 800 × 585 pixels. With two axes
 /// each dot's colour runs from dark blue (the worst accuracy) to yellow (the best), the best
-/// trial ringed; with one, accuracy is the y axis.
+/// trial ringed in black and those its validation images do not tell apart from it (`tied[i]`)
+/// in grey; with one axis, accuracy is the y axis.
 pub fn search_plot(
     path: &Path,
     title: &str,
     axes: (SearchAxis, Option<SearchAxis>),
     values: &[(f64, f64)],
     acc: &[Option<f64>],
+    tied: &[bool],
 ) -> Result<()> {
-    if values.len() != acc.len() || values.is_empty() {
-        return Err(Error::invalid("trials", format!("{} values for {} accuracies", values.len(), acc.len())));
+    if values.len() != acc.len() || values.len() != tied.len() || values.is_empty() {
+        return Err(Error::invalid(
+            "trials",
+            format!("{} values for {} accuracies and {} ties", values.len(), acc.len(), tied.len()),
+        ));
     }
     let (xa, ya) = axes;
     let to = |v: f64, log: bool| if log { v.max(f64::MIN_POSITIVE).log10() } else { v };
@@ -112,14 +117,22 @@ pub fn search_plot(
                     chart.draw_series(std::iter::once(Circle::new((x, y), 6, color.filled()))).drawn()?;
                     if Some(i) == best {
                         chart.draw_series(std::iter::once(Circle::new((x, y), 10, BLACK.stroke_width(2)))).drawn()?;
+                    } else if tied[i] {
+                        let grey = RGBColor(120, 120, 120).stroke_width(2);
+                        chart.draw_series(std::iter::once(Circle::new((x, y), 10, grey))).drawn()?;
                     }
                 }
             }
         }
         if ya.is_some() && hi_acc.is_finite() {
             let style = (FAMILY, 13).into_font().color(&BLACK);
+            let rings = if tied.iter().any(|&t| t) {
+                "rings: best (black), within 2 s.e. of it (grey)"
+            } else {
+                "ringed: best"
+            };
             let text = format!(
-                "colour: validation accuracy, {:.1}% (dark) to {:.1}% (yellow); ringed: best; x: diverged",
+                "colour: validation accuracy, {:.1}% (dark) to {:.1}% (yellow); {rings}; x: diverged",
                 100.0 * lo_acc,
                 100.0 * hi_acc
             );
@@ -155,12 +168,14 @@ mod tests {
         let lr = SearchAxis { name: "lr", log: true };
         let reg = SearchAxis { name: "reg", log: true };
         let path = out("search-2d");
-        search_plot(&path, "search", (lr, Some(reg)), &values, &acc).unwrap();
+        let tied = [false, false, false, true];
+        search_plot(&path, "search", (lr, Some(reg)), &values, &acc, &tied).unwrap();
         check_png(&path, Some((800, 585)));
         let path = out("search-1d");
-        search_plot(&path, "search", (lr, None), &values, &acc).unwrap();
+        search_plot(&path, "search", (lr, None), &values, &acc, &tied).unwrap();
         check_png(&path, Some((800, 585)));
-        assert!(search_plot(&path, "x", (lr, None), &values, &acc[..2]).is_err());
+        assert!(search_plot(&path, "x", (lr, None), &values, &acc[..2], &tied[..2]).is_err());
+        assert!(search_plot(&path, "x", (lr, None), &values, &acc, &tied[..2]).is_err());
     }
 
     #[test]

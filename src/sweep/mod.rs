@@ -125,14 +125,18 @@ impl Results {
             .collect()
     }
 
+    /// [`Results::against_best`] for the trials that have a comparison, by id.
+    fn against_best_by_id(&self) -> HashMap<usize, paired::Paired> {
+        self.against_best().into_iter().filter_map(|(id, p)| p.map(|p| (id, p))).collect()
+    }
+
     /// The table `sweep` prints: one row per trial, best first, with each finished trial's
     /// difference from the best and its paired standard error, and a last line saying how many
     /// the validation split cannot tell from the best.
     pub fn table(&self) -> String {
         let names: Vec<&str> = self.space.axes.iter().map(|a| a.name.as_str()).collect();
         let best_id = self.best().map(|b| b.id);
-        let against: HashMap<usize, paired::Paired> =
-            self.against_best().into_iter().filter_map(|(id, p)| p.map(|p| (id, p))).collect();
+        let against = self.against_best_by_id();
         let mut s = format!("{:>5}", "trial");
         for n in &names {
             s += &format!(" {n:>14}");
@@ -556,7 +560,7 @@ pub fn collect(space: &Space, dir: &Path) -> Result<Results> {
 
 impl Results {
     /// Draws validation accuracy over the first two searched axes (over the first one, when
-    /// only one is searched) to `path`.
+    /// only one is searched) to `path`, ringing the trials within 2 standard errors of the best.
     pub fn plot(&self, path: &Path, title: &str) -> Result<()> {
         use crate::plot::SearchAxis;
         let axes: Vec<SearchAxis> =
@@ -568,6 +572,8 @@ impl Results {
         let values: Vec<(f64, f64)> =
             self.results.iter().map(|r| (r.values[x.name], y.map_or(0.0, |y| r.values[y.name]))).collect();
         let acc: Vec<Option<f64>> = self.results.iter().map(|r| r.val_acc).collect();
-        crate::plot::search_plot(path, title, (x, y), &values, &acc)
+        let against = self.against_best_by_id();
+        let tied: Vec<bool> = self.results.iter().map(|r| against.get(&r.id).is_some_and(|p| p.within(2.0))).collect();
+        crate::plot::search_plot(path, title, (x, y), &values, &acc, &tied)
     }
 }
