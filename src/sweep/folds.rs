@@ -28,16 +28,16 @@ pub fn parts(n: usize, v: usize, k: usize) -> Option<Vec<(usize, usize)>> {
 }
 
 /// The folds of `train` and `val` pooled (training images first): `k` parts the size of `val`,
-/// the last one `val` itself; one fold, the splits as they are, when `k` is 1.
-pub fn split(train: &Dataset, val: &Dataset, k: usize) -> Result<Vec<Fold>> {
+/// the last one `val` itself; one fold, the splits as they are (not copied), when `k` is 1.
+pub fn split(train: Dataset, val: Dataset, k: usize) -> Result<Vec<Fold>> {
     if k == 0 {
         return Err(Error::invalid("--folds", "give 1 (the validation split as it is) or more"));
     }
     if k == 1 {
-        let normalization = Normalization::fit(train);
-        return Ok(vec![Fold { train: train.clone(), val: val.clone(), normalization }]);
+        let normalization = Normalization::fit(&train);
+        return Ok(vec![Fold { train, val, normalization }]);
     }
-    let pooled = train.concat(val)?;
+    let pooled = train.concat(&val)?;
     let (n, v) = (pooled.len(), val.len());
     let parts = parts(n, v, k).ok_or_else(|| {
         Error::invalid(
@@ -80,7 +80,7 @@ mod tests {
         assert_eq!(parts(10, 0, 2), None);
         let train = numbered("t", 0, 30);
         let val = numbered("t", 30, 10);
-        let folds = split(&train, &val, 4).unwrap();
+        let folds = split(train.clone(), val.clone(), 4).unwrap();
         assert_eq!(folds.len(), 4);
         let mut seen: Vec<u8> = folds.iter().flat_map(|f| f.val.labels.clone()).collect();
         seen.sort();
@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(folds[3].val.labels, val.labels, "the last part is the validation split");
         assert_eq!(folds[3].train.labels, train.labels);
         // One fold: the splits as given.
-        let one = split(&train, &val, 1).unwrap();
+        let one = split(train.clone(), val.clone(), 1).unwrap();
         assert_eq!(
             (one[0].train.labels.clone(), one[0].val.labels.clone()),
             (train.labels.clone(), val.labels.clone())
@@ -103,11 +103,11 @@ mod tests {
     fn bad_fold_counts_and_mismatched_splits_are_refused() {
         let train = numbered("t", 0, 6);
         let val = numbered("t", 6, 2);
-        assert!(split(&train, &val, 0).is_err());
-        assert!(split(&train, &val, 5).is_err(), "5 parts of 2 images from 8");
-        assert_eq!(split(&train, &val, 4).unwrap().len(), 4);
+        assert!(split(train.clone(), val.clone(), 0).is_err());
+        assert!(split(train.clone(), val.clone(), 5).is_err(), "5 parts of 2 images from 8");
+        assert_eq!(split(train.clone(), val.clone(), 4).unwrap().len(), 4);
         let other =
             Dataset::new("o", Pixels::U8(vec![0; 8]), vec![0, 1], [1, 2, 2], vec!["a".into(), "b".into()]).unwrap();
-        assert!(split(&train, &other, 2).is_err());
+        assert!(split(train, other, 2).is_err());
     }
 }

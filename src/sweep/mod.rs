@@ -324,14 +324,14 @@ impl Sweep<'_> {
         let f = first.features.as_ref();
         let train_in = model_input(&self.data.train, f, self.verbose)?;
         let val_in = model_input(val, f, self.verbose)?;
-        let folds = folds::split(&train_in, &val_in, self.folds)?;
+        let folds = folds::split(train_in, val_in, self.folds)?;
         if self.verbose && folds.len() > 1 {
             eprintln!(
                 "{} folds: each trial trains {} times on {} images and is scored on {} (the last fold is the validation split)",
                 folds.len(),
                 folds.len(),
                 folds[0].train.len(),
-                folds.len() * val_in.len()
+                folds.iter().map(|f| f.val.len()).sum::<usize>()
             );
         }
 
