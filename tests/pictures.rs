@@ -35,7 +35,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     let save = dir.join("m.safetensors");
     let report = run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     // Curves from the real history.
-    if font_or_skip() {
+    if require_font() {
         let curves = dir.join("curves.png");
         kindling::plot::training_curves(&curves, &report.history).unwrap();
         check_png(&curves, None);
@@ -43,7 +43,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
 }
 
-fn font_or_skip() -> bool {
+fn require_font() -> bool {
     let probe = std::env::temp_dir().join(format!("kindling-font-probe-{}.png", std::process::id()));
     match kindling::plot::line_plot(&probe, "t", "x", "y", &[("a".into(), vec![(0.0, 0.0), (1.0, 1.0)])], false) {
         Ok(()) => true,
@@ -79,7 +79,7 @@ fn linear_templates_differ_between_classes_and_draw() {
         }
     }
     assert!(first_layer_images(&ck, What::Filters).is_err(), "a linear model has no filters");
-    if font_or_skip() {
+    if require_font() {
         let out = dir.join("templates.png");
         kindling::plot::image_grid(&out, &images, shape, &labels, 5, 2).unwrap();
         check_png(&out, None);
@@ -92,7 +92,7 @@ fn cnn_filters_and_evaluation_pictures() {
     let ck = trained(ModelKind::Cnn, &dir);
     let (filters, shape, _) = first_layer_images(&ck, What::Filters).unwrap();
     assert_eq!((filters.len(), shape), (8, [3, 5, 5]));
-    if !font_or_skip() {
+    if !require_font() {
         return;
     }
     let grid = dir.join("filters.png");
