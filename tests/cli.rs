@@ -38,6 +38,10 @@ fn train_flags_reach_the_checkpoint() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "no CIFAR-10 files there");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cifar = dir.join("cifar-10-batches-bin");
+    assert!(err.contains(&format!("cifar10 (training split) not found in {}", cifar.display())), "{err}");
+    assert!(err.contains("--data-dir DIR") && !err.contains("panicked"), "{err}");
 }
 
 /// An example binary without `$KINDLING_DATA`, as a user without the data sets runs it.
