@@ -15,14 +15,16 @@
 //! Absent means a missing file or program, never an error: a file that is there but fails to
 //! parse fails the test. A skip prints `SKIPPED <test>: <reason>` where `cargo test` shows it;
 //! with `KINDLING_REQUIRE_ALL=1` (CI) it panics instead. For anything else a test needs, wrap
-//! the check in [`require`] (`require(found, || reason)`) or call [`skip`]. The rules live in
+//! the check in [`require`] (`require(found, || reason)`) or call [`skip`]; for a part that cannot
+//! run on this machine whatever is installed (a CPU feature), [`not_run`] says so without failing.
+//! The rules live in
 //! `require.rs`, which the library's unit tests share (`crate::require`).
 #![allow(dead_code)] // each test file uses its own subset
 
 mod require;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use require::{
-    program, require, require_all, require_chromium, require_data, require_fashion_mnist, skip, Browser, REQUIRE_ALL,
+    not_run, program, require, require_all, require_chromium, require_data, require_fashion_mnist, skip, Browser, REQUIRE_ALL,
 };
 
 use std::path::{Path, PathBuf};

@@ -46,6 +46,14 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
 
+/// Says in the test output (past the harness's capture) that a part of the calling test did not
+/// run here, for what no install can provide (an instruction set the CPU lacks): prints
+/// `NOT RUN <test>: <what>`, and never fails, whatever `KINDLING_REQUIRE_ALL` says.
+pub fn not_run(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOT RUN {}: {what}", test_name());
+}
+
 /// `found`, or (when it is `None`) [`skip`] with the reason `missing()` gives and `None`.
 pub fn require<T>(found: Option<T>, missing: impl FnOnce() -> String) -> Option<T> {
     if found.is_none() {
