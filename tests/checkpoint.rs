@@ -136,7 +136,10 @@ fn bad_checkpoints_are_clear_errors() {
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
     let err = checkpoint::load(&cut, &common::dev()).err().unwrap().to_string();
-    assert!(err.contains("cut.safetensors") && err.contains("file not fully covered") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("cut.safetensors") && err.contains("file not fully covered") && err.contains("truncated"),
+        "{err}"
+    );
 
     let err = checkpoint::load(&dir, &common::dev()).err().unwrap().to_string();
     assert!(err.contains("directory"), "{err}");

@@ -137,7 +137,9 @@ fn check(c: &Case, o: &Outcome) -> Result<(), String> {
         (Some(words), false) if !o.stderr.contains("Error: ") => {
             Err(format!("failed without an error message (it should say '{words}'): {said}"))
         }
-        (Some(words), false) if !o.stderr.contains(words.as_str()) => Err(format!("the message lacks '{words}': {said}")),
+        (Some(words), false) if !o.stderr.contains(words.as_str()) => {
+            Err(format!("the message lacks '{words}': {said}"))
+        }
         (Some(_), false) => Ok(()),
     }
 }
@@ -235,7 +237,9 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
                 ("features-cnn", _) => refused(label, cmd, "a CNN reads images, and hand-made features are a vector"),
                 ("cnn", true) => refused(label, cmd, "spiral is a set of 2-D points, not images"),
                 ("recipe", true) => refused(label, cmd, "airbench94 trains a CNN on images; spiral is 2-D points"),
-                ("features-mlp", true) => refused(label, cmd, "HOG needs grayscale (1-channel) or RGB (3-channel) images"),
+                ("features-mlp", true) => {
+                    refused(label, cmd, "HOG needs grayscale (1-channel) or RGB (3-channel) images")
+                }
                 _ => success(label, cmd),
             });
         }

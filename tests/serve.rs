@@ -173,8 +173,12 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     // models run one after the other), and the CNN's is no less than a twentieth of what one
     // classification takes here, measured in this process (best of three).
     let times: Vec<f64> = results.iter().map(|x| x["ms"].as_f64().unwrap()).collect();
-    assert!(times.iter().all(|&t| t > 0.0) && times.iter().sum::<f64>() <= round_trip_ms, "{times:?}, {round_trip_ms} ms");
-    let classifier = kindling::Classifier::load(weights_dir().join("cifar10-cnn.safetensors"), &candle_core::Device::Cpu).unwrap();
+    assert!(
+        times.iter().all(|&t| t > 0.0) && times.iter().sum::<f64>() <= round_trip_ms,
+        "{times:?}, {round_trip_ms} ms"
+    );
+    let classifier =
+        kindling::Classifier::load(weights_dir().join("cifar10-cnn.safetensors"), &candle_core::Device::Cpu).unwrap();
     let img = image::open(&file).unwrap();
     let here_ms = (0..3)
         .map(|_| {

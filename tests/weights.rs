@@ -226,8 +226,11 @@ fn shipped_weights_score_exactly_what_they_record() {
                 (ds, recorded.round() as usize, eval.split.clone())
             } else {
                 let (images, correct) = row.subset.unwrap_or_else(|| {
-                    panic!("{name}: {n} of its {} images are re-scored; its row in {TABLE} must say \
-                            '{SUBSET_NOTE}{n} test images: M right' (M from `evaluate --test-size {n}`)", eval.images)
+                    panic!(
+                        "{name}: {n} of its {} images are re-scored; its row in {TABLE} must say \
+                            '{SUBSET_NOTE}{n} test images: M right' (M from `evaluate --test-size {n}`)",
+                        eval.images
+                    )
                 });
                 assert_eq!((eval.split.as_str(), images), ("test", n), "{name}: the subset note names other images");
                 (ds.take(n), correct, format!("the first {n} of {} images of {}", eval.images, eval.split))

@@ -118,11 +118,11 @@ mod tests {
         let size = ((left + 520 + 24).max(text_width(title, 18.0) + 24), top + 520 + 8 + label_w + 30);
         let img = check_png(&path, size);
         // Each cell filled with the shade of its share of the row: the diagonal dark, the rest pale.
-        for r in 0..10 {
-            let total: usize = counts[r].iter().sum();
-            for c in 0..10 {
+        for (r, row) in counts.iter().enumerate() {
+            let total: usize = row.iter().sum();
+            for (c, &k) in row.iter().enumerate() {
                 let (x, y) = (left + c as u32 * 52, top + r as u32 * 52);
-                let n = count(&img, rgb(shade(counts[r][c] as f64 / total as f64)), x..x + 52, y..y + 52);
+                let n = count(&img, rgb(shade(k as f64 / total as f64)), x..x + 52, y..y + 52);
                 assert!(n > 52 * 52 / 2, "cell ({r}, {c}): {n} pixels of its shade");
             }
         }

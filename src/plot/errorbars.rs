@@ -144,7 +144,10 @@ mod tests {
         assert!(left > right + 20.0, "mean line at row {left:.0} on the left, {right:.0} on the right");
         // The folds' dots, drawn at 70% over white.
         let dot = lighten(lighten(class_color(1), 0.2), 0.3);
-        assert!(img.pixels().filter(|p| p.0.iter().zip([dot.0, dot.1, dot.2]).all(|(a, b)| a.abs_diff(b) <= 2)).count() > 100);
+        assert!(
+            img.pixels().filter(|p| p.0.iter().zip([dot.0, dot.1, dot.2]).all(|(a, b)| a.abs_diff(b) <= 2)).count()
+                > 100
+        );
         assert!(errorbar_plot(&path, "t", "x", "y", &[], &folds).is_err());
     }
 }

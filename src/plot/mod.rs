@@ -439,11 +439,11 @@ pub(crate) mod testing {
 
     /// The mean row of the pixels of colour `c` in columns `xs` (`None`: there are none).
     pub fn mean_row(img: &RgbImage, c: Rgb<u8>, xs: Range<u32>) -> Option<f64> {
-        let rows: Vec<u32> =
-            (0..img.height()).flat_map(|y| xs.clone().filter(move |&x| x < img.width()).map(move |x| (x, y)))
-                .filter(|&(x, y)| *img.get_pixel(x, y) == c)
-                .map(|(_, y)| y)
-                .collect();
+        let rows: Vec<u32> = (0..img.height())
+            .flat_map(|y| xs.clone().filter(move |&x| x < img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| *img.get_pixel(x, y) == c)
+            .map(|(_, y)| y)
+            .collect();
         (!rows.is_empty()).then(|| rows.iter().map(|&y| y as f64).sum::<f64>() / rows.len() as f64)
     }
 
@@ -451,9 +451,8 @@ pub(crate) mod testing {
     pub fn centre(img: &RgbImage, c: Rgb<u8>) -> Option<(f64, f64)> {
         let at: Vec<(u32, u32)> = img.enumerate_pixels().filter(|(_, _, p)| **p == c).map(|(x, y, _)| (x, y)).collect();
         let n = at.len() as f64;
-        (!at.is_empty()).then(|| {
-            (at.iter().map(|p| p.0 as f64).sum::<f64>() / n, at.iter().map(|p| p.1 as f64).sum::<f64>() / n)
-        })
+        (!at.is_empty())
+            .then(|| (at.iter().map(|p| p.0 as f64).sum::<f64>() / n, at.iter().map(|p| p.1 as f64).sum::<f64>() / n))
     }
 
     /// Asserts that `img` shows `image` (`shape`, CHW) scaled `scale` times, as [`super::tile`]

@@ -125,7 +125,8 @@ mod tests {
                 })
                 .count()
             };
-            let (green, red) = (caption(|r, g, b| g > r + 40 && g > b + 40), caption(|r, g, b| r > g + 80 && r > b + 80));
+            let (green, red) =
+                (caption(|r, g, b| g > r + 40 && g > b + 40), caption(|r, g, b| r > g + 80 && r > b + 80));
             let (ink, none) = if wrong { (red, green) } else { (green, red) };
             assert!(ink > 20 && none == 0, "image {i}'s caption: {green} green pixels, {red} red");
             let frame = count(&img, rgb(WRONG), x..x + 108, y..y + 56);

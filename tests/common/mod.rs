@@ -24,7 +24,8 @@
 mod require;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use require::{
-    not_run, program, require, require_all, require_chromium, require_data, require_fashion_mnist, skip, Browser, REQUIRE_ALL,
+    not_run, program, require, require_all, require_chromium, require_data, require_fashion_mnist, skip, Browser,
+    REQUIRE_ALL,
 };
 
 use std::path::{Path, PathBuf};

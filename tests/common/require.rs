@@ -80,8 +80,14 @@ const IDX_FILES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// CIFAR-10's binary batches.
-const CIFAR10_FILES: [&str; 6] =
-    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"];
+const CIFAR10_FILES: [&str; 6] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+    "test_batch.bin",
+];
 
 /// Debian's `dataset-fashion-mnist` folder (the crate searches it too).
 const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
