@@ -222,7 +222,7 @@ fn conv2d_gradients_match_candle_on_square_shapes() -> Result<()> {
 /// `(input channels, output channels, side)` from the network's own shapes.
 fn airbench94_convs() -> Vec<(usize, usize, usize)> {
     use kindling::models::ModelConfig;
-    let ModelConfig::Cnn(cfg) = kindling::recipe::Recipe::Airbench94.model_config([3, 32, 32], 10) else {
+    let ModelConfig::Cnn(cfg) = kindling::presets::recipe::Recipe::Airbench94.model_config([3, 32, 32], 10) else {
         panic!("airbench94 is a CNN")
     };
     let shapes = cfg.shapes().unwrap(); // shapes[i]: block i's input (after the 2×2 whitening)

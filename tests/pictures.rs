@@ -8,16 +8,16 @@ mod common;
 
 use candle_core::Device;
 use image::{Rgb, RgbImage};
-use kindling::cli::DataArgs;
+use kindling::app::cli::DataArgs;
+use kindling::app::run::{self, Run};
+use kindling::app::visualize::{first_layer_images, What};
 use kindling::data::DatasetName;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::run::{self, Run};
 use kindling::tta::Tta;
-use kindling::visualize::{first_layer_images, What};
 use std::path::Path;
 
-/// The space around each tile of an image grid (`kindling::plot`'s documented `+ 8` per cell).
+/// The space around each tile of an image grid (`kindling::app::plot`'s documented `+ 8` per cell).
 const PAD: u32 = 4;
 /// The first series' colour in every line plot (matplotlib's first "tab10" colour).
 const FIRST_SERIES: Rgb<u8> = Rgb([31, 119, 180]);
@@ -34,9 +34,9 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     }
     .prepare(DatasetName::Shapes)
     .unwrap();
-    let mut cfg = kindling::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
+    let mut cfg = kindling::presets::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
     cfg.epochs = 3;
-    let mut options = kindling::defaults::model_options(DatasetName::Shapes, kind);
+    let mut options = kindling::presets::defaults::model_options(DatasetName::Shapes, kind);
     options.channels = vec![8, 8];
     options.hidden = vec![16];
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg, recipe: None };
@@ -45,7 +45,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     // Curves from the real history: 1100 × 450, the training series in both panels.
     if common::require_font() {
         let curves = dir.join("curves.png");
-        kindling::plot::training_curves(&curves, &report.history).unwrap();
+        kindling::app::plot::training_curves(&curves, &report.history).unwrap();
         let img = check_png(&curves, (1100, 450));
         assert!(count(&img, FIRST_SERIES, 0..550) > 100 && count(&img, FIRST_SERIES, 550..1100) > 100);
     }
@@ -65,11 +65,11 @@ fn count(img: &RgbImage, c: Rgb<u8>, xs: std::ops::Range<u32>) -> usize {
 }
 
 /// Asserts that `img` shows each of `images` (`shape`, CHW) enlarged `scale` times, min-max scaled
-/// on its own ([`kindling::plot::tile_image`]), in cells `cell` pixels apart, `cols` a row.
+/// on its own ([`kindling::app::plot::tile_image`]), in cells `cell` pixels apart, `cols` a row.
 fn assert_shows_grid(img: &RgbImage, images: &[Vec<f32>], shape: [usize; 3], scale: u32, cols: u32, cell: (u32, u32)) {
     for (i, image) in images.iter().enumerate() {
         let (x0, y0) = ((i as u32 % cols) * cell.0 + PAD, (i as u32 / cols) * cell.1 + PAD);
-        let small = kindling::plot::tile_image(image, shape);
+        let small = kindling::app::plot::tile_image(image, shape);
         for (x, y, p) in small.enumerate_pixels() {
             for (dx, dy) in [(0, 0), (scale - 1, scale - 1)] {
                 assert_eq!(img.get_pixel(x0 + x * scale + dx, y0 + y * scale + dy), p, "image {i}, pixel ({x}, {y})");
@@ -94,7 +94,7 @@ fn linear_templates_differ_between_classes_and_draw() {
     assert!(first_layer_images(&ck, What::Filters).is_err(), "a linear model has no filters");
     if common::require_font() {
         let out = dir.join("templates.png");
-        kindling::plot::image_grid(&out, &images, shape, &labels, 5, 2).unwrap();
+        kindling::app::plot::image_grid(&out, &images, shape, &labels, 5, 2).unwrap();
         // 5 columns of 32·2 + 8, 2 rows of 32·2 + 8 + 16 (the class name).
         let img = check_png(&out, (5 * 72, 2 * 88));
         assert_shows_grid(&img, &images, shape, 2, 5, (72, 88));
@@ -111,14 +111,14 @@ fn cnn_filters_and_evaluation_pictures() {
         return;
     }
     let grid = dir.join("filters.png");
-    kindling::plot::image_grid(&grid, &filters, shape, &[], 4, 8).unwrap();
+    kindling::app::plot::image_grid(&grid, &filters, shape, &[], 4, 8).unwrap();
     // 4 columns of 5·8 + 8, 2 rows of 5·8 + 8 (no captions).
     let img = check_png(&grid, (4 * 48, 2 * 48));
     assert_shows_grid(&img, &filters, shape, 8, 4, (48, 48));
 
     let test = kindling::data::shapes::generate(kindling::data::Split::Test, 50);
-    let report = kindling::evaluate::score(&ck, &test, &Device::Cpu, Tta::Flip).unwrap();
-    let files = kindling::visualize::evaluation_pictures(&ck, &test, &report, &dir, "eval", &Device::Cpu).unwrap();
+    let report = kindling::app::report::score(&ck, &test, &Device::Cpu, Tta::Flip).unwrap();
+    let files = kindling::app::visualize::evaluation_pictures(&ck, &test, &report, &dir, "eval", &Device::Cpu).unwrap();
     assert_eq!(files.len(), 2);
     // The confusion matrix: ten cells of 52 pixels, the class names' width (label_w) left of and
     // under them; each cell shaded by its share of the row, white (0) to dark blue (1).

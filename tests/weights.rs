@@ -11,8 +11,8 @@
 //! the first images of its split only, to keep CI fast, and matched to that subset's own count,
 //! recorded in its row of the table (`CI re-scores its first N test images: M right`).
 
+use kindling::app::cli::DataArgs;
 use kindling::checkpoint::{self, CheckpointMeta};
-use kindling::cli::DataArgs;
 use kindling::data::DatasetName;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -236,7 +236,7 @@ fn shipped_weights_score_exactly_what_they_record() {
                 (ds.take(n), correct, format!("the first {n} of {} images of {}", eval.images, eval.split))
             };
             let start = std::time::Instant::now();
-            let report = kindling::evaluate::score(&ck, &ds, &candle_core::Device::Cpu, eval.tta).unwrap();
+            let report = kindling::app::report::score(&ck, &ds, &candle_core::Device::Cpu, eval.tta).unwrap();
             let got: usize = (0..report.confusion.counts.len()).map(|k| report.confusion.counts[k][k]).sum();
             // Past the harness's capture: CI's log shows every re-evaluation.
             use std::io::Write;

@@ -32,10 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Whether pictures can be drawn: a TrueType font is found (`$KINDLING_FONT`, else the system's
-/// DejaVu Sans and others, see `kindling::plot`). Skips (see [`require`]) when there is none;
+/// DejaVu Sans and others, see `kindling::app::plot`). Skips (see [`require`]) when there is none;
 /// a font that is there but does not load fails the drawing, and with it the test.
 pub fn require_font() -> bool {
-    match kindling::plot::font_file() {
+    match kindling::app::plot::font_file() {
         Ok(_) => true,
         Err(e) => {
             skip(&format!("needs a TrueType font to draw text: {e}"));
@@ -103,10 +103,10 @@ pub fn run(cmd: &mut Command) -> Outcome {
 
 /// The device tests run on: the CPU, or the GPU in a `--features cuda` build.
 pub fn dev() -> candle_core::Device {
-    kindling::device::test_device()
+    kindling::app::device::test_device()
 }
 
 /// A run's output that writes `save` and prints nothing.
-pub fn quiet(save: impl Into<PathBuf>) -> kindling::run::Output {
-    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
+pub fn quiet(save: impl Into<PathBuf>) -> kindling::app::run::Output {
+    kindling::app::run::Output { save: save.into(), command: "test".into(), verbose: false }
 }

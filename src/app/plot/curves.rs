@@ -191,7 +191,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, count, count_all, mean_row, out, require_font, rgb};
+    use crate::app::plot::testing::{check_png, count, count_all, mean_row, out, require_font, rgb};
 
     fn record(epoch: usize, val: Option<f64>) -> EpochRecord {
         EpochRecord {

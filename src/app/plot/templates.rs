@@ -88,7 +88,7 @@ pub(crate) fn frame(canvas: &mut image::RgbImage, x: u32, y: u32, w: u32, h: u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{assert_shows_tile, check_png, out, require_font};
+    use crate::app::plot::testing::{assert_shows_tile, check_png, out, require_font};
 
     #[test]
     fn rgb_templates_with_labels() {

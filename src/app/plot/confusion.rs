@@ -93,8 +93,8 @@ fn shade(share: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, count, out, require_font, rgb};
-    use crate::plot::text_width;
+    use crate::app::plot::testing::{check_png, count, out, require_font, rgb};
+    use crate::app::plot::text_width;
 
     #[test]
     fn ten_class_heatmap() {

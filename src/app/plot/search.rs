@@ -156,7 +156,7 @@ fn ramp(t: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{centre, check_png, count_all, out, require_font, rgb};
+    use crate::app::plot::testing::{centre, check_png, count_all, out, require_font, rgb};
 
     #[test]
     fn two_axes_and_one() {

@@ -117,8 +117,8 @@ fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, mean_row, out, require_font, rgb};
-    use crate::plot::{class_color, lighten};
+    use crate::app::plot::testing::{check_png, mean_row, out, require_font, rgb};
+    use crate::app::plot::{class_color, lighten};
 
     #[test]
     fn knn_cross_validation() {

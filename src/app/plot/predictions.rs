@@ -92,7 +92,7 @@ pub fn prediction_grid(path: &Path, p: &Predictions, cols: usize, scale: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{assert_shows_tile, check_png, count, out, require_font, rgb};
+    use crate::app::plot::testing::{assert_shows_tile, check_png, count, out, require_font, rgb};
 
     #[test]
     fn right_and_wrong_predictions() {
