@@ -13,6 +13,7 @@
 
 pub mod augment;
 pub mod cifar10;
+pub mod folds;
 pub mod hub;
 pub mod idx;
 pub mod normalize;

@@ -408,7 +408,7 @@ impl ModuleT for Cnn {
         let n = self.fcs.len();
         for (j, fc) in self.fcs.iter().enumerate() {
             if train && self.cfg.dropout > 0.0 {
-                h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
+                h = crate::ops::dropout::dropout(&h, self.cfg.dropout)?;
             }
             h = ops::linear_layer(&h, fc)?;
             if j + 1 < n {

@@ -132,7 +132,7 @@ impl ModuleT for Mlp {
                 None => self.cfg.activation.forward(&h)?,
             }; // [B, width]
             if train && self.cfg.dropout > 0.0 {
-                h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
+                h = crate::ops::dropout::dropout(&h, self.cfg.dropout)?;
             }
         }
         Ok(h)
