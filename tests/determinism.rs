@@ -30,11 +30,11 @@ fn same_every_time<T: PartialEq>(what: &str, f: impl Fn() -> T) {
 
 #[test]
 fn batch_norm_sums_do_not_depend_on_scheduling() {
-    // 256 rows of 16 channels × 8×8: many blocks of rows, summed across the pool.
-    let xs = Var::from_tensor(&random(&[256, 16, 8, 8], 1)).unwrap();
+    // 1024 rows of 16 channels × 8×8: many blocks of rows, summed across the pool.
+    let xs = Var::from_tensor(&random(&[1024, 16, 8, 8], 1)).unwrap();
     let gamma = Var::from_tensor(&(random(&[16], 2) + 1.0).unwrap()).unwrap();
     let beta = Var::from_tensor(&random(&[16], 3)).unwrap();
-    let gy = random(&[256, 16, 8, 8], 4);
+    let gy = random(&[1024, 16, 8, 8], 4);
     same_every_time("batch norm", || {
         let (ys, mean, var) = kindling::ops::batch_norm_train(&xs, &gamma, &beta, 1e-5).unwrap();
         let grads = (ys * &gy).unwrap().sum_all().unwrap().backward().unwrap();
@@ -46,10 +46,10 @@ fn batch_norm_sums_do_not_depend_on_scheduling() {
 #[test]
 fn convolution_gradients_do_not_depend_on_scheduling() {
     // 3×3, stride 1, padding 1, 16 channels in and out: the Winograd kernels' case.
-    let xs = random(&[64, 16, 12, 12], 5);
+    let xs = random(&[512, 16, 12, 12], 5);
     let w = Var::from_tensor(&(random(&[16, 16, 3, 3], 6) * 0.1).unwrap()).unwrap();
     let b = Var::zeros(16, DType::F32, &Device::Cpu).unwrap();
-    let gy = random(&[64, 16, 12, 12], 7);
+    let gy = random(&[512, 16, 12, 12], 7);
     for algorithm in [kindling::ops::Algorithm::Auto, kindling::ops::Algorithm::Im2col] {
         same_every_time(&format!("{algorithm:?} convolution"), || {
             let ys = kindling::ops::conv2d_with(&xs, &w, &b, 1, 1, algorithm).unwrap();
@@ -66,7 +66,8 @@ fn the_whitening_moment_does_not_depend_on_scheduling() {
     let n = 300;
     let pixels: Vec<u8> = (0..n * 3 * 8 * 8).map(|_| rng.random()).collect();
     let classes = vec!["a".to_string(), "b".to_string()];
-    let ds = Dataset::new("w", Pixels::U8(pixels), (0..n).map(|i| (i % 2) as u8).collect(), [3, 8, 8], classes).unwrap();
+    let ds =
+        Dataset::new("w", Pixels::U8(pixels), (0..n).map(|i| (i % 2) as u8).collect(), [3, 8, 8], classes).unwrap();
     let norm = Normalization::fit(&ds);
     let whitening = kindling::models::whiten::Whitening { kernel: 2, eps: 5e-4, images: n };
     same_every_time("whitening moment", || {

@@ -82,9 +82,8 @@ fn cross_validation_prefers_a_sensible_k() {
         rows.push(vec![c as f32 * 4.0 + rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]);
         labels.push(if rng.random_range(0..10) == 0 { 1 - c } else { c });
     }
-    let cv =
-        cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, 0, &indicatif::ProgressBar::hidden())
-            .unwrap();
+    let cv = cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, 0, &indicatif::ProgressBar::hidden())
+        .unwrap();
     assert_eq!(cv.fold_acc[0].len(), 5);
     let s = cv.summary();
     assert!(s[1].1 > s[0].1, "k=15 should beat k=1 on noisy labels: {s:?}");

@@ -56,7 +56,12 @@ pub fn stratified_folds<L: Copy + Into<u32>>(labels: &[L], k: usize, seed: u64) 
 /// about the proportion of the whole set and spread over it: the first `size` samples (classes
 /// interleaved) of each of the first `parts` of `n / size` [`stratified_folds`]. `None` when the
 /// parts do not fit in the `n` samples or `size` is 0.
-pub fn stratified_parts<L: Copy + Into<u32>>(labels: &[L], size: usize, parts: usize, seed: u64) -> Option<Vec<Vec<usize>>> {
+pub fn stratified_parts<L: Copy + Into<u32>>(
+    labels: &[L],
+    size: usize,
+    parts: usize,
+    seed: u64,
+) -> Option<Vec<Vec<usize>>> {
     let n = labels.len();
     if size == 0 || parts.checked_mul(size)? > n {
         return None;

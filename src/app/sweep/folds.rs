@@ -85,8 +85,7 @@ mod tests {
     fn numbered(from: u8, n: u8, label: impl Fn(u8) -> u8) -> Dataset {
         let classes: Vec<String> = (0..4).map(|c: u8| c.to_string()).collect();
         let ids: Vec<u8> = (from..from + n).collect();
-        Dataset::new("t", Pixels::U8(ids.clone()), ids.iter().map(|&i| label(i)).collect(), [1, 1, 1], classes)
-            .unwrap()
+        Dataset::new("t", Pixels::U8(ids.clone()), ids.iter().map(|&i| label(i)).collect(), [1, 1, 1], classes).unwrap()
     }
 
     fn ids(ds: &Dataset) -> Vec<u8> {

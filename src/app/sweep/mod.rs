@@ -8,7 +8,7 @@
 //! - [`halving`]: successive halving's bookkeeping.
 //! - [`paired`]: which validation images each trial got right, and whether the split tells two
 //!   trials apart.
-//! - [`Sweep::run`]: the search, resumable from its results file; [`plan`] and [`collect`]: the
+//! - [`Sweep::run`]: the search, resumable from its results file; [`plan`] and [`Collect`]: the
 //!   same search spread over a scheduler (one `train` command per trial, then their checkpoints
 //!   gathered into the same table).
 
@@ -17,8 +17,8 @@ pub mod halving;
 pub mod paired;
 pub mod space;
 
-use crate::checkpoint::{self, CheckpointMeta};
 use crate::app::cli::TrainArgs;
+use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::{DatasetName, Normalization, Prepared};
 use crate::features::model_input;
 use crate::models::{ModelConfig, Network};
@@ -302,8 +302,8 @@ pub fn check_halving(rungs: usize, epochs: usize) -> Result<()> {
             "--halving",
             format!(
                 "{rungs} rungs need at least {need} epochs (each rung trains twice as long as the one before); with \
-                 {epochs} epoch(s) give --halving {most} or less{}, or more --epochs",
-                if most == 1 { " (no halving)" } else { "" }
+                 {epochs} epoch(s) give {}, or more --epochs",
+                if most == 1 { "--halving 1 (no halving)".to_string() } else { format!("--halving {most} or less") }
             ),
         ));
     }
@@ -658,7 +658,8 @@ impl Collect<'_> {
                 let (was, now) = (meta.model.kind().as_str(), expected.model.as_str());
                 return refuse(format!("a {was} model, this command says --model {now}"));
             }
-            let train = meta.train.clone().ok_or_else(|| Error::checkpoint(&path, "records no training configuration"))?;
+            let train =
+                meta.train.clone().ok_or_else(|| Error::checkpoint(&path, "records no training configuration"))?;
             if train.epochs != expected.train.epochs {
                 return refuse(format!(
                     "trained for --epochs {}, this command says {}",
@@ -712,7 +713,12 @@ impl Collect<'_> {
 }
 
 /// A collected trial's searched values, read back from its recorded configuration.
-fn recorded_values(space: &Space, meta: &CheckpointMeta, train: &crate::train::TrainConfig, path: &Path) -> Result<Trial> {
+fn recorded_values(
+    space: &Space,
+    meta: &CheckpointMeta,
+    train: &crate::train::TrainConfig,
+    path: &Path,
+) -> Result<Trial> {
     let mut values = Trial::new();
     for a in &space.axes {
         let v = match a.name.as_str() {
@@ -759,5 +765,36 @@ impl Results {
         let against = self.against_best_by_id();
         let tied: Vec<bool> = self.results.iter().map(|r| against.get(&r.id).is_some_and(|p| p.within(2.0))).collect();
         crate::app::plot::search_plot(path, title, (x, y), &values, &acc, &tied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_lines_quote_what_a_shell_would_split() {
+        assert_eq!(shell_quote("--lr"), "--lr");
+        assert_eq!(shell_quote("/a/b/train"), "/a/b/train");
+        assert_eq!(shell_quote("my runs/x"), "'my runs/x'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        let space = Space { axes: vec![space::Axis::parse("lr", "0.1,0.2").unwrap()] };
+        let lines = plan(&space, 1, 0, "/bin/train --epochs 1", Path::new("/tmp/my runs"));
+        assert_eq!(
+            lines[0],
+            "/bin/train --epochs 1 --lr 0.1 --quiet --no-plots --save '/tmp/my runs/trial-0.safetensors'"
+        );
+    }
+
+    #[test]
+    fn halving_needs_enough_epochs_for_its_rungs() {
+        assert!(check_halving(1, 1).is_ok());
+        assert!(check_halving(3, 4).is_ok());
+        let e = check_halving(3, 3).unwrap_err().to_string();
+        assert!(e.contains("3 rungs need at least 4 epochs") && e.contains("--halving 2 or less"), "{e}");
+        let e = check_halving(5, 1).unwrap_err().to_string();
+        assert!(e.contains("--halving 1 (no halving)"), "{e}");
+        assert!(check_halving(0, 5).unwrap_err().to_string().contains("--halving: 0"));
     }
 }
