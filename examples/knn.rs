@@ -87,11 +87,13 @@ fn main() -> anyhow::Result<()> {
 
     let ks = match &args.k {
         Some(ks) => ks.clone(),
+        // A fold count that cannot be used is left to cross_validate to refuse.
+        None if args.folds < 2 || args.folds > train_y.len() => DEFAULT_KS.to_vec(),
         None => {
             // The defaults that every fold's training part can hold; an explicit --k too large is
             // an error instead.
             let keep = fold_training_size(train_y.len(), args.folds);
-            let (fit, dropped): (Vec<usize>, Vec<usize>) = DEFAULT_KS.iter().partition(|&&k| k <= keep.max(1));
+            let (fit, dropped): (Vec<usize>, Vec<usize>) = DEFAULT_KS.iter().partition(|&&k| k <= keep);
             if !dropped.is_empty() {
                 let dropped: Vec<String> = dropped.iter().map(|k| k.to_string()).collect();
                 eprintln!(

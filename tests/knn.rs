@@ -168,4 +168,8 @@ fn the_default_k_list_fits_small_training_sets() {
     let out = run(example("knn").args(["--train-size", "20", "--folds", "5", "--k", "1,20", "--no-plots"]));
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("k = 20 exceeds the 16 training samples each fold keeps"), "{}", out.stderr);
+    // A fold count that cannot be used is refused, not skipped by trimming the list.
+    let out = run(example("knn").args(["--train-size", "20", "--folds", "1", "--no-plots"]));
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("invalid --folds: 1"), "{}", out.stderr);
 }
