@@ -68,7 +68,7 @@ fn the_whitening_moment_does_not_depend_on_scheduling() {
     let classes = vec!["a".to_string(), "b".to_string()];
     let ds =
         Dataset::new("w", Pixels::U8(pixels), (0..n).map(|i| (i % 2) as u8).collect(), [3, 8, 8], classes).unwrap();
-    let norm = Normalization::fit(&ds);
+    let norm = Normalization::measure(&ds);
     let whitening = kindling::models::whiten::Whitening { kernel: 2, eps: 5e-4, images: n };
     same_every_time("whitening moment", || {
         whitening.patch_moment(&ds, &norm).into_iter().map(f64::to_bits).collect::<Vec<u64>>()

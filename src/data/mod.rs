@@ -14,6 +14,7 @@
 pub mod augment;
 pub mod cifar10;
 pub mod folds;
+#[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
 pub mod normalize;
@@ -31,7 +32,7 @@ use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 
 /// Which split of a data set to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// The training images (CIFAR-10 batches 1-5, MNIST's 60000).
@@ -176,7 +177,7 @@ impl Dataset {
     pub fn split_tail(&self, n: usize) -> Result<(Dataset, Dataset)> {
         if n >= self.len() {
             return Err(Error::invalid(
-                "--val-size",
+                "`val_size`",
                 format!("{n} leaves no training data: the training split of {} has {} samples", self.name, self.len()),
             ));
         }
@@ -246,6 +247,21 @@ impl Dataset {
             counts[l as usize] += 1;
         }
         counts
+    }
+}
+
+/// Appends an image in CHW order: HWC (how `image` stores pixels) permuted to (C, H, W).
+pub fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let hwc: Vec<u8> = if channels == 3 { img.to_rgb8().into_raw() } else { img.to_luma8().into_raw() };
+    let start = out.len();
+    out.resize(start + channels * h * w, 0);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..channels {
+                out[start + c * h * w + y * w + x] = hwc[(y * w + x) * channels + c];
+            }
+        }
     }
 }
 

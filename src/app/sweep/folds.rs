@@ -17,18 +17,10 @@
 
 use crate::data::folds::stratified_parts;
 use crate::data::{Dataset, Normalization};
+use crate::features::FeatureConfig;
+use crate::preprocess::Preprocess;
+use crate::train::TrainData;
 use crate::{Error, Result};
-
-/// One fold: what a trial trains on, what it is scored on, and the normalization fitted to its
-/// training part.
-pub struct Fold {
-    /// Training images: the pooled images outside this fold's part.
-    pub train: Dataset,
-    /// Validation images: this fold's part.
-    pub val: Dataset,
-    /// Per-channel statistics of `train`.
-    pub normalization: Normalization,
-}
 
 /// The images each of `k` parts of `v` images validates on, as indices into the training images
 /// (labels `train_labels`) followed by `v` validation images: the first `k − 1` parts drawn from
@@ -41,16 +33,26 @@ pub fn parts(train_labels: &[u8], v: usize, k: usize, seed: u64) -> Option<Vec<V
     Some(parts)
 }
 
-/// The folds of `train` and `val` pooled (training images first): `k` parts the size of `val`
-/// (see [`parts`]), the last one `val` itself; one fold, the splits as they are (not copied),
-/// when `k` is 1.
-pub fn split(train: Dataset, val: Dataset, k: usize, seed: u64) -> Result<Vec<Fold>> {
+/// The folds of `train` and `val` (model inputs, read with `features`) pooled (training images
+/// first): `k` parts the size of `val` (see [`parts`]), the last one `val` itself; one fold, the
+/// splits as they are (not copied), when `k` is 1. Each fold's normalization is measured on its
+/// training part.
+pub fn split(
+    train: Dataset,
+    val: Dataset,
+    k: usize,
+    seed: u64,
+    features: Option<&FeatureConfig>,
+) -> Result<Vec<TrainData>> {
+    let fold = |train: Dataset, val: Dataset| {
+        let preprocess = Preprocess { features: features.cloned(), normalization: Normalization::measure(&train) };
+        TrainData::from_inputs(train, Some(val), preprocess)
+    };
     if k == 0 {
         return Err(Error::invalid("--folds", "give 1 (the validation split as it is) or more"));
     }
     if k == 1 {
-        let normalization = Normalization::fit(&train);
-        return Ok(vec![Fold { train, val, normalization }]);
+        return Ok(vec![fold(train, val)]);
     }
     let pooled = train.concat(&val)?;
     let (n, v) = (pooled.len(), val.len());
@@ -69,9 +71,7 @@ pub fn split(train: Dataset, val: Dataset, k: usize, seed: u64) -> Result<Vec<Fo
             let mut held = vec![false; n];
             inside.iter().for_each(|&i| held[i] = true);
             let outside: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
-            let train = pooled.subset(&outside);
-            let normalization = Normalization::fit(&train);
-            Fold { train, val: pooled.subset(&inside), normalization }
+            fold(pooled.subset(&outside), pooled.subset(&inside))
         })
         .collect())
 }
@@ -88,6 +88,10 @@ mod tests {
         Dataset::new("t", Pixels::U8(ids.clone()), ids.iter().map(|&i| label(i)).collect(), [1, 1, 1], classes).unwrap()
     }
 
+    fn val_of(f: &TrainData) -> &Dataset {
+        f.val.as_ref().expect("every fold validates")
+    }
+
     fn ids(ds: &Dataset) -> Vec<u8> {
         match &ds.pixels {
             Pixels::U8(v) => v.clone(),
@@ -100,45 +104,45 @@ mod tests {
         // 120 training images sorted by class (30 of each of 4), as the toy sets come; 20 held out.
         let train = numbered(0, 120, |i| i / 30);
         let val = numbered(120, 20, |i| i % 4);
-        let folds = split(train.clone(), val.clone(), 4, 7).unwrap();
+        let folds = split(train.clone(), val.clone(), 4, 7, None).unwrap();
         assert_eq!(folds.len(), 4);
-        let mut seen: Vec<u8> = folds.iter().flat_map(|f| ids(&f.val)).collect();
+        let mut seen: Vec<u8> = folds.iter().flat_map(|f| ids(val_of(f))).collect();
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), 80, "4 disjoint parts of 20");
         for f in &folds {
-            assert_eq!(f.train.len() + f.val.len(), 140);
+            assert_eq!(f.train.len() + val_of(f).len(), 140);
             let trained = ids(&f.train);
-            assert!(ids(&f.val).iter().all(|i| !trained.contains(i)), "a fold trains on its own part");
+            assert!(ids(val_of(f)).iter().all(|i| !trained.contains(i)), "a fold trains on its own part");
         }
         for f in &folds[..3] {
             for c in 0..4u8 {
-                let of = f.val.labels.iter().filter(|&&l| l == c).count();
+                let of = val_of(f).labels.iter().filter(|&&l| l == c).count();
                 assert!((4..=6).contains(&of), "5 of each class in a part of 20, got {of} of class {c}");
             }
         }
-        assert_eq!(ids(&folds[3].val), ids(&val), "the last part is the validation split");
+        assert_eq!(ids(val_of(&folds[3])), ids(&val), "the last part is the validation split");
         assert_eq!(ids(&folds[3].train), ids(&train), "... trained on the training split");
         // The seed fixes the assignment; another seed draws other parts.
-        let again = split(train.clone(), val.clone(), 4, 7).unwrap();
-        assert!(folds.iter().zip(&again).all(|(a, b)| ids(&a.val) == ids(&b.val)));
-        let other = split(train.clone(), val.clone(), 4, 8).unwrap();
-        assert_ne!(ids(&folds[0].val), ids(&other[0].val));
+        let again = split(train.clone(), val.clone(), 4, 7, None).unwrap();
+        assert!(folds.iter().zip(&again).all(|(a, b)| ids(val_of(a)) == ids(val_of(b))));
+        let other = split(train.clone(), val.clone(), 4, 8, None).unwrap();
+        assert_ne!(ids(val_of(&folds[0])), ids(val_of(&other[0])));
         // One fold: the splits as given.
-        let one = split(train.clone(), val.clone(), 1, 7).unwrap();
-        assert_eq!((one[0].train.labels.clone(), one[0].val.labels.clone()), (train.labels, val.labels));
+        let one = split(train.clone(), val.clone(), 1, 7, None).unwrap();
+        assert_eq!((one[0].train.labels.clone(), val_of(&one[0]).labels.clone()), (train.labels, val.labels));
     }
 
     #[test]
     fn bad_fold_counts_and_mismatched_splits_are_refused() {
         let train = numbered(0, 6, |i| i % 2);
         let val = numbered(6, 2, |i| i % 2);
-        assert!(split(train.clone(), val.clone(), 0, 0).is_err());
-        assert!(split(train.clone(), val.clone(), 5, 0).is_err(), "5 parts of 2 images from 8");
-        assert_eq!(split(train.clone(), val.clone(), 4, 0).unwrap().len(), 4);
+        assert!(split(train.clone(), val.clone(), 0, 0, None).is_err());
+        assert!(split(train.clone(), val.clone(), 5, 0, None).is_err(), "5 parts of 2 images from 8");
+        assert_eq!(split(train.clone(), val.clone(), 4, 0, None).unwrap().len(), 4);
         assert_eq!(parts(&train.labels, 0, 2, 0), None);
         let other =
             Dataset::new("o", Pixels::U8(vec![0; 8]), vec![0, 1], [1, 2, 2], vec!["a".into(), "b".into()]).unwrap();
-        assert!(split(train, other, 2, 0).is_err());
+        assert!(split(train, other, 2, 0, None).is_err());
     }
 }
