@@ -346,7 +346,8 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
     let png = tokio::task::spawn_blocking({
         let ck = ck.clone();
         move || -> Result<Vec<u8>> {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
             let cols = (images.len() as f64).sqrt().ceil() as usize;
             let tmp = std::env::temp_dir().join(format!(
                 "kindling-filters-{}-{:?}.png",
@@ -559,7 +560,8 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
     let ck = e.classifier.checkpoint();
     let (picture_title, picture) = match &ck.model {
         Model::Linear(_) => {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
             let tile = crate::app::plot::tile_image(&images[k], shape);
             let big = image::imageops::resize(
