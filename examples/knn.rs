@@ -4,7 +4,10 @@
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs};
 use kindling::data::{DatasetName, Normalization};
-use kindling::models::knn::{cross_validate, Distance, Knn};
+use kindling::models::knn::{cross_validate, fold_training_size, Distance, Knn};
+
+/// The values of k cross-validated when --k is not given.
+const DEFAULT_KS: [usize; 10] = [1, 3, 5, 8, 10, 12, 15, 20, 50, 100];
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,9 +21,10 @@ struct Args {
     data: DataArgs,
     #[command(flatten)]
     device: DeviceArgs,
-    /// Values of k: one to use directly, several to cross-validate.
-    #[arg(long, value_delimiter = ',', default_value = "1,3,5,8,10,12,15,20,50,100")]
-    k: Vec<usize>,
+    /// Values of k: one to use directly, several to cross-validate [default: 1,3,5,8,10,12,15,20,50,100,
+    /// leaving out those larger than a fold's training part].
+    #[arg(long, value_delimiter = ',')]
+    k: Option<Vec<usize>>,
     /// Distance.
     #[arg(long, value_enum, default_value = "l2")]
     distance: Distance,
@@ -30,7 +34,7 @@ struct Args {
     /// Score only the first N queries.
     #[arg(long)]
     test_size: Option<usize>,
-    /// Seed (unused by kNN itself; accepted like every example's).
+    /// Seed of the cross-validation folds (stratified by class, shuffled by this seed).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print one JSON object.
@@ -83,11 +87,31 @@ fn run() -> anyhow::Result<()> {
     let train_y = train_set.labels_u32();
     eprintln!("{}; {} queries from {from}", prepared.description, queries.len());
 
+    let ks = match &args.k {
+        Some(ks) => ks.clone(),
+        // A fold count that cannot be used is left to cross_validate to refuse.
+        None if args.folds < 2 || args.folds > train_y.len() => DEFAULT_KS.to_vec(),
+        None => {
+            // The defaults that every fold's training part can hold; an explicit --k too large is
+            // an error instead.
+            let keep = fold_training_size(train_y.len(), args.folds);
+            let (fit, dropped): (Vec<usize>, Vec<usize>) = DEFAULT_KS.iter().partition(|&&k| k <= keep);
+            if !dropped.is_empty() {
+                let dropped: Vec<String> = dropped.iter().map(|k| k.to_string()).collect();
+                eprintln!(
+                    "leaving out the default k = {}: more than the {keep} training samples each of the {} folds keeps",
+                    dropped.join(", "),
+                    args.folds
+                );
+            }
+            fit
+        }
+    };
     let mut cv_json = serde_json::Map::new();
-    let k = if args.k.len() > 1 {
+    let k = if ks.len() > 1 {
         let t = std::time::Instant::now();
         let bar = kindling::progress::bar(!args.json, train_y.len() as u64, "cross-validating k");
-        let cv = cross_validate(&train_x, &train_y, args.distance, &args.k, args.folds, &bar)?;
+        let cv = cross_validate(&train_x, &train_y, args.distance, &ks, args.folds, args.seed, &bar)?;
         bar.finish_and_clear();
         if !args.json {
             println!(
@@ -115,7 +139,7 @@ fn run() -> anyhow::Result<()> {
         }
         cv.best_k()
     } else {
-        args.k[0]
+        ks[0]
     };
     let t = std::time::Instant::now();
     let mut knn = Knn::new(&train_x, &train_y, args.distance)?;

@@ -30,34 +30,40 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     search_seed: u64,
     /// Successive halving in R rungs: every trial trains epochs/2^(R-1) epochs, the better half
-    /// goes on to twice that, ... (1: every trial trains all --epochs).
-    #[arg(long, default_value_t = 1)]
+    /// goes on to twice that, ... (1: every trial trains all --epochs; R rungs need at least
+    /// 2^(R-1) epochs).
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["plan", "collect"])]
     halving: usize,
     /// K-fold cross-validation: pool the training and validation splits, train each trial K
-    /// times, each time validated on one of the last K runs of validation-split size (the last is
-    /// the validation split itself), and score it on all K runs' images at once.
+    /// times, each time validated on one of K parts of validation-split size (the validation
+    /// split itself, and K-1 parts drawn from the training images, stratified by class and
+    /// shuffled by --search-seed), and score it on all K parts' images at once.
     #[arg(long, default_value_t = 1, value_name = "K", conflicts_with_all = ["plan", "collect"])]
     folds: usize,
     /// Results file, written after every trial; a search run again with it continues where it
     /// stopped. Default runs/sweep-<dataset>-<model>.json.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["plan", "collect"])]
     results: Option<PathBuf>,
     /// Start afresh: remove the results file first.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["plan", "collect"])]
     fresh: bool,
     /// Print the results as one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Picture of validation accuracy over the searched axes (default: beside the results file).
+    /// Picture of validation accuracy over the searched axes (default: beside the results file;
+    /// with --collect, DIR/sweep.png).
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Write the best trial's model here, with the search in its metadata.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["plan", "collect"])]
     save_best: Option<PathBuf>,
-    /// Print one `train` command per trial, saving into DIR, instead of searching here.
+    /// Print one `train` command per trial (the `train` binary beside this one), saving into DIR,
+    /// instead of searching here.
     #[arg(long, value_name = "DIR", conflicts_with = "collect")]
     plan: Option<PathBuf>,
-    /// Gather the checkpoints that --plan's commands wrote into DIR into the table and picture.
+    /// Gather the checkpoints that --plan's commands wrote into DIR into the table and picture
+    /// (give the flags the plan was made with: each trial is checked against its command and
+    /// scored again on the validation split).
     #[arg(long, value_name = "DIR")]
     collect: Option<PathBuf>,
 }
@@ -89,12 +95,29 @@ fn run() -> anyhow::Result<()> {
         !space.axes.is_empty(),
         "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)"
     );
+    // Every bound and count checked before anything is loaded or trained.
+    sweep::check(&space, args.trials, &args.train, dataset)?;
+    if args.plan.is_none() && args.collect.is_none() {
+        sweep::check_halving(args.halving, args.train.run(dataset)?.train.epochs)?;
+    }
     let stem = format!("runs/sweep-{dataset}-{}", args.train.model_kind().as_str());
     let results_path = args.results.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.json")));
-    let plot = args.plot.clone().unwrap_or_else(|| results_path.with_extension("png"));
+    let plot = match (&args.plot, &args.collect) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => dir.join("sweep.png"),
+        (None, None) => results_path.with_extension("png"),
+    };
 
     if let Some(dir) = &args.plan {
-        let mut base = vec!["cargo run --release --example train --".to_string()];
+        let me = std::env::current_exe()?;
+        let train = me.with_file_name(format!("train{}", std::env::consts::EXE_SUFFIX));
+        if !train.exists() {
+            eprintln!(
+                "warning: no train binary at {}: build it (cargo build --release --example train) before running these",
+                train.display()
+            );
+        }
+        let mut base = vec![sweep::shell_quote(&train.to_string_lossy())];
         let mut it = rest.iter().skip(1);
         while let Some(a) = it.next() {
             let flag = a.split('=').next().unwrap_or(a);
@@ -103,22 +126,49 @@ fn run() -> anyhow::Result<()> {
                     it.next();
                 }
                 Some(_) => {}
-                None => base.push(a.clone()),
+                None => base.push(sweep::shell_quote(a)),
             }
         }
-        for cmd in sweep::plan(&space, args.trials, args.search_seed, &base.join(" "), dir) {
+        // Absolute, so that the commands save to the same place from whatever folder they run in.
+        let dir = std::path::absolute(dir)?;
+        for cmd in sweep::plan(&space, args.trials, args.search_seed, &base.join(" "), &dir) {
             println!("{cmd}");
         }
         return Ok(());
     }
+    let device = args.device.open_verbose(!args.json)?;
+    let data = args.data.prepare(dataset)?;
     let (results, best) = match &args.collect {
-        Some(dir) => (sweep::collect(&space, dir)?, None),
+        Some(dir) => {
+            let collect = sweep::Collect {
+                dir,
+                space: &space,
+                trials: args.trials,
+                seed: args.search_seed,
+                base: &args.train,
+                dataset,
+                data: &data,
+            };
+            let results = collect.run(&device)?;
+            if !results.missing.is_empty() {
+                let files: Vec<String> = results
+                    .missing
+                    .iter()
+                    .map(|id| dir.join(format!("trial-{id}.safetensors")).display().to_string())
+                    .collect();
+                eprintln!(
+                    "warning: {} of {} planned trials missing (their commands have not finished?): {}",
+                    results.missing.len(),
+                    results.missing.len() + results.results.len(),
+                    files.join(", ")
+                );
+            }
+            (results, None)
+        }
         None => {
             if args.fresh {
                 let _ = std::fs::remove_file(&results_path);
             }
-            let device = args.device.open_verbose(!args.json)?;
-            let data = args.data.prepare(dataset)?;
             if !args.json {
                 eprintln!("{}", data.description);
             }

@@ -47,6 +47,23 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Every value of the grid checked before anything trains.
+    if args.hidden.contains(&0) {
+        return Err(kindling::Error::invalid(
+            "--hidden",
+            format!("{:?}: every width must be at least 1 (e.g. --hidden 3,6,20,100)", args.hidden),
+        )
+        .into());
+    }
+    for &reg in &args.reg {
+        let mut cfg = kindling::presets::defaults::train_config(
+            DatasetName::Spiral,
+            ModelKind::Mlp,
+            kindling::loss::LossKind::Softmax,
+        );
+        cfg.reg = reg;
+        cfg.validate()?;
+    }
     let device = args.device.open()?;
     println!("{:<8} {:<22} {:>9} {:>9}", "data", "model", "train acc", "test acc");
     for name in args.datasets.iter().map(|t| t.dataset()) {

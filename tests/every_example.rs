@@ -282,3 +282,16 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
     // Some 200 MB of checkpoints and pictures: kept only when a case went wrong.
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn toy2d_refuses_a_bad_grid_before_anything_trains() {
+    for (flags, says) in [
+        (["--hidden", "3,0"], "invalid --hidden: [3, 0]: every width must be at least 1"),
+        (["--reg", "0.1,-1"], "invalid --reg: -1: must be 0 or positive"),
+    ] {
+        let out = run(example("toy2d").args(flags).args(["--no-plots", "--device", "cpu"]));
+        assert_ne!(out.code, Some(0), "{flags:?}");
+        assert!(out.stderr.contains(says), "{flags:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{flags:?}: something trained first: {}", out.stdout);
+    }
+}

@@ -1,7 +1,9 @@
 //! kNN against a brute-force reference (plain loops, its own vote), including ties; the vote on
-//! hand-made cases; cross-validation; bad input.
+//! hand-made cases; cross-validation on stratified, shuffled folds; bad input; the `knn` example's
+//! default k list on small sets.
 
 mod common;
+use common::{example, run};
 
 use candle_core::Tensor;
 use kindling::models::knn::{cross_validate, vote, Distance, Knn};
@@ -100,8 +102,8 @@ fn cross_validation_prefers_a_sensible_k() {
         rows.push(vec![c as f32 * 4.0 + rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]);
         labels.push(if rng.random_range(0..10) == 0 { 1 - c } else { c });
     }
-    let cv =
-        cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, &indicatif::ProgressBar::hidden()).unwrap();
+    let cv = cross_validate(&tensor(&rows), &labels, Distance::L2, &[1, 15], 5, 0, &indicatif::ProgressBar::hidden())
+        .unwrap();
     assert_eq!(cv.fold_acc[0].len(), 5);
     let s = cv.summary();
     assert!(s[1].1 > s[0].1, "k=15 should beat k=1 on noisy labels: {s:?}");
@@ -121,6 +123,74 @@ fn bad_input() {
     let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &common::dev()).unwrap();
     assert!(Knn::new(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
     assert!(Knn::new(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
-    let err = cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).unwrap_err();
+    let hidden = indicatif::ProgressBar::hidden();
+    let err = cross_validate(&train, &labels, Distance::L2, &[1], 1, 0, &hidden).unwrap_err();
     assert!(err.to_string().contains("`folds`: 1: need between 2 and the 5 training samples"), "{err}");
+    // 5 samples in 2 folds: each fold keeps at least 2 of them.
+    let e = cross_validate(&train, &labels, Distance::L2, &[1, 3], 2, 0, &hidden).unwrap_err().to_string();
+    assert!(e.contains("k = 3 exceeds the 2 training samples each fold keeps"), "{e}");
+    assert!(cross_validate(&train, &labels, Distance::L2, &[1, 2], 2, 0, &hidden).is_ok());
+}
+
+#[test]
+fn folds_are_stratified_by_class_and_fixed_by_the_seed() {
+    // Three classes of unequal size, sorted by class, each a line ordered along x: contiguous
+    // folds would hold one class (or one stretch of one) each.
+    let sizes = [(0u32, 50usize), (1, 30), (2, 20)];
+    let mut rows = vec![];
+    let mut labels = vec![];
+    for &(c, n) in &sizes {
+        for i in 0..n {
+            rows.push(vec![i as f32, c as f32 * 10.0]);
+            labels.push(c);
+        }
+    }
+    let xs = tensor(&rows);
+    let hidden = indicatif::ProgressBar::hidden();
+    let cv = cross_validate(&xs, &labels, Distance::L2, &[1, 5], 5, 11, &hidden).unwrap();
+    assert_eq!(cv.fold_of.len(), 100);
+    for f in 0..5 {
+        for &(c, n) in &sizes {
+            let got = (0..100).filter(|&i| cv.fold_of[i] == f && labels[i] == c).count();
+            assert_eq!(got, n / 5, "fold {f} holds {got} of class {c}'s {n}");
+        }
+    }
+    // Every class is learnable from the other folds: no fold scores near zero.
+    assert!(cv.fold_acc.iter().flatten().all(|&a| a > 0.9), "{:?}", cv.fold_acc);
+    let again = cross_validate(&xs, &labels, Distance::L2, &[1, 5], 5, 11, &hidden).unwrap();
+    assert_eq!((&again.fold_of, &again.fold_acc), (&cv.fold_of, &cv.fold_acc), "the same seed, the same folds");
+    let other = cross_validate(&xs, &labels, Distance::L2, &[1, 5], 5, 12, &hidden).unwrap();
+    assert_ne!(other.fold_of, cv.fold_of, "another seed, other folds");
+}
+
+#[test]
+fn the_spiral_folds_score_alike() {
+    // The spiral's points come ordered along each arm: contiguous folds scored 1.7%, 33%, 100%,
+    // 22% and 0% for k = 100. Stratified folds drawn from all along each arm score alike.
+    let out = run(example("knn").args(["--dataset", "spiral", "--json", "--no-plots"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    for (k, accs) in v["cv"].as_object().unwrap() {
+        let accs: Vec<f64> = accs.as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect();
+        assert_eq!(accs.len(), 5);
+        let (lo, hi) = accs.iter().fold((1f64, 0f64), |(l, h), &a| (l.min(a), h.max(a)));
+        assert!(hi - lo <= 0.10, "k = {k}: fold scores {accs:?} spread over {:.1} points", 100.0 * (hi - lo));
+    }
+}
+
+#[test]
+fn the_default_k_list_fits_small_training_sets() {
+    // 20 samples in 5 folds: each fold trains on 16, so the default k = 20, 50, 100 are left out.
+    let out = run(example("knn").args(["--train-size", "20", "--folds", "5", "--no-plots", "--device", "cpu"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("leaving out the default k = 20, 50, 100"), "{}", out.stderr);
+    assert!(out.stdout.contains("k =   15") && !out.stdout.contains("k =   20:"), "{}", out.stdout);
+    // A k given on purpose that does not fit stays an error.
+    let out = run(example("knn").args(["--train-size", "20", "--folds", "5", "--k", "1,20", "--no-plots"]));
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("k = 20 exceeds the 16 training samples each fold keeps"), "{}", out.stderr);
+    // A fold count that cannot be used is refused, not skipped by trimming the list.
+    let out = run(example("knn").args(["--train-size", "20", "--folds", "1", "--no-plots"]));
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("invalid --folds: 1"), "{}", out.stderr);
 }

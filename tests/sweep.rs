@@ -125,35 +125,110 @@ fn a_diverging_trial_is_recorded_and_the_search_goes_on() {
 fn plan_and_collect_spread_a_search_over_train_runs() {
     let dir = tmpdir("sweep-plan");
     let trials = dir.join("trials");
-    let plan = run(example("sweep")
-        .args(["--model", "linear", "--lr", "1e-3..1e-1:log", "--trials", "3", "--epochs", "1"])
-        .args(["--generated-size", "200", "--val-size", "50", "--device", "cpu", "--plan"])
-        .arg(&trials));
+    let search = ["--model", "linear", "--lr", "1e-3..1e-1:log", "--trials", "3", "--epochs", "1"];
+    let data = ["--generated-size", "200", "--val-size", "50", "--device", "cpu"];
+    let plan = run(example("sweep").args(search).args(data).arg("--plan").arg(&trials));
     assert_eq!(plan.code, Some(0), "{}", plan.stderr);
     let commands: Vec<&str> = plan.stdout.lines().collect();
     assert_eq!(commands.len(), 3);
+    let train_bin = example("train").get_program().to_owned();
     for c in &commands {
-        assert!(c.starts_with("cargo run --release --example train --") && c.contains("--lr "), "{c}");
+        // The train binary beside sweep, by its path: a scheduler runs the line as it is.
+        let first = c.split_whitespace().next().unwrap();
+        assert_eq!(std::path::Path::new(first), std::path::Path::new(&train_bin), "{c}");
+        assert!(c.contains("--lr ") && c.contains(&format!("{}", trials.display())), "{c}");
         assert!(!c.contains("--trials") && !c.contains("--plan"), "sweep's own flags stay out: {c}");
-        // Run it as a scheduler would, with the built binary.
-        let args: Vec<&str> = c.split_whitespace().skip(6).collect();
-        let out = run(example("train").args(&args));
+        let out = run(std::process::Command::new("sh").arg("-c").arg(c).current_dir(std::env::temp_dir()));
         assert_eq!(out.code, Some(0), "{c}: {}", out.stderr);
     }
-    let collected = run(example("sweep")
-        .args(["--model", "linear", "--lr", "1e-3..1e-1:log", "--trials", "3", "--json", "--collect"])
-        .arg(&trials)
-        .arg("--plot")
-        .arg(dir.join("collected.png")));
+    let collect =
+        |extra: &[&str]| run(example("sweep").args(search).args(data).args(extra).arg("--collect").arg(&trials));
+    let collected = collect(&["--json"]);
     assert_eq!(collected.code, Some(0), "{}", collected.stderr);
     let r: kindling::app::sweep::Results = serde_json::from_str(&collected.stdout).unwrap();
-    assert_eq!(r.results.len(), 3);
-    // The values read back are the planned ones.
+    assert_eq!((r.trials, r.results.len()), (3, 3), "the real trial count");
+    assert!(r.missing.is_empty());
+    assert!(trials.join("sweep.png").exists(), "the picture goes into the collected folder");
+    // The values read back are the planned ones; each trial is scored again on the validation
+    // split, image by image, so the table compares it with the best.
     let space = kindling::app::sweep::space::Space { axes: r.space.axes.clone() };
     for (t, planned) in r.results.iter().zip(space.trials(3, 0)) {
         assert!((t.values["lr"] - planned["lr"]).abs() < 1e-12 * planned["lr"].max(1.0));
-        assert!(t.val_acc.is_some());
+        let c = t.val_correct.as_ref().expect("answers recorded");
+        assert_eq!(c.len(), 50);
+        assert_eq!(t.val_acc, Some(c.accuracy()));
+        let meta = kindling::checkpoint::read_meta(&trials.join(format!("trial-{}.safetensors", t.id))).unwrap();
+        assert_eq!(meta.metrics.unwrap().val_acc, t.val_acc, "train's own score of its last epoch");
     }
+    let table = collect(&[]);
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    let best = r.best().unwrap().id;
+    let rows: Vec<&str> = table.stdout.lines().filter(|l| l.ends_with("  done")).collect();
+    assert_eq!(rows.len(), 3, "{}", table.stdout);
+    for line in rows {
+        let id: usize = line.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(line.contains(if id == best { "best" } else { "±" }), "a real vs best column: {line}");
+    }
+
+    // A trial that has not finished is named.
+    std::fs::rename(trials.join("trial-2.safetensors"), dir.join("trial-2.safetensors")).unwrap();
+    let partial = collect(&["--json"]);
+    assert_eq!(partial.code, Some(0), "{}", partial.stderr);
+    assert!(partial.stderr.contains("1 of 3 planned trials missing") && partial.stderr.contains("trial-2"));
+    let r: kindling::app::sweep::Results = serde_json::from_str(&partial.stdout).unwrap();
+    assert_eq!((r.results.len(), r.missing.clone()), (2, vec![2]));
+    std::fs::rename(dir.join("trial-2.safetensors"), trials.join("trial-2.safetensors")).unwrap();
+
+    // Flags other than the plan's are refused, not read as another search.
+    let other_model = run(example("sweep")
+        .args(["--model", "mlp", "--lr", "1e-3..1e-1:log", "--trials", "3", "--epochs", "1"])
+        .args(data)
+        .arg("--collect")
+        .arg(&trials));
+    assert_ne!(other_model.code, Some(0));
+    assert!(other_model.stderr.contains("a linear model, this command says --model mlp"), "{}", other_model.stderr);
+    let other_epochs = run(example("sweep")
+        .args(["--model", "linear", "--lr", "1e-3..1e-1:log", "--trials", "3", "--epochs", "2"])
+        .args(data)
+        .arg("--collect")
+        .arg(&trials));
+    assert_ne!(other_epochs.code, Some(0));
+    assert!(other_epochs.stderr.contains("--epochs 1, this command says 2"), "{}", other_epochs.stderr);
+    let other_seed = collect(&["--search-seed", "9"]);
+    assert_ne!(other_seed.code, Some(0));
+    assert!(other_seed.stderr.contains("the plan's trial 0 has"), "{}", other_seed.stderr);
+    std::fs::copy(trials.join("trial-0.safetensors"), trials.join("trial-7.safetensors")).unwrap();
+    let stray = collect(&[]);
+    assert_ne!(stray.code, Some(0));
+    assert!(stray.stderr.contains("not one of this plan's 3 trials"), "{}", stray.stderr);
+}
+
+#[test]
+fn bad_searches_are_refused_before_any_trial_trains() {
+    let dir = tmpdir("sweep-bad");
+    let results = dir.join("r.json");
+    let data = ["--generated-size", "200", "--val-size", "50", "--epochs", "1", "--device", "cpu"];
+    for (flags, says) in [
+        (vec!["--lr", "1e-3...1e-1"], "'1e-3...1e-1' is neither a range nor a list"),
+        (vec!["--lr", "1e-3..1e-2..1e-1"], "neither a range nor a list"),
+        (vec!["--model", "mlp", "--dropout", "0..2"], "invalid --dropout: the search reaches 2, which train refuses"),
+        (vec!["--optimizer", "momentum", "--momentum", "0..3"], "invalid --momentum: the search reaches 3"),
+        (vec!["--model", "mlp", "--dropout", "0.1,1"], "reaches 1, which train refuses: 1: must be in [0, 1)"),
+        (vec!["--loss", "svm", "--label-smoothing", "0..0.2"], "applies to the softmax loss only"),
+        (vec!["--lr", "1e-3..1e-1", "--trials", "0"], "invalid --trials: 0"),
+        (vec!["--lr", "1e-3..1e-1", "--halving", "5"], "5 rungs need at least 16 epochs"),
+        (vec!["--lr", "1e-3..1e-1", "--halving", "0"], "invalid --halving: 0"),
+    ] {
+        let out = run(example("sweep").args(&flags).args(data).arg("--results").arg(&results));
+        assert_ne!(out.code, Some(0), "{flags:?} should be refused: {}", out.stdout);
+        assert!(out.stderr.contains(says), "{flags:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("trial   0"), "{flags:?}: a trial ran first: {}", out.stderr);
+        assert!(!results.exists(), "{flags:?}: nothing is written");
+    }
+    // The same checks hold for a plan.
+    let plan = run(example("sweep").args(["--model", "mlp", "--dropout", "0..2", "--plan"]).arg(dir.join("p")));
+    assert_ne!(plan.code, Some(0));
+    assert!(plan.stderr.contains("reaches 2") && plan.stdout.is_empty(), "{}", plan.stderr);
 }
 
 #[test]

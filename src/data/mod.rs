@@ -13,6 +13,7 @@
 
 pub mod augment;
 pub mod cifar10;
+pub mod folds;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;

@@ -469,7 +469,7 @@ impl ModuleT for Cnn {
             }
             // Frozen layers run as in evaluation; the last layer's input keeps its dropout.
             if train && self.cfg.dropout > 0.0 && (!self.frozen_features || j + 1 == n) {
-                h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
+                h = crate::ops::dropout::dropout(&h, self.cfg.dropout)?;
             }
             h = ops::linear_layer(&h, fc)?;
             if j + 1 < n {

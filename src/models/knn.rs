@@ -260,6 +260,11 @@ pub struct CrossValidation {
     pub ks: Vec<usize>,
     /// `fold_acc[i][f]`: accuracy of `ks[i]` on fold `f`.
     pub fold_acc: Vec<Vec<f64>>,
+    /// The fold each training sample was held out in
+    /// ([`stratified_folds`](crate::data::folds::stratified_folds) of the labels and the seed).
+    pub fold_of: Vec<usize>,
+    /// The seed the folds were drawn with.
+    pub seed: u64,
 }
 
 impl CrossValidation {
@@ -285,38 +290,56 @@ impl CrossValidation {
     }
 }
 
-/// `folds`-fold cross-validation of each `k` in `ks` on `xs` `[N, D]`: the samples are split into
-/// `folds` contiguous parts; each part is scored against the others. `progress` advances by one
-/// per sample scored (`N` in all).
+/// The training samples every fold keeps when `n` samples are cross-validated over `folds` folds
+/// (the folds' sizes differ by at most one): the largest `k` that every fold can use.
+pub fn fold_training_size(n: usize, folds: usize) -> usize {
+    n - n.div_ceil(folds.max(1))
+}
+
+/// `folds`-fold cross-validation of each `k` in `ks` on `xs` `[N, D]`: the samples are dealt into
+/// `folds` folds stratified by class and shuffled by `seed`
+/// ([`stratified_folds`](crate::data::folds::stratified_folds)); each fold is scored against the
+/// others. Every `k` must fit the smallest fold's training part ([`fold_training_size`]).
+/// `progress` advances by one per sample scored (`N` in all).
 pub fn cross_validate(
     xs: &Tensor,
     labels: &[u32],
     distance: Distance,
     ks: &[usize],
     folds: usize,
+    seed: u64,
     progress: &indicatif::ProgressBar,
 ) -> Result<CrossValidation> {
     let n = labels.len();
     if folds < 2 || folds > n {
         return Err(Error::invalid("`folds`", format!("{folds}: need between 2 and the {n} training samples")));
     }
-    let bounds: Vec<usize> = (0..=folds).map(|f| f * n / folds).collect();
+    let keep = fold_training_size(n, folds);
+    if let Some(k) = ks.iter().copied().find(|&k| k > keep) {
+        return Err(Error::invalid(
+            "`k`",
+            format!(
+                "k = {k} exceeds the {keep} training samples each fold keeps ({n} samples in {folds} folds): \
+                 give values of `k` up to {keep}, or fewer `folds`"
+            ),
+        ));
+    }
+    let fold_of = crate::data::folds::stratified_folds(labels, folds, seed);
     let mut fold_acc = vec![Vec::with_capacity(folds); ks.len()];
     for f in 0..folds {
-        let (a, b) = (bounds[f], bounds[f + 1]);
-        let held = xs.narrow(0, a, b - a)?;
-        let rest_idx: Vec<u32> = (0..a).chain(b..n).map(|i| i as u32).collect();
-        let rest = xs.index_select(&Tensor::new(rest_idx.as_slice(), xs.device())?, 0)?;
+        let (held_idx, rest_idx): (Vec<u32>, Vec<u32>) = (0..n as u32).partition(|&i| fold_of[i as usize] == f);
+        let pick = |idx: &[u32]| xs.index_select(&Tensor::new(idx, xs.device())?, 0);
+        let (held, rest) = (pick(&held_idx)?, pick(&rest_idx)?);
         let rest_labels: Vec<u32> = rest_idx.iter().map(|&i| labels[i as usize]).collect();
         let mut knn = Knn::new(&rest, &rest_labels, distance)?;
         knn.progress = progress.clone();
         let preds = knn.predict_many(&held, ks)?;
         for (i, p) in preds.iter().enumerate() {
-            let correct = p.iter().zip(&labels[a..b]).filter(|(x, y)| x == y).count();
-            fold_acc[i].push(correct as f64 / (b - a) as f64);
+            let correct = p.iter().zip(&held_idx).filter(|(x, &j)| **x == labels[j as usize]).count();
+            fold_acc[i].push(correct as f64 / held_idx.len() as f64);
         }
     }
-    Ok(CrossValidation { ks: ks.to_vec(), fold_acc })
+    Ok(CrossValidation { ks: ks.to_vec(), fold_acc, fold_of, seed })
 }
 
 #[cfg(test)]

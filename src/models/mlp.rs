@@ -186,7 +186,7 @@ impl ModuleT for Mlp {
             }; // [B, width]
                // Frozen layers run as in evaluation; the last layer's input keeps its dropout.
             if train && self.cfg.dropout > 0.0 && (!self.frozen_features || i + 2 == n) {
-                h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
+                h = crate::ops::dropout::dropout(&h, self.cfg.dropout)?;
             }
         }
         Ok(h)

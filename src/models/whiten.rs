@@ -39,11 +39,15 @@ impl Whitening {
         let d = c * k * k;
         let n = self.images.min(ds.len());
         let (ho, wo) = ((h + 1).saturating_sub(k), (w + 1).saturating_sub(k));
-        let sums = (0..n)
+        // Fixed blocks of images, their sums added in block order: the same bits whatever the
+        // thread count or scheduling (a rayon `fold`/`reduce` splits where work-stealing happens
+        // to, and floating-point addition is not associative).
+        const IMAGES_PER_BLOCK: usize = 64;
+        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(IMAGES_PER_BLOCK))
             .into_par_iter()
-            .fold(
-                || (vec![0f64; d * d], vec![0f32; ds.sample_dim()], vec![0f64; d]),
-                |(mut acc, mut img, mut p), i| {
+            .map(|blk| {
+                let (mut acc, mut img, mut p) = (vec![0f64; d * d], vec![0f32; ds.sample_dim()], vec![0f64; d]);
+                for i in blk * IMAGES_PER_BLOCK..((blk + 1) * IMAGES_PER_BLOCK).min(n) {
                     ds.write_sample(i, norm, &mut img);
                     for y in 0..ho {
                         for x in 0..wo {
@@ -61,11 +65,11 @@ impl Whitening {
                             }
                         }
                     }
-                    (acc, img, p)
-                },
-            )
-            .map(|(acc, _, _)| acc)
-            .reduce(|| vec![0f64; d * d], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+                }
+                acc
+            })
+            .collect();
+        let sums = blocks.into_iter().fold(vec![0f64; d * d], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
         let count = (n * ho * wo).max(1) as f64;
         let mut m = vec![0f64; d * d];
         for a in 0..d {

@@ -13,6 +13,8 @@
 //! - [`max_pool2d()`]: max pooling that can be differentiated with overlapping windows (AlexNet's
 //!   3×3 stride 2), which candle refuses.
 //! - [`gelu()`]: the exact GELU with a one-sweep backward pass, where candle's chains a dozen ops.
+//! - [`dropout::dropout()`]: dropout whose masks follow the run's seed (candle's CPU dropout draws
+//!   from an unseeded generator).
 //!
 //! Both are candle custom ops: they take and return ordinary [`candle_core::Tensor`]s and join
 //! the graph like any other op, so `loss.backward()` reaches through them. Their own kernels run
@@ -34,6 +36,7 @@
 
 pub mod conv2d;
 pub mod dense;
+pub mod dropout;
 pub mod gelu;
 pub mod maxpool;
 pub mod norm_act;

@@ -233,23 +233,29 @@ impl Geometry {
     }
 
     /// Per-channel sums over all rows of `f(row, channel, plane slice)`, accumulated in `f64`.
+    ///
+    /// Rows are summed in fixed blocks of [`Self::rows_per_task`] and the blocks' sums added in
+    /// block order: the result does not depend on how rayon shared the blocks among threads (a
+    /// `fold`/`reduce` splits where work-stealing happens to split, and floating-point addition
+    /// is not associative, so the same step gave different bits from run to run).
     fn channel_sums<const K: usize>(&self, f: impl Fn(usize, usize) -> [f64; K] + Sync) -> Vec<[f64; K]> {
-        (0..self.n)
+        let per = self.rows_per_task();
+        let blocks: Vec<Vec<[f64; K]>> = (0..self.n.div_ceil(per))
             .into_par_iter()
-            .with_min_len(self.rows_per_task())
-            .fold(
-                || vec![[0f64; K]; self.c],
-                |mut acc, row| {
+            .map(|b| {
+                let mut acc = vec![[0f64; K]; self.c];
+                for row in b * per..((b + 1) * per).min(self.n) {
                     for (ch, a) in acc.iter_mut().enumerate() {
                         let v = f(row, ch);
                         for k in 0..K {
                             a[k] += v[k];
                         }
                     }
-                    acc
-                },
-            )
-            .reduce(|| vec![[0f64; K]; self.c], merge)
+                }
+                acc
+            })
+            .collect();
+        blocks.into_iter().fold(vec![[0f64; K]; self.c], merge)
     }
 
     /// `dz = dy·f'(γ·x̂ + β)` into `dz`, row by row across the cores, and its per-channel sums
@@ -264,13 +270,14 @@ impl Geometry {
         (mean, invstd): (&[f32], &[f32]),
         derivative: impl Fn(f32) -> f32 + Sync,
     ) -> Vec<[f64; 2]> {
-        let (p, row) = (self.plane, self.row());
-        dz.par_chunks_mut(row)
-            .zip(x.par_chunks(row).zip(dy.par_chunks(row)))
-            .with_min_len(self.rows_per_task())
-            .fold(
-                || vec![[0f64; 2]; self.c],
-                |mut acc, (dzr, (xr, dyr))| {
+        let (p, row, per) = (self.plane, self.row(), self.rows_per_task());
+        // Fixed blocks of rows, their sums added in block order (see `channel_sums`).
+        let blocks: Vec<Vec<[f64; 2]>> = dz
+            .par_chunks_mut(per * row)
+            .zip(x.par_chunks(per * row).zip(dy.par_chunks(per * row)))
+            .map(|(dzb, (xb, dyb))| {
+                let mut acc = vec![[0f64; 2]; self.c];
+                for (dzr, (xr, dyr)) in dzb.chunks_mut(row).zip(xb.chunks(row).zip(dyb.chunks(row))) {
                     for (ch, a) in acc.iter_mut().enumerate() {
                         let (k, b, mu, is) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
                         let range = ch * p..(ch + 1) * p;
@@ -282,10 +289,11 @@ impl Geometry {
                         a[0] += s as f64;
                         a[1] += sx as f64;
                     }
-                    acc
-                },
-            )
-            .reduce(|| vec![[0f64; 2]; self.c], merge)
+                }
+                acc
+            })
+            .collect();
+        blocks.into_iter().fold(vec![[0f64; 2]; self.c], merge)
     }
 
     /// Per-channel mean and biased variance of `x`.

@@ -109,6 +109,10 @@ impl TrainConfig {
         if self.lookahead.is_some_and(|l| l.every == 0 || !(0.0..=1.0).contains(&l.base)) {
             return Err(Error::invalid("lookahead", "every must be at least 1 and base in [0, 1]"));
         }
+        let mu = self.optimizer.momentum;
+        if !(0.0..1.0).contains(&mu) {
+            return Err(Error::invalid("`momentum`", format!("{mu}: must be in [0, 1) (0.9 is usual)")));
+        }
         let wd = self.optimizer.weight_decay;
         if !wd.is_finite() || wd < 0.0 {
             return Err(Error::invalid("`weight_decay`", format!("{wd}: must be 0 or positive")));

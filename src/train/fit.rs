@@ -67,6 +67,8 @@ pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, 
         let bar = crate::progress::bar(verbose, steps_per_epoch as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let t0 = Instant::now();
         let mut aug_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (0xA5A5_0000 + epoch as u64));
+        // Dropout's masks follow the seed and the epoch too (a resumed run draws the same ones).
+        crate::ops::dropout::reseed(cfg.seed, epoch, device)?;
         let (mut loss_sum, mut correct_sum) = (0f64, 0f64);
         let mut pending_loss: Option<Tensor> = None;
         let mut pending_correct: Option<Tensor> = None;

@@ -25,6 +25,7 @@ const FLAG_FIELDS: &[&str] = &[
     "k",
     "label_smoothing",
     "lr",
+    "momentum",
     "reg",
     "resume",
     "train_size",

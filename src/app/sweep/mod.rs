@@ -3,11 +3,12 @@
 //! scored on the validation split only, with successive halving to drop hopeless trials early.
 //!
 //! - [`space`]: the search space (`--lr 1e-4..1e-1:log --reg 1e-4..1:log --hidden 256,512`).
-//! - [`folds`]: K-fold cross-validation, scoring each trial on K times the validation images.
+//! - [`folds`]: K-fold cross-validation, scoring each trial on K times the validation images
+//!   (the extra parts stratified by class and shuffled by the search's seed).
 //! - [`halving`]: successive halving's bookkeeping.
 //! - [`paired`]: which validation images each trial got right, and whether the split tells two
 //!   trials apart.
-//! - [`Sweep::run`]: the search, resumable from its results file; [`plan`] and [`collect`]: the
+//! - [`Sweep::run`]: the search, resumable from its results file; [`plan`] and [`Collect`]: the
 //!   same search spread over a scheduler (one `train` command per trial, then their checkpoints
 //!   gathered into the same table).
 
@@ -62,7 +63,7 @@ pub struct TrialResult {
     #[serde(default)]
     pub rung_acc: Vec<f64>,
     /// Which validation images it got right after its last epoch (for paired comparisons
-    /// between trials; absent for diverged trials and for trials gathered by `--collect`).
+    /// between trials; absent for diverged trials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_correct: Option<Correct>,
 }
@@ -83,6 +84,9 @@ pub struct Results {
     pub folds: usize,
     /// Every trial's latest result, by id.
     pub results: Vec<TrialResult>,
+    /// Planned trials with no result (`--collect`: their checkpoints were not found).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<usize>,
 }
 
 fn one_fold() -> usize {
@@ -109,7 +113,7 @@ impl Results {
     }
 
     /// Each finished trial against the best one on the same validation images (`None` where
-    /// either has no record of its answers: a search gathered by `--collect`, or no trial
+    /// either has no record of its answers: a results file of an older version, or no trial
     /// finished).
     pub fn against_best(&self) -> Vec<(usize, Option<paired::Paired>)> {
         let best = self.best().and_then(|b| b.val_correct.as_ref());
@@ -159,6 +163,10 @@ impl Results {
                 Status::Diverged(why) => format!("diverged: {why}"),
             };
             s += &format!(" {acc:>9} {vs:>13} {:>6} {:>8.1}  {status}\n", r.epochs, r.seconds);
+        }
+        if !self.missing.is_empty() {
+            let ids: Vec<String> = self.missing.iter().map(|i| i.to_string()).collect();
+            s += &format!("missing: trial {} (no result yet)\n", ids.join(", "));
         }
         if let Some(n) = self.best().and_then(|b| b.val_correct.as_ref()).map(|c| c.len()) {
             let close = against.iter().filter(|(&id, p)| Some(id) != best_id && p.within(2.0)).count();
@@ -244,6 +252,66 @@ pub fn trial_args(base: &TrainArgs, t: &Trial) -> TrainArgs {
     a
 }
 
+/// Checks a search before anything trains: at least one trial, and every searched flag's
+/// extreme values (a range's ends, each value of a list) accepted by `train`'s own checks with the
+/// shared flags `base` on `dataset`. A bound `train` would refuse is reported with the range it
+/// came from, instead of a trial failing (or training with a meaningless value) mid-search.
+pub fn check(space: &Space, trials: usize, base: &TrainArgs, dataset: DatasetName) -> Result<()> {
+    if trials == 0 {
+        return Err(Error::invalid(
+            "--trials",
+            "0: a search needs at least one trial (a search over lists alone runs their full product)",
+        ));
+    }
+    base.run(dataset)?;
+    for axis in &space.axes {
+        let flag = format!("--{}", axis.name);
+        let extremes = match &axis.values {
+            space::Values::Range { lo, hi, .. } => vec![*lo, *hi],
+            space::Values::Grid(v) => v.clone(),
+        };
+        for v in extremes {
+            let v = if axis.integer { v.round() } else { v };
+            let trial: Trial = [(axis.name.clone(), v)].into_iter().collect();
+            if let Err(e) = trial_args(base, &trial).run(dataset) {
+                // The library names its settings `field`, the CLI `--flag`: either is this axis.
+                let field = format!("`{}`", axis.name.replace('-', "_"));
+                let why = match e {
+                    Error::InvalidArgument { name, problem } if name == flag || name == field => problem,
+                    other => other.to_string(),
+                };
+                return Err(Error::invalid(
+                    &flag,
+                    format!("the search reaches {}, which train refuses: {why}", fmt_value(v)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks successive halving in `rungs` rungs over `epochs` epochs: each rung must train longer
+/// than the one before, so `rungs` rungs need at least `2^(rungs − 1)` epochs.
+pub fn check_halving(rungs: usize, epochs: usize) -> Result<()> {
+    if rungs == 0 {
+        return Err(Error::invalid("--halving", "0: give 1 (every trial trains all --epochs) or more rungs"));
+    }
+    let ends = halving::rung_ends(epochs, rungs);
+    if ends.len() < rungs {
+        let most = (usize::BITS - epochs.max(1).leading_zeros()) as usize;
+        let need = 1usize.checked_shl(rungs as u32 - 1).map_or("more".to_string(), |n| n.to_string());
+        return Err(Error::invalid(
+            "--halving",
+            format!(
+                "{rungs} rungs need at least {need} epochs (each rung trains twice as long as the one before); with \
+                 {epochs} epoch(s) give {}, or more --epochs",
+                if most == 1 { "--halving 1 (no halving)".to_string() } else { format!("--halving {most} or less") }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What a trial needs to go on after its rung.
 #[derive(Default)]
 struct Kept {
@@ -293,8 +361,10 @@ impl Sweep<'_> {
         let val = self.data.val.as_ref().ok_or_else(|| {
             Error::invalid("--val-size", "a search scores its trials on a validation split: give --val-size N")
         })?;
+        check(&self.space, self.trials, &self.base, self.dataset)?;
         let first = self.base.run(self.dataset)?;
         let epochs = first.train.epochs;
+        check_halving(self.rungs, epochs)?;
         let trials = self.space.trials(self.trials, self.seed);
         let mut results = match &self.results {
             Some(p) if p.exists() => {
@@ -317,13 +387,14 @@ impl Sweep<'_> {
                 rungs: vec![],
                 folds: self.folds,
                 results: vec![],
+                missing: vec![],
             },
         };
         results.rungs = halving::rung_ends(epochs, self.rungs);
         // The model's input once for every trial: features (if any) and their normalization.
         let inputs = TrainData::measure(&self.data.train, Some(val), first.features.clone(), self.verbose)?;
         let val_in = inputs.val.expect("a validation split was given");
-        let folds = folds::split(inputs.train, val_in, self.folds, first.features.as_ref())?;
+        let folds = folds::split(inputs.train, val_in, self.folds, self.seed, first.features.as_ref())?;
         if self.verbose && folds.len() > 1 {
             eprintln!(
                 "{} folds: each trial trains {} times on {} images and is scored on {} (the last fold is the validation split)",
@@ -475,8 +546,8 @@ pub fn best_meta(best: &Best, data: &Prepared, results: &Results, command: &str)
 }
 
 /// One `train` command per trial, for a scheduler (Slurm array jobs, GNU parallel): `base` is the
-/// `train` command line without the searched flags, `dir` where each trial saves
-/// `trial-<id>.safetensors` (which [`collect`] reads back).
+/// `train` command line without the searched flags (already quoted for a POSIX shell), `dir`
+/// where each trial saves `trial-<id>.safetensors` (which [`Collect`] reads back).
 pub fn plan(space: &Space, trials: usize, seed: u64, base: &str, dir: &Path) -> Vec<String> {
     space
         .trials(trials, seed)
@@ -484,74 +555,196 @@ pub fn plan(space: &Space, trials: usize, seed: u64, base: &str, dir: &Path) -> 
         .enumerate()
         .map(|(id, t)| {
             let vals: Vec<String> = t.iter().map(|(k, v)| format!("--{k} {v}")).collect();
-            format!(
-                "{base} {} --quiet --no-plots --save {}",
-                vals.join(" "),
-                dir.join(format!("trial-{id}.safetensors")).display()
-            )
+            let save = dir.join(format!("trial-{id}.safetensors"));
+            format!("{base} {} --quiet --no-plots --save {}", vals.join(" "), shell_quote(&save.to_string_lossy()))
         })
         .collect()
 }
 
-/// Gathers the checkpoints that [`plan`]'s commands wrote into `dir` into the same results as a
-/// search run here: each trial's values read back from its recorded configuration, its
-/// validation accuracy from its last epoch.
-pub fn collect(space: &Space, dir: &Path) -> Result<Results> {
-    let mut results = Results { space: space.clone(), folds: 1, ..Default::default() };
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::invalid("--collect", format!("{}: {e}", dir.display())))?;
-    for entry in entries {
-        let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let Some(id) =
-            name.strip_prefix("trial-").and_then(|n| n.strip_suffix(".safetensors")).and_then(|n| n.parse().ok())
-        else {
-            continue; // .last / .best siblings, other files
-        };
-        let meta = checkpoint::read_meta(&path)?;
-        let train = meta.train.clone().ok_or_else(|| Error::checkpoint(&path, "records no training configuration"))?;
-        let mut values = Trial::new();
-        for a in &space.axes {
-            let v = match a.name.as_str() {
-                "lr" => Some(train.optimizer.lr),
-                "reg" => Some(train.reg),
-                "momentum" => Some(train.optimizer.momentum),
-                "weight-decay" => Some(train.optimizer.weight_decay),
-                "label-smoothing" => Some(train.label_smoothing),
-                "batch-size" => match train.batch_size {
-                    crate::train::BatchSize::Mini(b) => Some(b as f64),
-                    crate::train::BatchSize::Full => None,
-                },
-                "dropout" => match &meta.model {
-                    ModelConfig::Mlp(c) => Some(c.dropout as f64),
-                    ModelConfig::Cnn(c) => Some(c.dropout as f64),
-                    ModelConfig::Linear(_) => None,
-                },
-                "hidden" => match &meta.model {
-                    ModelConfig::Mlp(c) => c.hidden.first().map(|&w| w as f64),
-                    _ => None,
-                },
-                _ => None,
+/// `arg` as one word of a POSIX shell command line: as it is when it holds only characters a
+/// shell leaves alone, else in single quotes.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// What `--collect` gathers: the checkpoints that [`plan`]'s commands wrote into `dir`, read
+/// back as the same search (`space`, `trials`, `seed`) with the same shared flags (`base` on
+/// `dataset`, validated on `data`'s validation split).
+pub struct Collect<'a> {
+    /// The folder the plan's commands saved into.
+    pub dir: &'a Path,
+    /// The search space.
+    pub space: &'a Space,
+    /// Trials of the random search (as `--trials` said when planning).
+    pub trials: usize,
+    /// Seed of the random draws (as `--search-seed` said when planning).
+    pub seed: u64,
+    /// The `train` flags every trial shared.
+    pub base: &'a TrainArgs,
+    /// The data set.
+    pub dataset: DatasetName,
+    /// The training and validation splits: each trial is scored again on the validation split.
+    pub data: &'a Prepared,
+}
+
+impl Collect<'_> {
+    /// The planned trials' results: each checkpoint found checked against its planned command
+    /// (data set, model, epochs, searched values, validation split: a checkpoint of another
+    /// search is refused), then scored again on the validation split, so that the table compares
+    /// each trial with the best image by image as a search run here does. Planned trials without
+    /// a checkpoint are listed in [`Results::missing`].
+    pub fn run(&self, device: &Device) -> Result<Results> {
+        let dir = self.dir;
+        let planned = self.space.trials(self.trials, self.seed);
+        let expected = self.base.run(self.dataset)?;
+        let val = self.data.val.as_ref().ok_or_else(|| {
+            Error::invalid("--val-size", "the trials are scored on a validation split: give the plan's --val-size")
+        })?;
+        let mut found: Vec<(usize, PathBuf)> = vec![];
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| Error::invalid("--collect", format!("{}: {e}", dir.display())))?;
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let Some(id) =
+                name.strip_prefix("trial-").and_then(|n| n.strip_suffix(".safetensors")).and_then(|n| n.parse().ok())
+            else {
+                continue; // .last / .best siblings, other files
             };
-            let v = v.ok_or_else(|| Error::checkpoint(&path, format!("records no value of --{}", a.name)))?;
-            values.insert(a.name.clone(), v);
+            if id >= planned.len() {
+                return Err(Error::invalid(
+                    "--collect",
+                    format!(
+                        "{} is not one of this plan's {} trials (0 to {}): was the plan made with other --trials or \
+                         search flags?",
+                        path.display(),
+                        planned.len(),
+                        planned.len() - 1
+                    ),
+                ));
+            }
+            found.push((id, path));
         }
-        let last = meta.metrics.as_ref();
-        results.results.push(TrialResult {
-            id,
-            values,
-            val_acc: last.and_then(|m| m.val_acc),
-            epochs: meta.epoch,
-            seconds: meta.wall_seconds.unwrap_or(0.0),
-            status: Status::Done,
-            rung_acc: last.and_then(|m| m.val_acc).into_iter().collect(),
-            val_correct: None,
-        });
+        found.sort();
+        let mut results = Results {
+            space: self.space.clone(),
+            trials: self.trials,
+            seed: self.seed,
+            rungs: vec![expected.train.epochs],
+            folds: 1,
+            results: vec![],
+            missing: (0..planned.len()).filter(|id| !found.iter().any(|(f, _)| f == id)).collect(),
+        };
+        for (id, path) in found {
+            let ck = checkpoint::load(&path, device)?;
+            let meta = &ck.meta;
+            let refuse = |what: String| {
+                Err(Error::invalid(
+                    "--collect",
+                    format!("{}: {what}: give --collect the flags the plan was made with", path.display()),
+                ))
+            };
+            if meta.dataset != self.dataset.as_str() {
+                return refuse(format!("trained on {}, this command says {}", meta.dataset, self.dataset));
+            }
+            if meta.model.kind() != expected.model.kind() {
+                let (was, now) = (meta.model.kind().as_str(), expected.model.kind().as_str());
+                return refuse(format!("a {was} model, this command says --model {now}"));
+            }
+            let train =
+                meta.train.clone().ok_or_else(|| Error::checkpoint(&path, "records no training configuration"))?;
+            if train.epochs != expected.train.epochs {
+                return refuse(format!(
+                    "trained for --epochs {}, this command says {}",
+                    train.epochs, expected.train.epochs
+                ));
+            }
+            if meta.data_split.is_some_and(|s| s != self.data.split) {
+                return refuse(format!(
+                    "validated on {}, this command's data flags give {}",
+                    meta.split.clone().unwrap_or_default(),
+                    self.data.description
+                ));
+            }
+            let values = recorded_values(self.space, meta, &train, &path)?;
+            for (name, &v) in &values {
+                let want = planned[id][name];
+                if (v - want).abs() > 1e-6 * want.abs().max(1e-12) {
+                    return refuse(format!(
+                        "trained with --{name} {}, the plan's trial {id} has {}",
+                        fmt_value(v),
+                        fmt_value(want)
+                    ));
+                }
+            }
+            let preprocess = meta.preprocess();
+            let val_in = preprocess.input(val, false)?;
+            let preds = train::predict(&ck.model, &val_in, &preprocess.normalization, device)?;
+            let correct = Correct::new(&preds, &val_in.labels)?;
+            results.results.push(TrialResult {
+                id,
+                values,
+                val_acc: Some(correct.accuracy()),
+                epochs: meta.epoch,
+                seconds: meta.wall_seconds.unwrap_or(0.0),
+                status: Status::Done,
+                rung_acc: vec![correct.accuracy()],
+                val_correct: Some(correct),
+            });
+        }
+        if results.results.is_empty() {
+            return Err(Error::invalid(
+                "--collect",
+                format!(
+                    "{} holds none of the plan's trial-<id>.safetensors files (trial-0 to trial-{}): have its commands run?",
+                    dir.display(),
+                    planned.len() - 1
+                ),
+            ));
+        }
+        Ok(results)
     }
-    if results.results.is_empty() {
-        return Err(Error::invalid("--collect", format!("{} holds no trial-<id>.safetensors files", dir.display())));
+}
+
+/// A collected trial's searched values, read back from its recorded configuration.
+fn recorded_values(
+    space: &Space,
+    meta: &CheckpointMeta,
+    train: &crate::train::TrainConfig,
+    path: &Path,
+) -> Result<Trial> {
+    let mut values = Trial::new();
+    for a in &space.axes {
+        let v = match a.name.as_str() {
+            "lr" => Some(train.optimizer.lr),
+            "reg" => Some(train.reg),
+            "momentum" => Some(train.optimizer.momentum),
+            "weight-decay" => Some(train.optimizer.weight_decay),
+            "label-smoothing" => Some(train.label_smoothing),
+            "batch-size" => match train.batch_size {
+                crate::train::BatchSize::Mini(b) => Some(b as f64),
+                crate::train::BatchSize::Full => None,
+            },
+            "dropout" => match &meta.model {
+                ModelConfig::Mlp(c) => Some(c.dropout as f64),
+                ModelConfig::Cnn(c) => Some(c.dropout as f64),
+                ModelConfig::Linear(_) => None,
+            },
+            "hidden" => match &meta.model {
+                ModelConfig::Mlp(c) => c.hidden.first().map(|&w| w as f64),
+                _ => None,
+            },
+            _ => None,
+        };
+        let v = v.ok_or_else(|| Error::checkpoint(path, format!("records no value of --{}", a.name)))?;
+        values.insert(a.name.clone(), v);
     }
-    results.results.sort_by_key(|r| r.id);
-    Ok(results)
+    Ok(values)
 }
 
 impl Results {
@@ -571,5 +764,36 @@ impl Results {
         let against = self.against_best_by_id();
         let tied: Vec<bool> = self.results.iter().map(|r| against.get(&r.id).is_some_and(|p| p.within(2.0))).collect();
         crate::app::plot::search_plot(path, title, (x, y), &values, &acc, &tied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_lines_quote_what_a_shell_would_split() {
+        assert_eq!(shell_quote("--lr"), "--lr");
+        assert_eq!(shell_quote("/a/b/train"), "/a/b/train");
+        assert_eq!(shell_quote("my runs/x"), "'my runs/x'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        let space = Space { axes: vec![space::Axis::parse("lr", "0.1,0.2").unwrap()] };
+        let lines = plan(&space, 1, 0, "/bin/train --epochs 1", Path::new("/tmp/my runs"));
+        assert_eq!(
+            lines[0],
+            "/bin/train --epochs 1 --lr 0.1 --quiet --no-plots --save '/tmp/my runs/trial-0.safetensors'"
+        );
+    }
+
+    #[test]
+    fn halving_needs_enough_epochs_for_its_rungs() {
+        assert!(check_halving(1, 1).is_ok());
+        assert!(check_halving(3, 4).is_ok());
+        let e = check_halving(3, 3).unwrap_err().to_string();
+        assert!(e.contains("3 rungs need at least 4 epochs") && e.contains("--halving 2 or less"), "{e}");
+        let e = check_halving(5, 1).unwrap_err().to_string();
+        assert!(e.contains("--halving 1 (no halving)"), "{e}");
+        assert!(check_halving(0, 5).unwrap_err().to_string().contains("--halving: 0"));
     }
 }

@@ -65,7 +65,7 @@ impl Axis {
         let flag = format!("--{name}");
         let integer = SEARCHABLE.iter().find(|(n, _)| *n == name).map(|(_, i)| *i).ok_or_else(|| {
             let names: Vec<String> = SEARCHABLE.iter().map(|(n, _)| format!("--{n}")).collect();
-            Error::invalid(&flag, format!("cannot be searched; these can: {}", names.join(", ")))
+            Error::invalid(&flag, format!("'{spec}': cannot be searched; these can: {}", names.join(", ")))
         })?;
         let number = |s: &str| -> Result<f64> {
             let v: f64 = s.trim().parse().map_err(|_| {
@@ -76,6 +76,15 @@ impl Axis {
             }
             Ok(v)
         };
+        // Exactly `LO..HI`, `LO..HI:log` or `A,B,C`: `1e-3...1e-1` would otherwise split into
+        // `1e-3` and `.1e-1` (0.01), a range the user never asked for.
+        let ranges = spec.matches("..").count();
+        if spec.contains("...") || ranges > 1 || (ranges == 1 && spec.contains(',')) {
+            return Err(Error::invalid(
+                &flag,
+                format!("'{spec}' is neither a range nor a list: give LO..HI, LO..HI:log or A,B,C"),
+            ));
+        }
         let values = if let Some((range, rest)) = spec.split_once("..") {
             let (hi, log) = match rest.split_once(':') {
                 Some((hi, "log")) => (hi, true),
@@ -225,9 +234,18 @@ mod tests {
             ("hidden", "0,5", "at least 1"),
             ("reg", "-1..1", "negative"),
             ("seed", "1,2", "cannot be searched"),
+            ("lr", "1e-3...1e-1", "neither a range nor a list"),
+            ("lr", "1e-3..1e-2..1e-1", "neither a range nor a list"),
+            ("lr", "1e-3..1e-1,0.5", "neither a range nor a list"),
+            ("lr", "1e-3....1e-1", "neither a range nor a list"),
+            ("lr", "1e-3..", "not a number"),
+            ("lr", "..1e-1", "not a number"),
+            ("lr", "1e-3,,1e-1", "not a number"),
+            ("lr", "1e-3..1e-1:", "scale"),
         ] {
             let e = Axis::parse(name, spec).unwrap_err().to_string();
             assert!(e.contains(says) && e.contains(&format!("--{name}")), "{name} {spec}: {e}");
+            assert!(e.contains(&format!("'{spec}'")), "the error quotes the input: {e}");
         }
     }
 

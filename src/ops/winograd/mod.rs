@@ -443,13 +443,20 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
     // PyTorch's (2435 MB against 2432).
     let per = s.chunk_of(128);
     let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
-    let du = xs
-        .par_chunks(per * img_in)
-        .zip(gy.par_chunks(per * img_out))
-        .fold(
-            || vec![0f32; p * s.o * s.c],
-            |mut du, (xc, gc)| {
-                let samples = xc.len() / img_in;
+    // One accumulator per thread, each over a fixed run of chunks, added in order: a rayon
+    // `fold`/`reduce` would split where work-stealing happens to split, and the f32 sums (not
+    // associative) changed from run to run. Fixed runs give the same bits for the same thread
+    // count, with the same memory (one accumulator per thread).
+    let chunks = s.n.div_ceil(per);
+    let runs = chunks.min(rayon::current_num_threads()).max(1);
+    let partial: Vec<Vec<f32>> = (0..runs)
+        .into_par_iter()
+        .map(|r| {
+            let mut du = vec![0f32; p * s.o * s.c];
+            for c in r * chunks / runs..(r + 1) * chunks / runs {
+                let (a, b) = (c * per, ((c + 1) * per).min(s.n));
+                let (xc, gc) = (&xs[a * img_in..b * img_in], &gy[a * img_out..b * img_out]);
+                let samples = b - a;
                 let cols = samples * s.t();
                 with_scratch([p * s.c * cols, p * s.o * cols], |v, z| {
                     match tile {
@@ -466,10 +473,14 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
                     let (zo, vo, uo) = (Operand::columns(s.o, cols), Operand::rows(cols, s.c), Operand::rows(s.o, s.c));
                     products(p, (s.o, s.c, cols), z, zo, v, vo, &mut du, uo, true);
                 });
-                du
-            },
-        )
-        .reduce(|| vec![0f32; p * s.o * s.c], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+            }
+            du
+        })
+        .collect();
+    let mut du = vec![0f32; p * s.o * s.c];
+    for part in &partial {
+        du.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
     match tile {
         Tile::F2K5 => f2k5::filter_gradient(s.o, s.c, &du),
         _ => f2::filter_gradient(s.o, s.c, &du),
