@@ -30,7 +30,8 @@
 //! 2. **Training machinery** — [`train`] (the one loop [`train::fit()`], its configuration, its
 //!    epoch hooks, the one evaluation) and [`checkpoint`] (self-describing safetensors files, and
 //!    [`checkpoint::Checkpointer`], the hook that writes them during training).
-//! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), [`run`] (a whole
+//! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), `onnx` (a
+//!    checkpoint as an ONNX file, with the default `onnx` feature), [`run`] (a whole
 //!    training run as `train` performs it), [`evaluate`] (the report `evaluate` prints),
 //!    [`recipe`] (named recipes: airbench94), [`sweep`] (hyper-parameter search), [`serve`] (the local web page), [`cli`] (the examples' shared flags), [`defaults`] (tuned hyper-parameters), [`visualize`]
 //!    and [`plot`] (pictures), [`publish`] (shipping checkpoints to `weights/`),
@@ -60,6 +61,8 @@ pub mod machine;
 pub mod manual_backprop;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod ops;
 pub mod optim;
 pub mod params;
