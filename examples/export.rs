@@ -34,10 +34,13 @@ fn main() -> anyhow::Result<()> {
         let e = kindling::onnx::export(&args.weights, out)?;
         let meta = kindling::checkpoint::read_meta(&args.weights)?;
         let [c, h, w] = e.input_shape;
+        let size = match e.bytes {
+            b if b < 1_000_000 => format!("{:.0} kB", b as f64 / 1e3),
+            b => format!("{:.1} MB", b as f64 / 1e6),
+        };
         println!(
-            "wrote {} ({:.1} MB, {} nodes, opset {}): input `{}` float [N, {c}, {h}, {w}] in [0, 1], outputs `{}` and `{}` [N, {}]",
+            "wrote {} ({size}, {} nodes, opset {}): input `{}` float [N, {c}, {h}, {w}] in [0, 1], outputs `{}` and `{}` [N, {}]",
             e.path.display(),
-            e.bytes as f64 / 1e6,
             e.nodes,
             kindling::onnx::OPSET,
             kindling::onnx::INPUT,

@@ -4,8 +4,8 @@
 //! The graph reads what a user has: `image`, a float batch `[N, C, H, W]` of pixels in `[0, 1]`
 //! (`u8 / 255`, RGB or grey, at the model's size), with a dynamic batch size `N`. The
 //! checkpoint's normalization is its first two nodes (`Sub` the mean, `Div` the standard
-//! deviation, per channel); then the model in evaluation mode ([`layers`](self) mirrors each
-//! forward pass op for op); the outputs are `logits` and `probabilities` (softmax), both
+//! deviation, per channel); then the model in evaluation mode, each forward pass mirrored op for
+//! op (`layers.rs`); the outputs are `logits` and `probabilities` (softmax), both
 //! `[N, classes]`. Opset [`OPSET`] (13), f32 weights (an f16 checkpoint is widened). The
 //! metadata (`metadata_props`, keys in [`keys`]) carry the class names, the data set, the
 //! recorded accuracy, the source checkpoint's SHA-256 and the resize policy.
@@ -140,13 +140,14 @@ pub fn export(weights: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Export
             out.display()
         )));
     }
-    let onnx = encode(&ck, Some(&source))?;
+    let proto = model_proto(&ck, Some(&source))?;
+    let onnx = proto.encode_to_vec();
     checkpoint::replace_file(out, &onnx).map_err(|problem| Error::Export(format!("{}: {problem}", out.display())))?;
     let model = &ck.meta.model;
     Ok(Exported {
         path: out.to_path_buf(),
         bytes: onnx.len(),
-        nodes: pb::ModelProto::decode(onnx.as_slice()).map(|m| m.graph.map_or(0, |g| g.node.len())).unwrap_or(0),
+        nodes: proto.graph.map_or(0, |g| g.node.len()),
         input_shape: model.input_shape(),
         classes: model.classes(),
         source,
