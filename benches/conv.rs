@@ -96,7 +96,7 @@ fn time_conv(iters: usize, conv: &Conv, xs: &Tensor, w: &Var, b: &Var, r: &Tenso
 }
 
 fn main() -> Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     // cargo passes `--bench`; the only other argument is the iteration count.
     let iters = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
     println!("{} rayon threads, median of {iters} runs, ms", rayon::current_num_threads());

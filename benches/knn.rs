@@ -5,7 +5,7 @@
 //! `PYTHON` chooses the interpreter). Options: `-- --train N --queries N`.
 
 use candle_core::Device;
-use kindling::bench::peak_rss_mb;
+use kindling::support::bench::peak_rss_mb;
 use kindling::data::{cifar10, Normalization, Split};
 use kindling::models::knn::{Distance, Knn};
 use std::time::Instant;
@@ -19,7 +19,7 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let Ok(root) = std::env::var("KINDLING_DATA") else {
         println!("skipped: set KINDLING_DATA to the folder holding cifar-10-batches-bin");
         return Ok(());

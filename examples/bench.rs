@@ -3,8 +3,8 @@
 //! `benches/pytorch_reference.py` and prints the ratios.
 
 use clap::Parser;
-use kindling::bench::{run, BenchModel};
-use kindling::cli::DeviceArgs;
+use kindling::support::bench::{run, BenchModel};
+use kindling::app::cli::DeviceArgs;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,12 +36,12 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
     if args.gemm_peak {
         let threads = rayon::current_num_threads();
-        let g = kindling::bench::gemm_peak(1024, threads, 5);
+        let g = kindling::support::bench::gemm_peak(1024, threads, 5);
         if args.json {
             println!("{}", serde_json::json!({"gemm_gflops": g, "n": 1024, "threads": threads}));
         } else {

@@ -1,7 +1,7 @@
 //! Scores a checkpoint: accuracy, per-class accuracy and the confusion matrix.
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs, EvalSplit};
+use kindling::app::cli::{DataArgs, DeviceArgs, EvalSplit};
 use kindling::tta::Tta;
 use std::path::PathBuf;
 
@@ -58,11 +58,11 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     if let Some(dst) = &args.record {
-        kindling::publish::write(&args.weights, dst, args.f16)?;
+        kindling::app::publish::write(&args.weights, dst, args.f16)?;
     }
     let weights = args.record.clone().unwrap_or_else(|| args.weights.clone());
     let mut model = kindling::Classifier::load(&weights, &device)?;
@@ -72,12 +72,12 @@ fn main() -> anyhow::Result<()> {
     let ck = model.checkpoint();
     let dataset = match args.data.dataset {
         Some(d) => d,
-        None => kindling::run::dataset_of(&ck.meta, &weights)?,
+        None => kindling::app::run::dataset_of(&ck.meta, &weights)?,
     };
     let (ds, record, note) = match args.split {
         EvalSplit::Test => (args.data.test_split(dataset)?, None, String::new()),
         EvalSplit::Val => {
-            let held = kindling::evaluate::held_out(&ck.meta, dataset, &args.data, args.allow_train_overlap)?;
+            let held = kindling::app::report::held_out(&ck.meta, dataset, &args.data, args.allow_train_overlap)?;
             let v = held.record.val_range();
             let mut note = format!(" (training images [{}, {}))", v.start, v.end);
             if held.training_images > 0 {
@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         Some(n) => ds.take(n),
         None => ds,
     };
-    let report = kindling::evaluate::score(ck, &ds, &device, model.tta())?;
+    let report = kindling::app::report::score(ck, &ds, &device, model.tta())?;
     let val = args.split == EvalSplit::Val;
     if args.record.is_some() || args.record_extra {
         let evaluation = kindling::checkpoint::Evaluation {
@@ -107,11 +107,11 @@ fn main() -> anyhow::Result<()> {
         let accuracy = evaluation.accuracy;
         match &args.record {
             Some(dst) => {
-                kindling::publish::record(dst, evaluation)?;
+                kindling::app::publish::record(dst, evaluation)?;
                 eprintln!("wrote {} ({:.2}% recorded)", dst.display(), 100.0 * accuracy);
             }
             None => {
-                kindling::publish::record_extra(&weights, evaluation)?;
+                kindling::app::publish::record_extra(&weights, evaluation)?;
                 eprintln!(
                     "recorded {:.2}% on the {} split in {}",
                     100.0 * accuracy,
@@ -132,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             weights.file_stem().unwrap_or_default().to_string_lossy(),
             if val { "val" } else { "test" }
         );
-        match kindling::visualize::evaluation_pictures(ck, &ds, &report, &args.plots, &stem, &device) {
+        match kindling::app::visualize::evaluation_pictures(ck, &ds, &report, &args.plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),
         }

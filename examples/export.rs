@@ -28,7 +28,7 @@ struct Target {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     if let Some(out) = &args.to.onnx {
         let e = kindling::onnx::export(&args.weights, out)?;

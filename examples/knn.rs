@@ -2,7 +2,7 @@
 //! chosen k on held-out or test queries.
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs};
+use kindling::app::cli::{DataArgs, DeviceArgs};
 use kindling::data::{DatasetName, Normalization};
 use kindling::models::knn::{cross_validate, Distance, Knn};
 
@@ -49,7 +49,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
             let folds: Vec<(f64, f64)> =
                 cv.ks.iter().zip(&cv.fold_acc).flat_map(|(&k, a)| a.iter().map(move |&v| (k as f64, v))).collect();
             let title = format!("{dataset}: {}-fold cross-validation of k ({})", args.folds, args.distance.as_str());
-            match kindling::plot::errorbar_plot(&args.plot, &title, "k", "accuracy", &points, &folds) {
+            match kindling::app::plot::errorbar_plot(&args.plot, &title, "k", "accuracy", &points, &folds) {
                 Ok(()) => eprintln!("wrote {}", args.plot.display()),
                 Err(e) => eprintln!("warning: no picture: {e}"),
             }

@@ -2,7 +2,7 @@
 //! out by hand and checked against candle's autograd at every logged step.
 
 use clap::Parser;
-use kindling::manual_backprop::TwoLayerNet;
+use kindling::lecture::manual_backprop::TwoLayerNet;
 
 /// Backpropagation by hand on random data (N=64, Din=1000, H=100, Dout=10).
 #[derive(Parser, Debug)]

@@ -2,7 +2,7 @@
 //! against step, in one picture (the lecture's "problems with SGD" and their remedies).
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs};
+use kindling::app::cli::{DataArgs, DeviceArgs};
 use kindling::data::DatasetName;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
@@ -35,7 +35,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
@@ -44,11 +44,11 @@ fn main() -> anyhow::Result<()> {
         data.generated_size = Some(2000);
     }
     let train = data.prepare(dataset)?.train;
-    let mut cfg = kindling::defaults::train_config(dataset, args.model, LossKind::Softmax);
+    let mut cfg = kindling::presets::defaults::train_config(dataset, args.model, LossKind::Softmax);
     cfg.epochs = args.epochs;
     cfg.seed = args.seed;
     cfg.augment = Default::default();
-    let options = kindling::defaults::model_options(dataset, args.model);
+    let options = kindling::presets::defaults::model_options(dataset, args.model);
     let runs = [
         (OptimizerKind::Sgd, 0.01),
         (OptimizerKind::Momentum, 0.01),
@@ -56,12 +56,12 @@ fn main() -> anyhow::Result<()> {
         (OptimizerKind::Rmsprop, 1e-4),
         (OptimizerKind::Adam, 1e-3),
     ];
-    let curves = kindling::visualize::compare_optimizers(&train, args.model, &options, &cfg, &runs, &device)?;
+    let curves = kindling::app::visualize::compare_optimizers(&train, args.model, &options, &cfg, &runs, &device)?;
     for (name, c) in &curves {
         println!("{name:<24} final loss {:.4}", c.last().map(|p| p.1).unwrap_or(f64::NAN));
     }
     let title = format!("{dataset}, {} ({} images): training loss", args.model.as_str(), train.len());
-    kindling::plot::line_plot(&args.out, &title, "step", "loss", &curves, true)?;
+    kindling::app::plot::line_plot(&args.out, &title, "step", "loss", &curves, true)?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Classifies image files with a checkpoint: top classes with probabilities.
 
 use clap::Parser;
-use kindling::cli::DeviceArgs;
+use kindling::app::cli::DeviceArgs;
 use kindling::tta::Tta;
 use std::path::PathBuf;
 
@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let mut model = kindling::Classifier::load(&args.weights, &device)?;

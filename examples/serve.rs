@@ -2,7 +2,7 @@
 //! http://127.0.0.1:8080/ (`--port`, `--host`).
 
 use clap::Parser;
-use kindling::cli::DeviceArgs;
+use kindling::app::cli::DeviceArgs;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -32,7 +32,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     let weights = if args.weights.is_empty() {
@@ -49,8 +49,8 @@ fn main() -> anyhow::Result<()> {
     };
     let data =
         kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
-    let server = kindling::serve::Server::load(&weights, data, args.knn, &device)?;
+    let server = kindling::app::serve::Server::load(&weights, data, args.knn, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
-    kindling::serve::run(server, &args.host, args.port)?;
+    kindling::app::serve::run(server, &args.host, args.port)?;
     Ok(())
 }

@@ -3,9 +3,9 @@
 //! --exclude-last 10000 --val-size 5000`. Every trial is scored on the validation split only.
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs, TrainArgs};
+use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
 use kindling::data::DatasetName;
-use kindling::sweep::{self, space, Sweep};
+use kindling::app::sweep::{self, space, Sweep};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -78,7 +78,7 @@ const OWN: [(&str, bool); 11] = [
 ];
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);

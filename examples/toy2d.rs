@@ -3,13 +3,13 @@
 //! on noisy data.
 
 use clap::Parser;
-use kindling::cli::DeviceArgs;
+use kindling::app::cli::DeviceArgs;
 use kindling::data::{self, toy2d::Toy, DatasetName, Normalization, Split};
 use kindling::models::{
     knn::{Distance, Knn},
     ModelKind,
 };
-use kindling::visualize::{knn_grid, model_grid, points};
+use kindling::app::visualize::{knn_grid, model_grid, points};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -42,7 +42,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
     println!("{:<8} {:<22} {:>9} {:>9}", "data", "model", "train acc", "test acc");
@@ -59,12 +59,12 @@ fn main() -> anyhow::Result<()> {
         }
         let mut panels = vec![];
         for (kind, hidden, reg) in runs {
-            let mut cfg = kindling::defaults::train_config(name, kind, kindling::loss::LossKind::Softmax);
+            let mut cfg = kindling::presets::defaults::train_config(name, kind, kindling::loss::LossKind::Softmax);
             cfg.reg = reg;
             cfg.seed = args.seed;
-            let mut options = kindling::defaults::model_options(name, kind);
+            let mut options = kindling::presets::defaults::model_options(name, kind);
             options.hidden = vec![hidden];
-            let (model, acc_train) = kindling::toy::train_toy(&train, &norm, kind, &options, &cfg, &device)?;
+            let (model, acc_train) = kindling::lecture::toy::train_toy(&train, &norm, kind, &options, &cfg, &device)?;
             let acc_test = kindling::train::evaluate(&model, &test, &norm, &device)?.accuracy();
             let label = match kind {
                 ModelKind::Mlp => format!("mlp hidden {hidden} λ={reg}"),
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
                 let grid = model_grid(&model, &norm, &pts, 120)?;
                 if kind == ModelKind::Linear || (hidden == 100 && reg == 1e-3) {
                     let file = args.out.join(format!("{}-{}.png", name.as_str(), kind.as_str()));
-                    kindling::plot::decision_boundary(
+                    kindling::app::plot::decision_boundary(
                         &file,
                         &grid,
                         &pts,
@@ -90,12 +90,12 @@ fn main() -> anyhow::Result<()> {
         }
         if !args.no_plots && !panels.is_empty() {
             let file = args.out.join(format!("{}-grid.png", name.as_str()));
-            kindling::plot::boundary_grid(&file, &panels, &pts, &labels, args.reg.len())?;
+            kindling::app::plot::boundary_grid(&file, &panels, &pts, &labels, args.reg.len())?;
         }
     }
     if !args.no_plots {
         // kNN on noisy blobs: k = 1 draws islands around every outlier, k = 5 smooths them away.
-        let noisy = kindling::toy::with_label_noise(
+        let noisy = kindling::lecture::toy::with_label_noise(
             &data::load(DatasetName::Blobs, Split::Train, &Default::default())?,
             0.1,
             args.seed,
@@ -111,7 +111,7 @@ fn main() -> anyhow::Result<()> {
             ("k = 1".to_string(), knn_grid(&knn, 1, &pts, 120)?),
             ("k = 5".to_string(), knn_grid(&knn, 5, &pts, 120)?),
         ];
-        kindling::plot::boundary_grid(&args.out.join("knn-k1-k5.png"), &panels, &pts, &labels, 2)?;
+        kindling::app::plot::boundary_grid(&args.out.join("knn-k1-k5.png"), &panels, &pts, &labels, 2)?;
         println!("pictures in {}", args.out.display());
     }
     Ok(())

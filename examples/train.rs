@@ -2,7 +2,7 @@
 //! generated `shapes` set (no download) and saves `runs/shapes-linear.safetensors`.
 
 use clap::Parser;
-use kindling::cli::{DataArgs, DeviceArgs, TrainArgs};
+use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
 use kindling::data::DatasetName;
 use std::path::PathBuf;
 
@@ -35,14 +35,14 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::startup::startup();
+    kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open_verbose(!args.quiet)?;
     let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (run, resume) = match &args.resume {
         Some(path) => {
-            let (run, resume) = kindling::run::from_resume(path, &device)?;
+            let (run, resume) = kindling::app::run::from_resume(path, &device)?;
             if run.dataset != dataset && args.data.dataset.is_some() {
                 anyhow::bail!("--resume {}: trained on {}, not {dataset}", path.display(), run.dataset);
             }
@@ -59,11 +59,11 @@ fn main() -> anyhow::Result<()> {
     if !args.quiet {
         eprintln!("{}", data.description);
     }
-    let out = kindling::run::Output { save: save.clone(), command, verbose: !args.quiet };
-    let report = kindling::run::train(&run, &data, &device, &out, resume)?;
+    let out = kindling::app::run::Output { save: save.clone(), command, verbose: !args.quiet };
+    let report = kindling::app::run::train(&run, &data, &device, &out, resume)?;
     if !args.no_plots {
         let curves = kindling::checkpoint::sibling(&save, "curves.png");
-        match kindling::plot::training_curves(&curves, &report.history) {
+        match kindling::app::plot::training_curves(&curves, &report.history) {
             Ok(()) if !args.quiet => eprintln!("wrote {}", curves.display()),
             Ok(()) => {}
             Err(e) => eprintln!("warning: no training curves: {e}"),

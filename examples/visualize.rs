@@ -1,7 +1,7 @@
 //! Draws a checkpoint's first layer: linear templates, CNN filters, MLP weights.
 
 use clap::Parser;
-use kindling::visualize::{first_layer_images, What};
+use kindling::app::visualize::{first_layer_images, What};
 use std::path::PathBuf;
 
 /// Draw a trained model's first-layer weights as images.
@@ -34,9 +34,9 @@ fn main() -> anyhow::Result<()> {
     let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
     if let (Some(What::Saliency), Some(file)) = (args.what, &args.image) {
         let img = kindling::classifier::decode(file)?;
-        let s = kindling::visualize::saliency(&ck, &img, &candle_core::Device::Cpu)?;
-        let pic = kindling::plot::saliency_picture(&s.image, s.shape, &s.map, args.scale * 2)?;
-        kindling::plot::save_picture(&args.out, &pic)?;
+        let s = kindling::app::visualize::saliency(&ck, &img, &candle_core::Device::Cpu)?;
+        let pic = kindling::app::plot::saliency_picture(&s.image, s.shape, &s.map, args.scale * 2)?;
+        kindling::app::plot::save_picture(&args.out, &pic)?;
         println!("wrote {} (saliency of the top class, {})", args.out.display(), ck.meta.classes[s.class]);
         return Ok(());
     }
@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     labels.truncate(args.max);
     let cols = (images.len() as f64).sqrt().ceil() as usize;
     let scale = if shape[1] <= 7 { args.scale * 4 } else { args.scale };
-    kindling::plot::image_grid(&args.out, &images, shape, &labels, cols.max(1), scale)?;
+    kindling::app::plot::image_grid(&args.out, &images, shape, &labels, cols.max(1), scale)?;
     println!("wrote {} ({} images of {:?})", args.out.display(), images.len(), shape);
     Ok(())
 }

@@ -19,46 +19,35 @@
 //!
 //! ## Layers
 //!
-//! Imports point downwards only:
+//! The folders show the layers; imports point downwards only:
 //!
 //! 1. **Core** — tensors in, tensors out; nothing here knows about files, flags or pictures:
 //!    [`ops`] (kindling's own CPU kernels with backward passes), [`models`] (the classifiers and
 //!    [`models::Network`], a model with its parameters), [`loss`], [`optim`], [`params`],
-//!    [`data`] (data sets in memory, splits, batches), [`features`] (HOG, colour histograms, and
-//!    [`features::model_input`], the one way from images to a model's input), [`metrics`],
-//!    [`tta`] (test-time augmentation).
+//!    [`data`] (data sets in memory, splits, batches), [`features`] (HOG, colour histograms),
+//!    [`metrics`], [`tta`] (test-time augmentation), with [`error`] and [`progress`].
 //! 2. **Training machinery** — [`train`] (the one loop [`train::fit()`], its configuration, its
-//!    epoch hooks, the one evaluation) and [`checkpoint`] (self-describing safetensors files, and
-//!    [`checkpoint::Checkpointer`], the hook that writes them during training).
-//! 3. **Applications** — [`Classifier`] (load a checkpoint, classify images), `onnx` (a
-//!    checkpoint as an ONNX file, with the default `onnx` feature), [`run`] (a whole
-//!    training run as `train` performs it), [`evaluate`] (the report `evaluate` prints),
-//!    [`recipe`] (named recipes: airbench94), [`sweep`] (hyper-parameter search), [`serve`] (the local web page), [`cli`] (the examples' shared flags), [`defaults`] (tuned hyper-parameters), [`visualize`]
-//!    and [`plot`] (pictures), [`publish`] (shipping checkpoints to `weights/`),
-//!    [`manual_backprop`] and [`toy`] (the lecture's demonstrations).
-//!
-//! Beside them: [`error`], [`device`] (`--device` parsing), [`progress`] (progress bars), and
-//! [`allocator`] (the examples' allocator settings). The step timing of the benchmarks (`bench`)
-//! and the machine description of checkpoints (`machine`) are public for the examples and tests
-//! but hidden from these docs.
+//!    epoch hooks, the one evaluation), [`checkpoint`] (self-describing safetensors files, and
+//!    [`checkpoint::Checkpointer`], the hook that writes them during training), the library's
+//!    front door, [`Classifier`] (load a checkpoint, classify images), and `onnx` (a checkpoint
+//!    as an ONNX file for other runtimes; the default cargo feature `onnx`).
+//! 3. **Run descriptions** — [`presets`]: the tuned defaults of every model and data set, and the
+//!    named recipes (airbench94).
+//! 4. **Applications** — [`app`]: a whole training run, the `evaluate` report, publishing, pictures,
+//!    hyper-parameter search, the web page, the examples' shared flags. Beside them, [`support`]
+//!    (allocator, start-up settings, step timing for the examples and benchmarks) and [`lecture`]
+//!    (the lecture's hand-written network and 2-D toys).
+
 #![warn(missing_docs)]
 
-pub mod allocator;
-#[doc(hidden)] // step timing for `examples/bench.rs` and the benchmarks, not a library API
-pub mod bench;
+pub mod app;
 pub mod checkpoint;
 pub mod classifier;
-pub mod cli;
 pub mod data;
-pub mod defaults;
-pub mod device;
 pub mod error;
-pub mod evaluate;
 pub mod features;
+pub mod lecture;
 pub mod loss;
-#[doc(hidden)] // the one-line machine description written into checkpoints and benchmark reports
-pub mod machine;
-pub mod manual_backprop;
 pub mod metrics;
 pub mod models;
 #[cfg(feature = "onnx")]
@@ -66,18 +55,11 @@ pub mod onnx;
 pub mod ops;
 pub mod optim;
 pub mod params;
-pub mod plot;
+pub mod presets;
 pub mod progress;
-pub mod publish;
-pub mod recipe;
-pub mod run;
-pub mod serve;
-pub mod startup;
-pub mod sweep;
-pub mod toy;
+pub mod support;
 pub mod train;
 pub mod tta;
-pub mod visualize;
 
 pub use classifier::{Classifier, Prediction};
 pub use error::{Error, Result};

@@ -3,12 +3,12 @@
 mod common;
 
 use kindling::checkpoint;
-use kindling::cli::DataArgs;
+use kindling::app::cli::DataArgs;
 use kindling::data::{DatasetName, Normalization};
-use kindling::defaults;
+use kindling::presets::defaults;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::run::{self, Run};
+use kindling::app::run::{self, Run};
 
 fn data_args(n: usize) -> DataArgs {
     DataArgs {

@@ -105,7 +105,7 @@ fn linear_model_gradient_matches_finite_differences() {
 
 #[test]
 fn manual_backprop_matches_autograd_and_learns() {
-    let net = kindling::manual_backprop::TwoLayerNet::new(64, 1000, 100, 10, 0).unwrap();
+    let net = kindling::lecture::manual_backprop::TwoLayerNet::new(64, 1000, 100, 10, 0).unwrap();
     let first = net.step(1e-4, true).unwrap();
     assert!(first.max_rel_error < 1e-9, "{first:?}");
     let mut last = first;

@@ -5,13 +5,13 @@
 mod common;
 
 use candle_core::Device;
-use kindling::cli::DataArgs;
+use kindling::app::cli::DataArgs;
 use kindling::data::DatasetName;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::run::{self, Run};
+use kindling::app::run::{self, Run};
 use kindling::tta::Tta;
-use kindling::visualize::{first_layer_images, What};
+use kindling::app::visualize::{first_layer_images, What};
 use std::path::Path;
 
 fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
@@ -26,9 +26,9 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     }
     .prepare(DatasetName::Shapes)
     .unwrap();
-    let mut cfg = kindling::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
+    let mut cfg = kindling::presets::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
     cfg.epochs = 3;
-    let mut options = kindling::defaults::model_options(DatasetName::Shapes, kind);
+    let mut options = kindling::presets::defaults::model_options(DatasetName::Shapes, kind);
     options.channels = vec![8, 8];
     options.hidden = vec![16];
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg, recipe: None };
@@ -37,7 +37,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     // Curves from the real history.
     if font_or_skip() {
         let curves = dir.join("curves.png");
-        kindling::plot::training_curves(&curves, &report.history).unwrap();
+        kindling::app::plot::training_curves(&curves, &report.history).unwrap();
         check_png(&curves, None);
     }
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
@@ -45,7 +45,7 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
 
 fn font_or_skip() -> bool {
     let probe = std::env::temp_dir().join(format!("kindling-font-probe-{}.png", std::process::id()));
-    match kindling::plot::line_plot(&probe, "t", "x", "y", &[("a".into(), vec![(0.0, 0.0), (1.0, 1.0)])], false) {
+    match kindling::app::plot::line_plot(&probe, "t", "x", "y", &[("a".into(), vec![(0.0, 0.0), (1.0, 1.0)])], false) {
         Ok(()) => true,
         Err(e) => {
             eprintln!("skipped: {e}");
@@ -81,7 +81,7 @@ fn linear_templates_differ_between_classes_and_draw() {
     assert!(first_layer_images(&ck, What::Filters).is_err(), "a linear model has no filters");
     if font_or_skip() {
         let out = dir.join("templates.png");
-        kindling::plot::image_grid(&out, &images, shape, &labels, 5, 2).unwrap();
+        kindling::app::plot::image_grid(&out, &images, shape, &labels, 5, 2).unwrap();
         check_png(&out, None);
     }
 }
@@ -96,11 +96,11 @@ fn cnn_filters_and_evaluation_pictures() {
         return;
     }
     let grid = dir.join("filters.png");
-    kindling::plot::image_grid(&grid, &filters, shape, &[], 4, 8).unwrap();
+    kindling::app::plot::image_grid(&grid, &filters, shape, &[], 4, 8).unwrap();
     check_png(&grid, None);
     let test = kindling::data::shapes::generate(kindling::data::Split::Test, 50);
-    let report = kindling::evaluate::score(&ck, &test, &Device::Cpu, Tta::Flip).unwrap();
-    let files = kindling::visualize::evaluation_pictures(&ck, &test, &report, &dir, "eval", &Device::Cpu).unwrap();
+    let report = kindling::app::report::score(&ck, &test, &Device::Cpu, Tta::Flip).unwrap();
+    let files = kindling::app::visualize::evaluation_pictures(&ck, &test, &report, &dir, "eval", &Device::Cpu).unwrap();
     assert_eq!(files.len(), 2);
     for f in files {
         check_png(&f, None);

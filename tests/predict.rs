@@ -6,12 +6,12 @@ mod common;
 
 use candle_core::Device;
 use kindling::checkpoint::Checkpoint;
-use kindling::cli::DataArgs;
+use kindling::app::cli::DataArgs;
 use kindling::data::{shapes, Dataset, DatasetName, Pixels, Split};
 use kindling::features::FeatureConfig;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::run::{self, Run};
+use kindling::app::run::{self, Run};
 use kindling::tta::Tta;
 use std::path::Path;
 
@@ -29,9 +29,9 @@ fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     .prepare(DatasetName::Shapes)
     .unwrap();
     let kind = ModelKind::Linear;
-    let mut train = kindling::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
+    let mut train = kindling::presets::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
     train.epochs = 2;
-    let options = kindling::defaults::model_options(DatasetName::Shapes, kind);
+    let options = kindling::presets::defaults::model_options(DatasetName::Shapes, kind);
     let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train, recipe: None };
     let save = dir.join("m.safetensors");
     run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();

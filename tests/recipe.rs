@@ -6,7 +6,7 @@ mod common;
 
 use kindling::data::{shapes, Normalization, Split};
 use kindling::models::{ModelConfig, Network};
-use kindling::recipe::Recipe;
+use kindling::presets::recipe::Recipe;
 use kindling::train::{fit, BatchSize, Session, TrainData};
 
 fn values(net: &Network, name: &str) -> Vec<f32> {

@@ -34,7 +34,7 @@ fn a_tiny_search_halves_resumes_and_saves_its_best() {
         .arg("--save-best")
         .arg(&best));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let r: kindling::sweep::Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let r: kindling::app::sweep::Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!(r.results.len(), 6);
     assert_eq!(r.rungs, vec![2, 4]);
     // Successive halving: 3 trials go on to epoch 4, the other 3 stop at epoch 2.
@@ -114,7 +114,7 @@ fn a_diverging_trial_is_recorded_and_the_search_goes_on() {
         .arg("--results")
         .arg(&results));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let r: kindling::sweep::Results = serde_json::from_str(&out.stdout).unwrap();
+    let r: kindling::app::sweep::Results = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(r.results.len(), 2, "a grid of two");
     let diverged: Vec<_> = r.results.iter().filter(|t| t.val_acc.is_none()).collect();
     assert_eq!(diverged.len(), 1, "{}", out.stdout);
@@ -146,10 +146,10 @@ fn plan_and_collect_spread_a_search_over_train_runs() {
         .arg("--plot")
         .arg(dir.join("collected.png")));
     assert_eq!(collected.code, Some(0), "{}", collected.stderr);
-    let r: kindling::sweep::Results = serde_json::from_str(&collected.stdout).unwrap();
+    let r: kindling::app::sweep::Results = serde_json::from_str(&collected.stdout).unwrap();
     assert_eq!(r.results.len(), 3);
     // The values read back are the planned ones.
-    let space = kindling::sweep::space::Space { axes: r.space.axes.clone() };
+    let space = kindling::app::sweep::space::Space { axes: r.space.axes.clone() };
     for (t, planned) in r.results.iter().zip(space.trials(3, 0)) {
         assert!((t.values["lr"] - planned["lr"]).abs() < 1e-12 * planned["lr"].max(1.0));
         assert!(t.val_acc.is_some());
@@ -176,7 +176,7 @@ fn cross_validation_scores_each_trial_on_every_fold() {
         "{}",
         out.stderr
     );
-    let r: kindling::sweep::Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let r: kindling::app::sweep::Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!((r.folds, r.results.len()), (2, 3));
     for t in &r.results {
         let c = t.val_correct.as_ref().expect("answers recorded");

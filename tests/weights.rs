@@ -5,7 +5,7 @@
 //! first images of its split only, with the tolerance widened by that sample's standard error, to keep CI fast.
 
 use kindling::checkpoint::{self, CheckpointMeta};
-use kindling::cli::DataArgs;
+use kindling::app::cli::DataArgs;
 use kindling::data::DatasetName;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -201,7 +201,7 @@ fn shipped_weights_reach_the_readme_figures() {
             assert_eq!(ds.len(), eval.images, "{name}: the split changed size");
             let (ds, tolerance) = within_budget(ds, eval.tta.views(), stated);
             let start = std::time::Instant::now();
-            let report = kindling::evaluate::score(&ck, &ds, &candle_core::Device::Cpu, eval.tta).unwrap();
+            let report = kindling::app::report::score(&ck, &ds, &candle_core::Device::Cpu, eval.tta).unwrap();
             let got = 100.0 * report.confusion.accuracy();
             let split = match ds.len() == eval.images {
                 true => eval.split.clone(),

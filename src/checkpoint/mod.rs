@@ -64,7 +64,7 @@ pub struct CheckpointMeta {
     /// included.
     #[serde(default)]
     pub wall_seconds: Option<f64>,
-    /// The machine that trained it ([`crate::machine::describe`]).
+    /// The machine that trained it ([`crate::support::machine::describe`]).
     #[serde(default)]
     pub machine: Option<String>,
     /// The accuracy measured on this very file, written by `evaluate --record`.

@@ -9,9 +9,9 @@
 //! # fn main() -> kindling::Result<()> {
 //! let train = shapes::generate(Split::Train, 200);
 //! let normalization = Normalization::fit(&train);
-//! let options = kindling::defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
+//! let options = kindling::presets::defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
 //! let net = Network::new(&ModelConfig::new(ModelKind::Linear, train.shape, 10, &options), 0, &candle_core::Device::Cpu)?;
-//! let mut cfg = kindling::defaults::train_config(DatasetName::Shapes, ModelKind::Linear, kindling::loss::LossKind::Softmax);
+//! let mut cfg = kindling::presets::defaults::train_config(DatasetName::Shapes, ModelKind::Linear, kindling::loss::LossKind::Softmax);
 //! cfg.epochs = 2;
 //! let data = TrainData { train: &train, val: None, normalization: &normalization };
 //! let report = fit(&net, &data, &cfg, &candle_core::Device::Cpu, Session::new())?;

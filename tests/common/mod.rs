@@ -68,10 +68,10 @@ pub fn run(cmd: &mut Command) -> Outcome {
 
 /// The device tests run on: the CPU, or the GPU in a `--features cuda` build.
 pub fn dev() -> candle_core::Device {
-    kindling::device::test_device()
+    kindling::app::device::test_device()
 }
 
 /// A run's output that writes `save` and prints nothing.
-pub fn quiet(save: impl Into<PathBuf>) -> kindling::run::Output {
-    kindling::run::Output { save: save.into(), command: "test".into(), verbose: false }
+pub fn quiet(save: impl Into<PathBuf>) -> kindling::app::run::Output {
+    kindling::app::run::Output { save: save.into(), command: "test".into(), verbose: false }
 }

@@ -92,7 +92,7 @@ pub fn prediction_grid(path: &Path, p: &Predictions, cols: usize, scale: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     #[test]
     fn right_and_wrong_predictions() {

@@ -317,12 +317,12 @@ fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &D
         .iter()
         .take(5)
         .map(|&i| -> Result<Value> {
-            let px = crate::visualize::images(&r.train, &[i]).remove(0);
-            let tile = crate::plot::tile_image(&px, r.train.shape);
+            let px = crate::app::visualize::images(&r.train, &[i]).remove(0);
+            let tile = crate::app::plot::tile_image(&px, r.train.shape);
             let big = image::imageops::resize(&tile, w as u32 * 2, h as u32 * 2, image::imageops::FilterType::Nearest);
             Ok(json!({
                 "class": r.train.classes[r.train.labels[i] as usize],
-                "picture": format!("data:image/png;base64,{}", base64(&crate::plot::png_bytes(&big)?)),
+                "picture": format!("data:image/png;base64,{}", base64(&crate::app::plot::png_bytes(&big)?)),
             }))
         })
         .collect::<Result<Vec<Value>>>()?;
@@ -346,14 +346,14 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
     let png = tokio::task::spawn_blocking({
         let ck = ck.clone();
         move || -> Result<Vec<u8>> {
-            let (images, shape, _) = crate::visualize::first_layer_images(&ck, crate::visualize::What::Filters)?;
+            let (images, shape, _) = crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
             let cols = (images.len() as f64).sqrt().ceil() as usize;
             let tmp = std::env::temp_dir().join(format!(
                 "kindling-filters-{}-{:?}.png",
                 std::process::id(),
                 std::thread::current().id()
             ));
-            crate::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
+            crate::app::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
             let bytes = std::fs::read(&tmp)?;
             let _ = std::fs::remove_file(&tmp);
             Ok(bytes)
@@ -383,7 +383,7 @@ async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std:
             ApiError::new(StatusCode::NOT_FOUND, format!("no {} {} images here: {err}", which.describe(), e.dataset))
         })?;
         let ds = ds.take(CONFUSION_IMAGES);
-        let report = crate::evaluate::score(ck, &ds, &server.device, e.classifier.tta())?;
+        let report = crate::app::report::score(ck, &ds, &server.device, e.classifier.tta())?;
         let tmp = std::env::temp_dir().join(format!("kindling-confusion-{}-{key}.png", std::process::id()));
         let title = format!(
             "{key}: first {} {} images, {:.1}%",
@@ -391,7 +391,7 @@ async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std:
             which.describe(),
             100.0 * report.confusion.accuracy()
         );
-        crate::plot::confusion_heatmap(&tmp, &report.confusion.counts, &ck.meta.classes, &title)?;
+        crate::app::plot::confusion_heatmap(&tmp, &report.confusion.counts, &ck.meta.classes, &title)?;
         let bytes = std::fs::read(&tmp).map_err(Error::from)?;
         let _ = std::fs::remove_file(&tmp);
         Ok(bytes)
@@ -429,9 +429,9 @@ async fn random(
         // model trained on all 50,000 images).
         let ds = server.held_out(dataset, HeldOut::Test)?;
         let i = rand::random::<u32>() as usize % ds.len();
-        let px = crate::visualize::images(&ds, &[i]).remove(0);
-        let img = crate::plot::tile_image(&px, ds.shape);
-        Ok((crate::plot::png_bytes(&img)?, ds.classes[ds.labels[i] as usize].clone()))
+        let px = crate::app::visualize::images(&ds, &[i]).remove(0);
+        let img = crate::app::plot::tile_image(&px, ds.shape);
+        Ok((crate::app::plot::png_bytes(&img)?, ds.classes[ds.labels[i] as usize].clone()))
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -559,21 +559,21 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
     let ck = e.classifier.checkpoint();
     let (picture_title, picture) = match &ck.model {
         Model::Linear(_) => {
-            let (images, shape, _) = crate::visualize::first_layer_images(ck, crate::visualize::What::Templates)?;
+            let (images, shape, _) = crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
-            let tile = crate::plot::tile_image(&images[k], shape);
+            let tile = crate::app::plot::tile_image(&images[k], shape);
             let big = image::imageops::resize(
                 &tile,
                 shape[2] as u32 * 4,
                 shape[1] as u32 * 4,
                 image::imageops::FilterType::Nearest,
             );
-            (format!("template of {}", p.best().0), Some(crate::plot::png_bytes(&big)?))
+            (format!("template of {}", p.best().0), Some(crate::app::plot::png_bytes(&big)?))
         }
         Model::Cnn(_) => {
-            let sal = crate::visualize::saliency(ck, img, device)?;
-            let pic = crate::plot::saliency_picture(&sal.image, sal.shape, &sal.map, 4)?;
-            (format!("saliency of {}", ck.meta.classes[sal.class]), Some(crate::plot::png_bytes(&pic)?))
+            let sal = crate::app::visualize::saliency(ck, img, device)?;
+            let pic = crate::app::plot::saliency_picture(&sal.image, sal.shape, &sal.map, 4)?;
+            (format!("saliency of {}", ck.meta.classes[sal.class]), Some(crate::app::plot::png_bytes(&pic)?))
         }
         _ => (String::new(), None),
     };

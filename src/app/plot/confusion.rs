@@ -93,7 +93,7 @@ fn shade(share: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     #[test]
     fn ten_class_heatmap() {

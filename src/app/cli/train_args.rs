@@ -1,11 +1,11 @@
 //! The `train` example's model and hyper-parameter flags, applied by the library: unset flags
-//! take the tuned defaults of [`crate::defaults`] for the model and data set.
+//! take the tuned defaults of [`crate::presets::defaults`] for the model and data set.
 
 use crate::data::{augment::Augment, DatasetName};
 use crate::loss::{LossKind, RegKind};
 use crate::models::{Activation, InitKind, ModelKind};
 use crate::optim::{OptimizerKind, Schedule};
-use crate::run::Run;
+use crate::app::run::Run;
 use crate::train::BatchSize;
 use crate::{Error, Result};
 use clap::Args;
@@ -22,7 +22,7 @@ pub struct TrainArgs {
     /// recipe, arXiv 2404.00498). Implies --model cnn; training flags given beside it override its
     /// settings, network flags are refused.
     #[arg(long, value_enum)]
-    pub recipe: Option<crate::recipe::Recipe>,
+    pub recipe: Option<crate::presets::recipe::Recipe>,
     /// Hidden layer widths of the MLP, e.g. 512,256.
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
@@ -140,7 +140,7 @@ impl TrainArgs {
         let model = if self.recipe.is_some() { ModelKind::Cnn } else { self.model };
         let mut cfg = match self.recipe {
             Some(r) => r.train_config(),
-            None => crate::defaults::train_config_for(dataset, model, self.loss, self.features.is_some()),
+            None => crate::presets::defaults::train_config_for(dataset, model, self.loss, self.features.is_some()),
         };
         if let Some(v) = self.reg {
             cfg.reg = v;
@@ -188,7 +188,7 @@ impl TrainArgs {
             cfg.augment = Augment::default();
         }
         cfg.validate()?;
-        let mut options = crate::defaults::model_options(dataset, self.model);
+        let mut options = crate::presets::defaults::model_options(dataset, self.model);
         if let Some(v) = &self.hidden {
             options.hidden = v.clone();
         }

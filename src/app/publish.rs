@@ -28,7 +28,7 @@ pub fn write(src: &Path, dst: &Path, f16: bool) -> Result<()> {
     }
     // Checkpoints from before kindling recorded the machine were trained on the machines
     // `evaluate --record` runs on here; anywhere else this says where it was published.
-    meta.machine.get_or_insert_with(crate::machine::describe);
+    meta.machine.get_or_insert_with(crate::support::machine::describe);
     let tensors = load_params(src)?;
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: Vec<(String, Tensor)> =

@@ -1,10 +1,10 @@
-//! From trained models to pictures: the data each picture in [`crate::plot`] needs.
+//! From trained models to pictures: the data each picture in [`crate::app::plot`] needs.
 
 use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::data::{Dataset, Normalization, Pixels};
 use crate::models::knn::Knn;
 use crate::models::Model;
-use crate::plot::Grid;
+use crate::app::plot::Grid;
 use crate::{Error, Result};
 use candle_core::{Device, ModuleT, Tensor, D};
 
@@ -185,7 +185,7 @@ pub fn sample_predictions(
     n: usize,
     tta: crate::tta::Tta,
     device: &Device,
-) -> Result<crate::plot::Predictions> {
+) -> Result<crate::app::plot::Predictions> {
     let sub = ds.take(n);
     let pre = ck.meta.preprocess();
     let input = pre.input(&sub, false)?;
@@ -200,7 +200,7 @@ pub fn sample_predictions(
         prob.push(p);
     }
     let truth = sub.labels.iter().map(|&l| ck.meta.classes[l as usize].clone()).collect();
-    Ok(crate::plot::Predictions { images: images(&sub, &idx), shape: sub.shape, truth, predicted, prob })
+    Ok(crate::app::plot::Predictions { images: images(&sub, &idx), shape: sub.shape, truth, predicted, prob })
 }
 
 /// Writes the confusion heatmap of `report` (`ck` scored on `ds`) and a grid of sample
@@ -208,20 +208,20 @@ pub fn sample_predictions(
 pub fn evaluation_pictures(
     ck: &Checkpoint,
     ds: &Dataset,
-    report: &crate::evaluate::Report,
+    report: &crate::app::report::Report,
     dir: &std::path::Path,
     stem: &str,
     device: &Device,
 ) -> Result<Vec<std::path::PathBuf>> {
     let mut written = vec![];
     let heat = dir.join(format!("{stem}-confusion.png"));
-    crate::plot::confusion_heatmap(&heat, &report.confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
+    crate::app::plot::confusion_heatmap(&heat, &report.confusion.counts, &ck.meta.classes, &title(&ck.meta))?;
     written.push(heat);
     if ds.shape[1] > 1 && ds.shape[2] > 1 {
         let predictions = sample_predictions(ck, ds, 24, report.tta, device)?;
         let grid = dir.join(format!("{stem}-predictions.png"));
         let scale = if ds.shape[1] < 32 { 3 } else { 2 };
-        crate::plot::prediction_grid(&grid, &predictions, 8, scale)?;
+        crate::app::plot::prediction_grid(&grid, &predictions, 8, scale)?;
         written.push(grid);
     }
     Ok(written)

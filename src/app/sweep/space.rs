@@ -2,7 +2,7 @@
 //! log-uniformly with `:log`) or a grid of values.
 //!
 //! ```
-//! use kindling::sweep::space::{Axis, Space};
+//! use kindling::app::sweep::space::{Axis, Space};
 //! let lr = Axis::parse("lr", "1e-4..1e-1:log").unwrap();
 //! let hidden = Axis::parse("hidden", "256,512,1024").unwrap();
 //! let space = Space { axes: vec![lr, hidden] };

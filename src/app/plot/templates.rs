@@ -88,7 +88,7 @@ pub(crate) fn frame(canvas: &mut image::RgbImage, x: u32, y: u32, w: u32, h: u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     #[test]
     fn rgb_templates_with_labels() {

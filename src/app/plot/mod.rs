@@ -12,7 +12,7 @@
 //! Without one, every function here fails with an error that says what to install.
 //!
 //! ```no_run
-//! use kindling::plot;
+//! use kindling::app::plot;
 //! let history = [(1.0, 2.3), (2.0, 1.7), (3.0, 1.2)];
 //! plot::line_plot(
 //!     "runs/loss.png".as_ref(),

@@ -36,7 +36,7 @@ pub fn config(model: BenchModel) -> ModelConfig {
             ModelKind::Linear,
             shape,
             10,
-            &crate::defaults::model_options(DatasetName::Cifar10, ModelKind::Linear),
+            &crate::presets::defaults::model_options(DatasetName::Cifar10, ModelKind::Linear),
         ),
         BenchModel::Mlp => ModelConfig::Mlp(crate::models::MlpConfig {
             input_shape: shape,
@@ -65,9 +65,9 @@ pub fn config(model: BenchModel) -> ModelConfig {
             ModelKind::Cnn,
             shape,
             10,
-            &crate::defaults::model_options(DatasetName::Cifar10, ModelKind::Cnn),
+            &crate::presets::defaults::model_options(DatasetName::Cifar10, ModelKind::Cnn),
         ),
-        BenchModel::Airbench94 => crate::recipe::Recipe::Airbench94.model_config(shape, 10),
+        BenchModel::Airbench94 => crate::presets::recipe::Recipe::Airbench94.model_config(shape, 10),
     }
 }
 
@@ -154,7 +154,7 @@ pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, devi
     let named = network.trainable();
     let net = network.model;
     let (mut opt, label_smoothing) = if model == BenchModel::Airbench94 {
-        let t = crate::recipe::Recipe::Airbench94.train_config();
+        let t = crate::presets::recipe::Recipe::Airbench94.train_config();
         (GroupedOptimizer::new(&t.optimizer, &t.groups, named)?, t.label_smoothing)
     } else {
         let adamw = OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) };

@@ -26,7 +26,7 @@ pub struct Run {
     pub train: TrainConfig,
     /// The named recipe whose network this is (`--recipe`), if any: it replaces `model` and
     /// `options`.
-    pub recipe: Option<crate::recipe::Recipe>,
+    pub recipe: Option<crate::presets::recipe::Recipe>,
 }
 
 impl Run {
@@ -136,7 +136,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
     let run = Run {
         dataset,
         model: ck.meta.model.kind(),
-        options: crate::defaults::model_options(dataset, ck.meta.model.kind()),
+        options: crate::presets::defaults::model_options(dataset, ck.meta.model.kind()),
         features: ck.meta.features.clone(),
         train,
         recipe: None,
@@ -185,7 +185,7 @@ pub fn checkpoint_meta(
         features: run.features.clone(),
         image_shape: Some(data.train.shape),
         wall_seconds: None,
-        machine: Some(crate::machine::describe()),
+        machine: Some(crate::support::machine::describe()),
         evaluation: None,
         search: None,
         extra_evaluations: Vec::new(),

@@ -9,7 +9,7 @@
 //! to 414 MB), still well under PyTorch's (~930-1060 MB on the same steps).
 //!
 //! Each example declares `#[global_allocator] static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;`
-//! and calls [`crate::startup::startup`] (which calls [`keep_freed_pages`]) first thing in `main`.
+//! and calls [`crate::support::startup::startup`] (which calls [`keep_freed_pages`]) first thing in `main`.
 
 /// mimalloc's `mi_option_purge_delay` (position 15 in `mi_option_e`, in both v2 and v3 headers).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

@@ -2,7 +2,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::checkpoint::CheckpointMeta;
-use crate::cli::{DataArgs, EvalSplit};
+use crate::app::cli::{DataArgs, EvalSplit};
 use crate::data::{Dataset, DatasetName, SplitRecord};
 use crate::metrics::Confusion;
 use crate::tta::Tta;

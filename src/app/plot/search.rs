@@ -156,7 +156,7 @@ fn ramp(t: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     #[test]
     fn two_axes_and_one() {

@@ -191,7 +191,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     fn record(epoch: usize, val: Option<f64>) -> EpochRecord {
         EpochRecord {

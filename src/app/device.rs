@@ -1,7 +1,7 @@
 //! `--device cpu|cuda|cuda:N|auto` parsing into a candle [`Device`].
 //!
 //! ```
-//! let dev = kindling::device::parse_device("cpu").unwrap();
+//! let dev = kindling::app::device::parse_device("cpu").unwrap();
 //! assert!(dev.is_cpu());
 //! ```
 

@@ -192,9 +192,9 @@ impl DeviceArgs {
 
     /// Opens the device, printing which one was chosen when `verbose` is set.
     pub fn open_verbose(&self, verbose: bool) -> Result<candle_core::Device> {
-        let dev = crate::device::parse_device(&self.device)?;
+        let dev = crate::app::device::parse_device(&self.device)?;
         if verbose {
-            eprintln!("device: {}", crate::device::device_name(&dev));
+            eprintln!("device: {}", crate::app::device::device_name(&dev));
         }
         Ok(dev)
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 /// `x = x_range.0 + (c + ½)·dx`, `y = y_range.0 + (r + ½)·dy`, with `dx`, `dy` the cell sizes.
 ///
 /// ```
-/// use kindling::plot::Grid;
+/// use kindling::app::plot::Grid;
 /// let points = [(0.0, 0.0), (1.0, 2.0)];
 /// let mut grid = Grid::new(&points, 50, 0.5);
 /// // Predict each cell centre with the model; here: left half class 0, right half class 1.
@@ -217,7 +217,7 @@ fn draw_panel(area: &Area, grid: &Grid, points: &[(f32, f32)], labels: &[u32], t
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     fn spiral() -> (Vec<(f32, f32)>, Vec<u32>) {
         (0..60)

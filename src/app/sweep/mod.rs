@@ -17,7 +17,7 @@ pub mod paired;
 pub mod space;
 
 use crate::checkpoint::{self, CheckpointMeta};
-use crate::cli::TrainArgs;
+use crate::app::cli::TrainArgs;
 use crate::data::{DatasetName, Normalization, Prepared};
 use crate::features::model_input;
 use crate::models::{ModelConfig, Network};
@@ -274,7 +274,7 @@ pub struct Best {
     /// Its trained model.
     pub network: Network,
     /// Its run (the shared flags with its values).
-    pub run: crate::run::Run,
+    pub run: crate::app::run::Run,
     /// Its last epoch.
     pub record: Option<EpochRecord>,
 }
@@ -283,7 +283,7 @@ pub struct Best {
 struct Live {
     net: Network,
     from: Option<ResumeFrom>,
-    run: crate::run::Run,
+    run: crate::app::run::Run,
 }
 
 impl Sweep<'_> {
@@ -471,7 +471,7 @@ impl Sweep<'_> {
 pub fn best_meta(best: &Best, data: &Prepared, results: &Results, command: &str) -> Result<CheckpointMeta> {
     let train_in = model_input(&data.train, best.run.features.as_ref(), false)?;
     let norm = Normalization::fit(&train_in);
-    let mut meta = crate::run::checkpoint_meta(&best.run, data, &best.network.config, &norm, command);
+    let mut meta = crate::app::run::checkpoint_meta(&best.run, data, &best.network.config, &norm, command);
     meta.search = Some(serde_json::to_value(results).expect("results serialize"));
     meta.epoch = best.record.as_ref().map_or(0, |r| r.epoch);
     meta.metrics = best.record.clone().map(|r| EpochRecord { step_losses: vec![], ..r });
@@ -562,7 +562,7 @@ impl Results {
     /// Draws validation accuracy over the first two searched axes (over the first one, when
     /// only one is searched) to `path`, ringing the trials within 2 standard errors of the best.
     pub fn plot(&self, path: &Path, title: &str) -> Result<()> {
-        use crate::plot::SearchAxis;
+        use crate::app::plot::SearchAxis;
         let axes: Vec<SearchAxis> =
             self.space.axes.iter().map(|a| SearchAxis { name: &a.name, log: a.log() }).collect();
         let Some(&x) = axes.first() else {
@@ -574,6 +574,6 @@ impl Results {
         let acc: Vec<Option<f64>> = self.results.iter().map(|r| r.val_acc).collect();
         let against = self.against_best_by_id();
         let tied: Vec<bool> = self.results.iter().map(|r| against.get(&r.id).is_some_and(|p| p.within(2.0))).collect();
-        crate::plot::search_plot(path, title, (x, y), &values, &acc, &tied)
+        crate::app::plot::search_plot(path, title, (x, y), &values, &acc, &tied)
     }
 }

@@ -1,6 +1,6 @@
 //! What kindling's binaries set up first thing in `main`, before any other thread exists.
 //!
-//! - [`crate::allocator::keep_freed_pages`]: mimalloc keeps freed pages instead of handing them
+//! - [`crate::support::allocator::keep_freed_pages`]: mimalloc keeps freed pages instead of handing them
 //!   back to the kernel, which would zero them again on the next step.
 //! - [`limit_candle_spinning`]: candle 0.11 runs its element-wise CPU ops on a pool of its own
 //!   threads, which spin for 25,000 rounds after each op before they sleep. On a 2-core machine
@@ -15,7 +15,7 @@ pub const CANDLE_SPIN_LIMIT: u32 = 1000;
 
 /// Everything above, in order. Call it at the start of `main`.
 pub fn startup() {
-    crate::allocator::keep_freed_pages();
+    crate::support::allocator::keep_freed_pages();
     limit_candle_spinning();
 }
 

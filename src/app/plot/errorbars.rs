@@ -117,7 +117,7 @@ fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, font_or_skip, out};
 
     #[test]
     fn knn_cross_validation() {
