@@ -76,7 +76,10 @@ fn assert_alike(what: &str, got: &[f32], probs: &[f32], want: &[f32], classes: u
         let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
         let diff = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         worst = worst.max(diff / scale);
-        assert!(diff <= RELATIVE * scale, "{what}: image {i}: logits differ by {diff} (largest {scale}): {g:?} vs {w:?}");
+        assert!(
+            diff <= RELATIVE * scale,
+            "{what}: image {i}: logits differ by {diff} (largest {scale}): {g:?} vs {w:?}"
+        );
         assert_eq!(argmax(g), argmax(w), "{what}: image {i}: top-1 differs: {g:?} vs {w:?}");
         let p = &probs[i * classes..(i + 1) * classes];
         let z: f32 = g.iter().map(|v| (v - g[argmax(g)]).exp()).sum();
@@ -155,7 +158,13 @@ fn shipped_checkpoints_run_alike_in_another_runtime() {
         assert_alike(&name, &logits, &probs, &want, classes);
         // The batch dimension is dynamic: one image alone gives its row of the batch.
         let (one, _) = runtime.run(&pixels(&ds, &[7]), 1, shape);
-        assert_alike(&format!("{name}, batch of 1"), &one, &probs[7 * classes..8 * classes], &want[7 * classes..8 * classes], classes);
+        assert_alike(
+            &format!("{name}, batch of 1"),
+            &one,
+            &probs[7 * classes..8 * classes],
+            &want[7 * classes..8 * classes],
+            classes,
+        );
 
         let m = metadata(&bytes);
         let classes_json: Vec<String> = serde_json::from_str(&m[keys::CLASSES]).unwrap();
@@ -165,7 +174,8 @@ fn shipped_checkpoints_run_alike_in_another_runtime() {
         assert_eq!(m[keys::ACCURACY].parse::<f64>().unwrap(), recorded.accuracy, "{name}");
         assert_eq!(m[keys::TTA], recorded.tta.as_str());
         use sha2::Digest;
-        let sha: String = sha2::Sha256::digest(std::fs::read(&path).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+        let sha: String =
+            sha2::Sha256::digest(std::fs::read(&path).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(m[keys::SOURCE_SHA256], sha, "{name}");
         assert!(m[keys::RESIZE].contains(&format!("squash to {}x{}", shape[2], shape[1])), "{}", m[keys::RESIZE]);
         let norm: Normalization = serde_json::from_str(&m[keys::NORMALIZATION]).unwrap();
@@ -229,15 +239,31 @@ fn check_random(what: &str, ck: &Checkpoint) {
 
 /// Every activation kindling has, as written by `--activation`.
 fn activations() -> Vec<Activation> {
-    ["relu", "leaky-relu:0.2", "leaky-relu:1.5", "leaky-relu:-0.3", "sigmoid", "tanh", "elu", "elu:0", "gelu", "gelu-erf", "maxout", "maxout:3"]
-        .iter()
-        .map(|s| Activation::parse(s).unwrap())
-        .collect()
+    [
+        "relu",
+        "leaky-relu:0.2",
+        "leaky-relu:1.5",
+        "leaky-relu:-0.3",
+        "sigmoid",
+        "tanh",
+        "elu",
+        "elu:0",
+        "gelu",
+        "gelu-erf",
+        "maxout",
+        "maxout:3",
+    ]
+    .iter()
+    .map(|s| Activation::parse(s).unwrap())
+    .collect()
 }
 
 #[test]
 fn random_linear_and_mlps_of_every_activation() {
-    check_random("linear", &random_checkpoint(ModelConfig::Linear(LinearConfig { input_shape: [3, 6, 5], classes: 4 }), 1));
+    check_random(
+        "linear",
+        &random_checkpoint(ModelConfig::Linear(LinearConfig { input_shape: [3, 6, 5], classes: 4 }), 1),
+    );
     for (i, act) in activations().into_iter().enumerate() {
         for batch_norm in [false, true] {
             let cfg = MlpConfig {
@@ -249,7 +275,10 @@ fn random_linear_and_mlps_of_every_activation() {
                 batch_norm,
                 init: InitKind::Kaiming,
             };
-            check_random(&format!("mlp {act}, batch norm {batch_norm}"), &random_checkpoint(ModelConfig::Mlp(cfg), i as u64));
+            check_random(
+                &format!("mlp {act}, batch norm {batch_norm}"),
+                &random_checkpoint(ModelConfig::Mlp(cfg), i as u64),
+            );
         }
     }
 }
@@ -318,7 +347,11 @@ fn random_airbench_networks() {
     c.extras = CnnExtras { head_pool: 2, head_scale: 0.5, head_bias: false, ..CnnExtras::default() };
     single.push(("head pool, scale, no bias", c));
     let mut c = airbench(Activation::Maxout { k: 2 });
-    c.extras = CnnExtras { norm: NormOptions { eps: 1e-3, momentum: 0.1, scale: false }, conv_bias: false, ..CnnExtras::default() };
+    c.extras = CnnExtras {
+        norm: NormOptions { eps: 1e-3, momentum: 0.1, scale: false },
+        conv_bias: false,
+        ..CnnExtras::default()
+    };
     single.push(("fixed-scale norm, maxout", c));
     for (i, (what, cfg)) in single.into_iter().enumerate() {
         check_random(what, &random_checkpoint(ModelConfig::Cnn(cfg), 50 + i as u64));
@@ -341,7 +374,10 @@ fn bad_inputs_are_refused_and_leave_nothing_behind() {
 
     let features = common::weights_dir().join("cifar10-mlp-features.safetensors");
     let err = onnx::export(&features, &out).unwrap_err().to_string();
-    assert!(err.contains("cifar10-mlp-features.safetensors") && err.contains("hand-made features (hog, color)"), "{err}");
+    assert!(
+        err.contains("cifar10-mlp-features.safetensors") && err.contains("hand-made features (hog, color)"),
+        "{err}"
+    );
     assert!(err.contains("without --features"), "{err}");
 
     let junk = dir.join("junk.safetensors");
@@ -359,15 +395,18 @@ fn bad_inputs_are_refused_and_leave_nothing_behind() {
     assert!(err.contains("missing.safetensors") && err.contains("cannot read"), "{err}");
 
     // 2-D points: refused before anything is built.
-    let points = random_checkpoint(ModelConfig::Mlp(MlpConfig {
-        input_shape: [2, 1, 1],
-        hidden: vec![8],
-        classes: 3,
-        activation: Activation::Relu,
-        dropout: 0.0,
-        batch_norm: false,
-        init: InitKind::Kaiming,
-    }), 3);
+    let points = random_checkpoint(
+        ModelConfig::Mlp(MlpConfig {
+            input_shape: [2, 1, 1],
+            hidden: vec![8],
+            classes: 3,
+            activation: Activation::Relu,
+            dropout: 0.0,
+            batch_norm: false,
+            init: InitKind::Kaiming,
+        }),
+        3,
+    );
     let err = onnx::encode(&points, None).unwrap_err().to_string();
     assert!(err.contains("2-D points") && err.contains("only image classifiers"), "{err}");
 
@@ -411,7 +450,8 @@ fn export_example() {
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("--onnx"), "{}", run.stderr);
     let features = common::weights_dir().join("cifar10-mlp-features.safetensors");
-    let run = common::run(common::example("export").arg("--weights").arg(&features).arg("--onnx").arg(dir.join("f.onnx")));
+    let run =
+        common::run(common::example("export").arg("--weights").arg(&features).arg("--onnx").arg(dir.join("f.onnx")));
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("hand-made features") && !run.stderr.contains("panicked"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
@@ -423,7 +463,13 @@ fn export_example() {
 fn six_views(img: &[f32], [c, h, w]: [usize; 3]) -> [(Vec<f32>, f32); 6] {
     let reflect = |i: isize, n: usize| -> usize {
         let last = n as isize - 1;
-        (if i < 0 { -i } else if i > last { 2 * last - i } else { i }) as usize
+        (if i < 0 {
+            -i
+        } else if i > last {
+            2 * last - i
+        } else {
+            i
+        }) as usize
     };
     let view = |d: isize, mirror: bool| -> Vec<f32> {
         let mut v = vec![0f32; c * h * w];
@@ -515,7 +561,10 @@ fn airbench94_onnx_reaches_the_recorded_test_figure() {
 #[ignore]
 fn time_per_image() {
     let dir = common::tmpdir("onnx-time");
-    eprintln!("{:<28} {:>14} {:>14} {:>14} {:>14}", "model", "tract b=1", "kindling b=1", "tract b=256", "kindling b=256");
+    eprintln!(
+        "{:<28} {:>14} {:>14} {:>14} {:>14}",
+        "model", "tract b=1", "kindling b=1", "tract b=256", "kindling b=256"
+    );
     for path in shipped() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let out = dir.join(format!("{name}.onnx"));
@@ -540,10 +589,34 @@ fn time_per_image() {
         };
         let one: Vec<usize> = (0..32).collect();
         let all: Vec<usize> = (0..256).collect();
-        let tract_1 = time(&mut || for &i in &one { runtime.run(&pixels(&ds, &[i]), 1, shape); }, one.len());
-        let kindling_1 = time(&mut || for &i in &one { kindling_logits(&ck, &ds, &[i]); }, one.len());
-        let tract_b = time(&mut || { runtime.run(&pixels(&ds, &all), all.len(), shape); }, all.len());
-        let kindling_b = time(&mut || { kindling_logits(&ck, &ds, &all); }, all.len());
+        let tract_1 = time(
+            &mut || {
+                for &i in &one {
+                    runtime.run(&pixels(&ds, &[i]), 1, shape);
+                }
+            },
+            one.len(),
+        );
+        let kindling_1 = time(
+            &mut || {
+                for &i in &one {
+                    kindling_logits(&ck, &ds, &[i]);
+                }
+            },
+            one.len(),
+        );
+        let tract_b = time(
+            &mut || {
+                runtime.run(&pixels(&ds, &all), all.len(), shape);
+            },
+            all.len(),
+        );
+        let kindling_b = time(
+            &mut || {
+                kindling_logits(&ck, &ds, &all);
+            },
+            all.len(),
+        );
         eprintln!("{name:<28} {tract_1:>11.3} ms {kindling_1:>11.3} ms {tract_b:>11.3} ms {kindling_b:>11.3} ms");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -18,13 +18,23 @@ impl Attr {
     /// An integer attribute; `value` must not be 0 (see the module docs).
     pub(crate) fn int(name: &str, value: i64) -> Self {
         assert!(value != 0, "attribute {name} = 0 would not be written by proto3 types; write the graph without it");
-        Attr(pb::AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() })
+        Attr(pb::AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Int as i32,
+            i: value,
+            ..Default::default()
+        })
     }
 
     /// A float attribute; `value` must not be 0 (see the module docs).
     pub(crate) fn float(name: &str, value: f32) -> Self {
         assert!(value != 0.0, "attribute {name} = 0 would not be written by proto3 types; write the graph without it");
-        Attr(pb::AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() })
+        Attr(pb::AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Float as i32,
+            f: value,
+            ..Default::default()
+        })
     }
 
     /// A list of integers (a repeated field: zeros are written).

@@ -77,7 +77,7 @@ impl<'a> Builder<'a> {
             Activation::Sigmoid => g.node(scope, "Sigmoid", &[x], vec![]),
             Activation::Tanh => g.node(scope, "Tanh", &[x], vec![]),
             // α(eˣ − 1) below 0; with α = 0 that is ReLU (and an attribute of 0 cannot be written).
-            Activation::Elu { alpha } if alpha == 0.0 => g.node(scope, "Relu", &[x], vec![]),
+            Activation::Elu { alpha: 0.0 } => g.node(scope, "Relu", &[x], vec![]),
             Activation::Elu { alpha } => g.node(scope, "Elu", &[x], vec![Attr::float("alpha", alpha as f32)]),
             // candle's f32 formula, operation for operation:
             // 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x·x))).
@@ -155,7 +155,8 @@ impl<'a> Builder<'a> {
             if cfg.batch_norm {
                 h = self.batch_norm(&h, &format!("norms.{i}"), width * k, NormOptions::default())?;
             }
-            h = self.activation(&h, &format!("act.{i}"), cfg.activation, width * k, &[]); // [N, width]
+            h = self.activation(&h, &format!("act.{i}"), cfg.activation, width * k, &[]);
+            // [N, width]
         }
         self.linear(&h, &format!("layers.{}", cfg.hidden.len()), true) // [N, classes]
     }

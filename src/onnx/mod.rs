@@ -275,17 +275,23 @@ fn metadata(meta: &CheckpointMeta, source: Option<&Source>) -> Vec<(&'static str
     let mut m = vec![
         (keys::CLASSES, json(&meta.classes)),
         (keys::DATASET, meta.dataset.clone()),
-        (keys::INPUT, format!(
+        (
+            keys::INPUT,
+            format!(
             "{INPUT}: float32 [N, {c}, {h}, {w}], {}, pixel values divided by 255 (so in [0, 1]); the normalization \
              is the graph's first nodes",
             channel_words(c)
-        )),
-        (keys::RESIZE, format!(
-            "squash to {w}x{h}: the whole image scaled to exactly {w}x{h} with a triangle (bilinear) filter, the \
+        ),
+        ),
+        (
+            keys::RESIZE,
+            format!(
+                "squash to {w}x{h}: the whole image scaled to exactly {w}x{h} with a triangle (bilinear) filter, the \
              aspect ratio not kept and nothing cropped, as kindling's Classifier does (image::imageops::resize_exact, \
              FilterType::Triangle); {}",
-            if c == 3 { "colour as RGB" } else { "colour converted to grey (luma)" }
-        )),
+                if c == 3 { "colour as RGB" } else { "colour converted to grey (luma)" }
+            ),
+        ),
         (keys::NORMALIZATION, json(&meta.normalization)),
         (keys::MODEL, json(&meta.model)),
         (keys::TTA, meta.recorded_tta().as_str().to_string()),
