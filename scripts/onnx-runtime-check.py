@@ -7,6 +7,7 @@ A second runtime beside tests/onnx.rs's tract; run by hand, not by the tests:
     for f in weights/*.safetensors; do
       cargo run --release --example export -- --weights $f --onnx onnx/$(basename $f .safetensors).onnx; done
     KINDLING_DATA=/path/to/data python3 scripts/onnx-runtime-check.py onnx/*.onnx
+    KINDLING_DATA=/path/to/data python3 scripts/onnx-runtime-check.py --time onnx/*.onnx   # ms per image instead
 
 CIFAR-10 is read from $KINDLING_DATA/cifar-10-batches-bin, MNIST from $KINDLING_DATA/mnist, Fashion-MNIST from
 $KINDLING_DATA/fashion-mnist or /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
@@ -59,11 +60,32 @@ def scores(s, x, tta):
     return run("logits", x)
 
 
-for path in sys.argv[1:]:
+def ms_per_image(s, x):
+    """Milliseconds per image as tests/onnx.rs's `time_per_image` measures them: the best of 5 runs (after a
+    warm-up) over 32 images one at a time, and over one batch of 256."""
+    def best(f, images):
+        f()
+        return min(timed(f) for _ in range(5)) / images * 1e3
+
+    def timed(f):
+        start = time.perf_counter()
+        f()
+        return time.perf_counter() - start
+
+    one = lambda: [s.run(["logits"], {"image": x[i:i + 1]}) for i in range(32)]
+    return best(one, 32), best(lambda: s.run(["logits"], {"image": x[:256]}), 256)
+
+
+timing = sys.argv[1:2] == ["--time"]
+for path in sys.argv[1 + timing:]:
     s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     meta = s.get_modelmeta().custom_metadata_map
     x, y = DATA[meta["dataset"]]()
     x = x.astype(np.float32) / 255
+    if timing:
+        b1, b256 = ms_per_image(s, x)
+        print(f"{os.path.basename(path)}: {b1:.3f} ms per image one at a time, {b256:.3f} ms in batches of 256", flush=True)
+        continue
     records = [json.loads(meta["evaluation"])] + json.loads(meta.get("extra_evaluations", "[]"))
     line = [f"{os.path.basename(path)}:"]
     for tta in dict.fromkeys(["none", meta["tta"]]):
