@@ -136,7 +136,7 @@ pub fn export(weights: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<Export
     })?;
     if same_file(weights, out) {
         return Err(Error::Export(format!(
-            "{} is the checkpoint being exported: give --onnx another path (e.g. one ending in .onnx)",
+            "{} is the checkpoint being exported: choose another output path (e.g. one ending in .onnx)",
             out.display()
         )));
     }
