@@ -27,8 +27,11 @@ struct Target {
     onnx: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(out) = &args.to.onnx {
         let e = kindling::onnx::export(&args.weights, out)?;

@@ -162,7 +162,7 @@ impl Server {
             }
             let train = all.take(knn_images);
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
-            let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
+            let fitted = crate::models::knn::Knn::new(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
         }
         Ok(Server {
@@ -299,9 +299,9 @@ fn knn_id(d: DatasetName) -> String {
 fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
     let t0 = Instant::now();
     let [c, h, w] = r.train.shape;
-    let (fitted, note) = crate::classifier::fit(img, w, h);
+    let (fitted, note) = crate::classifier::resize_to(img, w, h);
     let mut px = Vec::with_capacity(c * h * w);
-    crate::data::hub::push_chw(&fitted, c, &mut px);
+    crate::data::push_chw(&fitted, c, &mut px);
     let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
     let q = candle_core::Tensor::from_vec(q, (1, c * h * w), device)?;
     let near = r.knn.neighbours(&q, r.k)?.remove(0);
@@ -346,7 +346,8 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
     let png = tokio::task::spawn_blocking({
         let ck = ck.clone();
         move || -> Result<Vec<u8>> {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
             let cols = (images.len() as f64).sqrt().ceil() as usize;
             let tmp = std::env::temp_dir().join(format!(
                 "kindling-filters-{}-{:?}.png",
@@ -559,7 +560,8 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
     let ck = e.classifier.checkpoint();
     let (picture_title, picture) = match &ck.model {
         Model::Linear(_) => {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
             let tile = crate::app::plot::tile_image(&images[k], shape);
             let big = image::imageops::resize(
