@@ -89,7 +89,7 @@ fn run() -> anyhow::Result<()> {
         !space.axes.is_empty(),
         "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)"
     );
-    let stem = format!("runs/sweep-{dataset}-{}", args.train.model.as_str());
+    let stem = format!("runs/sweep-{dataset}-{}", args.train.model_kind().as_str());
     let results_path = args.results.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.json")));
     let plot = args.plot.clone().unwrap_or_else(|| results_path.with_extension("png"));
 
@@ -147,7 +147,8 @@ fn run() -> anyhow::Result<()> {
     if args.save_best.is_some() && best.is_none() && args.collect.is_none() {
         eprintln!("warning: no trial finished its budget: nothing saved for --save-best");
     }
-    match results.plot(&plot, &format!("{dataset} {}: validation accuracy by trial", args.train.model.as_str())) {
+    match results.plot(&plot, &format!("{dataset} {}: validation accuracy by trial", args.train.model_kind().as_str()))
+    {
         Ok(()) if !args.json => eprintln!("wrote {}", plot.display()),
         Ok(()) => {}
         Err(e) => eprintln!("warning: no picture: {e}"),

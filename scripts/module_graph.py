@@ -15,7 +15,7 @@ LAYER_DIRS = {"app", "support", "lecture", "presets"}
 # The layer of each node's top folder (lower numbers sit lower): what "pointing up" is measured against.
 LAYERS = [
     ("core", {"error", "progress", "ops", "params", "optim", "loss", "metrics", "data", "features", "models", "tta"}),
-    ("training", {"train", "checkpoint", "preprocess", "classifier", "onnx"}),
+    ("training", {"train", "checkpoint", "preprocess", "classifier", "fine_tune", "onnx"}),
     ("presets", {"presets"}),
     ("support", {"support", "lecture"}),
     ("applications", {"app"}),

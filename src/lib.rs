@@ -28,7 +28,8 @@
 //!    [`metrics`], [`tta`] (test-time augmentation), with [`error`] and [`progress`].
 //! 2. **Training machinery** — [`train`] (the one loop [`train::fit()`], its configuration, its
 //!    epoch hooks, the one evaluation), [`checkpoint`] (self-describing safetensors files, and
-//!    [`checkpoint::Checkpointer`], the hook that writes them during training), the library's
+//!    [`checkpoint::Checkpointer`], the hook that writes them during training), [`preprocess`]
+//!    (the one input path), [`fine_tune`] (starting from a trained checkpoint), the library's
 //!    front door, [`Classifier`] (load a checkpoint, classify images), and `onnx` (a checkpoint
 //!    as an ONNX file for other runtimes; the default cargo feature `onnx`).
 //! 3. **Run descriptions** — [`presets`]: the tuned defaults of every model and data set, and the
@@ -46,6 +47,7 @@ pub mod classifier;
 pub mod data;
 pub mod error;
 pub mod features;
+pub mod fine_tune;
 pub mod lecture;
 pub mod loss;
 pub mod metrics;

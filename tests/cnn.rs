@@ -139,6 +139,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         machine: None,
         evaluation: None,
         search: None,
+        parent: None,
         extra_evaluations: Vec::new(),
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();

@@ -2,7 +2,7 @@
 //! model the configuration names, fit it, checkpoint it, and score it on the test split when
 //! there is one.
 
-use crate::checkpoint::{self, CheckpointMeta, Checkpointer};
+use crate::checkpoint::{self, CheckpointMeta, Checkpointer, Freeze};
 use crate::data::{self, DatasetName, Normalization, Prepared, Split};
 use crate::models::{Architecture, ModelConfig, Network};
 use crate::preprocess::Preprocess;
@@ -101,10 +101,15 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         train,
         tta: ck.meta.recorded_tta(),
         recipe: None,
+        fine_tune: None,
     };
+    let mut network = Network::loaded(ck.model, ck.params, ck.meta.model.clone());
+    if ck.meta.parent.as_ref().is_some_and(|p| p.freeze == Freeze::Features) {
+        network.freeze_features()?; // a linear probe goes on as one
+    }
     let resume = Resume {
         split: ck.meta.split_record(),
-        network: Network { model: ck.model, params: ck.params, config: ck.meta.model.clone() },
+        network,
         normalization: ck.meta.normalization.clone(),
         from: ResumeFrom {
             epoch: ck.meta.epoch,
@@ -149,6 +154,7 @@ pub fn checkpoint_meta(
         machine: Some(crate::support::machine::describe()),
         evaluation: None,
         search: None,
+        parent: None,
         extra_evaluations: Vec::new(),
     }
 }
@@ -159,6 +165,8 @@ pub fn execute(run: &Run, data: &Prepared, device: &Device, out: &Output, resume
     let verbose = out.verbose;
     run.validate()?;
     let t0 = std::time::Instant::now();
+    let mut train_cfg = run.train.clone();
+    let mut parent = None;
     let (inputs, net, from) = match resume {
         Some(r) => {
             let pre = Preprocess { features: run.features.clone(), normalization: r.normalization };
@@ -169,11 +177,35 @@ pub fn execute(run: &Run, data: &Prepared, device: &Device, out: &Output, resume
             }
             (inputs, r.network, Some(r.from))
         }
-        None => {
-            let inputs = TrainData::measure(&data.train, data.val.as_ref(), run.features.clone(), verbose)?;
-            let net = inputs.network(&run.model, run.train.seed, device)?;
-            (inputs, net, None)
-        }
+        None => match &run.fine_tune {
+            Some(ft) => {
+                let start = ft.start(&data.train, data.val.as_ref(), run.train.seed, device, verbose)?;
+                if verbose {
+                    eprintln!(
+                        "fine-tuning {}: {}; {}",
+                        ft.from.display(),
+                        if start.parent.head_kept {
+                            "its last layer kept (the same classes)"
+                        } else {
+                            "a new last layer"
+                        },
+                        match ft.freeze {
+                            Freeze::Features => "only the last layer trains (features frozen)".to_string(),
+                            Freeze::None =>
+                                format!("every layer trains, the pretrained ones at {}x the rate", ft.pretrained_lr),
+                        }
+                    );
+                }
+                train_cfg.groups = start.groups.into_iter().chain(train_cfg.groups).collect();
+                parent = Some(start.parent);
+                (start.data, start.network, None)
+            }
+            None => {
+                let inputs = TrainData::measure(&data.train, data.val.as_ref(), run.features.clone(), verbose)?;
+                let net = inputs.network(&run.model, run.train.seed, device)?;
+                (inputs, net, None)
+            }
+        },
     };
     if verbose && run.features.is_some() {
         eprintln!(
@@ -192,10 +224,12 @@ pub fn execute(run: &Run, data: &Prepared, device: &Device, out: &Output, resume
         );
     }
     let norm = &inputs.preprocess.normalization;
-    let meta = checkpoint_meta(run, data, &net.config, norm, &out.command);
+    let mut meta = checkpoint_meta(run, data, &net.config, norm, &out.command);
+    meta.train = Some(train_cfg.clone());
+    meta.parent = parent;
     let best_so_far = from.as_ref().and_then(|f| f.history.iter().filter_map(|r| r.val_acc).reduce(f64::max));
     let session = Session::new().verbose(verbose).resume(from).hook(Checkpointer::new(&out.save, meta, best_so_far));
-    let report = train::fit(&net, &inputs, &run.train, device, session)?;
+    let report = train::fit(&net, &inputs, &train_cfg, device, session)?;
     // A run with a held-out split is a tuning run: its test score is not printed, so that nothing
     // is chosen by it. A final run (no --val-size) is scored once on the test split.
     let opts = data::DataOptions { allow_download: false, ..data.options.clone() };

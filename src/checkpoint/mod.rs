@@ -79,6 +79,59 @@ pub struct CheckpointMeta {
     /// every trial's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<serde_json::Value>,
+    /// The checkpoint a fine-tuned model started from, and what of it was trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Parent>,
+}
+
+/// What of a pretrained network a fine-tuning run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Freeze {
+    /// Every layer trains (the pretrained ones at their own, usually smaller, learning rate).
+    #[default]
+    None,
+    /// Only the last layer trains; the layers below it keep the pretrained values (a linear probe).
+    Features,
+}
+
+impl Freeze {
+    /// The name on the command line and in checkpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freeze::None => "none",
+            Freeze::Features => "features",
+        }
+    }
+}
+
+/// The checkpoint a fine-tuned model started from: its file, its content, its classes, and what the
+/// fine-tuning trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    /// The parent's file name, as given.
+    pub file: String,
+    /// SHA-256 of the parent file's bytes, in hex ([`file_sha256`]).
+    pub sha256: String,
+    /// The parent's class names.
+    pub classes: Vec<String>,
+    /// Whether the last layer was kept (the same classes) or replaced by a new one.
+    pub head_kept: bool,
+    /// What trained.
+    pub freeze: Freeze,
+    /// The pretrained layers' learning rate, as a multiple of the run's (when they trained).
+    pub pretrained_lr: f64,
+}
+
+/// SHA-256 of the file at `path`, in lower-case hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    Ok(sha256_hex(&read_file(path)?))
+}
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl CheckpointMeta {

@@ -336,6 +336,9 @@ pub struct Cnn {
     norms: Vec<Option<BatchNorm>>,
     fcs: Vec<Linear>,
     cfg: CnnConfig,
+    /// Everything but the last layer is frozen (a linear probe): batch norm uses its running
+    /// statistics and no gradient flows below the last layer, in training too.
+    frozen_features: bool,
 }
 
 impl Cnn {
@@ -398,7 +401,13 @@ impl Cnn {
             fcs.push(Linear::new(weight, bias));
             fan_in = if last { w } else { w / k };
         }
-        Ok(Cnn { whiten, convs, norms, fcs, cfg: cfg.clone() })
+        Ok(Cnn { whiten, convs, norms, fcs, cfg: cfg.clone(), frozen_features: false })
+    }
+
+    /// Freezes everything but the last layer (a linear probe): from now on the batch norms use
+    /// their running statistics and no gradient reaches the frozen layers, in training as well.
+    pub fn freeze_features(&mut self) {
+        self.frozen_features = true;
     }
 
     /// The first layer's filters `[out, in, k, k]`: the whitening convolution's, when there is one.
@@ -415,6 +424,8 @@ impl ModuleT for Cnn {
     /// `xs`: `[B, C, H, W]` -> logits `[B, classes]`.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let act = self.cfg.activation;
+        // Frozen features run as in evaluation (batch-norm running statistics, not the batch's).
+        let train_features = train && !self.frozen_features;
         let mut h = match &self.whiten {
             Some((w, bias)) => act.forward(&ops::conv2d(xs, w, bias, 1, 0)?)?, // [B, 2·C·k², H-k+1, W-k+1]
             None => xs.clone(),
@@ -427,7 +438,7 @@ impl ModuleT for Cnn {
             };
             // Batch norm (if any) then the activation, as one op where it can be.
             let norm_act = |h: &Tensor| match &self.norms[i] {
-                Some(bn) => bn.forward_act(h, train, act),
+                Some(bn) => bn.forward_act(h, train_features, act),
                 None => act.forward(h),
             };
             if self.cfg.extras.pool_before_norm {
@@ -439,7 +450,7 @@ impl ModuleT for Cnn {
             let pool_first = matches!(b.pool, Pool::Max | Pool::Overlap) && act.commutes_with_max();
             if pool_first {
                 if let Some(bn) = &self.norms[i] {
-                    h = h.apply_t(bn, train)?;
+                    h = h.apply_t(bn, train_features)?;
                 }
                 h = act.forward(&pool(&h, b.pool)?)?;
             } else {
@@ -453,7 +464,11 @@ impl ModuleT for Cnn {
         let mut h = h.flatten_from(1)?; // [B, C·H·W]
         let n = self.fcs.len();
         for (j, fc) in self.fcs.iter().enumerate() {
-            if train && self.cfg.dropout > 0.0 {
+            if self.frozen_features && j + 1 == n {
+                h = h.detach(); // [B, D]: the last layer's input, no gradient below it
+            }
+            // Frozen layers run as in evaluation; the last layer's input keeps its dropout.
+            if train && self.cfg.dropout > 0.0 && (!self.frozen_features || j + 1 == n) {
                 h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
             }
             h = ops::linear_layer(&h, fc)?;

@@ -123,9 +123,17 @@ pub struct Mlp {
     layers: Vec<Linear>,
     norms: Vec<Option<BatchNorm>>,
     cfg: MlpConfig,
+    /// Every layer but the last is frozen (a linear probe): see [`Mlp::freeze_features`].
+    frozen_features: bool,
 }
 
 impl Mlp {
+    /// Freezes every layer but the last (a linear probe): from now on the batch norms use their
+    /// running statistics and no gradient reaches the frozen layers, in training as well.
+    pub fn freeze_features(&mut self) {
+        self.frozen_features = true;
+    }
+
     /// Builds the network, creating or loading `layers.*` and `norms.*` from `vb`.
     pub fn new(cfg: &MlpConfig, vb: VarBuilder) -> Result<Self> {
         if cfg.hidden.contains(&0) {
@@ -143,7 +151,7 @@ impl Mlp {
         let last = cfg.hidden.len();
         let hint = cfg.init.hint(fan_in, cfg.classes, Activation::Sigmoid); // gain 1 for the classifier
         layers.push(linear(fan_in, cfg.classes, hint, vb.pp(format!("layers.{last}")))?);
-        Ok(Mlp { layers, norms, cfg: cfg.clone() })
+        Ok(Mlp { layers, norms, cfg: cfg.clone(), frozen_features: false })
     }
 
     /// The first layer's weights `[width (× k), C*H*W]`, for pictures.
@@ -165,15 +173,19 @@ impl ModuleT for Mlp {
         let mut h = xs.flatten_from(1)?; // [B, D]
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
+            if self.frozen_features && i + 1 == n {
+                h = h.detach(); // the last layer's input: no gradient below it
+            }
             h = crate::ops::linear_layer(&h, layer)?; // [B, width·k] or [B, classes]
             if i + 1 == n {
                 break;
             }
             h = match &self.norms[i] {
-                Some(bn) => bn.forward_act(&h, train, self.cfg.activation)?, // one op where it can be
+                Some(bn) => bn.forward_act(&h, train && !self.frozen_features, self.cfg.activation)?, // one op where it can be
                 None => self.cfg.activation.forward(&h)?,
             }; // [B, width]
-            if train && self.cfg.dropout > 0.0 {
+               // Frozen layers run as in evaluation; the last layer's input keeps its dropout.
+            if train && self.cfg.dropout > 0.0 && (!self.frozen_features || i + 2 == n) {
                 h = candle_nn::ops::dropout(&h, self.cfg.dropout)?;
             }
         }

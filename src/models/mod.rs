@@ -129,6 +129,27 @@ impl ModelConfig {
         }
     }
 
+    /// The same model for `classes` classes: only the last layer changes shape.
+    pub fn with_classes(&self, classes: usize) -> ModelConfig {
+        let mut c = self.clone();
+        match &mut c {
+            ModelConfig::Linear(l) => l.classes = classes,
+            ModelConfig::Mlp(m) => m.classes = classes,
+            ModelConfig::Cnn(n) => n.classes = classes,
+        }
+        c
+    }
+
+    /// The name prefix of the last layer's parameters (the head a fine-tuned network replaces):
+    /// `fc` for the linear classifier, `layers.{last}` for an MLP, `classifier.{last}` for a CNN.
+    pub fn head(&self) -> String {
+        match self {
+            ModelConfig::Linear(_) => "fc".to_string(),
+            ModelConfig::Mlp(m) => format!("layers.{}", m.hidden.len()),
+            ModelConfig::Cnn(c) => format!("classifier.{}", c.fc.len()),
+        }
+    }
+
     /// Parameters that no optimizer steps: the whitening convolution's filters, computed from the
     /// data ([`Network::init_from_data`]) and fixed.
     pub fn fixed_parameters(&self) -> Vec<String> {
@@ -185,6 +206,22 @@ impl Model {
             Model::Linear(m) => m.weight(),
             Model::Mlp(m) => m.first_layer(),
             Model::Cnn(m) => m.first_filters(),
+        }
+    }
+
+    /// Freezes every layer but the last ([`Mlp::freeze_features`], [`Cnn::freeze_features`]);
+    /// `false` for the linear classifier, which is all last layer.
+    pub fn freeze_features(&mut self) -> bool {
+        match self {
+            Model::Linear(_) => false,
+            Model::Mlp(m) => {
+                m.freeze_features();
+                true
+            }
+            Model::Cnn(c) => {
+                c.freeze_features();
+                true
+            }
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Network {
     pub params: Params,
     /// What it was built from.
     pub config: ModelConfig,
+    /// Every layer but the last is frozen ([`Network::freeze_features`]): a linear probe.
+    pub frozen_features: bool,
 }
 
 impl Network {
@@ -27,17 +29,55 @@ impl Network {
         if let ModelConfig::Cnn(c) = config {
             super::cnn::dirac_init(c, &params)?;
         }
-        Ok(Network { model, params, config: config.clone() })
+        Ok(Network { model, params, config: config.clone(), frozen_features: false })
+    }
+
+    /// A loaded model and its parameters, as a network.
+    pub fn loaded(model: Model, params: Params, config: ModelConfig) -> Self {
+        Network { model, params, config, frozen_features: false }
+    }
+
+    /// A network for `classes` classes that starts from `pretrained`: every parameter copied from
+    /// it but the last layer's, which is new (drawn from `seed`) unless `keep_head` (the same
+    /// classes: the whole network is copied).
+    pub fn transfer(pretrained: &Network, classes: usize, keep_head: bool, seed: u64, device: &Device) -> Result<Self> {
+        let config = pretrained.config.with_classes(classes);
+        let keep_head = keep_head && classes == pretrained.config.classes();
+        let net = Network::new(&config, seed, device)?;
+        let head = format!("{}.", config.head());
+        for (name, var) in net.params.named_vars() {
+            if !keep_head && name.starts_with(&head) {
+                continue;
+            }
+            let from = pretrained.params.get(&name).expect("the same architecture has the same parameters");
+            var.set(&from.as_tensor().to_device(device)?)?;
+        }
+        Ok(net)
+    }
+
+    /// Freezes every layer but the last (a linear probe): only the last layer's parameters are
+    /// [`trainable`](Self::trainable), and the frozen layers run as in evaluation. An error for the
+    /// linear classifier, which has no layer but the last.
+    pub fn freeze_features(&mut self) -> Result<()> {
+        if !self.model.freeze_features() {
+            return Err(crate::Error::invalid(
+                "`freeze`",
+                "the linear classifier is a single layer: there are no features to freeze (train it whole)",
+            ));
+        }
+        self.frozen_features = true;
+        Ok(())
     }
 
     /// The parameters an optimizer steps, by name: all of them but the fixed ones
-    /// ([`ModelConfig::fixed_parameters`]).
+    /// ([`ModelConfig::fixed_parameters`]), or only the last layer's when the features are frozen.
     pub fn trainable(&self) -> Vec<crate::optim::NamedVar> {
         let fixed = self.config.fixed_parameters();
+        let head = format!("{}.", self.config.head());
         self.params
             .named_vars()
             .into_iter()
-            .filter(|(name, _)| !fixed.contains(name))
+            .filter(|(name, _)| !fixed.contains(name) && (!self.frozen_features || name.starts_with(&head)))
             .map(|(name, var)| crate::optim::NamedVar { name, var })
             .collect()
     }

@@ -92,8 +92,7 @@ pub struct Source {
 impl Source {
     /// The source record of the file `path` whose bytes are `bytes`.
     pub fn of(path: &Path, bytes: &[u8]) -> Self {
-        use sha2::Digest;
-        let sha256 = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = checkpoint::sha256_hex(bytes);
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Source { file_name, sha256 }
     }

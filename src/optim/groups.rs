@@ -97,11 +97,37 @@ impl GroupedOptimizer {
 
 impl OptimizerState for GroupedOptimizer {
     fn state(&self) -> Vec<(String, Tensor)> {
-        self.parts.iter().flat_map(|p| p.opt.state()).collect()
+        let parts = self.parts.iter().enumerate();
+        parts.flat_map(|(i, p)| p.opt.state().into_iter().map(move |(name, t)| (part_key(i, name), t))).collect()
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
-        self.parts.iter_mut().try_for_each(|p| p.opt.load_state(state))
+        for (i, p) in self.parts.iter_mut().enumerate() {
+            // Each part reads its own optimizer-wide entries under their plain names.
+            let mut own = state.clone();
+            for key in OPTIMIZER_WIDE {
+                own.remove(*key);
+                if let Some(t) = state.get(&part_key(i, key.to_string())) {
+                    own.insert(key.to_string(), t.clone());
+                }
+            }
+            p.opt.load_state(&own)?;
+        }
+        Ok(())
+    }
+}
+
+/// State entries that belong to an optimizer rather than to a parameter (Adam's step count):
+/// each part of a [`GroupedOptimizer`] has its own.
+const OPTIMIZER_WIDE: &[&str] = &["adam.step"];
+
+/// The name part `i`'s state entry `name` is saved under: the first part's entries keep their names
+/// (so files from before parameter groups load), a later part's optimizer-wide ones get `#i`.
+fn part_key(i: usize, name: String) -> String {
+    if i > 0 && OPTIMIZER_WIDE.contains(&name.as_str()) {
+        format!("{name}#{i}")
+    } else {
+        name
     }
 }
 
@@ -110,6 +136,40 @@ mod tests {
     use super::*;
     use crate::optim::OptimizerKind;
     use candle_core::{Device, Var};
+
+    /// Two groups of AdamW each keep a step count; both are saved, under different names, and each
+    /// part reads its own back.
+    #[test]
+    fn each_part_saves_and_loads_its_own_step_count() {
+        let dev = Device::Cpu;
+        let var =
+            |name: &str| NamedVar { name: name.into(), var: Var::zeros(2, candle_core::DType::F32, &dev).unwrap() };
+        let cfg = OptimizerConfig::new(OptimizerKind::Adamw, 0.1);
+        let groups = [ParamGroup { names: "head.*".into(), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: Some(1) }];
+        let mut opt = GroupedOptimizer::new(&cfg, &groups, vec![var("head.w"), var("body.w")]).unwrap();
+        let params = [opt.parts[0].opt.state().len(), opt.parts[1].opt.state().len()];
+        let state = opt.state();
+        let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "no two entries share a name: {names:?}");
+        assert_eq!(names.len(), params[0] + params[1]);
+        let mut map: HashMap<String, Tensor> = state.into_iter().map(|(n, t)| (n, t.copy().unwrap())).collect();
+        map.insert("adam.step#1".into(), Tensor::new(&[7f32], &dev).unwrap());
+        opt.load_state(&map).unwrap();
+        let steps: Vec<f32> = opt
+            .parts
+            .iter()
+            .map(|p| {
+                p.opt
+                    .state()
+                    .into_iter()
+                    .find(|(n, _)| n == "adam.step")
+                    .map_or(-1.0, |(_, t)| t.to_vec1::<f32>().unwrap()[0])
+            })
+            .collect();
+        assert_eq!(steps[1], 7.0, "the second part read its own step count: {steps:?}");
+        assert_ne!(steps[0], 7.0);
+    }
 
     #[test]
     fn patterns() {

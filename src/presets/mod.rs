@@ -20,6 +20,7 @@ pub mod defaults;
 
 use crate::data::DatasetName;
 use crate::features::FeatureConfig;
+use crate::fine_tune::FineTune;
 use crate::loss::LossKind;
 use crate::models::{Architecture, ModelConfig, ModelKind};
 use crate::train::TrainConfig;
@@ -43,6 +44,9 @@ pub struct Run {
     pub tta: Tta,
     /// The named recipe this run follows, if any (its name goes into file names).
     pub recipe: Option<Recipe>,
+    /// A trained checkpoint the run starts from instead of from scratch: its network (the last
+    /// layer replaced for new classes) and its preprocessing replace `model` and `features`.
+    pub fine_tune: Option<FineTune>,
 }
 
 impl Run {
@@ -56,6 +60,7 @@ impl Run {
             features,
             tta: Tta::None,
             recipe: None,
+            fine_tune: None,
         }
     }
 
@@ -131,6 +136,7 @@ impl Recipe {
                 train: airbench94::training(),
                 tta: airbench94::TTA,
                 recipe: Some(self),
+                fine_tune: None,
             },
         })
     }

@@ -3,6 +3,7 @@
 //! accepts and what each means in `--help`.
 
 use crate::app::visualize::What;
+use crate::checkpoint::Freeze;
 use crate::data::{toy2d::Toy, DatasetName, Split};
 use crate::features::FeatureKind;
 use crate::loss::{LossKind, RegKind};
@@ -110,6 +111,11 @@ choices!(BenchModel {
     BenchModel::Cnn => "cnn": "a plain CNN: 5x5, 5x5, 3x3 convolutions with max pools, fc 256",
     BenchModel::KindlingCnn => "kindling-cnn": "kindling's default CIFAR-10 CNN",
     BenchModel::Airbench94 => "airbench94": "the airbench94 recipe's network and SGD, batch 1,024",
+});
+
+choices!(Freeze {
+    Freeze::None => "none": "every layer trains, the pretrained ones at --pretrained-lr times the rate",
+    Freeze::Features => "features": "only the new last layer trains (a linear probe)",
 });
 
 choices!(What {

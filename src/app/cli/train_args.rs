@@ -1,7 +1,9 @@
 //! The `train` example's model and hyper-parameter flags, applied by the library: unset flags
 //! take the tuned defaults of [`crate::presets::defaults`] for the model and data set.
 
+use crate::checkpoint::Freeze;
 use crate::data::{augment::Augment, DatasetName};
+use crate::fine_tune::FineTune;
 use crate::loss::{LossKind, RegKind};
 use crate::models::{Activation, Architecture, InitKind, ModelKind};
 use crate::optim::{OptimizerKind, Schedule};
@@ -15,14 +17,26 @@ use clap::Args;
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Model.
-    #[arg(long, value_enum, default_value = "linear")]
-    pub model: ModelKind,
+    /// Model (default linear).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
     /// A named recipe, network and training together: airbench94 (Keller Jordan's CIFAR-10
     /// recipe, arXiv 2404.00498). Implies --model cnn; training flags given beside it override its
     /// settings, network flags are refused.
     #[arg(long, value_enum)]
     pub recipe: Option<crate::presets::Recipe>,
+    /// Fine-tune: start from this trained checkpoint (its network and recorded preprocessing), with a
+    /// new last layer for this data set's classes (kept when they are the checkpoint's).
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub init_from: Option<std::path::PathBuf>,
+    /// With --init-from, what stays as it was trained: none (every layer trains, the pretrained ones
+    /// at --pretrained-lr times the rate) or features (only the new last layer trains: a linear probe).
+    #[arg(long, value_enum)]
+    pub freeze: Option<Freeze>,
+    /// With --init-from and every layer training: the pretrained layers' learning rate, as a
+    /// multiple of --lr (default 0.1).
+    #[arg(long)]
+    pub pretrained_lr: Option<f64>,
     /// Hidden layer widths of the MLP, e.g. 512,256.
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
@@ -109,6 +123,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The model `--model` names (linear when not given).
+    pub fn model_kind(&self) -> ModelKind {
+        self.model.unwrap_or(ModelKind::Linear)
+    }
+
     /// The run these flags describe on `dataset`: the recipe's or the defaults' description of the
     /// model and data set, with each flag given overriding its field, every value checked, and a
     /// flag the chosen model does not use refused with the name of what would use it.
@@ -117,8 +136,9 @@ impl TrainArgs {
             Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
             None => None,
         };
-        let mut run = match self.recipe {
-            Some(r) => {
+        let mut run = match (&self.init_from, self.recipe) {
+            (Some(from), _) => return self.fine_tune_run(from, dataset),
+            (None, Some(r)) => {
                 let network_flags = [
                     ("--hidden", self.hidden.is_some()),
                     ("--activation", self.activation.is_some()),
@@ -131,7 +151,7 @@ impl TrainArgs {
                     ("--depth", self.depth.is_some()),
                     ("--pool", self.pool.is_some()),
                     ("--fc", self.fc.is_some()),
-                    ("--model mlp", self.model == ModelKind::Mlp),
+                    ("--model mlp", self.model == Some(ModelKind::Mlp)),
                 ];
                 if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
                     return Err(Error::invalid(
@@ -143,7 +163,16 @@ impl TrainArgs {
                 }
                 r.run(dataset)?
             }
-            None => Run::defaults(dataset, self.model, self.loss, features),
+            (None, None) => {
+                if let Some((flag, _)) =
+                    [("--freeze", self.freeze.is_some()), ("--pretrained-lr", self.pretrained_lr.is_some())]
+                        .iter()
+                        .find(|(_, given)| *given)
+                {
+                    return Err(Error::invalid(*flag, "applies to fine-tuning: give the checkpoint with --init-from"));
+                }
+                Run::defaults(dataset, self.model_kind(), self.loss, features)
+            }
         };
         self.apply_network_flags(&mut run.model, dataset)?;
         self.apply_training_flags(&mut run.train)?;
@@ -159,6 +188,47 @@ impl TrainArgs {
                 format!("{dataset} is a set of 2-D points: flips and crops apply to images (cifar10, mnist, ...)"),
             ));
         }
+        run.validate()?;
+        Ok(run)
+    }
+
+    /// The run that fine-tunes the checkpoint `from` on `dataset`: its network, the defaults' training
+    /// for its kind of model on `dataset`, the training flags over them.
+    fn fine_tune_run(&self, from: &std::path::Path, dataset: DatasetName) -> Result<Run> {
+        let network_flags = [
+            ("--recipe", self.recipe.is_some()),
+            ("--model", self.model.is_some()),
+            ("--hidden", self.hidden.is_some()),
+            ("--activation", self.activation.is_some()),
+            ("--dropout", self.dropout.is_some()),
+            ("--batch-norm", self.batch_norm),
+            ("--no-batch-norm", self.no_batch_norm),
+            ("--init", self.init.is_some()),
+            ("--features", self.features.is_some()),
+            ("--channels", self.channels.is_some()),
+            ("--depth", self.depth.is_some()),
+            ("--pool", self.pool.is_some()),
+            ("--fc", self.fc.is_some()),
+        ];
+        if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
+            return Err(Error::invalid(
+                *flag,
+                format!("the network comes from --init-from {}: leave out {flag}", from.display()),
+            ));
+        }
+        let freeze = self.freeze.unwrap_or_default();
+        if freeze == Freeze::Features && self.pretrained_lr.is_some() {
+            return Err(Error::invalid(
+                "--pretrained-lr",
+                "with --freeze features the pretrained layers do not train; it applies to --freeze none",
+            ));
+        }
+        let meta = crate::checkpoint::read_meta(from)?;
+        let mut run = Run::defaults(dataset, meta.model.kind(), self.loss, None);
+        run.model = Architecture::of(&meta.model);
+        run.fine_tune =
+            Some(FineTune { from: from.to_path_buf(), freeze, pretrained_lr: self.pretrained_lr.unwrap_or(0.1) });
+        self.apply_training_flags(&mut run.train)?;
         run.validate()?;
         Ok(run)
     }
