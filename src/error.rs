@@ -53,6 +53,9 @@ pub enum Error {
         /// What was wrong.
         problem: String,
     },
+    /// A model that ONNX export cannot express, or an ONNX file that could not be written.
+    #[error("ONNX export: {0}")]
+    Export(String),
     /// A download from the Hugging Face Hub failed.
     #[error("{0}")]
     Download(String),

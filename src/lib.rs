@@ -29,8 +29,9 @@
 //! 2. **Training machinery** — [`train`] (the one loop [`train::fit()`], its configuration, its
 //!    epoch hooks, the one evaluation), [`checkpoint`] (self-describing safetensors files, and
 //!    [`checkpoint::Checkpointer`], the hook that writes them during training), [`preprocess`]
-//!    (the one input path), [`fine_tune`] (starting from a trained checkpoint) and the library's
-//!    front door, [`Classifier`] (load a checkpoint, classify images).
+//!    (the one input path), [`fine_tune`] (starting from a trained checkpoint), the library's
+//!    front door, [`Classifier`] (load a checkpoint, classify images), and `onnx` (a checkpoint
+//!    as an ONNX file for other runtimes; the default cargo feature `onnx`).
 //! 3. **Run descriptions** — [`presets`]: the tuned defaults of every model and data set, and the
 //!    named recipes (airbench94).
 //! 4. **Applications** — [`app`]: a whole training run, the `evaluate` report, publishing, pictures,
@@ -51,6 +52,8 @@ pub mod lecture;
 pub mod loss;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod ops;
 pub mod optim;
 pub mod params;

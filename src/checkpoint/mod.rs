@@ -125,9 +125,13 @@ pub struct Parent {
 
 /// SHA-256 of the file at `path`, in lower-case hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
+    Ok(sha256_hex(&read_file(path)?))
+}
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let bytes = read_file(path)?;
-    Ok(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl CheckpointMeta {
@@ -240,9 +244,15 @@ pub fn write_tensors(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Ten
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, bytes).map_err(|problem| Error::checkpoint(path, problem))
+}
+
+/// [`write_atomic`] for any file: the folder is created if needed, the bytes go to a temporary
+/// name beside `path`, are synced, then renamed over `path`; on failure the temporary file is
+/// removed and the error says what could not be done.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::result::Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::checkpoint(path, format!("cannot create folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
     }
     let tmp = tmp_path(path);
     let result = (|| -> std::io::Result<()> {
@@ -253,7 +263,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::checkpoint(path, format!("cannot write: {e}"))
+        format!("cannot write: {e}")
     })
 }
 
@@ -305,9 +315,14 @@ fn meta_from_bytes(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta> {
 
 /// Loads a checkpoint and rebuilds its model on `device`.
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
-    let bytes = read_file(path)?;
-    let meta = meta_from_bytes(path, &bytes)?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+    load_bytes(path, &read_file(path)?, device)
+}
+
+/// Loads a checkpoint from its bytes, read from `path` (which only names it in errors), and
+/// rebuilds its model on `device`: for callers that need the file's bytes too (to hash them).
+pub fn load_bytes(path: &Path, bytes: &[u8], device: &Device) -> Result<Checkpoint> {
+    let meta = meta_from_bytes(path, bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(bytes, device)
         .map_err(|e| Error::checkpoint(path, format!("tensors unreadable: {e}")))?;
     let Network { model, params, .. } = Network::new(&meta.model, 0, device)?;
     for (name, var) in params.named_vars() {
