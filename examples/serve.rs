@@ -27,12 +27,24 @@ struct Args {
     /// Folder holding the data sets for "random held-out image" and kNN (else $KINDLING_DATA, ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Held-out images scored for each model card's confusion matrix.
+    #[arg(long, default_value_t = kindling::app::serve::CONFUSION_IMAGES, value_parser = kindling::app::cli::at_least_one)]
+    confusion_images: usize,
+    /// Heavy requests (classifying an upload, drawing a confusion matrix) worked on at once: each
+    /// holds its working memory until it ends (docs/serve.md gives the figures).
+    #[arg(long, default_value_t = 2, value_parser = kindling::app::cli::at_least_one)]
+    jobs: usize,
+    /// Heavy requests that may wait for those; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 16)]
+    queue: usize,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+    // Not `startup()`: a server should give memory back after a burst of work, so mimalloc keeps
+    // its default of returning freed pages (training keeps them, for speed).
+    kindling::support::startup::limit_candle_spinning();
     let args = Args::parse();
     let device = args.device.open()?;
     let weights = if args.weights.is_empty() {
@@ -47,9 +59,14 @@ fn main() -> anyhow::Result<()> {
     } else {
         args.weights.clone()
     };
-    let data =
-        kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
-    let server = kindling::app::serve::Server::load(&weights, data, args.knn, &device)?;
+    let options = kindling::app::serve::Options {
+        data: kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None },
+        knn_images: args.knn,
+        confusion_images: args.confusion_images,
+        jobs: args.jobs,
+        queue: args.queue,
+    };
+    let server = kindling::app::serve::Server::load(&weights, options, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
     kindling::app::serve::run(server, &args.host, args.port)?;
     Ok(())

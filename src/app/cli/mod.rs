@@ -199,3 +199,13 @@ impl DeviceArgs {
         Ok(dev)
     }
 }
+
+/// clap's parser for a count that must be at least 1 (`--top`, `--jobs`): its message names the
+/// bound in words, where clap's own ranged parser prints `not in 1..18446744073709551615`.
+pub fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of at least 1".to_string()),
+    }
+}
