@@ -637,7 +637,12 @@ async fn picture(s: Arc<Server>, id: String, which: Picture) -> std::result::Res
             let server = s.clone();
             tokio::task::spawn_blocking(move || {
                 let _running = running;
-                server.draw(&id, which)
+                let t0 = Instant::now();
+                let png = server.draw(&id, which);
+                // One line per drawing: how long the first request waited, and proof (for the
+                // tests) that concurrent requests shared it.
+                eprintln!("drew {id}/{} in {:.1} s", which.file(), t0.elapsed().as_secs_f64());
+                png
             })
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
