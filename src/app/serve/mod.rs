@@ -155,6 +155,10 @@ enum Rung<'a> {
     Model(&'a Entry),
 }
 
+/// One data set's held-out images: empty until the first request that needs them loads them
+/// (holding the lock meanwhile, so that they are read once).
+type Slot = Arc<Mutex<Option<Arc<Dataset>>>>;
+
 /// The server's state: the models, the held-out images, the pictures drawn so far.
 pub struct Server {
     /// The models, in ladder order within each data set.
@@ -165,7 +169,7 @@ pub struct Server {
     /// Every model's card, in page order.
     cards: Vec<Value>,
     /// Each data set's held-out images, loaded once.
-    held_out: Mutex<HashMap<(DatasetName, HeldOut), Arc<Mutex<Option<Arc<Dataset>>>>>>,
+    held_out: Mutex<HashMap<(DatasetName, HeldOut), Slot>>,
     /// Each offered picture, drawn once.
     pictures: HashMap<(String, Picture), Arc<OnceCell<Bytes>>>,
     gate: Gate,
