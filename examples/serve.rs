@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, num_args = 1..)]
     weights: Vec<PathBuf>,
     /// Training images of the kNN rung, per data set (0: no kNN; the data set's files are needed).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().knn_images)]
     knn: usize,
     /// Folder holding the data sets for "random held-out image" and kNN (else $KINDLING_DATA, ./data).
     #[arg(long)]
@@ -32,10 +32,11 @@ struct Args {
     confusion_images: usize,
     /// Heavy requests (classifying an upload, drawing a confusion matrix) worked on at once: each
     /// holds its working memory until it ends (docs/serve.md gives the figures).
-    #[arg(long, default_value_t = 2, value_parser = kindling::app::cli::at_least_one)]
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().jobs, value_parser = kindling::app::cli::at_least_one)]
     jobs: usize,
-    /// Heavy requests that may wait for those; more are answered 503 with Retry-After.
-    #[arg(long, default_value_t = 16)]
+    /// Heavy requests that may wait for those (each holding its upload, at most 10 MB); more are
+    /// answered 503 with Retry-After.
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().queue)]
     queue: usize,
     #[command(flatten)]
     device: DeviceArgs,

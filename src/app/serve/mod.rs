@@ -30,7 +30,9 @@
 //!   computed once: concurrent requests for it wait for the same computation, later ones get the
 //!   kept PNG;
 //! - uploads are refused above [`MAX_UPLOAD`] bytes before they are read, and above
-//!   [`MAX_SIDE`] pixels a side before they are decoded.
+//!   [`MAX_SIDE`] pixels a side before they are decoded;
+//! - each heavy job hands its free memory back to the system when it ends
+//!   ([`crate::support::allocator::release_free_memory`]).
 //!
 //! docs/serve.md states the figures measured with every shipped model.
 
@@ -98,7 +100,7 @@ impl Default for Options {
             knn_images: 10_000,
             confusion_images: CONFUSION_IMAGES,
             jobs: 2,
-            queue: 16,
+            queue: 32,
         }
     }
 }
@@ -643,6 +645,7 @@ async fn picture(s: Arc<Server>, id: String, which: Picture) -> std::result::Res
                 let _running = running;
                 let t0 = Instant::now();
                 let png = server.draw(&id, which);
+                crate::support::allocator::release_free_memory();
                 // One line per drawing: how long the first request waited, and proof (for the
                 // tests) that concurrent requests shared it.
                 eprintln!("drew {id}/{} in {:.1} s", which.file(), t0.elapsed().as_secs_f64());
@@ -745,7 +748,10 @@ async fn classify(
     let results = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<Value>, ApiError> {
         let _running = running;
         let img = upload::decode_upload(&bytes)?;
-        chosen.iter().map(|id| server.answer(id, &img)).collect()
+        let results = chosen.iter().map(|id| server.answer(id, &img)).collect();
+        drop((img, bytes));
+        crate::support::allocator::release_free_memory();
+        results
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
