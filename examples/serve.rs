@@ -42,10 +42,11 @@ struct Args {
     device: DeviceArgs,
 }
 
-fn main() -> anyhow::Result<()> {
-    // Not `startup()`: a server should give memory back after a burst of work, so mimalloc keeps
-    // its default of returning freed pages (training keeps them, for speed).
-    kindling::support::startup::limit_candle_spinning();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::server_main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     let weights = if args.weights.is_empty() {

@@ -30,7 +30,11 @@ struct Args {
     scale: u32,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     // The picture's format first: a wrong --out is refused before any work.
     kindling::app::plot::picture_format(&args.out)?;

@@ -21,7 +21,7 @@
 //! ```
 
 use crate::checkpoint::{self, Checkpoint, CheckpointMeta};
-use crate::data::hub::push_chw;
+use crate::data::push_chw;
 use crate::data::{Dataset, Pixels};
 use crate::tta::Tta;
 use crate::{Error, Result};
@@ -129,7 +129,7 @@ impl Classifier {
         let notes: Vec<Option<String>> = images
             .iter()
             .map(|img| {
-                let (fitted, note) = fit(img, w, h);
+                let (fitted, note) = resize_to(img, w, h);
                 push_chw(&fitted, c, &mut px);
                 note
             })
@@ -170,7 +170,7 @@ pub fn decode(path: &Path) -> Result<image::DynamicImage> {
 
 /// `img` at `w × h`: the whole image, scaled (squashed when its aspect ratio differs, never
 /// cropped), with a note saying which when it had to change.
-pub fn fit(img: &image::DynamicImage, w: usize, h: usize) -> (image::DynamicImage, Option<String>) {
+pub fn resize_to(img: &image::DynamicImage, w: usize, h: usize) -> (image::DynamicImage, Option<String>) {
     if img.width() as usize == w && img.height() as usize == h {
         return (img.clone(), None);
     }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub const JOINT_VIEWS_UP_TO: usize = 16;
 
 /// Which views of an image are classified at test time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tta {
     /// The image as it is: plain logits.
@@ -60,10 +60,10 @@ impl Tta {
     pub fn check(self, shape: [usize; 3]) -> Result<()> {
         if self != Tta::None && (shape[2] < 2 || (self == Tta::FlipTranslate && shape[1] < 2)) {
             return Err(Error::invalid(
-                format!("--tta {}", self.as_str()),
+                format!("`tta` {}", self.as_str()),
                 format!(
                     "mirrors images, but this model reads samples of shape {shape:?} (points or features, not \
-                     images): use --tta none"
+                     images): use `tta` none"
                 ),
             ));
         }
@@ -166,29 +166,41 @@ mod tests {
         assert_eq!(m, vec![2., 1., 0., 5., 4., 3., 8., 7., 6., 11., 10., 9.]);
     }
 
+    /// Against the softmax of the linear model's scores computed by hand (plain loops in f64 over
+    /// its weights), for the image and its mirror image (columns read right to left).
     #[test]
     fn flip_averages_the_two_softmax_distributions() {
         let dev = Device::Cpu;
         let params = Params::new(7);
         let cfg = ModelConfig::Linear(LinearConfig { input_shape: [1, 2, 3], classes: 4 });
         let model = Model::new(&cfg, params.var_builder(DType::F32, &dev)).unwrap();
-        let xs = Tensor::randn(0f32, 1., (5, 1, 2, 3), &dev).unwrap();
+        let xs = crate::params::randn(8, (5, 1, 2, 3), 0.0, 1.0, &dev).unwrap();
         let got = Tta::Flip.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
-        let p = |x: &Tensor| {
-            candle_nn::ops::softmax_last_dim(&model.forward_t(x, false).unwrap()).unwrap().to_vec2::<f32>().unwrap()
+        let plain = Tta::None.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
+
+        let w = params.get("fc.weight").unwrap().as_tensor().to_vec2::<f32>().unwrap(); // [4, 6]
+        let b = params.get("fc.bias").unwrap().as_tensor().to_vec1::<f32>().unwrap();
+        let images = xs.flatten_from(1).unwrap().to_vec2::<f32>().unwrap(); // [5, 2·3], row after row
+        let softmax = |x: &dyn Fn(usize) -> f32| -> Vec<f64> {
+            let s: Vec<f64> =
+                (0..4).map(|k| b[k] as f64 + (0..6).map(|j| w[k][j] as f64 * x(j) as f64).sum::<f64>()).collect();
+            let top = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|v| (v - top).exp()).collect();
+            e.iter().map(|v| v / e.iter().sum::<f64>()).collect()
         };
-        let (a, b) = (p(&xs), p(&mirror(&xs).unwrap()));
-        for i in 0..5 {
-            let sum: f32 = got[i].iter().sum();
-            assert!((sum - 1.0).abs() < 1e-5, "row {i} sums to {sum}");
+        let mut views_differ = false;
+        for (i, x) in images.iter().enumerate() {
+            let a = softmax(&|j| x[j]);
+            let m = softmax(&|j| x[(j / 3) * 3 + 2 - j % 3]);
             for k in 0..4 {
-                assert!((got[i][k] - 0.5 * (a[i][k] + b[i][k])).abs() < 1e-6);
+                assert!((plain[i][k] as f64 - a[k]).abs() < 1e-6, "image {i}, class {k}: {} vs {}", plain[i][k], a[k]);
+                let want = 0.5 * (a[k] + m[k]);
+                assert!((got[i][k] as f64 - want).abs() < 1e-6, "image {i}, class {k}: {} vs {want}", got[i][k]);
+                views_differ |= (a[k] - m[k]).abs() > 1e-3;
             }
         }
         // A linear model is not mirror-symmetric: the two views really differ.
-        assert!(a.iter().flatten().zip(b.iter().flatten()).any(|(x, y)| (x - y).abs() > 1e-3));
-        let plain = Tta::None.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(plain, a);
+        assert!(views_differ);
     }
 
     /// One pixel down-right with reflect padding: row 0 comes from row 1, row i from row i-1;
@@ -210,7 +222,7 @@ mod tests {
         let params = Params::new(3);
         let cfg = ModelConfig::Linear(LinearConfig { input_shape: [1, 4, 4], classes: 3 });
         let model = Model::new(&cfg, params.var_builder(DType::F32, &dev)).unwrap();
-        let xs = Tensor::randn(0f32, 1., (2, 1, 4, 4), &dev).unwrap();
+        let xs = crate::params::randn(4, (2, 1, 4, 4), 0.0, 1.0, &dev).unwrap();
         let f = |x: &Tensor| model.forward_t(x, false).unwrap();
         let (a, b) = (translate(&xs, 1).unwrap(), translate(&xs, -1).unwrap());
         let m = |x: &Tensor| mirror(x).unwrap();
@@ -230,9 +242,15 @@ mod tests {
     #[test]
     fn views_in_one_pass_score_as_view_by_view() {
         let dev = Device::Cpu;
-        let mut o = crate::presets::defaults::model_options(crate::data::DatasetName::Shapes, crate::models::ModelKind::Cnn);
-        (o.channels, o.depth, o.fc, o.batch_norm) = (vec![4], 1, vec![], true);
-        let cfg = ModelConfig::new(crate::models::ModelKind::Cnn, [3, 8, 8], 5, &o);
+        let crate::models::Architecture::Cnn(mut layers) =
+            crate::presets::defaults::architecture(crate::data::DatasetName::Shapes, crate::models::ModelKind::Cnn)
+        else {
+            unreachable!("a CNN's architecture")
+        };
+        layers.blocks.truncate(1);
+        layers.blocks[0].channels = 4;
+        (layers.fc, layers.batch_norm) = (vec![], true);
+        let cfg = ModelConfig::Cnn(layers.config([3, 8, 8], 5));
         let model = Model::new(&cfg, Params::new(5).var_builder(DType::F32, &dev)).unwrap();
         let xs = Tensor::randn(0f32, 1., (JOINT_VIEWS_UP_TO + 4, 3, 8, 8), &dev).unwrap();
         for tta in [Tta::Flip, Tta::FlipTranslate] {

@@ -1,12 +1,14 @@
 //! Which data set, and where its files are: `--dataset`, `--data-dir`, `$KINDLING_DATA`, `./data`,
 //! Debian's Fashion-MNIST package, then the Hugging Face Hub.
 
-use super::{cifar10, hub, idx, shapes, toy2d, Dataset, Split};
+#[cfg(feature = "hub")]
+use super::hub;
+use super::{cifar10, idx, shapes, toy2d, Dataset, Split};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The data sets kindling knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetName {
     /// Generated offline: 10 classes of 32×32 RGB shapes.
@@ -129,7 +131,7 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
     let dirs = candidate_dirs(name, opts);
     if let Some(dir) = &opts.data_dir {
         if !dir.is_dir() {
-            return Err(Error::invalid("--data-dir", format!("{} is not a folder", dir.display())));
+            return Err(Error::invalid("`data_dir`", format!("{} is not a folder", dir.display())));
         }
     }
     for dir in &dirs {
@@ -148,7 +150,7 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
     let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
     if opts.data_dir.is_some() || !opts.allow_download {
         return Err(Error::DataNotFound(format!(
-            "{name} ({} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
+            "{name} ({} split) not found in {searched}. Give the folder with `data_dir` DIR, or set \
              KINDLING_DATA to a folder holding {}/ (see README, 'Getting the data')",
             match split {
                 Split::Train => "training",
@@ -157,6 +159,12 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
             name.folder().unwrap_or("")
         )));
     }
+    download(name, split, &searched)
+}
+
+/// `split` of `name` from the Hugging Face Hub, after it was not found in `searched`.
+#[cfg(feature = "hub")]
+fn download(name: DatasetName, split: Split, searched: &str) -> Result<Dataset> {
     let (spec, classes): (hub::HubDataset, Vec<&str>) = match name {
         DatasetName::Cifar10 => (hub::CIFAR10, cifar10::CLASSES.to_vec()),
         DatasetName::Mnist => (hub::MNIST, idx::MNIST_CLASSES.to_vec()),
@@ -169,4 +177,14 @@ pub fn load(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Datas
     };
     let path = hub::fetch(spec.repo, file, None)?;
     hub::load_parquet(&path, name.as_str(), &classes)
+}
+
+/// Without the `hub` feature there is no download: the error says where the files were looked for.
+#[cfg(not(feature = "hub"))]
+fn download(name: DatasetName, split: Split, searched: &str) -> Result<Dataset> {
+    Err(Error::DataNotFound(format!(
+        "{name} ({split:?} split) not found in {searched}, and this kindling was built without the `hub` feature \
+         (no download): give the folder (`data_dir`), or set KINDLING_DATA to a folder holding {}/",
+        name.folder().unwrap_or("")
+    )))
 }

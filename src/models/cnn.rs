@@ -25,7 +25,7 @@ use candle_nn::{Init, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// Pooling after a conv block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pool {
     /// No pooling.
@@ -150,6 +150,52 @@ pub struct CnnConfig {
     /// airbench94's pieces, off by default.
     #[serde(default)]
     pub extras: CnnExtras,
+}
+
+/// A CNN's layers before the data decide its input shape and class count: the part of a run
+/// description that [`CnnLayers::config`] completes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CnnLayers {
+    /// The conv blocks, in order ([`CnnConfig::stages`] builds the usual ones).
+    pub blocks: Vec<ConvBlock>,
+    /// Batch norm after each convolution.
+    pub batch_norm: bool,
+    /// Activation after each convolution (and hidden FC layer).
+    pub activation: Activation,
+    /// Widths of the hidden fully connected layers.
+    pub fc: Vec<usize>,
+    /// Dropout before each fully connected layer (training only).
+    pub dropout: f32,
+    /// airbench94's pieces, off by default.
+    pub extras: CnnExtras,
+}
+
+impl CnnLayers {
+    /// The configuration for inputs of `input_shape` and `classes` classes.
+    pub fn config(&self, input_shape: [usize; 3], classes: usize) -> CnnConfig {
+        CnnConfig {
+            input_shape,
+            classes,
+            blocks: self.blocks.clone(),
+            batch_norm: self.batch_norm,
+            activation: self.activation,
+            fc: self.fc.clone(),
+            dropout: self.dropout,
+            extras: self.extras.clone(),
+        }
+    }
+
+    /// The layers of `cfg`.
+    pub fn of(cfg: &CnnConfig) -> Self {
+        CnnLayers {
+            blocks: cfg.blocks.clone(),
+            batch_norm: cfg.batch_norm,
+            activation: cfg.activation,
+            fc: cfg.fc.clone(),
+            dropout: cfg.dropout,
+            extras: cfg.extras.clone(),
+        }
+    }
 }
 
 impl CnnConfig {
@@ -301,7 +347,7 @@ impl Cnn {
         let whiten = match x.whiten {
             None => None,
             // Placeholder filters until `Whitening::filters` computes them from the training images
-            // (`Network::fit_to_data`); a loaded checkpoint brings its own.
+            // (`Network::init_from_data`); a loaded checkpoint brings its own.
             Some(wh) => {
                 let (c, out) = (cfg.input_shape[0], shapes[0][0]);
                 let vbw = vb.pp("whiten");
@@ -447,7 +493,6 @@ fn pool(h: &Tensor, pool: Pool) -> Result<Tensor> {
 mod tests {
     use super::*;
     use candle_core::{DType, Device, Var};
-    use candle_nn::VarMap;
 
     /// Pooling before a non-decreasing activation gives the values and input gradients of
     /// activation-then-pooling, ties and all-negative windows included.
@@ -466,11 +511,10 @@ mod tests {
                     dropout: 0.0,
                     extras: CnnExtras::default(),
                 };
-                let vm = VarMap::new();
-                let net = Cnn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+                let net = Cnn::new(&cfg, crate::params::Params::new(5).var_builder(DType::F32, &dev)).unwrap();
                 // Rounded inputs make exact ties in the windows.
-                let xs = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (3, 2, 9, 9), &dev).unwrap().round().unwrap()))
-                    .unwrap();
+                let xs = crate::params::randn(6, (3, 2, 9, 9), 0.0, 2.0, &dev).unwrap().round().unwrap();
+                let xs = Var::from_tensor(&xs).unwrap();
                 let ours = net.forward_t(&xs, true).unwrap();
                 let (w, b) = &net.convs[0];
                 let h = act.forward(&ops::conv2d(&xs, w, b.as_ref().unwrap(), 1, 1).unwrap()).unwrap();

@@ -3,6 +3,7 @@
 //! Every example spells the shared flags the same way: `--dataset --data-dir --train-size
 //! --val-size --exclude-last --device --seed`.
 
+mod choices;
 mod train_args;
 pub use train_args::TrainArgs;
 
@@ -10,6 +11,64 @@ use crate::data::{self, DataOptions, Dataset, DatasetName, Prepared, Split, Spli
 use crate::Result;
 use clap::Args;
 use std::path::PathBuf;
+
+/// The settings the library names in its messages (as `` `field` ``), each set on the command
+/// line by the flag of the same name in kebab case: `` `batch_size` `` is `--batch-size`.
+const FLAG_FIELDS: &[&str] = &[
+    "batch_size",
+    "data_dir",
+    "epochs",
+    "exclude_last",
+    "features",
+    "folds",
+    "hidden",
+    "k",
+    "label_smoothing",
+    "lr",
+    "reg",
+    "resume",
+    "train_size",
+    "tta",
+    "val_size",
+    "weight_decay",
+    "weights",
+];
+
+/// `message` with every setting the library names (`` `lr` ``) written as the flag that sets it
+/// (`--lr`): the library speaks of its configuration fields, the examples of their flags.
+pub fn flags_in(message: &str) -> String {
+    let mut out = message.to_string();
+    for field in FLAG_FIELDS {
+        out = out.replace(&format!("`{field}`"), &format!("--{}", field.replace('_', "-")));
+    }
+    out
+}
+
+/// The body of every example's `main`: start-up settings ([`startup`](crate::support::startup::startup)),
+/// then `body`; an error is printed as `Error: ...` with the library's setting names written as
+/// flags ([`flags_in`]), and the process exits with status 1.
+pub fn main(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    crate::support::startup::startup();
+    finish(body)
+}
+
+/// [`main`] for a long-running server (`serve`): the same, but mimalloc keeps its default of
+/// handing freed pages back to the system, so that memory taken by a burst of work comes back
+/// (training keeps them, for speed: [`crate::support::allocator::keep_freed_pages`]).
+pub fn server_main(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    crate::support::startup::limit_candle_spinning();
+    finish(body)
+}
+
+fn finish(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", flags_in(&format!("{e:?}")));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Which data, from where, and how to split it.
 #[derive(Debug, Clone, Args)]
@@ -88,6 +147,7 @@ impl DataArgs {
     /// Loads the training split of `name` and carves `--exclude-last`, `--val-size` and
     /// `--train-size` out of it, in that order.
     pub fn prepare(&self, name: DatasetName) -> Result<Prepared> {
+        self.check_flags(name)?;
         let full = data::load(name, Split::Train, &self.options())?;
         let total = full.len();
         let mut train = full;
@@ -124,6 +184,28 @@ impl DataArgs {
         let split = SplitRecord { total, train: train.len(), val_size: self.val_size, exclude_last: self.exclude_last };
         let description = split.describe(name.as_str());
         Ok(Prepared { train, val, split, description, options: self.options() })
+    }
+
+    /// Refuses data flags that `name` would not use: a folder for a generated set, a generated
+    /// size for one read from files.
+    pub fn check_flags(&self, name: DatasetName) -> Result<()> {
+        let generated = name == DatasetName::Shapes || name.toy().is_some();
+        if generated && self.data_dir.is_some() {
+            return Err(crate::Error::invalid(
+                "--data-dir",
+                format!(
+                    "{name} is generated and reads no files; name the data set the folder holds with --dataset \
+                     (cifar10, mnist, fashion-mnist)"
+                ),
+            ));
+        }
+        if !generated && self.generated_size.is_some() {
+            return Err(crate::Error::invalid(
+                "--generated-size",
+                format!("{name} is read from files, not generated; --train-size N keeps the first N training images"),
+            ));
+        }
+        Ok(())
     }
 
     /// The official test split of `name` (what `knn` scores when there is no `--val-size`).

@@ -253,7 +253,7 @@ impl Server {
             let record = SplitRecord { total: all.len(), train: train.len(), val_size: 0, exclude_last: 0 };
             drop(all);
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
-            let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
+            let fitted = crate::models::knn::Knn::new(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             let k = KNN_K.min(train.len());
             knn.insert(d, KnnRung { knn: fitted, k, train, held_out: HeldOut::of(d, Some(record)) });
         }
@@ -579,9 +579,9 @@ fn knn_id(d: DatasetName) -> String {
 fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
     let t0 = Instant::now();
     let [c, h, w] = r.train.shape;
-    let (fitted, note) = crate::classifier::fit(img, w, h);
+    let (fitted, note) = crate::classifier::resize_to(img, w, h);
     let mut px = Vec::with_capacity(c * h * w);
-    crate::data::hub::push_chw(&fitted, c, &mut px);
+    crate::data::push_chw(&fitted, c, &mut px);
     let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
     let q = candle_core::Tensor::from_vec(q, (1, c * h * w), device)?;
     let near = r.knn.neighbours(&q, r.k)?.remove(0);
