@@ -16,7 +16,8 @@
 //!   last whole cell are ignored (a 28×28 image with 8×8 cells uses its top-left 24×24 pixels,
 //!   though their gradients still read the pixel just beyond).
 //! - There is no block normalization (CS231n leaves it out too): per-column standardization of
-//!   the features ([`super::Standardizer`]) plays that role for the linear models that follow.
+//!   the features (the training split's [`Normalization`](crate::data::Normalization)) plays that
+//!   role for the linear models that follow.
 //!
 //! Features are laid out `[cells_y, cells_x, bins]`, row-major: a 32×32 image gives
 //! `4 × 4 × 9 = 144` values, a 28×28 image `3 × 3 × 9 = 81`.
