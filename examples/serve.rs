@@ -62,7 +62,11 @@ fn run() -> anyhow::Result<()> {
         args.weights.clone()
     };
     let options = kindling::app::serve::Options {
-        data: kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None },
+        data: kindling::data::DataOptions {
+            data_dir: args.data_dir.clone(),
+            allow_download: false,
+            generated_size: None,
+        },
         knn_images: args.knn,
         confusion_images: args.confusion_images,
         jobs: args.jobs,

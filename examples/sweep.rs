@@ -4,8 +4,8 @@
 
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
-use kindling::data::DatasetName;
 use kindling::app::sweep::{self, space, Sweep};
+use kindling::data::DatasetName;
 use std::path::PathBuf;
 
 #[global_allocator]

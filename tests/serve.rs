@@ -166,7 +166,11 @@ fn the_api_classifies_as_predict_and_answers_bad_input_with_json() {
     assert_eq!(status, 200);
     let models = json(&body);
     let cards = models.as_array().unwrap();
-    assert!(s.banner.contains(&format!(" {} models ", cards.len())), "the start-up line counts the API's models: {}", s.banner);
+    assert!(
+        s.banner.contains(&format!(" {} models ", cards.len())),
+        "the start-up line counts the API's models: {}",
+        s.banner
+    );
     let ids: Vec<&str> =
         models.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).filter(|i| !i.ends_with("-knn")).collect();
     assert_eq!(ids, ["cifar10-linear-softmax", "cifar10-cnn", "mnist-linear"], "ladder order within each data set");
@@ -373,7 +377,10 @@ fn the_page_in_a_real_browser() {
     if held_out {
         assert!(first["image"].as_str().unwrap().starts_with("held-out image, labelled"), "{got}");
         for id in &cifar {
-            assert!(first["tops"][id].as_str().is_some_and(|c| !c.is_empty()), "{id} answered the held-out image: {got}");
+            assert!(
+                first["tops"][id].as_str().is_some_and(|c| !c.is_empty()),
+                "{id} answered the held-out image: {got}"
+            );
         }
     }
     assert_eq!(got["upload"]["cifar10-cnn"], class.as_str(), "the page shows predict's class: {got}");
@@ -453,7 +460,10 @@ fn every_confusion_matrix_at_once_in_bounded_memory() {
     // Each picture drawn once, though asked for twice at once.
     let log = std::fs::read_to_string(&s.log).unwrap();
     for c in cards {
-        let drawn = log.lines().filter(|l| l.starts_with(&format!("drew {}/confusion.png ", c["id"].as_str().unwrap()))).count();
+        let drawn = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("drew {}/confusion.png ", c["id"].as_str().unwrap())))
+            .count();
         assert!(drawn <= 1, "{} drawn {drawn} times:\n{log}", c["id"]);
     }
     // Memory goes back near its level (freed pages are returned); what stays is the pictures and
@@ -478,9 +488,8 @@ fn heavy_requests_beyond_the_limit_get_503_and_retry_after() {
     let bytes = png(&dir.join("img.png"));
     let s = serve(&["cifar10-cnn94"], &["--knn", "0", "--jobs", "1", "--queue", "0"]);
     let answers: Vec<(u16, String, Vec<u8>)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| sc.spawn(|| http(&s.addr, "POST", "/api/classify", Some("image/png"), &bytes)))
-            .collect();
+        let handles: Vec<_> =
+            (0..6).map(|_| sc.spawn(|| http(&s.addr, "POST", "/api/classify", Some("image/png"), &bytes))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();

@@ -50,12 +50,7 @@ impl Gate {
     /// A gate letting `at_once` jobs run (at least 1) and `queue` more wait.
     pub fn new(at_once: usize, queue: usize) -> Gate {
         let at_once = at_once.max(1);
-        Gate {
-            running: Arc::new(Semaphore::new(at_once)),
-            admitted: Arc::new(AtomicUsize::new(0)),
-            at_once,
-            queue,
-        }
+        Gate { running: Arc::new(Semaphore::new(at_once)), admitted: Arc::new(AtomicUsize::new(0)), at_once, queue }
     }
 
     /// Jobs that run at once.

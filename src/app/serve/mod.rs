@@ -280,7 +280,10 @@ impl Server {
             };
             c["pictures"] = json!(offered
                 .iter()
-                .map(|p| (p.file().trim_end_matches(".png").to_string(), json!(format!("/api/models/{id}/{}", p.file()))))
+                .map(|p| (
+                    p.file().trim_end_matches(".png").to_string(),
+                    json!(format!("/api/models/{id}/{}", p.file()))
+                ))
                 .collect::<serde_json::Map<String, Value>>());
             for p in offered {
                 pictures.insert((id.clone(), p), Arc::new(OnceCell::new()));
@@ -305,7 +308,10 @@ impl Server {
             .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML) }))
             .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
             .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
-            .route("/api/models", get(|State(s): State<Arc<Server>>| async move { Json(Value::Array(s.cards.clone())) }))
+            .route(
+                "/api/models",
+                get(|State(s): State<Arc<Server>>| async move { Json(Value::Array(s.cards.clone())) }),
+            )
             .route(
                 "/api/models/{id}/filters.png",
                 get(|State(s), Path(id)| async move { picture(s, id, Picture::Filters).await }),
@@ -369,7 +375,11 @@ impl Server {
         let dataset = dataset.map(|d| self.served_dataset(d)).transpose()?;
         let all = self.rungs();
         let Some(models) = models else {
-            return Ok(all.into_iter().filter(|(_, d, _)| dataset.is_none_or(|x| x == *d)).map(|(i, _, _)| i).collect());
+            return Ok(all
+                .into_iter()
+                .filter(|(_, d, _)| dataset.is_none_or(|x| x == *d))
+                .map(|(i, _, _)| i)
+                .collect());
         };
         let mut out: Vec<String> = vec![];
         for id in models.split(',').map(str::trim) {
@@ -433,11 +443,8 @@ impl Server {
                 })?;
                 let n = self.options.confusion_images.min(ds.len());
                 let (confusion, classes) = self.confusion(rung, &ds, n)?;
-                let title = format!(
-                    "{id}: first {n} {} images, {:.1}%",
-                    which.describe(),
-                    100.0 * confusion.accuracy()
-                );
+                let title =
+                    format!("{id}: first {n} {} images, {:.1}%", which.describe(), 100.0 * confusion.accuracy());
                 crate::app::plot::confusion_heatmap(&tmp, &confusion.counts, &classes, &title)?;
             }
             (Picture::Filters, Rung::Knn(..)) => return Err(no_picture(id, which)),
@@ -732,7 +739,8 @@ async fn classify(
 ) -> std::result::Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| query_error(e, "dataset=NAME and models=ID,ID"))?;
     let chosen = s.chosen(q.dataset.as_deref(), q.models.as_deref())?;
-    let too_large = || ApiError::too_large(format!("the upload is over {}, the largest accepted", upload::max_upload()));
+    let too_large =
+        || ApiError::too_large(format!("the upload is over {}, the largest accepted", upload::max_upload()));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_UPLOAD) {
         return Err(too_large());
@@ -767,7 +775,8 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
     let ck = e.classifier.checkpoint();
     let (picture_title, picture) = match &ck.model {
         Model::Linear(_) => {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
             let tile = crate::app::plot::tile_image(&images[k], shape);
             let big = image::imageops::resize(
