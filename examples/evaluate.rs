@@ -33,11 +33,11 @@ struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
-    /// Folder for the confusion heatmap and the sample predictions.
-    #[arg(long, default_value = "runs")]
-    plots: PathBuf,
-    /// Draw no pictures.
-    #[arg(long)]
+    /// Draw the confusion heatmap and the sample predictions into this folder (none without it).
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+    /// Draw no pictures: the default; kept for scripts written when pictures went to ./runs/.
+    #[arg(long, conflicts_with = "plots")]
     no_plots: bool,
     /// Ship the checkpoint: write its weights (no optimizer state) to this file, score that file,
     /// and record the accuracy and this command in its metadata.
@@ -51,8 +51,9 @@ struct Args {
     /// With --record: store the weights in f16 (half the size).
     #[arg(long, requires = "record")]
     f16: bool,
-    /// Test-time augmentation: none, or flip (average the predictions for each image and its
-    /// mirror image). Default: what the checkpoint's recorded accuracy used, else none.
+    /// Test-time augmentation: none; flip (the mean of the softmax of each image and of its mirror
+    /// image); or flip-translate (six views, mirrored and moved by one pixel, logits averaged:
+    /// airbench94's). Default: what the checkpoint's recorded accuracy used, else none.
     #[arg(long, value_enum)]
     tta: Option<Tta>,
 }
@@ -129,13 +130,13 @@ fn run() -> anyhow::Result<()> {
     } else {
         println!("{}", report.render(&weights, dataset, args.split, &note));
     }
-    if !args.no_plots {
+    if let Some(plots) = args.plots.as_ref().filter(|_| !args.no_plots) {
         let stem = format!(
             "{}-{}",
             weights.file_stem().unwrap_or_default().to_string_lossy(),
             if val { "val" } else { "test" }
         );
-        match kindling::app::visualize::evaluation_pictures(ck, &ds, &report, &args.plots, &stem, &device) {
+        match kindling::app::visualize::evaluation_pictures(ck, &ds, &report, plots, &stem, &device) {
             Ok(files) => files.iter().for_each(|f| eprintln!("wrote {}", f.display())),
             Err(e) => eprintln!("warning: no pictures: {e}"),
         }

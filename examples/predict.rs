@@ -1,4 +1,5 @@
-//! Classifies image files with a checkpoint: top classes with probabilities.
+//! Classifies image files with a checkpoint: top classes with probabilities, for each file and
+//! each image of a folder.
 
 use clap::Parser;
 use kindling::app::cli::DeviceArgs;
@@ -8,7 +9,10 @@ use std::path::PathBuf;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Classify PNG or JPEG images. Images of another size are resized to the model's input size.
+/// Classify images (PNG, JPEG, GIF, WebP): files, and folders (their images, recursively, in
+/// sorted order). Images of another size are resized to the model's input size. Every readable
+/// file is classified; each one that is not is reported on its own line, and the exit status is
+/// then 1.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -18,14 +22,19 @@ struct Args {
     #[command(flatten)]
     device: DeviceArgs,
     /// How many classes to show per image (at least 1).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
-    top: u64,
-    /// Test-time augmentation: none, or flip (average the predictions for the image and its
-    /// mirror image). Default: what the checkpoint's recorded accuracy used, else none.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = kindling::app::cli::at_least_one)]
+    top: usize,
+    /// Test-time augmentation: none; flip (the mean of the softmax of the image and of its mirror
+    /// image); or flip-translate (six views, mirrored and moved by one pixel, logits averaged:
+    /// airbench94's). Default: what the checkpoint's recorded accuracy used, else none.
     #[arg(long, value_enum)]
     tta: Option<Tta>,
-    /// Image files.
-    #[arg(required = true)]
+    /// Print one JSON object: {"images": [{"file", "top": [{"class", "p"}], "note"} or
+    /// {"file", "error"}], "classified", "failed"}.
+    #[arg(long)]
+    json: bool,
+    /// Image files and folders.
+    #[arg(required = true, value_name = "IMAGE_OR_FOLDER")]
     images: Vec<PathBuf>,
 }
 
@@ -40,15 +49,37 @@ fn run() -> anyhow::Result<()> {
     if let Some(tta) = args.tta {
         model = model.with_tta(tta);
     }
-    for path in &args.images {
-        let p = model.classify_file(path)?;
-        if let Some(note) = &p.note {
-            eprintln!("note: {note}");
+    // A checkpoint that does not read images fails once, not once per file.
+    model.meta().image_input()?;
+    let files = kindling::app::predict::image_files(&args.images)?;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no image files in {}: give PNG, JPEG, GIF or WebP files, or folders holding some",
+        args.images.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    let outcomes = kindling::app::predict::classify_files(&model, &files);
+    if args.json {
+        println!("{}", kindling::app::predict::to_json(&outcomes, args.top));
+    } else {
+        for o in &outcomes {
+            match &o.prediction {
+                Ok(p) => {
+                    if let Some(note) = &p.note {
+                        eprintln!("note: {}: {note}", o.path.display());
+                    }
+                    println!("{}:", o.path.display());
+                    for (class, prob) in p.top(args.top) {
+                        println!("  {prob:6.2}%  {class}", prob = prob * 100.0);
+                    }
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
         }
-        println!("{}:", path.display());
-        for (class, prob) in p.top(args.top as usize) {
-            println!("  {prob:6.2}%  {class}", prob = prob * 100.0);
-        }
+    }
+    let failed = outcomes.iter().filter(|o| o.prediction.is_err()).count();
+    if failed > 0 {
+        eprintln!("{failed} of {} files could not be classified (each named above)", outcomes.len());
+        std::process::exit(1);
     }
     Ok(())
 }

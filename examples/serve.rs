@@ -22,17 +22,28 @@ struct Args {
     #[arg(long, num_args = 1..)]
     weights: Vec<PathBuf>,
     /// Training images of the kNN rung, per data set (0: no kNN; the data set's files are needed).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().knn_images)]
     knn: usize,
     /// Folder holding the data sets for "random held-out image" and kNN (else $KINDLING_DATA, ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Held-out images scored for each model card's confusion matrix.
+    #[arg(long, default_value_t = kindling::app::serve::CONFUSION_IMAGES, value_parser = kindling::app::cli::at_least_one)]
+    confusion_images: usize,
+    /// Heavy requests (classifying an upload, drawing a confusion matrix) worked on at once: each
+    /// holds its working memory until it ends (docs/serve.md gives the figures).
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().jobs, value_parser = kindling::app::cli::at_least_one)]
+    jobs: usize,
+    /// Heavy requests that may wait for those (each holding its upload, at most 10 MB); more are
+    /// answered 503 with Retry-After.
+    #[arg(long, default_value_t = kindling::app::serve::Options::default().queue)]
+    queue: usize,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    kindling::app::cli::main(run)
+    kindling::app::cli::server_main(run)
 }
 
 fn run() -> anyhow::Result<()> {
@@ -50,9 +61,18 @@ fn run() -> anyhow::Result<()> {
     } else {
         args.weights.clone()
     };
-    let data =
-        kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
-    let server = kindling::app::serve::Server::load(&weights, data, args.knn, &device)?;
+    let options = kindling::app::serve::Options {
+        data: kindling::data::DataOptions {
+            data_dir: args.data_dir.clone(),
+            allow_download: false,
+            generated_size: None,
+        },
+        knn_images: args.knn,
+        confusion_images: args.confusion_images,
+        jobs: args.jobs,
+        queue: args.queue,
+    };
+    let server = kindling::app::serve::Server::load(&weights, options, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
     kindling::app::serve::run(server, &args.host, args.port)?;
     Ok(())

@@ -11,17 +11,18 @@ struct Args {
     /// Checkpoint written by `train`.
     #[arg(long)]
     weights: PathBuf,
-    /// templates (linear), filters (cnn) or weights (any model's first layer). Default: the
-    /// first of these that fits the checkpoint's model.
+    /// templates (linear), filters (cnn), weights (any model's first layer) or saliency (where
+    /// the model looks in --image FILE). Default: saliency with --image, else the first of
+    /// templates, filters, weights that fits the checkpoint's model.
     #[arg(long, value_enum)]
     what: Option<What>,
-    /// Output PNG.
+    /// Output picture: .png, or .jpg for JPEG.
     #[arg(long, default_value = "runs/templates.png")]
     out: PathBuf,
     /// Show at most this many units.
     #[arg(long, default_value_t = 64)]
     max: usize,
-    /// The image for --what saliency.
+    /// The image for --what saliency (the default when it is given).
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
     /// Upscaling factor of each image.
@@ -35,16 +36,27 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The picture's format first: a wrong --out is refused before any work.
+    kindling::app::plot::picture_format(&args.out)?;
     let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
-    if let (Some(What::Saliency), Some(file)) = (args.what, &args.image) {
-        let img = kindling::classifier::decode(file)?;
-        let s = kindling::app::visualize::saliency(&ck, &img, &candle_core::Device::Cpu)?;
-        let pic = kindling::app::plot::saliency_picture(&s.image, s.shape, &s.map, args.scale * 2)?;
-        kindling::app::plot::save_picture(&args.out, &pic)?;
-        println!("wrote {} (saliency of the top class, {})", args.out.display(), ck.meta.classes[s.class]);
-        return Ok(());
+    let what = args.what.unwrap_or(if args.image.is_some() { What::Saliency } else { What::default_for(&ck.model) });
+    match (what, &args.image) {
+        (What::Saliency, Some(file)) => {
+            let img = kindling::classifier::decode(file)?;
+            let s = kindling::app::visualize::saliency(&ck, &img, &candle_core::Device::Cpu)?;
+            let pic = kindling::app::plot::saliency_picture(&s.image, s.shape, &s.map, args.scale * 2)?;
+            kindling::app::plot::save_picture(&args.out, &pic)?;
+            println!("wrote {} (saliency of the top class, {})", args.out.display(), ck.meta.classes[s.class]);
+            return Ok(());
+        }
+        (What::Saliency, None) => anyhow::bail!("--what saliency needs --image FILE: the image to look at"),
+        (other, Some(_)) => anyhow::bail!(
+            "--image is for --what saliency; --what {} draws the model's weights, not an image: drop one of them",
+            other.as_str()
+        ),
+        _ => {}
     }
-    let (mut images, shape, mut labels) = first_layer_images(&ck, args.what.unwrap_or(What::default_for(&ck.model)))?;
+    let (mut images, shape, mut labels) = first_layer_images(&ck, what)?;
     images.truncate(args.max);
     labels.truncate(args.max);
     let cols = (images.len() as f64).sqrt().ceil() as usize;

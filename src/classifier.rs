@@ -31,6 +31,8 @@ use std::path::Path;
 /// A trained model, ready to classify images.
 pub struct Classifier {
     checkpoint: Checkpoint,
+    /// The checkpoint's model, recording no autograd graph ([`crate::models::Model::detached`]).
+    model: crate::models::Model,
     tta: Tta,
     device: Device,
 }
@@ -68,7 +70,8 @@ impl Classifier {
     /// Wraps a loaded checkpoint (its model must live on `device`).
     pub fn from_checkpoint(checkpoint: Checkpoint, device: &Device) -> Self {
         let tta = checkpoint.meta.recorded_tta();
-        Classifier { checkpoint, tta, device: device.clone() }
+        let model = checkpoint.model.detached();
+        Classifier { checkpoint, model, tta, device: device.clone() }
     }
 
     /// The same classifier with test-time augmentation `tta` instead of the recorded one.
@@ -138,7 +141,7 @@ impl Classifier {
         let input = pre.input(&set, false)?;
         let idx: Vec<usize> = (0..images.len()).collect();
         let (xs, _) = pre.batch(&input, &idx, &self.device)?;
-        let probs = self.tta.probabilities(&self.checkpoint.model, &xs)?.to_vec2::<f32>()?;
+        let probs = self.tta.probabilities(&self.model, &xs)?.to_vec2::<f32>()?;
         Ok(probs
             .into_iter()
             .zip(notes)

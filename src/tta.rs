@@ -17,6 +17,10 @@ use crate::{Error, Result};
 use candle_core::{ModuleT, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+/// Batches of at most this many images have their test-time views classified in one pass
+/// ([`Tta::scores`]).
+pub const JOINT_VIEWS_UP_TO: usize = 16;
+
 /// Which views of an image are classified at test time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,27 +73,39 @@ impl Tta {
     /// Class scores of the batch `xs` (`[B, C, H, W]`) whose arg-max is the prediction: the
     /// logits for [`Tta::None`], the mean softmax of `xs` and its mirror image for [`Tta::Flip`]
     /// (an error when the samples are not images, see [`Tta::check`]).
+    ///
+    /// A batch of at most [`JOINT_VIEWS_UP_TO`] images goes through the model once, its views
+    /// stacked (one image's six views: one pass of six instead of six of one, which small
+    /// matrix products make slow); a larger one view after view, which bounds its memory.
     pub fn scores(self, model: &Model, xs: &Tensor) -> Result<Tensor> {
-        let (_, c, h, w) = xs.dims4()?;
+        let (b, c, h, w) = xs.dims4()?;
         self.check([c, h, w])?;
-        let logits = model.forward_t(xs, false)?;
+        let views = match self {
+            Tta::None => vec![xs.clone()],
+            Tta::Flip => vec![xs.clone(), mirror(xs)?],
+            Tta::FlipTranslate => {
+                let (down, up) = (translate(xs, 1)?, translate(xs, -1)?);
+                let (mirrored_down, mirrored_up) = (mirror(&down)?, mirror(&up)?);
+                vec![xs.clone(), mirror(xs)?, down, mirrored_down, up, mirrored_up]
+            }
+        };
+        let logits: Vec<Tensor> = if views.len() > 1 && b <= JOINT_VIEWS_UP_TO {
+            let all = model.forward_t(&Tensor::cat(&views, 0)?, false)?; // [views·B, classes]
+            (0..views.len()).map(|i| all.narrow(0, i * b, b)).collect::<candle_core::Result<_>>()?
+        } else {
+            views.iter().map(|v| model.forward_t(v, false)).collect::<candle_core::Result<_>>()?
+        };
         Ok(match self {
-            Tta::None => logits,
+            Tta::None => logits[0].clone(),
             Tta::Flip => {
-                let a = candle_nn::ops::softmax_last_dim(&logits)?;
-                let b = candle_nn::ops::softmax_last_dim(&model.forward_t(&mirror(xs)?, false)?)?;
+                let a = candle_nn::ops::softmax_last_dim(&logits[0])?;
+                let b = candle_nn::ops::softmax_last_dim(&logits[1])?;
                 ((a + b)? * 0.5)?
             }
             Tta::FlipTranslate => {
-                let pair = |x: &Tensor, first: Option<Tensor>| -> Result<Tensor> {
-                    let a = match first {
-                        Some(a) => a,
-                        None => model.forward_t(x, false)?,
-                    };
-                    Ok(((a + model.forward_t(&mirror(x)?, false)?)? * 0.5)?)
-                };
-                let centre = pair(xs, Some(logits))?;
-                let moved = ((pair(&translate(xs, 1)?, None)? + pair(&translate(xs, -1)?, None)?)? * 0.5)?;
+                let pair = |i: usize| (&logits[i] + &logits[i + 1])? * 0.5;
+                let centre = pair(0)?;
+                let moved = ((pair(2)? + pair(4)?)? * 0.5)?;
                 ((centre + moved)? * 0.5)?
             }
         })
@@ -220,6 +236,29 @@ mod tests {
         let p = Tta::FlipTranslate.probabilities(&model, &xs).unwrap().sum(1).unwrap().to_vec1::<f32>().unwrap();
         assert!(p.iter().all(|s| (s - 1.0).abs() < 1e-5));
         assert!(Tta::FlipTranslate.check([1, 1, 4]).is_err());
+    }
+
+    /// A small batch's views in one pass give the scores of a large batch's, view by view.
+    #[test]
+    fn views_in_one_pass_score_as_view_by_view() {
+        let dev = Device::Cpu;
+        let crate::models::Architecture::Cnn(mut layers) =
+            crate::presets::defaults::architecture(crate::data::DatasetName::Shapes, crate::models::ModelKind::Cnn)
+        else {
+            unreachable!("a CNN's architecture")
+        };
+        layers.blocks.truncate(1);
+        layers.blocks[0].channels = 4;
+        (layers.fc, layers.batch_norm) = (vec![], true);
+        let cfg = ModelConfig::Cnn(layers.config([3, 8, 8], 5));
+        let model = Model::new(&cfg, Params::new(5).var_builder(DType::F32, &dev)).unwrap();
+        let xs = Tensor::randn(0f32, 1., (JOINT_VIEWS_UP_TO + 4, 3, 8, 8), &dev).unwrap();
+        for tta in [Tta::Flip, Tta::FlipTranslate] {
+            let apart = tta.scores(&model, &xs).unwrap().narrow(0, 0, 3).unwrap();
+            let joint = tta.scores(&model, &xs.narrow(0, 0, 3).unwrap()).unwrap();
+            let diff = (apart - joint).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-5, "{tta:?}: differs by {diff}");
+        }
     }
 
     #[test]

@@ -55,7 +55,8 @@ fn evaluate_and_predict_errors() {
     let text = dir.join("notes.png");
     std::fs::write(&text, b"this is text").unwrap();
     fails(example("predict").arg("--weights").arg(&save).arg(&text), &["notes.png"]);
-    fails(example("predict").arg("--weights").arg(&save).arg(&dir), &["directory"]);
+    // A folder: its images, each unreadable one reported on its own line.
+    fails(example("predict").arg("--weights").arg(&save).arg(&dir), &["empty.png", "notes.png", "2 of 2 files"]);
     fails(example("predict").arg("--weights").arg(&dir).arg(img_dummy()), &["directory"]);
     // A checkpoint for 32x32 RGB against 2-D points.
     fails(example("evaluate").arg("--weights").arg(&save).args(["--dataset", "spiral"]), &["shape"]);

@@ -1,7 +1,12 @@
 // Drives kindling's page in headless Chromium over the DevTools protocol (Node's WebSocket, no
-// packages): uploads a PNG, reads each model's top class, draws a stroke on the MNIST canvas and
-// classifies it, takes a screenshot. Prints one JSON line: {"upload": {id: class}, "drawing": {...}}.
-// Environment: CHROMIUM, URL, UPLOAD, SCREENSHOT, PROFILE. Run by tests/serve.rs.
+// packages): reads the first screen (the first data set's model cards, and the held-out image the
+// page classifies by itself when its data is there), uploads a PNG, reads each model's top class,
+// draws a stroke on the MNIST canvas and classifies it, takes screenshots. Prints one JSON line:
+// {"first": {"cards": [id], "titles": [title], "image": caption, "tops": {id: class}},
+//  "upload": {id: class}, "drawing": {...}}.
+// Environment: CHROMIUM, URL, UPLOAD, SCREENSHOT, PROFILE; FIRST_SCREENSHOT (optional: the first
+// screen, once its held-out image is classified), HELD_OUT=1 (wait for that image). Run by
+// tests/serve.rs; scripts/serve_screenshot.sh takes docs/serve.png with it.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 
@@ -53,11 +58,30 @@ try {
   await send("Page.navigate", { url: env("URL") });
   await until("the model list", () => js("document.querySelectorAll('#datasets button').length > 0"));
 
+  // The first screen, before any upload: the data set's models as cards, and (where its held-out
+  // images are on the machine) one of them classified by every model.
+  await until("the first screen's cards", () => js("document.querySelectorAll('#results .card').length > 0"));
+  const heldOut = process.env.HELD_OUT === "1";
+  if (heldOut) {
+    await until("the held-out image's results", () => js("(document.querySelector('#results').dataset.image || '').startsWith('held-out image') && [...document.querySelectorAll('#results .card')].every(c => c.dataset.top)"));
+    await sleep(300);
+  }
+  const first = JSON.parse(await js(`JSON.stringify({
+    cards: [...document.querySelectorAll('#results .card')].map(c => c.dataset.model),
+    titles: [...document.querySelectorAll('#results .card h2')].map(h => h.textContent),
+    image: document.querySelector('#results').dataset.image,
+  })`));
+  first.tops = JSON.parse(await tops());
+  if (process.env.FIRST_SCREENSHOT) {
+    const shot = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true });
+    writeFileSync(process.env.FIRST_SCREENSHOT, Buffer.from(shot.data, "base64"));
+  }
+
   // Upload: the file input, as a user choosing a file.
   const { root } = await send("DOM.getDocument");
   const { nodeId } = await send("DOM.querySelector", { nodeId: root.nodeId, selector: "#file" });
   await send("DOM.setFileInputFiles", { nodeId, files: [env("UPLOAD")] });
-  await until("the upload's results", async () => JSON.parse(await tops())["cifar10-cnn"]);
+  await until("the upload's results", async () => (await js("document.querySelector('#results').dataset.image")) === "upload.png" && JSON.parse(await tops())["cifar10-cnn"]);
   await sleep(300);
   const upload = JSON.parse(await tops());
   const shot = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true });
@@ -72,9 +96,9 @@ try {
   for (let i = 1; i <= 12; i++) await mouse("mouseMoved", at(0.5, 0.2 + 0.05 * i));
   await mouse("mouseReleased", at(0.5, 0.8));
   await js("document.querySelector('#classify-drawing').click()");
-  await until("the drawing's results", async () => JSON.parse(await tops())["mnist-linear"]);
+  await until("the drawing's results", async () => (await js("document.querySelector('#results').dataset.image")) === "your drawing" && JSON.parse(await tops())["mnist-linear"]);
   const drawing = JSON.parse(await tops());
-  console.log(JSON.stringify({ upload, drawing }));
+  console.log(JSON.stringify({ first, upload, drawing }));
   ws.close();
 } finally {
   browser.kill();

@@ -295,3 +295,59 @@ fn toy2d_refuses_a_bad_grid_before_anything_trains() {
         assert!(out.stdout.is_empty(), "{flags:?}: something trained first: {}", out.stdout);
     }
 }
+
+/// `evaluate` draws pictures only where `--plots DIR` says (never into the working folder's
+/// `runs/` unasked); `visualize --image X` draws the saliency map without `--what`, writes a JPEG
+/// for `--out f.jpg` and refuses an extension it cannot write before any work.
+#[test]
+fn evaluate_and_visualize_write_what_they_are_told_where_they_are_told() {
+    let dir = tmpdir("told");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let ck = dir.join("m.safetensors");
+    common::train_quick(&ck, 200, 40);
+
+    let evaluate = |args: &[&str]| {
+        run(example("evaluate").current_dir(&work).arg("--weights").arg(&ck).args(["--device", "cpu"]).args(args))
+    };
+    let out = evaluate(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(std::fs::read_dir(&work).unwrap().next().is_none(), "evaluate wrote into its working folder unasked");
+    let plots = dir.join("plots");
+    let out = evaluate(&["--plots", plots.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let drawn: Vec<_> = std::fs::read_dir(&plots).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!drawn.is_empty() && drawn.iter().all(|p| p.extension().is_some_and(|e| e == "png")), "{drawn:?}");
+    let out = evaluate(&["--plots", plots.to_str().unwrap(), "--no-plots"]);
+    assert_ne!(out.code, Some(0), "--plots and --no-plots contradict each other");
+
+    let image = dir.join("img.png");
+    png(&image, 32, 32, false);
+    let cnn = weights_dir().join("cifar10-cnn.safetensors");
+    let visualize = |args: &[&str]| run(example("visualize").arg("--weights").arg(&cnn).args(args));
+    let (img, jpg) = (image.to_str().unwrap(), dir.join("saliency.jpg"));
+    let out = visualize(&["--image", img, "--out", jpg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("saliency"), "--image alone draws the saliency map: {}", out.stdout);
+    let bytes = std::fs::read(&jpg).unwrap();
+    assert!(bytes.starts_with(&[0xFF, 0xD8, 0xFF]), "a .jpg holds a JPEG");
+    assert_eq!(image::open(&jpg).unwrap().width(), 2 * 32 * 8 + 4, "the image and its map, side by side");
+    let filters = dir.join("filters.jpeg");
+    let out = visualize(&["--out", filters.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(std::fs::read(&filters).unwrap().starts_with(&[0xFF, 0xD8, 0xFF]), "the filters as JPEG too");
+    let gif = dir.join("filters.gif");
+    let out = visualize(&["--out", gif.to_str().unwrap()]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains(".gif") && out.stderr.contains(".png or .jpg"), "{}", out.stderr);
+    assert!(!gif.exists());
+    for (args, says) in [
+        (vec!["--what", "saliency"], "--image"),
+        (vec!["--what", "filters", "--image", img], "--image is for --what saliency"),
+    ] {
+        let out = visualize(&args);
+        assert_ne!(out.code, Some(0), "{args:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

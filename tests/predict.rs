@@ -112,3 +112,61 @@ fn flip_is_the_mean_of_the_image_and_its_mirror_image() {
     assert!(differ, "a linear model should see an image and its mirror image differently");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `predict` on a folder and files: every readable image classified (the folder's recursively,
+/// sorted), each unreadable file on its own line, exit status 1 at the end; `--json` says the
+/// same; `--top 0` is refused in words; `--help` lists every `--tta` value in its prose.
+#[test]
+fn predict_classifies_every_readable_file_and_reports_each_unreadable_one() {
+    let dir = common::tmpdir("predict-many");
+    std::fs::create_dir_all(dir.join("photos/more")).unwrap();
+    let img = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, 90]));
+    img.save(dir.join("photos/b.png")).unwrap();
+    img.save(dir.join("photos/more/a.jpg")).unwrap();
+    // Sorts first, as in the report: it must not stop the others.
+    std::fs::write(dir.join("photos/a-corrupt.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::fs::write(dir.join("photos/notes.txt"), b"not an image, and not taken from a folder").unwrap();
+    let weights = common::weights_dir().join("cifar10-linear-softmax.safetensors");
+    let predict = |args: &[&str]| {
+        common::run(common::example("predict").arg("--weights").arg(&weights).args(["--device", "cpu"]).args(args))
+    };
+    let (folder, missing) = (dir.join("photos"), dir.join("missing.png"));
+    let (folder, missing) = (folder.to_str().unwrap(), missing.to_str().unwrap());
+
+    let out = predict(&[folder, missing]);
+    assert_eq!(out.code, Some(1), "a failure makes the exit status 1: {}", out.stderr);
+    let classified: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with(':')).collect();
+    let b = format!("{folder}/b.png:");
+    let a = format!("{folder}/more/a.jpg:");
+    assert_eq!(classified, [b.as_str(), a.as_str()], "the folder's images, sorted, recursively:\n{}", out.stdout);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{}", out.stderr);
+    assert!(errors[0].contains("a-corrupt.png") && errors[1].contains("missing.png"), "{}", out.stderr);
+    assert!(out.stderr.contains("2 of 4 files could not be classified"), "{}", out.stderr);
+    assert!(!out.stderr.contains("notes.txt"), "a folder gives its images only");
+
+    let out = predict(&["--json", "--top", "2", folder]);
+    assert_eq!(out.code, Some(1));
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!((j["classified"].as_u64(), j["failed"].as_u64()), (Some(2), Some(1)), "{j}");
+    let images = j["images"].as_array().unwrap();
+    assert!(images[0]["error"].as_str().unwrap().contains("a-corrupt.png"), "{j}");
+    assert_eq!(images[1]["top"].as_array().unwrap().len(), 2, "{j}");
+    let p: f64 = images[1]["top"].as_array().unwrap().iter().map(|t| t["p"].as_f64().unwrap()).sum();
+    assert!(p > 0.0 && p <= 1.0 + 1e-6, "{j}");
+
+    let out = predict(&[&format!("{folder}/b.png")]);
+    assert_eq!(out.code, Some(0), "all readable: {}", out.stderr);
+
+    let out = predict(&["--top", "0", folder]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("at least 1") && !out.stderr.contains("18446744073709551615"), "{}", out.stderr);
+
+    let help = common::run(common::example("predict").arg("--help")).stdout;
+    let tta = &help[help.find("--tta").unwrap()..];
+    let tta = &tta[..tta.find("\n  -").or_else(|| tta.find("\n      --")).unwrap_or(tta.len())];
+    for value in ["none", "flip", "flip-translate"] {
+        assert!(tta.matches(value).count() >= 2, "--tta's help names {value} in its prose and in the choice:\n{tta}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -124,7 +124,9 @@ pub fn saliency(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> 
     let one = Dataset::new("image", Pixels::U8(px), vec![0], [c, h, w], ck.meta.classes.clone())?;
     let (xs, _) = one.batch(&[0], &ck.meta.normalization, device)?;
     let xs = candle_core::Var::from_tensor(&xs)?;
-    let logits = ck.model.forward_t(xs.as_tensor(), false)?;
+    // The weights detached: the backward pass then computes the input's gradient only, not
+    // every weight's as well.
+    let logits = ck.model.detached().forward_t(xs.as_tensor(), false)?;
     let class = logits.argmax(D::Minus1)?.to_vec1::<u32>()?[0] as usize;
     let score = logits.narrow(1, class, 1)?.sum_all()?;
     let grads = score.backward()?;

@@ -68,6 +68,19 @@ impl BatchNorm {
 }
 
 impl BatchNorm {
+    /// The same layer with its scale and shift detached from any autograd graph (see
+    /// [`super::Model::detached`]); the running statistics stay shared, and evaluation mode reads
+    /// them detached anyway.
+    pub fn detached(&self) -> Self {
+        BatchNorm {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+            running_mean: self.running_mean.clone(),
+            running_var: self.running_var.clone(),
+            opts: self.opts,
+        }
+    }
+
     /// Batch norm followed by the activation `act`: ReLU and the exact GELU run inside the
     /// batch-norm op on the CPU ([`crate::ops::batch_norm_act_train`]), which then does not keep
     /// the normalized values for the backward pass; other activations run after it. Same values
@@ -86,8 +99,10 @@ impl BatchNorm {
     fn normalize(&self, xs: &Tensor, train: bool, act: NormActivation) -> Result<Tensor> {
         let (w, b, eps) = (&self.weight, &self.bias, self.opts.eps);
         if !train {
-            let (mean, var) = (self.running_mean.as_tensor(), self.running_var.as_tensor());
-            return crate::ops::batch_norm_act_eval(xs, w, b, mean, var, eps, act);
+            // The running statistics are variables (checkpoints save them) that get no gradient:
+            // read detached, so that they make no graph of their own.
+            let (mean, var) = (self.running_mean.as_tensor().detach(), self.running_var.as_tensor().detach());
+            return crate::ops::batch_norm_act_eval(xs, w, b, &mean, &var, eps, act);
         }
         let (ys, mean, var) = crate::ops::batch_norm_act_train(xs, w, b, eps, act)?;
         let momentum = self.opts.momentum;

@@ -410,6 +410,17 @@ impl Cnn {
         self.frozen_features = true;
     }
 
+    /// The same network recording no autograd graph (see [`super::Model::detached`]).
+    pub fn detached(&self) -> Self {
+        Cnn {
+            whiten: self.whiten.as_ref().map(|(w, b)| (w.detach(), b.detach())),
+            convs: self.convs.iter().map(|(w, b)| (w.detach(), b.as_ref().map(Tensor::detach))).collect(),
+            norms: self.norms.iter().map(|n| n.as_ref().map(BatchNorm::detached)).collect(),
+            fcs: self.fcs.iter().map(super::detached_linear).collect(),
+            cfg: self.cfg.clone(),
+        }
+    }
+
     /// The first layer's filters `[out, in, k, k]`: the whitening convolution's, when there is one.
     pub fn first_filters(&self) -> &Tensor {
         match &self.whiten {

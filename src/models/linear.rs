@@ -32,6 +32,11 @@ impl LinearClassifier {
         Ok(Self { fc: Linear::new(w, Some(b)) })
     }
 
+    /// The same classifier recording no autograd graph (see [`super::Model::detached`]).
+    pub fn detached(&self) -> Self {
+        Self { fc: super::detached_linear(&self.fc) }
+    }
+
     /// The weight matrix `W` `[classes, D]`.
     pub fn weight(&self) -> &Tensor {
         self.fc.weight()

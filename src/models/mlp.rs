@@ -154,6 +154,15 @@ impl Mlp {
         Ok(Mlp { layers, norms, cfg: cfg.clone(), frozen_features: false })
     }
 
+    /// The same network recording no autograd graph (see [`super::Model::detached`]).
+    pub fn detached(&self) -> Self {
+        Mlp {
+            layers: self.layers.iter().map(super::detached_linear).collect(),
+            norms: self.norms.iter().map(|n| n.as_ref().map(BatchNorm::detached)).collect(),
+            cfg: self.cfg.clone(),
+        }
+    }
+
     /// The first layer's weights `[width (× k), C*H*W]`, for pictures.
     pub fn first_layer(&self) -> &Tensor {
         self.layers[0].weight()

@@ -25,6 +25,15 @@ pub fn keep_freed_pages() {
     }
 }
 
+/// Hands the calling thread's free memory back to the operating system now (mimalloc's
+/// `mi_collect(true)`), instead of when the thread next allocates or ends. The web server calls it
+/// after each heavy job, so that the memory a burst of work took comes back at once. Harmless
+/// when mimalloc is linked but not the global allocator.
+pub fn release_free_memory() {
+    // SAFETY: takes no pointer; collects the calling thread's own heap.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 /// The current purge delay in milliseconds (-1: never purge).
 pub fn purge_delay() -> i64 {
     // SAFETY: reads a plain integer option.

@@ -17,7 +17,10 @@ pub fn predict(model: &Model, ds: &Dataset, norm: &Normalization, device: &Devic
 }
 
 /// Predicted class of every sample, in evaluation mode, with test-time augmentation `tta`.
+///
+/// Runs [`Model::detached`]: no batch's intermediate tensors outlive its forward pass.
 pub fn predict_with(model: &Model, ds: &Dataset, norm: &Normalization, device: &Device, tta: Tta) -> Result<Vec<u32>> {
+    let model = &model.detached();
     let mut preds = Vec::with_capacity(ds.len());
     let idx: Vec<usize> = (0..ds.len()).collect();
     for chunk in idx.chunks(EVAL_BATCH) {

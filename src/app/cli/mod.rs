@@ -50,6 +50,18 @@ pub fn flags_in(message: &str) -> String {
 /// flags ([`flags_in`]), and the process exits with status 1.
 pub fn main(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     crate::support::startup::startup();
+    finish(body)
+}
+
+/// [`main`] for a long-running server (`serve`): the same, but mimalloc keeps its default of
+/// handing freed pages back to the system, so that memory taken by a burst of work comes back
+/// (training keeps them, for speed: [`crate::support::allocator::keep_freed_pages`]).
+pub fn server_main(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    crate::support::startup::limit_candle_spinning();
+    finish(body)
+}
+
+fn finish(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     match body() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -268,5 +280,15 @@ impl DeviceArgs {
             eprintln!("device: {}", crate::app::device::device_name(&dev));
         }
         Ok(dev)
+    }
+}
+
+/// clap's parser for a count that must be at least 1 (`--top`, `--jobs`): its message names the
+/// bound in words, where clap's own ranged parser prints `not in 1..18446744073709551615`.
+pub fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of at least 1".to_string()),
     }
 }

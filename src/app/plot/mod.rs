@@ -135,7 +135,7 @@ impl<T, E: std::error::Error + Send + Sync> Drawn<T> for std::result::Result<T, 
     }
 }
 
-/// Draws on `canvas` with plotters and writes the result as a PNG at `path`.
+/// Draws on `canvas` with plotters and writes the result at `path` (PNG, or JPEG for `.jpg`).
 pub(crate) fn render(path: &Path, canvas: RgbImage, draw: impl FnOnce(&Area) -> Result<()>) -> Result<()> {
     ensure_font()?;
     let (w, h) = canvas.dimensions();
@@ -146,7 +146,7 @@ pub(crate) fn render(path: &Path, canvas: RgbImage, draw: impl FnOnce(&Area) -> 
         root.present().drawn()?;
     }
     let img = RgbImage::from_raw(w, h, buf).expect("the buffer keeps its size");
-    save_png(path, &img)
+    save_image(path, &img)
 }
 
 /// A white canvas of `w` × `h` pixels.
@@ -154,13 +154,28 @@ pub(crate) fn blank(w: u32, h: u32) -> RgbImage {
     RgbImage::from_pixel(w.max(1), h.max(1), Rgb([255, 255, 255]))
 }
 
-/// Writes `img` as a PNG, creating the parent folders.
-fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
+/// The format a picture at `path` is written in, from its extension: PNG for `.png` (and for a
+/// name without one), JPEG for `.jpg` and `.jpeg`; any other extension is an error naming it.
+pub fn picture_format(path: &Path) -> Result<image::ImageFormat> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        None | Some("png") => Ok(image::ImageFormat::Png),
+        Some("jpg" | "jpeg") => Ok(image::ImageFormat::Jpeg),
+        Some(other) => Err(Error::invalid(
+            "picture",
+            format!("{}: cannot write a .{other} picture: name it .png or .jpg", path.display()),
+        )),
+    }
+}
+
+/// Writes `img` as a PNG or JPEG file ([`picture_format`]), creating the parent folders.
+pub(crate) fn save_image(path: &Path, img: &RgbImage) -> Result<()> {
+    let format = picture_format(path)?;
     let context = |e: &dyn std::fmt::Display| format!("writing {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), context(&e)))?;
     }
-    img.save_with_format(path, image::ImageFormat::Png).map_err(|e| match e {
+    img.save_with_format(path, format).map_err(|e| match e {
         image::ImageError::IoError(io) => io::Error::new(io.kind(), context(&io)),
         other => io::Error::other(context(&other)),
     })?;

@@ -40,12 +40,9 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
     Ok(buf.into_inner())
 }
 
-/// Writes `img` as a PNG file at `path` (creating its folder).
+/// Writes `img` at `path`, as PNG or JPEG by its extension (creating its folder).
 pub fn save_picture(path: &Path, img: &RgbImage) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    img.save(path).map_err(|e| Error::invalid("png", format!("writing {}: {e}", path.display())))
+    super::save_image(path, img)
 }
 
 #[cfg(test)]

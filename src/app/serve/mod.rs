@@ -5,46 +5,105 @@
 //! file from the disk. The `serve` example runs it:
 //!
 //! - `GET /` the page; `GET /app.js`, `GET /style.css` its assets;
-//! - `GET /api/models`: every model's card (data set, kind, recorded accuracy and split,
-//!   parameters, training command and time);
-//! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image as the raw body or as the
-//!   multipart field `image`; every model of data set `D` (all of them when `dataset` is absent)
-//!   answers with its top classes, its time in milliseconds and what it looks at (kNN's five
-//!   nearest training images; the linear model's template of its top class; the CNN's saliency
-//!   map);
+//! - `GET /api/models`: every model's card (id, title, data set, kind, recorded accuracy and
+//!   split, parameters, training command and time, the pictures it offers);
+//! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image (PNG, JPEG, GIF or WebP) as the raw
+//!   body or as the multipart field `image`; every model of data set `D` (all of them when
+//!   `dataset` is absent; those listed in `models`) answers with its top classes, its time in
+//!   milliseconds and what it looks at (kNN's five nearest training images; the linear model's
+//!   template of its top class; the CNN's saliency map);
 //! - `GET /api/models/ID/filters.png`: a CNN's first-layer filters;
-//! - `GET /api/models/ID/confusion.png`: its confusion matrix on the first 2,000 held-out images
-//!   (computed on the first request);
+//! - `GET /api/models/ID/confusion.png`: its confusion matrix on the first
+//!   [`CONFUSION_IMAGES`] held-out images (the kNN rung's too);
 //! - `GET /api/random?dataset=D`: a random held-out image as PNG (its class in the
 //!   `x-kindling-label` header).
 //!
-//! Bad input gets a 4xx with `{"error": "..."}` and the server goes on serving.
+//! Bad input gets a 4xx with `{"error": "..."}`, one status per kind of error ([`error`]), and the
+//! server goes on serving.
+//!
+//! # Memory
+//! Every request runs in bounded memory, whatever the load:
+//! - heavy work (classifying an upload, drawing a confusion matrix) passes a [`gate::Gate`]: at
+//!   most [`Options::jobs`] at once, [`Options::queue`] more waiting, `503` beyond;
+//! - a confusion matrix streams its images through the model [`SCORE_BATCH`] at a time, with
+//!   a model that records no autograd graph ([`crate::models::Model::detached`]), and is
+//!   computed once: concurrent requests for it wait for the same computation, later ones get the
+//!   kept PNG;
+//! - uploads are refused above [`MAX_UPLOAD`] bytes before they are read, and above
+//!   [`MAX_SIDE`] pixels a side before they are decoded;
+//! - each heavy job hands its free memory back to the system when it ends
+//!   ([`crate::support::allocator::release_free_memory`]).
+//!
+//! docs/serve.md states the figures measured with every shipped model.
+
+pub mod error;
+pub mod gate;
+pub mod upload;
 
 use crate::checkpoint::CheckpointMeta;
-use crate::data::{DataOptions, Dataset, DatasetName, Split};
+use crate::data::{DataOptions, Dataset, DatasetName, Split, SplitRecord};
+use crate::metrics::Confusion;
 use crate::models::Model;
 use crate::{Classifier, Error, Result};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use candle_core::Device;
+use error::ApiError;
+use gate::Gate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::OnceCell;
 
 /// The largest upload accepted, in bytes.
 pub const MAX_UPLOAD: usize = 10 << 20;
 /// The largest image side accepted (a PNG may declare any size in a few bytes).
 pub const MAX_SIDE: u32 = 4096;
+/// Images scored for a model card's confusion matrix by default (the first of its held-out split).
+pub const CONFUSION_IMAGES: usize = 2000;
+/// Images per batch through a model for a confusion matrix: what bounds its working memory (the
+/// airbench94 network's six test-time views of 100 images: about 140 MB).
+pub const SCORE_BATCH: usize = 100;
+/// Neighbours that vote in the page's kNN (the cross-validated k of CIFAR-10, see the README).
+pub const KNN_K: usize = 10;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
+
+/// What a [`Server`] loads and how much work it takes on.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the held-out images and the kNN rung's training images are found.
+    pub data: DataOptions,
+    /// Training images of the kNN rung, per data set (0: no kNN).
+    pub knn_images: usize,
+    /// Held-out images scored for a confusion matrix.
+    pub confusion_images: usize,
+    /// Heavy requests worked on at once.
+    pub jobs: usize,
+    /// Heavy requests that may wait for them; more are answered `503`.
+    pub queue: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data: DataOptions { data_dir: None, allow_download: false, generated_size: None },
+            knn_images: 10_000,
+            confusion_images: CONFUSION_IMAGES,
+            jobs: 2,
+            queue: 32,
+        }
+    }
+}
 
 /// One model the page shows.
 pub struct Entry {
@@ -69,25 +128,55 @@ pub struct KnnRung {
     pub train: Dataset,
     /// Neighbours that vote.
     pub k: usize,
+    /// The images its confusion matrix is scored on (none of its training images).
+    pub held_out: HeldOut,
 }
 
-/// Neighbours that vote in the page's kNN (the cross-validated k of CIFAR-10, see the README).
-pub const KNN_K: usize = 10;
+/// A picture a model card offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Picture {
+    /// The confusion matrix on held-out images (every model).
+    Confusion,
+    /// The first-layer filters (CNNs).
+    Filters,
+}
 
-/// The server's state: the models, and the held-out images of `GET /api/random`.
+impl Picture {
+    fn file(self) -> &'static str {
+        match self {
+            Picture::Confusion => "confusion.png",
+            Picture::Filters => "filters.png",
+        }
+    }
+}
+
+/// A model by id: a checkpoint's, or a data set's kNN rung.
+#[derive(Clone, Copy)]
+enum Rung<'a> {
+    Knn(DatasetName, &'a KnnRung),
+    Model(&'a Entry),
+}
+
+/// One data set's held-out images: empty until the first request that needs them loads them
+/// (holding the lock meanwhile, so that they are read once).
+type Slot = Arc<Mutex<Option<Arc<Dataset>>>>;
+
+/// The server's state: the models, the held-out images, the pictures drawn so far.
 pub struct Server {
     /// The models, in ladder order within each data set.
     pub entries: Vec<Entry>,
     /// The kNN rung of each data set whose training images were found.
     pub knn: HashMap<DatasetName, KnnRung>,
-    data: DataOptions,
-    held_out: Mutex<HashMap<(DatasetName, HeldOut), Arc<Dataset>>>,
-    confusion: Mutex<HashMap<String, Vec<u8>>>,
+    options: Options,
+    /// Every model's card, in page order.
+    cards: Vec<Value>,
+    /// Each data set's held-out images, loaded once.
+    held_out: Mutex<HashMap<(DatasetName, HeldOut), Slot>>,
+    /// Each offered picture, drawn once.
+    pictures: HashMap<(String, Picture), Arc<OnceCell<Bytes>>>,
+    gate: Gate,
     device: Device,
 }
-
-/// Images scored for a model card's confusion matrix (the first of its held-out split).
-pub const CONFUSION_IMAGES: usize = 2000;
 
 /// Images a model never trained on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,7 +192,7 @@ impl HeldOut {
     /// The split a model's card is scored on: CIFAR-10's batch 5 when the model's recorded split
     /// kept all of it out of training, else the test split (a model trained on all 50,000
     /// CIFAR-10 images, such as the airbench94 one; one without a recorded split; other data sets).
-    pub fn of(dataset: DatasetName, split: Option<crate::data::SplitRecord>) -> HeldOut {
+    pub fn of(dataset: DatasetName, split: Option<SplitRecord>) -> HeldOut {
         let batch5 = 40_000..50_000;
         match split {
             Some(r)
@@ -125,10 +214,10 @@ impl HeldOut {
 }
 
 impl Server {
-    /// Loads the checkpoints at `paths` onto `device`; `data` says where `GET /api/random` finds
-    /// held-out images and where the kNN rung finds its first `knn_images` training images (0: no
-    /// kNN). A file that does not load is an error naming it; missing data only leaves kNN out.
-    pub fn load(paths: &[std::path::PathBuf], data: DataOptions, knn_images: usize, device: &Device) -> Result<Server> {
+    /// Loads the checkpoints at `paths` onto `device`, with the kNN rung of each of their data
+    /// sets whose training images `options.data` finds. A file that does not load is an error
+    /// naming it; missing data only leaves kNN out.
+    pub fn load(paths: &[std::path::PathBuf], options: Options, device: &Device) -> Result<Server> {
         let mut entries = vec![];
         for path in paths {
             let classifier = Classifier::load(path, device)?;
@@ -152,27 +241,65 @@ impl Server {
         // The training split is read once: its tail (batch 5 for CIFAR-10) is kept for the
         // confusion matrices, so the first request does not load the split again.
         let mut held_out = HashMap::new();
-        let opts = DataOptions { allow_download: false, ..data.clone() };
+        let opts = DataOptions { allow_download: false, ..options.data.clone() };
         let mut sets: Vec<DatasetName> = entries.iter().map(|e| e.dataset).collect();
         sets.dedup();
-        for d in sets.into_iter().filter(|_| knn_images > 0) {
+        for d in sets.into_iter().filter(|_| options.knn_images > 0) {
             let Ok(all) = crate::data::load(d, Split::Train, &opts) else { continue };
             if let Ok(tail) = training_tail(&all) {
-                held_out.insert((d, HeldOut::Batch5), Arc::new(tail));
+                held_out.insert((d, HeldOut::Batch5), Arc::new(Mutex::new(Some(Arc::new(tail)))));
             }
-            let train = all.take(knn_images);
+            let train = all.take(options.knn_images);
+            let record = SplitRecord { total: all.len(), train: train.len(), val_size: 0, exclude_last: 0 };
+            drop(all);
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
             let fitted = crate::models::knn::Knn::new(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
-            knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
+            let k = KNN_K.min(train.len());
+            knn.insert(d, KnnRung { knn: fitted, k, train, held_out: HeldOut::of(d, Some(record)) });
         }
-        Ok(Server {
+        let mut server = Server {
             entries,
             knn,
-            data,
+            options: options.clone(),
+            cards: vec![],
             held_out: Mutex::new(held_out),
-            confusion: Mutex::new(HashMap::new()),
+            pictures: HashMap::new(),
+            gate: Gate::new(options.jobs, options.queue),
             device: device.clone(),
-        })
+        };
+        let mut pictures = HashMap::new();
+        let mut cards = vec![];
+        for (id, _, rung) in server.rungs() {
+            let mut offered = vec![Picture::Confusion];
+            if matches!(rung, Rung::Model(e) if matches!(e.classifier.checkpoint().model, Model::Cnn(_))) {
+                offered.push(Picture::Filters);
+            }
+            let mut c = match rung {
+                Rung::Knn(d, r) => knn_card(d, r),
+                Rung::Model(e) => e.card.clone(),
+            };
+            c["pictures"] = json!(offered
+                .iter()
+                .map(|p| (
+                    p.file().trim_end_matches(".png").to_string(),
+                    json!(format!("/api/models/{id}/{}", p.file()))
+                ))
+                .collect::<serde_json::Map<String, Value>>());
+            for p in offered {
+                pictures.insert((id.clone(), p), Arc::new(OnceCell::new()));
+            }
+            cards.push(c);
+        }
+        distinct_titles(&mut cards);
+        server.pictures = pictures;
+        server.cards = cards;
+        Ok(server)
+    }
+
+    /// Every model's card, as `GET /api/models` lists them: each data set's kNN rung, then its
+    /// checkpoints in ladder order.
+    pub fn cards(&self) -> &[Value] {
+        &self.cards
     }
 
     /// The API and the page.
@@ -181,28 +308,190 @@ impl Server {
             .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML) }))
             .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
             .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
-            .route("/api/models", get(models))
-            .route("/api/models/{id}/filters.png", get(filters))
-            .route("/api/models/{id}/confusion.png", get(confusion))
+            .route(
+                "/api/models",
+                get(|State(s): State<Arc<Server>>| async move { Json(Value::Array(s.cards.clone())) }),
+            )
+            .route(
+                "/api/models/{id}/filters.png",
+                get(|State(s), Path(id)| async move { picture(s, id, Picture::Filters).await }),
+            )
+            .route(
+                "/api/models/{id}/confusion.png",
+                get(|State(s), Path(id)| async move { picture(s, id, Picture::Confusion).await }),
+            )
             .route("/api/classify", post(classify))
             .route("/api/random", get(random))
-            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page: see / and /api/models") })
+            .fallback(|| async { ApiError::not_found("no such page: see / and /api/models") })
+            .method_not_allowed_fallback(|| async {
+                ApiError::new(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed here: POST /api/classify, GET everything else",
+                )
+            })
             .layer(DefaultBodyLimit::max(MAX_UPLOAD))
             .with_state(Arc::new(self))
     }
 
-    fn held_out(&self, dataset: DatasetName, which: HeldOut) -> Result<Arc<Dataset>> {
-        if let Some(d) = self.held_out.lock().expect("lock").get(&(dataset, which)) {
-            return Ok(d.clone());
+    /// Every model with its id and data set, in page order.
+    fn rungs(&self) -> Vec<(String, DatasetName, Rung<'_>)> {
+        let mut sets: Vec<DatasetName> = self.entries.iter().map(|e| e.dataset).collect();
+        sets.dedup();
+        let mut out = vec![];
+        for d in sets {
+            if let Some(r) = self.knn.get(&d) {
+                out.push((knn_id(d), d, Rung::Knn(d, r)));
+            }
+            out.extend(self.entries.iter().filter(|e| e.dataset == d).map(|e| (e.id.clone(), d, Rung::Model(e))));
         }
-        let opts = DataOptions { allow_download: false, ..self.data.clone() };
-        let ds = match which {
-            HeldOut::Batch5 => training_tail(&crate::data::load(dataset, Split::Train, &opts)?)?,
-            HeldOut::Test => crate::data::load(dataset, Split::Test, &opts)?,
+        out
+    }
+
+    fn rung(&self, id: &str) -> Option<Rung<'_>> {
+        self.rungs().into_iter().find(|(i, _, _)| i == id).map(|(_, _, r)| r)
+    }
+
+    /// The data sets of the models served, in page order.
+    fn datasets(&self) -> Vec<DatasetName> {
+        let mut sets: Vec<DatasetName> = self.entries.iter().map(|e| e.dataset).collect();
+        sets.dedup();
+        sets
+    }
+
+    /// Data set `name`, if this server has models of it.
+    fn served_dataset(&self, name: &str) -> std::result::Result<DatasetName, ApiError> {
+        let served: Vec<&str> = self.datasets().iter().map(|d| d.as_str()).collect();
+        if name.is_empty() {
+            return Err(ApiError::bad_request(format!("dataset= is empty: give one of {}", served.join(", "))));
+        }
+        let parsed: Option<DatasetName> = serde_json::from_value(Value::String(name.to_string())).ok();
+        parsed.filter(|d| self.datasets().contains(d)).ok_or_else(|| {
+            ApiError::not_found(format!("no data set '{name}' on this server: it serves {}", served.join(", ")))
+        })
+    }
+
+    /// The ids `classify` answers with, from its `dataset` and `models` parameters.
+    fn chosen(&self, dataset: Option<&str>, models: Option<&str>) -> std::result::Result<Vec<String>, ApiError> {
+        let dataset = dataset.map(|d| self.served_dataset(d)).transpose()?;
+        let all = self.rungs();
+        let Some(models) = models else {
+            return Ok(all
+                .into_iter()
+                .filter(|(_, d, _)| dataset.is_none_or(|x| x == *d))
+                .map(|(i, _, _)| i)
+                .collect());
         };
-        let ds = Arc::new(ds);
-        self.held_out.lock().expect("lock").insert((dataset, which), ds.clone());
+        let mut out: Vec<String> = vec![];
+        for id in models.split(',').map(str::trim) {
+            if id.is_empty() {
+                return Err(ApiError::bad_request(
+                    "models= holds an empty name: give model ids separated by commas, as GET /api/models lists them",
+                ));
+            }
+            let d = all.iter().find(|(i, _, _)| i == id).map(|(_, d, _)| *d).ok_or_else(|| unknown_model(id))?;
+            if let Some(want) = dataset.filter(|w| *w != d) {
+                return Err(ApiError::bad_request(format!(
+                    "model '{id}' classifies {d} images, not {want}: drop dataset= or name {want} models"
+                )));
+            }
+            if !out.iter().any(|o| o == id) {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn busy(&self) -> ApiError {
+        ApiError::busy(self.gate.at_once(), self.gate.queue())
+    }
+
+    /// Data set `d`'s held-out images `which`, loaded on first use (once, however many ask).
+    fn held_out(&self, d: DatasetName, which: HeldOut) -> Result<Arc<Dataset>> {
+        let slot = self.held_out.lock().expect("lock").entry((d, which)).or_default().clone();
+        let mut slot = slot.lock().expect("lock");
+        if let Some(ds) = &*slot {
+            return Ok(ds.clone());
+        }
+        let opts = DataOptions { allow_download: false, ..self.options.data.clone() };
+        let ds = Arc::new(match which {
+            HeldOut::Batch5 => training_tail(&crate::data::load(d, Split::Train, &opts)?)?,
+            HeldOut::Test => crate::data::load(d, Split::Test, &opts)?,
+        });
+        *slot = Some(ds.clone());
         Ok(ds)
+    }
+
+    /// Draws picture `which` of model `id` (blocking: run it off the async threads).
+    fn draw(&self, id: &str, which: Picture) -> std::result::Result<Bytes, ApiError> {
+        let rung = self.rung(id).ok_or_else(|| unknown_model(id))?;
+        let tmp = std::env::temp_dir().join(format!("kindling-serve-{}-{id}-{}", std::process::id(), which.file()));
+        match (which, rung) {
+            (Picture::Filters, Rung::Model(e)) => {
+                let ck = e.classifier.checkpoint();
+                let (images, shape, _) =
+                    crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Filters)?;
+                let cols = (images.len() as f64).sqrt().ceil() as usize;
+                crate::app::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
+            }
+            (Picture::Confusion, rung) => {
+                let (d, which) = match rung {
+                    Rung::Knn(d, r) => (d, r.held_out),
+                    Rung::Model(e) => (e.dataset, HeldOut::of(e.dataset, e.classifier.meta().split_record())),
+                };
+                let ds = self.held_out(d, which).map_err(|err| {
+                    ApiError::not_found(format!("no {} {d} images on this machine: {err}", which.describe()))
+                })?;
+                let n = self.options.confusion_images.min(ds.len());
+                let (confusion, classes) = self.confusion(rung, &ds, n)?;
+                let title =
+                    format!("{id}: first {n} {} images, {:.1}%", which.describe(), 100.0 * confusion.accuracy());
+                crate::app::plot::confusion_heatmap(&tmp, &confusion.counts, &classes, &title)?;
+            }
+            (Picture::Filters, Rung::Knn(..)) => return Err(no_picture(id, which)),
+        }
+        let bytes = std::fs::read(&tmp).map_err(Error::from)?;
+        let _ = std::fs::remove_file(&tmp);
+        Ok(Bytes::from(bytes))
+    }
+
+    /// The confusion matrix of `rung` on the first `n` images of `ds`, streamed through the
+    /// model [`SCORE_BATCH`] images at a time; and the class names.
+    fn confusion(&self, rung: Rung<'_>, ds: &Dataset, n: usize) -> Result<(Confusion, Vec<String>)> {
+        let mut total = Confusion::new(ds.num_classes());
+        for start in (0..n).step_by(SCORE_BATCH) {
+            let idx: Vec<usize> = (start..(start + SCORE_BATCH).min(n)).collect();
+            let chunk = ds.subset(&idx);
+            match rung {
+                Rung::Knn(_, r) => {
+                    let xs = chunk.matrix(&crate::data::Normalization::identity(chunk.shape[0]), &self.device)?;
+                    total.add(&chunk.labels_u32(), &r.knn.predict(&xs, r.k)?);
+                }
+                Rung::Model(e) => {
+                    let ck = e.classifier.checkpoint();
+                    let report = crate::app::report::score(ck, &chunk, &self.device, e.classifier.tta())?;
+                    for (row, add) in total.counts.iter_mut().zip(&report.confusion.counts) {
+                        row.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+                    }
+                }
+            }
+        }
+        let classes = match rung {
+            Rung::Knn(_, r) => r.train.classes.clone(),
+            Rung::Model(e) => e.classifier.classes().to_vec(),
+        };
+        Ok((total, classes))
+    }
+
+    /// Model `id`'s answer for `img`.
+    fn answer(&self, id: &str, img: &image::DynamicImage) -> std::result::Result<Value, ApiError> {
+        let mut a = match self.rung(id).ok_or_else(|| unknown_model(id))? {
+            Rung::Knn(d, r) => knn_answer(d, r, img, &self.device)?,
+            Rung::Model(e) => answer(e, img, &self.device)?,
+        };
+        if let Some(card) = self.cards.iter().find(|c| c["id"] == id) {
+            a["title"] = card["title"].clone();
+        }
+        Ok(a)
     }
 }
 
@@ -226,6 +515,7 @@ fn card(id: &str, rung: u8, meta: &CheckpointMeta, params: usize) -> Value {
     };
     json!({
         "id": id,
+        "title": title(kind, meta),
         "dataset": meta.dataset,
         "kind": kind,
         "rung": rung,
@@ -243,51 +533,48 @@ fn card(id: &str, rung: u8, meta: &CheckpointMeta, params: usize) -> Value {
     })
 }
 
-/// An error answer: a status and `{"error": message}`.
-pub struct ApiError(StatusCode, String);
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError(status, message.into())
+/// A card's heading: the kind, with what tells two models of a kind apart (the linear model's
+/// loss; the recipe a CNN was trained with, such as airbench94).
+fn title(kind: &str, meta: &CheckpointMeta) -> String {
+    let recipe = meta.command.as_deref().and_then(|c| {
+        let words: Vec<&str> = c.split_whitespace().collect();
+        words.iter().position(|w| *w == "--recipe").and_then(|i| words.get(i + 1)).map(|r| r.to_string())
+    });
+    match (kind, recipe, &meta.train) {
+        ("CNN", Some(r), _) => format!("{r} CNN"),
+        ("linear", _, Some(t)) => match t.loss {
+            crate::loss::LossKind::Svm => "linear, SVM loss".to_string(),
+            crate::loss::LossKind::Softmax => "linear, softmax loss".to_string(),
+        },
+        _ => kind.to_string(),
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+/// Makes the titles of each data set's cards distinct, adding the model's id to those that
+/// share one.
+fn distinct_titles(cards: &mut [Value]) {
+    let key = |c: &Value| (c["dataset"].to_string(), c["title"].to_string());
+    let keys: Vec<_> = cards.iter().map(key).collect();
+    for (i, c) in cards.iter_mut().enumerate() {
+        if keys.iter().filter(|k| **k == keys[i]).count() > 1 {
+            c["title"] = json!(format!("{} ({})", c["title"].as_str().unwrap_or(""), c["id"].as_str().unwrap_or("")));
+        }
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        let status = match e {
-            Error::Candle(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError(status, e.to_string())
-    }
-}
-
-async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
-    let mut cards: Vec<Value> = vec![];
-    let mut sets: Vec<&DatasetName> = s.knn.keys().collect();
-    sets.sort_by_key(|d| d.as_str());
-    for d in sets {
-        let r = &s.knn[d];
-        cards.push(json!({
-            "id": knn_id(*d),
-            "dataset": d.as_str(),
-            "kind": "kNN",
-            "rung": 0,
-            "classes": r.train.classes,
-            "accuracy": null,
-            "split": "",
-            "parameters": 0,
-            "command": format!("k = {}, L2 distance on raw pixels, the first {} training images", r.k, r.train.len()),
-        }));
-    }
-    cards.extend(s.entries.iter().map(|e| e.card.clone()));
-    Json(Value::Array(cards))
+fn knn_card(d: DatasetName, r: &KnnRung) -> Value {
+    json!({
+        "id": knn_id(d),
+        "title": format!("kNN, k = {}", r.k),
+        "dataset": d.as_str(),
+        "kind": "kNN",
+        "rung": 0,
+        "classes": r.train.classes,
+        "accuracy": null,
+        "split": "",
+        "parameters": 0,
+        "command": format!("k = {}, L2 distance on raw pixels, the first {} training images", r.k, r.train.len()),
+    })
 }
 
 fn knn_id(d: DatasetName) -> String {
@@ -340,103 +627,103 @@ fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &D
     }))
 }
 
-async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::result::Result<Response, ApiError> {
-    let e = s.entries.iter().find(|e| e.id == id).ok_or_else(|| unknown_model(&id))?;
-    let ck = e.classifier.checkpoint();
-    let png = tokio::task::spawn_blocking({
-        let ck = ck.clone();
-        move || -> Result<Vec<u8>> {
-            let (images, shape, _) =
-                crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
-            let cols = (images.len() as f64).sqrt().ceil() as usize;
-            let tmp = std::env::temp_dir().join(format!(
-                "kindling-filters-{}-{:?}.png",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            crate::app::plot::image_grid(&tmp, &images, shape, &[], cols.max(1), 12)?;
-            let bytes = std::fs::read(&tmp)?;
-            let _ = std::fs::remove_file(&tmp);
-            Ok(bytes)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+/// A PNG answer.
+fn png_response(png: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "image/png")], png).into_response()
 }
 
-/// The confusion matrix of a model on the first [`CONFUSION_IMAGES`] held-out images of its data
-/// set (CIFAR-10's batch 5, the others' test split), computed on the first request and kept.
-async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::result::Result<Response, ApiError> {
-    if !s.entries.iter().any(|e| e.id == id) {
+/// Picture `which` of model `id`: drawn once, in a task of its own (which finishes and keeps the
+/// picture even when the client goes away), under the [`Gate`]; requests that come while it is
+/// drawn wait for the same drawing.
+async fn picture(s: Arc<Server>, id: String, which: Picture) -> std::result::Result<Response, ApiError> {
+    if s.rung(&id).is_none() {
         return Err(unknown_model(&id));
     }
-    if let Some(png) = s.confusion.lock().expect("lock").get(&id) {
-        return Ok(([(header::CONTENT_TYPE, "image/png")], png.clone()).into_response());
+    let cell = s.pictures.get(&(id.clone(), which)).cloned().ok_or_else(|| no_picture(&id, which))?;
+    if let Some(png) = cell.get() {
+        return Ok(png_response(png.clone()));
     }
-    let server = s.clone();
-    let key = id.clone();
-    let png = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<u8>, ApiError> {
-        let e = server.entries.iter().find(|e| e.id == key).expect("checked above");
-        let ck = e.classifier.checkpoint();
-        let which = HeldOut::of(e.dataset, ck.meta.split_record());
-        let ds = server.held_out(e.dataset, which).map_err(|err| {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no {} {} images here: {err}", which.describe(), e.dataset))
-        })?;
-        let ds = ds.take(CONFUSION_IMAGES);
-        let report = crate::app::report::score(ck, &ds, &server.device, e.classifier.tta())?;
-        let tmp = std::env::temp_dir().join(format!("kindling-confusion-{}-{key}.png", std::process::id()));
-        let title = format!(
-            "{key}: first {} {} images, {:.1}%",
-            ds.len(),
-            which.describe(),
-            100.0 * report.confusion.accuracy()
-        );
-        crate::app::plot::confusion_heatmap(&tmp, &report.confusion.counts, &ck.meta.classes, &title)?;
-        let bytes = std::fs::read(&tmp).map_err(Error::from)?;
-        let _ = std::fs::remove_file(&tmp);
-        Ok(bytes)
+    let png = tokio::spawn(async move {
+        cell.get_or_try_init(|| async {
+            let admission = s.gate.admit().ok_or_else(|| s.busy())?;
+            let running = admission.start().await;
+            let server = s.clone();
+            tokio::task::spawn_blocking(move || {
+                let _running = running;
+                let t0 = Instant::now();
+                let png = server.draw(&id, which);
+                crate::support::allocator::release_free_memory();
+                // One line per drawing: how long the first request waited, and proof (for the
+                // tests) that concurrent requests shared it.
+                eprintln!("drew {id}/{} in {:.1} s", which.file(), t0.elapsed().as_secs_f64());
+                png
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        })
+        .await
+        .cloned()
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    s.confusion.lock().expect("lock").insert(id, png.clone());
-    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(png_response(png))
 }
 
 fn unknown_model(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("no model '{id}': GET /api/models lists them"))
+    ApiError::not_found(format!("no model '{id}' on this server: GET /api/models lists them"))
+}
+
+fn no_picture(id: &str, which: Picture) -> ApiError {
+    let what = match which {
+        Picture::Filters => "first-layer filters: only a CNN has them",
+        Picture::Confusion => "confusion matrix",
+    };
+    ApiError::not_found(format!(
+        "model '{id}' has no {what} (its card in GET /api/models lists the pictures it offers)"
+    ))
+}
+
+/// A malformed query string.
+fn query_error(e: QueryRejection, expected: &str) -> ApiError {
+    let problem = e.body_text();
+    let problem = problem.strip_prefix("Failed to deserialize query string: ").unwrap_or(&problem);
+    ApiError::bad_request(format!("bad query ({problem}): the parameters here are {expected}"))
 }
 
 #[derive(Deserialize)]
-struct DatasetQuery {
+#[serde(deny_unknown_fields)]
+struct RandomQuery {
+    dataset: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyQuery {
     dataset: Option<String>,
     models: Option<String>,
 }
 
-fn parse_dataset(name: &str) -> std::result::Result<DatasetName, ApiError> {
-    serde_json::from_value(Value::String(name.to_string()))
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("unknown data set '{name}'")))
-}
-
 async fn random(
     State(s): State<Arc<Server>>,
-    Query(q): Query<DatasetQuery>,
+    query: std::result::Result<Query<RandomQuery>, QueryRejection>,
 ) -> std::result::Result<Response, ApiError> {
-    let name = q.dataset.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "give ?dataset=NAME"))?;
-    let dataset = parse_dataset(&name)?;
+    let Query(q) = query.map_err(|e| query_error(e, "dataset=NAME"))?;
+    let name = q.dataset.ok_or_else(|| ApiError::bad_request("give ?dataset=NAME"))?;
+    let dataset = s.served_dataset(&name)?;
     let server = s.clone();
-    let (png, label) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String)> {
+    let (png, label) = tokio::task::spawn_blocking(move || -> std::result::Result<(Vec<u8>, String), ApiError> {
         // The test split: held out from every model on the page (batch 5 is not, for a CIFAR-10
         // model trained on all 50,000 images).
-        let ds = server.held_out(dataset, HeldOut::Test)?;
+        let ds = server
+            .held_out(dataset, HeldOut::Test)
+            .map_err(|e| ApiError::not_found(format!("no held-out {name} images on this machine: {e}")))?;
         let i = rand::random::<u32>() as usize % ds.len();
         let px = crate::app::visualize::images(&ds, &[i]).remove(0);
         let img = crate::app::plot::tile_image(&px, ds.shape);
         Ok((crate::app::plot::png_bytes(&img)?, ds.classes[ds.labels[i] as usize].clone()))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, format!("no held-out {name} images here: {e}")))?;
+    .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok((
         [(header::CONTENT_TYPE, "image/png".to_string()), (header::HeaderName::from_static("x-kindling-label"), label)],
         png,
@@ -444,110 +731,38 @@ async fn random(
         .into_response())
 }
 
-/// The image bytes of a request: the multipart field `image`, or the raw body.
-fn image_bytes(headers: &HeaderMap, body: &Bytes) -> std::result::Result<Vec<u8>, ApiError> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let bytes = if ctype.starts_with("multipart/form-data") {
-        let boundary = ctype
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("boundary="))
-            .map(|b| b.trim_matches('"').to_string())
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "multipart body without a boundary"))?;
-        multipart_field(body, &boundary, "image")
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the multipart body has no field named 'image'"))?
-    } else {
-        body.to_vec()
-    };
-    if bytes.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty upload: send a PNG or JPEG image"));
-    }
-    Ok(bytes)
-}
-
-/// The contents of field `name` of a `multipart/form-data` body.
-pub fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<Vec<u8>> {
-    let delim = format!("--{boundary}");
-    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
-        hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
-    };
-    let mut at = find(body, delim.as_bytes(), 0)?;
-    loop {
-        let start = at + delim.len();
-        let next = find(body, delim.as_bytes(), start)?;
-        let part = &body[start..next];
-        let head_end = find(part, b"\r\n\r\n", 0)?;
-        let head = String::from_utf8_lossy(&part[..head_end]).to_lowercase();
-        if head.contains(&format!("name=\"{name}\"")) {
-            let mut content = &part[head_end + 4..];
-            if content.ends_with(b"\r\n") {
-                content = &content[..content.len() - 2];
-            }
-            return Some(content.to_vec());
-        }
-        at = next;
-    }
-}
-
-/// Decodes an upload, refusing images larger than [`MAX_SIDE`] before allocating them.
-pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, ApiError> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("unreadable upload: {e}")))?;
-    if reader.format().is_none() {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not an image: send a PNG or JPEG"));
-    }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can read: {e}")))?;
-    if w > MAX_SIDE || h > MAX_SIDE {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the image declares {w}x{h} pixels; the largest side accepted is {MAX_SIDE}"),
-        ));
-    }
-    image::load_from_memory(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can decode: {e}")))
-}
-
 async fn classify(
     State(s): State<Arc<Server>>,
-    Query(q): Query<DatasetQuery>,
+    query: std::result::Result<Query<ClassifyQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> std::result::Result<Json<Value>, ApiError> {
-    let body =
-        body.map_err(|e| ApiError::new(e.status(), format!("{e} (the largest upload is {} MB)", MAX_UPLOAD >> 20)))?;
-    let dataset = q.dataset.as_deref().map(parse_dataset).transpose()?;
-    let wanted: Option<Vec<String>> = q.models.as_ref().map(|m| m.split(',').map(str::to_string).collect());
-    if let Some(w) = &wanted {
-        let known = |id: &String| s.entries.iter().any(|e| &e.id == id) || s.knn.keys().any(|d| &knn_id(*d) == id);
-        if let Some(id) = w.iter().find(|id| !known(id)) {
-            return Err(unknown_model(id));
-        }
+    let Query(q) = query.map_err(|e| query_error(e, "dataset=NAME and models=ID,ID"))?;
+    let chosen = s.chosen(q.dataset.as_deref(), q.models.as_deref())?;
+    let too_large =
+        || ApiError::too_large(format!("the upload is over {}, the largest accepted", upload::max_upload()));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD) {
+        return Err(too_large());
     }
-    let bytes = image_bytes(&headers, &body)?;
-    let img = decode_upload(&bytes)?;
+    // A place in the queue before the body is read: what waits is bounded too.
+    let admission = s.gate.admit().ok_or_else(|| s.busy())?;
+    let body = axum::body::to_bytes(body, MAX_UPLOAD).await.map_err(|_| too_large())?;
+    let bytes = upload::image_bytes(&headers, &body)?;
+    drop(body);
+    upload::check_upload(&bytes)?;
+    let running = admission.start().await;
     let server = s.clone();
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<Value>> {
-        let mut out = vec![];
-        let mut sets: Vec<&DatasetName> = server.knn.keys().collect();
-        sets.sort_by_key(|d| d.as_str());
-        for d in sets {
-            if dataset.is_some_and(|x| x != *d) || wanted.as_ref().is_some_and(|w| !w.contains(&knn_id(*d))) {
-                continue;
-            }
-            out.push(knn_answer(*d, &server.knn[d], &img, &server.device)?);
-        }
-        for e in &server.entries {
-            if dataset.is_some_and(|d| d != e.dataset) || wanted.as_ref().is_some_and(|w| !w.contains(&e.id)) {
-                continue;
-            }
-            out.push(answer(e, &img, &server.device)?);
-        }
-        Ok(out)
+    let results = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<Value>, ApiError> {
+        let _running = running;
+        let img = upload::decode_upload(&bytes)?;
+        let results = chosen.iter().map(|id| server.answer(id, &img)).collect();
+        drop((img, bytes));
+        crate::support::allocator::release_free_memory();
+        results
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(Json(json!({ "results": results })))
 }
 
@@ -610,13 +825,24 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// Serves `server` on `host:port` until the process ends; prints the address (the port chosen
-/// when `port` is 0) first.
+/// when `port` is 0) and the number of models `GET /api/models` lists, first, on stdout.
 pub fn run(server: Server, host: &str, port: u16) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((host, port)).await?;
         let addr = listener.local_addr()?;
-        println!("kindling: {} models on http://{addr}/", server.entries.len());
+        println!(
+            "kindling: {} models ({} checkpoints, {} kNN) on http://{addr}/",
+            server.cards.len(),
+            server.entries.len(),
+            server.knn.len()
+        );
+        eprintln!(
+            "heavy requests: {} at a time, {} waiting, 503 beyond; confusion matrices on {} held-out images",
+            server.gate.at_once(),
+            server.gate.queue(),
+            server.options.confusion_images
+        );
         axum::serve(listener, server.router()).await
     })?;
     Ok(())
@@ -639,7 +865,6 @@ mod tests {
     /// data set's models, on the test split.
     #[test]
     fn each_model_is_scored_on_images_it_never_trained_on() {
-        use crate::data::SplitRecord;
         let split = |train, val_size, exclude_last| Some(SplitRecord { total: 50_000, train, val_size, exclude_last });
         assert_eq!(HeldOut::of(DatasetName::Cifar10, split(40_000, 10_000, 0)), HeldOut::Batch5);
         assert_eq!(HeldOut::of(DatasetName::Cifar10, split(30_000, 10_000, 10_000)), HeldOut::Batch5);
@@ -648,13 +873,19 @@ mod tests {
         assert_eq!(HeldOut::of(DatasetName::Cifar10, None), HeldOut::Test);
         let mnist = Some(SplitRecord { total: 60_000, train: 50_000, val_size: 10_000, exclude_last: 0 });
         assert_eq!(HeldOut::of(DatasetName::Mnist, mnist), HeldOut::Test);
+        // The kNN rung on CIFAR-10's first 10,000 training images: batch 5 is held out.
+        assert_eq!(HeldOut::of(DatasetName::Cifar10, split(10_000, 0, 0)), HeldOut::Batch5);
     }
 
     #[test]
-    fn multipart_fields_are_found() {
-        let body = b"--XX\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nabc\r\n--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNGdata\r\n--XX--\r\n";
-        assert_eq!(multipart_field(body, "XX", "image").unwrap(), b"\x89PNGdata");
-        assert_eq!(multipart_field(body, "XX", "other").unwrap(), b"abc");
-        assert!(multipart_field(body, "XX", "missing").is_none());
+    fn cards_that_share_a_title_get_their_ids() {
+        let mut cards = vec![
+            json!({"id": "a", "dataset": "cifar10", "title": "CNN"}),
+            json!({"id": "b", "dataset": "cifar10", "title": "CNN"}),
+            json!({"id": "c", "dataset": "mnist", "title": "CNN"}),
+        ];
+        distinct_titles(&mut cards);
+        let titles: Vec<&str> = cards.iter().map(|c| c["title"].as_str().unwrap()).collect();
+        assert_eq!(titles, ["CNN (a)", "CNN (b)", "CNN"]);
     }
 }

@@ -16,47 +16,66 @@ async function loadModels() {
     const b = document.createElement("button");
     b.textContent = d;
     b.dataset.name = d;
-    b.onclick = () => choose(d);
+    b.onclick = () => { choose(d); randomImage(); };
     nav.appendChild(b);
   }
   const wanted = new URLSearchParams(location.search).get("dataset");
   choose(sets.includes(wanted) ? wanted : sets[0]);
 }
 
+// The data set's models as cards, before any image: kind, recorded accuracy and split.
 function choose(d) {
   dataset = d;
+  shown += 1; // an answer still on its way for the previous data set is dropped
   for (const b of $("datasets").children) b.classList.toggle("active", b.dataset.name === d);
   $("draw").hidden = !(d === "mnist" || d === "fashion-mnist");
-  $("results").innerHTML = "";
+  $("shown").hidden = true;
+  $("results").dataset.image = "";
+  render([]);
 }
 
+// Each classification's number: only the latest one's answer is shown.
+let shown = 0;
+
 async function classify(blob, caption) {
+  const mine = ++shown;
   setStatus("classifying…");
   $("preview").src = URL.createObjectURL(blob);
   $("caption").textContent = caption || "";
   $("shown").hidden = false;
   const r = await fetch(`/api/classify?dataset=${encodeURIComponent(dataset)}`, { method: "POST", body: blob });
   const j = await r.json();
+  if (mine !== shown) return;
   if (!r.ok) { setStatus(j.error || `error ${r.status}`); return; }
   setStatus("");
   render(j.results);
+  $("results").dataset.image = caption || "";
 }
 
 function pct(p) { return `${(100 * p).toFixed(1)}%`; }
 
+// One card per model of the data set; those in `results` with their answer.
 function render(results) {
   const out = $("results");
   out.innerHTML = "";
-  for (const res of results) {
-    const m = models.find((x) => x.id === res.id) || {};
+  for (const m of models.filter((x) => x.dataset === dataset)) {
+    const res = results.find((x) => x.id === m.id);
     const card = document.createElement("article");
     card.className = "card";
-    card.dataset.model = res.id;
-    card.dataset.kind = res.kind;
-    card.dataset.top = res.top[0].class;
+    card.dataset.model = m.id;
+    card.dataset.kind = m.kind;
+    if (res) card.dataset.top = res.top[0].class;
     const acc = m.accuracy == null ? (m.command || "") : `${pct(m.accuracy)} ${m.split}`;
-    card.innerHTML = `<h2>${res.kind}</h2><div class="meta">${res.id} · ${acc} · ${res.ms.toFixed(1)} ms</div>`;
-    res.top.forEach((t, i) => {
+    card.innerHTML = "<h2></h2><div class=\"meta\"></div>";
+    card.querySelector("h2").textContent = m.title || m.kind;
+    card.querySelector(".meta").textContent = `${m.id} · ${acc}` + (res ? ` · ${res.ms.toFixed(1)} ms` : "");
+    if (!res) {
+      const wait = document.createElement("p");
+      wait.className = "meta waiting";
+      wait.textContent = "waiting for an image";
+      card.appendChild(wait);
+    }
+    (res ? res.top : []).forEach((t, i) => {
       const row = document.createElement("div");
       row.className = "bar" + (i === 0 ? " top" : "");
       row.innerHTML = `<span class="label"></span><span><span class="fill"></span></span><span>${pct(t.p)}</span>`;
@@ -64,7 +83,7 @@ function render(results) {
       row.querySelector(".fill").style.width = pct(t.p);
       card.appendChild(row);
     });
-    if (res.neighbours) {
+    if (res && res.neighbours) {
       const row = document.createElement("div");
       row.className = "neighbours";
       for (const n of res.neighbours) {
@@ -81,7 +100,7 @@ function render(results) {
       cap.textContent = res.picture_title;
       card.appendChild(cap);
     }
-    if (res.picture) {
+    if (res && res.picture) {
       const img = document.createElement("img");
       img.className = "look";
       img.src = res.picture;
@@ -104,30 +123,30 @@ function render(results) {
       tr.querySelector("code").textContent = v == null ? "" : String(v);
       d.querySelector("table").appendChild(tr);
     }
-    if (m.kind !== "kNN") {
-      const c = document.createElement("img");
-      c.className = "look";
-      c.alt = "confusion matrix";
-      c.loading = "lazy";
-      d.addEventListener("toggle", () => { if (d.open && !c.src) c.src = `/api/models/${encodeURIComponent(res.id)}/confusion.png`; });
-      d.appendChild(c);
+    // The pictures the card offers, fetched when it is opened (a confusion matrix is computed
+    // on the server's first request for it).
+    const pictures = Object.entries(m.pictures || {});
+    for (const [name, url] of pictures) {
+      const img = document.createElement("img");
+      img.className = "look";
+      img.alt = name === "confusion" ? "confusion matrix" : "first-layer filters";
+      img.dataset.src = url;
+      d.appendChild(img);
     }
-    if (m.kind === "CNN") {
-      const f = document.createElement("img");
-      f.className = "look";
-      f.alt = "first-layer filters";
-      f.loading = "lazy";
-      f.src = `/api/models/${encodeURIComponent(res.id)}/filters.png`;
-      d.appendChild(f);
-    }
+    d.addEventListener("toggle", () => {
+      if (!d.open) return;
+      for (const img of d.querySelectorAll("img[data-src]")) if (!img.src) img.src = img.dataset.src;
+    });
     card.appendChild(d);
     out.appendChild(card);
   }
 }
 
 async function randomImage() {
+  const mine = shown;
   setStatus("fetching a held-out image…");
   const r = await fetch(`/api/random?dataset=${encodeURIComponent(dataset)}`);
+  if (mine !== shown) return; // something else was shown meanwhile
   if (!r.ok) { const j = await r.json(); setStatus(j.error); return; }
   const label = r.headers.get("x-kindling-label");
   await classify(await r.blob(), `held-out image, labelled ${label}`);
@@ -171,6 +190,5 @@ function setUpInput() {
 
 setUpInput();
 setUpCanvas();
-loadModels().then(() => {
-  if (new URLSearchParams(location.search).get("demo") === "random") randomImage();
-});
+// The first screen: the first data set's models, classifying one of its held-out images.
+loadModels().then(randomImage);
