@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
     kindling::support::startup::startup();
     let args = Args::parse();
     let device = args.device.open()?;
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     let mut data = args.data.clone();
     if dataset == DatasetName::Shapes && data.generated_size.is_none() {
         data.generated_size = Some(2000);

@@ -47,8 +47,12 @@ fn main() -> anyhow::Result<()> {
     } else {
         args.weights.clone()
     };
-    let data =
-        kindling::data::DataOptions { data_dir: args.data_dir.clone(), allow_download: false, generated_size: None };
+    let data = kindling::data::DataOptions {
+        data_dir: args.data_dir.clone(),
+        allow_download: false,
+        cache_dir: kindling::data::cache::default_dir(),
+        ..Default::default()
+    };
     let server = kindling::app::serve::Server::load(&weights, data, args.knn, &device)?;
     anyhow::ensure!(!server.entries.is_empty(), "no image model among the checkpoints given");
     kindling::app::serve::run(server, &args.host, args.port)?;

@@ -4,7 +4,6 @@
 
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
-use kindling::data::DatasetName;
 use kindling::app::sweep::{self, space, Sweep};
 use std::path::PathBuf;
 
@@ -81,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     kindling::support::startup::startup();
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     anyhow::ensure!(
         !space.axes.is_empty(),
         "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)"

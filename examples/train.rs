@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
-use kindling::data::DatasetName;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -36,9 +35,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     kindling::support::startup::startup();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.data.quiet = args.quiet;
     let device = args.device.open_verbose(!args.quiet)?;
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (run, resume) = match &args.resume {
         Some(path) => {
@@ -54,8 +54,8 @@ fn main() -> anyhow::Result<()> {
     if let (Some(_), Some(e)) = (&resume, args.train.epochs) {
         run.train.epochs = e;
     }
-    let data = args.data.prepare_resumed(run.dataset, resume.as_ref().and_then(|r| r.split))?;
-    let save = args.save.clone().unwrap_or_else(|| run.default_save_path());
+    let data = args.data.prepare_resumed(run.dataset, resume.as_ref().map(|r| &r.meta))?;
+    let save = args.save.clone().unwrap_or_else(|| run.default_save_path_for(&data));
     if !args.quiet {
         eprintln!("{}", data.description);
     }

@@ -126,6 +126,9 @@ fn checkpoint_keeps_batch_norm_statistics() {
         evaluation: None,
         search: None,
         extra_evaluations: Vec::new(),
+        input_image: None,
+        folder: None,
+        class_filter: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();

@@ -17,12 +17,10 @@ use std::path::Path;
 fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     let data = DataArgs {
         dataset: Some(DatasetName::Shapes),
-        data_dir: None,
-        exclude_last: 0,
-        val_size: 100,
-        train_size: None,
+        val_size: 100.into(),
         generated_size: Some(600),
         offline: true,
+        ..Default::default()
     }
     .prepare(DatasetName::Shapes)
     .unwrap();

@@ -176,12 +176,10 @@ fn shipped_weights_reach_the_readme_figures() {
             let dataset: DatasetName = serde_json::from_value(serde_json::Value::String(eval.dataset.clone())).unwrap();
             let args = DataArgs {
                 dataset: Some(dataset),
-                data_dir: None,
                 exclude_last: eval.exclude_last,
-                val_size: eval.val_size,
-                train_size: None,
-                generated_size: None,
+                val_size: eval.val_size.into(),
                 offline: true,
+                ..Default::default()
             };
             let ds = if eval.split == "val" {
                 let record = ck.meta.split_record().expect("a shipped checkpoint records its split");

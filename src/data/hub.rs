@@ -119,17 +119,5 @@ pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset
     Dataset::new(name, Pixels::U8(pixels), labels, shape, classes.iter().map(|s| s.to_string()).collect())
 }
 
-/// Appends an image in CHW order: HWC (how `image` stores pixels) permuted to (C, H, W).
-pub fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let hwc: Vec<u8> = if channels == 3 { img.to_rgb8().into_raw() } else { img.to_luma8().into_raw() };
-    let start = out.len();
-    out.resize(start + channels * h * w, 0);
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..channels {
-                out[start + c * h * w + y * w + x] = hwc[(y * w + x) * channels + c];
-            }
-        }
-    }
-}
+/// Appends an image in CHW order at its own size (see [`super::image::push_chw`]).
+pub use super::image::push_chw;

@@ -4,6 +4,9 @@
 //! converted, normalized with per-channel statistics of the training split, and sent to the
 //! device. 2-D toy problems use the same type with `f32` "pixels" of shape `[2, 1, 1]`.
 //!
+//! A folder of the user's own images is a data set like the others ([`folder`]); every image file
+//! becomes pixels by one path ([`image`]).
+//!
 //! ```
 //! use kindling::data::{shapes, Split};
 //! let ds = shapes::generate(Split::Train, 20);
@@ -12,9 +15,12 @@
 //! ```
 
 pub mod augment;
+pub mod cache;
 pub mod cifar10;
+pub mod folder;
 pub mod hub;
 pub mod idx;
+pub mod image;
 pub mod normalize;
 pub mod prefetch;
 pub mod shapes;
@@ -23,8 +29,8 @@ pub mod split;
 pub mod toy2d;
 
 pub use normalize::Normalization;
-pub use source::{load, DataOptions, DatasetName};
-pub use split::{Prepared, SplitRecord};
+pub use source::{load, select_classes, DataOptions, DatasetName, Holdout};
+pub use split::{Prepared, SplitRecord, ValSize};
 
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};

@@ -8,7 +8,8 @@
 //! - `GET /api/models`: every model's card (data set, kind, recorded accuracy and split,
 //!   parameters, training command and time);
 //! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image as the raw body or as the
-//!   multipart field `image`; every model of data set `D` (all of them when `dataset` is absent)
+//!   multipart field `image`; every model of data set `D` (all of them when `dataset` is absent;
+//!   a model trained on a folder has the data set `folder:NAME`, NAME the folder's name)
 //!   answers with its top classes, its time in milliseconds and what it looks at (kNN's five
 //!   nearest training images; the linear model's template of its top class; the CNN's saliency
 //!   map);
@@ -16,11 +17,13 @@
 //! - `GET /api/models/ID/confusion.png`: its confusion matrix on the first 2,000 held-out images
 //!   (computed on the first request);
 //! - `GET /api/random?dataset=D`: a random held-out image as PNG (its class in the
-//!   `x-kindling-label` header).
+//!   `x-kindling-label` header); for a folder model, one of the files it held out.
 //!
 //! Bad input gets a 4xx with `{"error": "..."}` and the server goes on serving.
 
 use crate::checkpoint::CheckpointMeta;
+use crate::data::folder::FolderRecord;
+use crate::data::image::ImageSpec;
 use crate::data::{DataOptions, Dataset, DatasetName, Split};
 use crate::models::Model;
 use crate::{Classifier, Error, Result};
@@ -54,6 +57,8 @@ pub struct Entry {
     pub classifier: Classifier,
     /// Its data set.
     pub dataset: DatasetName,
+    /// The id of its [`Source`]: the data set's name, or `folder:NAME`.
+    pub source: String,
     /// Its place on the ladder (linear 1, MLP 2, features MLP 3, CNN 4).
     pub rung: u8,
     /// Its card, as `GET /api/models` gives it.
@@ -69,6 +74,56 @@ pub struct KnnRung {
     pub train: Dataset,
     /// Neighbours that vote.
     pub k: usize,
+    /// How an uploaded image is made comparable to the training images.
+    pub spec: ImageSpec,
+}
+
+/// Where the images of a model's data set come from: a built-in data set, or the folder a folder
+/// model was trained on (with its image format, class subset and held-out files). Models trained
+/// on the same data share one.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its name in the API: `cifar10`, `folder:pets`, `cifar10[cat,dog]` for a class subset.
+    pub id: String,
+    /// The data set.
+    pub dataset: DatasetName,
+    /// How its images are read (the checkpoint's folder, format and classes filled in).
+    pub options: DataOptions,
+    /// A folder model's record of its folder.
+    pub folder: Option<FolderRecord>,
+}
+
+impl Source {
+    /// The source of a checkpoint's data, its data read as `base` says (where the data sets are).
+    pub fn of(meta: &CheckpointMeta, dataset: DatasetName, base: &DataOptions) -> Result<Source> {
+        let options = DataOptions { allow_download: false, verbose: false, ..meta.data_options(base)? };
+        let mut id = match &meta.folder {
+            Some(f) => format!("folder:{}", f.root.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+            None => dataset.as_str().to_string(),
+        };
+        if let Some(c) = &meta.class_filter {
+            id += &format!("[{}]", c.join(","));
+        }
+        Ok(Source { id, dataset, options, folder: meta.folder.clone() })
+    }
+
+    /// True when `other` reads the same images the same way (so the two share an id).
+    fn same_data(&self, other: &Source) -> bool {
+        self.dataset == other.dataset
+            && self.options.data_dir == other.options.data_dir
+            && self.options.classes == other.options.classes
+            && self.options.image == other.options.image
+            && self.folder.as_ref().map(|f| &f.held_out) == other.folder.as_ref().map(|f| &f.held_out)
+    }
+
+    /// The images a card's confusion matrix and "random held-out image" use: the files a folder
+    /// model held out, CIFAR-10's batch 5 for a model that held it out, else the test split.
+    pub fn held_out_for(&self, split: Option<crate::data::SplitRecord>) -> HeldOut {
+        match &self.folder {
+            Some(f) if !f.held_out.is_empty() => HeldOut::Recorded,
+            _ => HeldOut::of(self.dataset, split),
+        }
+    }
 }
 
 /// Neighbours that vote in the page's kNN (the cross-validated k of CIFAR-10, see the README).
@@ -78,10 +133,12 @@ pub const KNN_K: usize = 10;
 pub struct Server {
     /// The models, in ladder order within each data set.
     pub entries: Vec<Entry>,
-    /// The kNN rung of each data set whose training images were found.
-    pub knn: HashMap<DatasetName, KnnRung>,
+    /// The kNN rung of each data set (by [`Source`] id) whose training images were found.
+    pub knn: HashMap<String, KnnRung>,
+    /// The data sets of the models, by id.
+    pub sources: HashMap<String, Source>,
     data: DataOptions,
-    held_out: Mutex<HashMap<(DatasetName, HeldOut), Arc<Dataset>>>,
+    held_out: Mutex<HashMap<(String, HeldOut), Arc<Dataset>>>,
     confusion: Mutex<HashMap<String, Vec<u8>>>,
     device: Device,
 }
@@ -97,6 +154,8 @@ pub enum HeldOut {
     Batch5,
     /// The data set's test split: held out from every model, whatever it trained on.
     Test,
+    /// The files a folder model held out, as its checkpoint records them.
+    Recorded,
 }
 
 impl HeldOut {
@@ -120,6 +179,7 @@ impl HeldOut {
         match self {
             HeldOut::Batch5 => "held-out (batch 5)",
             HeldOut::Test => "test",
+            HeldOut::Recorded => "held-out",
         }
     }
 }
@@ -130,6 +190,7 @@ impl Server {
     /// kNN). A file that does not load is an error naming it; missing data only leaves kNN out.
     pub fn load(paths: &[std::path::PathBuf], data: DataOptions, knn_images: usize, device: &Device) -> Result<Server> {
         let mut entries = vec![];
+        let mut sources: HashMap<String, Source> = HashMap::new();
         for path in paths {
             let classifier = Classifier::load(path, device)?;
             let meta = classifier.meta();
@@ -137,6 +198,15 @@ impl Server {
             if meta.image_input().is_err() {
                 continue; // a 2-D point model has nothing to say about an image
             }
+            let mut source = Source::of(meta, dataset, &data).map_err(|e| Error::checkpoint(path, e.to_string()))?;
+            let base = source.id.clone();
+            for n in 2.. {
+                match sources.get(&source.id) {
+                    Some(known) if !known.same_data(&source) => source.id = format!("{base}-{n}"),
+                    _ => break,
+                }
+            }
+            sources.entry(source.id.clone()).or_insert_with(|| source.clone());
             let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
             let rung = match (&classifier.checkpoint().model, meta.features.is_some()) {
                 (Model::Linear(_), _) => 1,
@@ -144,30 +214,38 @@ impl Server {
                 (Model::Mlp(_), true) => 3,
                 (Model::Cnn(_), _) => 4,
             };
-            let card = card(&id, rung, meta, classifier.checkpoint().params.count());
-            entries.push(Entry { id, classifier, dataset, rung, card });
+            let mut card = card(&id, rung, meta, classifier.checkpoint().params.count());
+            card["dataset"] = json!(source.id);
+            entries.push(Entry { id, classifier, dataset, source: source.id, rung, card });
         }
-        entries.sort_by(|a, b| (a.dataset.as_str(), a.rung, &a.id).cmp(&(b.dataset.as_str(), b.rung, &b.id)));
+        entries.sort_by(|a, b| (&a.source, a.rung, &a.id).cmp(&(&b.source, b.rung, &b.id)));
         let mut knn = HashMap::new();
         // The training split is read once: its tail (batch 5 for CIFAR-10) is kept for the
         // confusion matrices, so the first request does not load the split again.
         let mut held_out = HashMap::new();
-        let opts = DataOptions { allow_download: false, ..data.clone() };
-        let mut sets: Vec<DatasetName> = entries.iter().map(|e| e.dataset).collect();
-        sets.dedup();
-        for d in sets.into_iter().filter(|_| knn_images > 0) {
-            let Ok(all) = crate::data::load(d, Split::Train, &opts) else { continue };
-            if let Ok(tail) = training_tail(&all) {
-                held_out.insert((d, HeldOut::Batch5), Arc::new(tail));
+        let mut ids: Vec<&String> = sources.keys().collect();
+        ids.sort();
+        for id in ids.into_iter().filter(|_| knn_images > 0) {
+            let src = &sources[id];
+            let Ok(train) = knn_images_of(src) else { continue };
+            if src.folder.is_none() {
+                if let Ok(tail) = training_tail(&train) {
+                    held_out.insert((id.clone(), HeldOut::Batch5), Arc::new(tail));
+                }
             }
-            let train = all.take(knn_images);
+            let train = train.take(knn_images);
+            let spec = match &src.folder {
+                Some(f) => f.image,
+                None => ImageSpec::of_shape(train.shape, crate::data::image::ResizePolicy::Squash),
+            };
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
             let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
-            knn.insert(d, KnnRung { knn: fitted, k: KNN_K.min(train.len()), train });
+            knn.insert(id.clone(), KnnRung { knn: fitted, k: KNN_K.min(train.len()), train, spec });
         }
         Ok(Server {
             entries,
             knn,
+            sources,
             data,
             held_out: Mutex::new(held_out),
             confusion: Mutex::new(HashMap::new()),
@@ -191,18 +269,51 @@ impl Server {
             .with_state(Arc::new(self))
     }
 
-    fn held_out(&self, dataset: DatasetName, which: HeldOut) -> Result<Arc<Dataset>> {
-        if let Some(d) = self.held_out.lock().expect("lock").get(&(dataset, which)) {
+    fn held_out(&self, source: &str, which: HeldOut) -> Result<Arc<Dataset>> {
+        let key = (source.to_string(), which);
+        if let Some(d) = self.held_out.lock().expect("lock").get(&key) {
             return Ok(d.clone());
         }
-        let opts = DataOptions { allow_download: false, ..self.data.clone() };
-        let ds = match which {
-            HeldOut::Batch5 => training_tail(&crate::data::load(dataset, Split::Train, &opts)?)?,
-            HeldOut::Test => crate::data::load(dataset, Split::Test, &opts)?,
+        let src = self.sources.get(source).ok_or_else(|| Error::invalid("dataset", format!("no data set '{source}'")))?;
+        let (dataset, opts) = (src.dataset, &src.options);
+        let ds = match (which, &src.folder) {
+            (HeldOut::Recorded, Some(f)) => {
+                let classes = held_out_classes(src)?;
+                crate::data::folder::load_files(f, &f.held_out, &classes, opts)?
+            }
+            (HeldOut::Recorded, None) => return Err(Error::invalid("dataset", format!("{source} records no held-out files"))),
+            (HeldOut::Batch5, _) => training_tail(&crate::data::load(dataset, Split::Train, opts)?)?,
+            (HeldOut::Test, _) => crate::data::load(dataset, Split::Test, opts)?,
         };
         let ds = Arc::new(ds);
-        self.held_out.lock().expect("lock").insert((dataset, which), ds.clone());
+        self.held_out.lock().expect("lock").insert(key, ds.clone());
         Ok(ds)
+    }
+}
+
+/// The class names of a folder source's models, in label order.
+fn held_out_classes(src: &Source) -> Result<Vec<String>> {
+    let f = src.folder.as_ref().ok_or_else(|| Error::invalid("dataset", "not a folder"))?;
+    Ok(match &src.options.classes {
+        Some(keep) => crate::data::source::resolve_classes(&f.classes, keep, &src.id)?
+            .into_iter()
+            .map(|i| f.classes[i].clone())
+            .collect(),
+        None => f.classes.clone(),
+    })
+}
+
+/// The training images the kNN rung of `src` may use: a built-in set's training split, or a
+/// folder's training images without the ones its models held out.
+fn knn_images_of(src: &Source) -> Result<Dataset> {
+    match &src.folder {
+        None => crate::data::load(src.dataset, Split::Train, &src.options),
+        Some(f) => {
+            let loaded = crate::data::folder::load(Split::Train, &src.options)?;
+            let held: std::collections::HashSet<&String> = f.held_out.iter().collect();
+            let keep: Vec<usize> = (0..loaded.files.len()).filter(|&i| !held.contains(&loaded.files[i])).collect();
+            Ok(loaded.data.subset(&keep))
+        }
     }
 }
 
@@ -270,13 +381,13 @@ impl From<Error> for ApiError {
 
 async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
     let mut cards: Vec<Value> = vec![];
-    let mut sets: Vec<&DatasetName> = s.knn.keys().collect();
-    sets.sort_by_key(|d| d.as_str());
+    let mut sets: Vec<&String> = s.knn.keys().collect();
+    sets.sort();
     for d in sets {
         let r = &s.knn[d];
         cards.push(json!({
-            "id": knn_id(*d),
-            "dataset": d.as_str(),
+            "id": knn_id(d),
+            "dataset": d,
             "kind": "kNN",
             "rung": 0,
             "classes": r.train.classes,
@@ -290,20 +401,19 @@ async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
     Json(Value::Array(cards))
 }
 
-fn knn_id(d: DatasetName) -> String {
+fn knn_id(d: &str) -> String {
     format!("{d}-knn")
 }
 
 /// The kNN rung's answer: votes of the `k` nearest training images as probabilities, and the
 /// five nearest with their classes.
-fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
+fn knn_answer(d: &str, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
     let t0 = Instant::now();
-    let [c, h, w] = r.train.shape;
-    let (fitted, note) = crate::classifier::fit(img, w, h);
-    let mut px = Vec::with_capacity(c * h * w);
-    crate::data::hub::push_chw(&fitted, c, &mut px);
+    let [_, h, w] = r.train.shape;
+    let px = crate::data::image::to_pixels(img, &r.spec);
+    let note = crate::data::image::fit_note(img, &r.spec);
     let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
-    let q = candle_core::Tensor::from_vec(q, (1, c * h * w), device)?;
+    let q = candle_core::Tensor::from_vec(q, (1, r.spec.len()), device)?;
     let near = r.knn.neighbours(&q, r.k)?.remove(0);
     let mut votes = vec![0usize; r.train.num_classes()];
     for &i in &near {
@@ -330,7 +440,7 @@ fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &D
         "id": knn_id(d),
         "kind": "kNN",
         "rung": 0,
-        "dataset": d.as_str(),
+        "dataset": d,
         "top": top.iter().take(5).map(|&(k, n)| json!({"class": r.train.classes[k], "p": n as f64 / near.len() as f64})).collect::<Vec<_>>(),
         "ms": ms,
         "note": note,
@@ -378,9 +488,9 @@ async fn confusion(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std:
     let png = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<u8>, ApiError> {
         let e = server.entries.iter().find(|e| e.id == key).expect("checked above");
         let ck = e.classifier.checkpoint();
-        let which = HeldOut::of(e.dataset, ck.meta.split_record());
-        let ds = server.held_out(e.dataset, which).map_err(|err| {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no {} {} images here: {err}", which.describe(), e.dataset))
+        let which = server.sources[&e.source].held_out_for(ck.meta.split_record());
+        let ds = server.held_out(&e.source, which).map_err(|err| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no {} {} images here: {err}", which.describe(), e.source))
         })?;
         let ds = ds.take(CONFUSION_IMAGES);
         let report = crate::app::report::score(ck, &ds, &server.device, e.classifier.tta())?;
@@ -412,8 +522,13 @@ struct DatasetQuery {
     models: Option<String>,
 }
 
-fn parse_dataset(name: &str) -> std::result::Result<DatasetName, ApiError> {
-    serde_json::from_value(Value::String(name.to_string()))
+fn parse_dataset(s: &Server, name: &str) -> std::result::Result<String, ApiError> {
+    if s.sources.contains_key(name) {
+        return Ok(name.to_string());
+    }
+    // A built-in data set none of the models reads is still a data set (its random images).
+    serde_json::from_value::<DatasetName>(Value::String(name.to_string()))
+        .map(|d| d.as_str().to_string())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("unknown data set '{name}'")))
 }
 
@@ -422,12 +537,23 @@ async fn random(
     Query(q): Query<DatasetQuery>,
 ) -> std::result::Result<Response, ApiError> {
     let name = q.dataset.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "give ?dataset=NAME"))?;
-    let dataset = parse_dataset(&name)?;
+    let dataset = parse_dataset(&s, &name)?;
     let server = s.clone();
     let (png, label) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String)> {
         // The test split: held out from every model on the page (batch 5 is not, for a CIFAR-10
         // model trained on all 50,000 images).
-        let ds = server.held_out(dataset, HeldOut::Test)?;
+        let which = match server.sources.get(&dataset) {
+            Some(src) if src.folder.is_some() => src.held_out_for(None),
+            _ => HeldOut::Test,
+        };
+        let ds = match server.sources.contains_key(&dataset) {
+            true => server.held_out(&dataset, which)?,
+            false => Arc::new(crate::data::load(
+                serde_json::from_value(Value::String(dataset.clone())).map_err(|_| Error::invalid("dataset", "unknown"))?,
+                Split::Test,
+                &DataOptions { allow_download: false, ..server.data.clone() },
+            )?),
+        };
         let i = rand::random::<u32>() as usize % ds.len();
         let px = crate::app::visualize::images(&ds, &[i]).remove(0);
         let img = crate::app::plot::tile_image(&px, ds.shape);
@@ -493,7 +619,10 @@ pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, A
         .with_guessed_format()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("unreadable upload: {e}")))?;
     if reader.format().is_none() {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not an image: send a PNG or JPEG"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("not an image: send a {}", crate::data::image::FORMATS),
+        ));
     }
     let (w, h) = reader
         .into_dimensions()
@@ -504,8 +633,7 @@ pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, A
             format!("the image declares {w}x{h} pixels; the largest side accepted is {MAX_SIDE}"),
         ));
     }
-    image::load_from_memory(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an image we can decode: {e}")))
+    crate::data::image::decode(bytes).map_err(|problem| ApiError::new(StatusCode::BAD_REQUEST, format!("the upload {problem}")))
 }
 
 async fn classify(
@@ -516,10 +644,10 @@ async fn classify(
 ) -> std::result::Result<Json<Value>, ApiError> {
     let body =
         body.map_err(|e| ApiError::new(e.status(), format!("{e} (the largest upload is {} MB)", MAX_UPLOAD >> 20)))?;
-    let dataset = q.dataset.as_deref().map(parse_dataset).transpose()?;
+    let dataset = q.dataset.as_deref().map(|d| parse_dataset(&s, d)).transpose()?;
     let wanted: Option<Vec<String>> = q.models.as_ref().map(|m| m.split(',').map(str::to_string).collect());
     if let Some(w) = &wanted {
-        let known = |id: &String| s.entries.iter().any(|e| &e.id == id) || s.knn.keys().any(|d| &knn_id(*d) == id);
+        let known = |id: &String| s.entries.iter().any(|e| &e.id == id) || s.knn.keys().any(|d| &knn_id(d) == id);
         if let Some(id) = w.iter().find(|id| !known(id)) {
             return Err(unknown_model(id));
         }
@@ -529,16 +657,16 @@ async fn classify(
     let server = s.clone();
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<Value>> {
         let mut out = vec![];
-        let mut sets: Vec<&DatasetName> = server.knn.keys().collect();
-        sets.sort_by_key(|d| d.as_str());
+        let mut sets: Vec<&String> = server.knn.keys().collect();
+        sets.sort();
         for d in sets {
-            if dataset.is_some_and(|x| x != *d) || wanted.as_ref().is_some_and(|w| !w.contains(&knn_id(*d))) {
+            if dataset.as_ref().is_some_and(|x| x != d) || wanted.as_ref().is_some_and(|w| !w.contains(&knn_id(d))) {
                 continue;
             }
-            out.push(knn_answer(*d, &server.knn[d], &img, &server.device)?);
+            out.push(knn_answer(d, &server.knn[d], &img, &server.device)?);
         }
         for e in &server.entries {
-            if dataset.is_some_and(|d| d != e.dataset) || wanted.as_ref().is_some_and(|w| !w.contains(&e.id)) {
+            if dataset.as_ref().is_some_and(|d| *d != e.source) || wanted.as_ref().is_some_and(|w| !w.contains(&e.id)) {
                 continue;
             }
             out.push(answer(e, &img, &server.device)?);
@@ -581,7 +709,7 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
         "id": e.id,
         "kind": e.card["kind"],
         "rung": e.rung,
-        "dataset": e.dataset.as_str(),
+        "dataset": e.source,
         "top": top,
         "ms": ms,
         "note": p.note,
