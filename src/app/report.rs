@@ -43,7 +43,7 @@ pub fn held_out(
     args: &DataArgs,
     allow_train_overlap: bool,
 ) -> Result<HeldOut> {
-    let options = meta.data_options(&args.options())?;
+    let options = meta.data_options(&args.options(), dataset)?;
     if dataset == DatasetName::Folder {
         return folder_held_out(meta, args, &options);
     }
@@ -91,7 +91,7 @@ pub fn held_out(
         // indices mean the same images as in training.
         asked.generated_size.get_or_insert(r.total);
     }
-    let prepared = asked.prepare_with(dataset, meta.data_options(&asked.options())?)?;
+    let prepared = asked.prepare_with(dataset, meta.data_options(&asked.options(), dataset)?)?;
     let data = prepared.val.ok_or_else(|| Error::invalid("--val-size", "empty validation split"))?;
     let training_images = recorded.map_or(0, |r| r.overlap_with_training(&prepared.split.val_range()));
     if training_images > 0 && !allow_train_overlap {
@@ -165,7 +165,7 @@ fn folder_held_out(meta: &CheckpointMeta, args: &DataArgs, options: &crate::data
 /// subfolder, or, when `--data-dir` names another folder than the model's own, every image of that
 /// folder (classes among the model's). Returns the images and a note on where they come from.
 pub fn test_split(meta: &CheckpointMeta, dataset: DatasetName, args: &DataArgs) -> Result<(Dataset, String)> {
-    let mut options = meta.data_options(&args.options())?;
+    let mut options = meta.data_options(&args.options(), dataset)?;
     if dataset != DatasetName::Folder {
         return Ok((crate::data::load(dataset, crate::data::Split::Test, &options)?, String::new()));
     }

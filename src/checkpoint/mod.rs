@@ -129,17 +129,22 @@ impl CheckpointMeta {
         }))
     }
 
-    /// `base` with what the checkpoint records of its data filled in where `base` leaves it
-    /// open: a folder's path (`data_dir`), image size, resize policy and channels, and the
-    /// `--classes` subset. An image format that `base` gives and that differs from the recorded
-    /// one is an error: the model reads only its own (a class subset that differs is refused when
-    /// the data are scored, as any other data set of other classes).
-    pub fn data_options(&self, base: &crate::data::DataOptions) -> Result<crate::data::DataOptions> {
+    /// `base`, for reading data set `dataset`, with what the checkpoint records of its data filled
+    /// in where `base` leaves it open: for its own data set, the `--classes` subset; for a folder,
+    /// the folder's path (`data_dir`), image size, resize policy and channels. An image format that
+    /// `base` gives and that differs from the recorded one is an error: the model reads only its
+    /// own (a class subset that differs is refused when the data are scored, as any other data set
+    /// of other classes).
+    pub fn data_options(
+        &self,
+        base: &crate::data::DataOptions,
+        dataset: crate::data::DatasetName,
+    ) -> Result<crate::data::DataOptions> {
         let mut opts = base.clone();
-        if base.classes.is_none() {
+        if base.classes.is_none() && self.dataset == dataset.as_str() {
             opts.classes = self.class_filter.clone();
         }
-        if let Some(f) = &self.folder {
+        if let Some(f) = self.folder.as_ref().filter(|_| dataset == crate::data::DatasetName::Folder) {
             let spec = self.image_spec().unwrap_or(f.image);
             let asked = base.image;
             let differs = asked.size.is_some_and(|s| s != (spec.width, spec.height))

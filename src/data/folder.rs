@@ -114,6 +114,8 @@ pub struct Loaded {
     pub files: Vec<String>,
     /// How many images at the end of `data` are the held-out split (the training split only).
     pub held_out: usize,
+    /// How many files (images or unreadable ones) were read from the cache, not decoded.
+    pub from_cache: usize,
     /// The folder and how it was read.
     pub record: FolderRecord,
 }
@@ -311,13 +313,14 @@ fn list_part(tree: &Tree, part: &str, label_space: &[String], known: &[String], 
             if known.contains(name) {
                 continue;
             }
+            let rule = if training || part == "test" || part == "val" {
+                format!("{part}/ must use train/'s class names")
+            } else {
+                "a model is scored on the classes it knows".to_string()
+            };
             return Err(Error::folder(
                 dir.join(name),
-                format!(
-                    "is a class folder of {part}/ that the training classes ({}) do not have: {part}/ must use \
-                     train/'s class names",
-                    label_space.join(", ")
-                ),
+                format!("is a class folder, and {name} is none of the classes ({}): {rule}", label_space.join(", ")),
             ));
         };
         let before = items.len();
@@ -336,8 +339,9 @@ fn list_part(tree: &Tree, part: &str, label_space: &[String], known: &[String], 
     Ok(items)
 }
 
-/// Decodes `items` at `spec`'s size (through the cache of `part` when there is one), in parallel.
-fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &DataOptions) -> Vec<Decoded> {
+/// Decodes `items` at `spec`'s size (through the cache of `part` when there is one), in parallel;
+/// returns the results and how many came from the cache.
+fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &DataOptions) -> (Vec<Decoded>, usize) {
     let keys: Vec<std::io::Result<FileKey>> = items.par_iter().map(|it| FileKey::of(&it.rel, &it.abs)).collect();
     let cache = opts.cache_dir.as_ref().map(|d| Cache::open(d, &tree.root, part, spec));
     if let Some(why) = cache.as_ref().and_then(|c| c.rejected.as_ref()) {
@@ -366,12 +370,6 @@ fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &
         out[i] = Some(d);
     }
     let out: Vec<Decoded> = out.into_iter().map(|d| d.expect("every file decoded or cached")).collect();
-    if opts.verbose && !items.is_empty() {
-        let cached = items.len() - todo.len();
-        if cached > 0 {
-            eprintln!("{cached} of {} images{label} from the cache", items.len());
-        }
-    }
     if let Some(c) = &cache {
         if !todo.is_empty() || c.rejected.is_some() {
             let walked: HashSet<&str> = items.iter().filter_map(|it| class_folder(&it.rel, part)).collect();
@@ -381,7 +379,7 @@ fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &
             }
         }
     }
-    out
+    (out, items.len() - todo.len())
 }
 
 fn class_folder<'a>(rel: &'a str, part: &str) -> Option<&'a str> {
@@ -538,7 +536,7 @@ fn assemble(name: &str, items: &[&Item], decoded: &[&Decoded], spec: &ImageSpec,
 fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOptions) -> Result<Loaded> {
     let items = list_part(tree, part, label_space, &tree.classes, false)?;
     let spec0 = opts.image.spec(0);
-    let decoded = decode_all(tree, part, &items, &spec0, opts);
+    let (decoded, from_cache) = decode_all(tree, part, &items, &spec0, opts);
     let dir = tree.part_dir(part);
     let bad: Vec<(&str, &str)> = items
         .iter()
@@ -560,7 +558,7 @@ fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOption
     let ds: Vec<&Decoded> = order.iter().map(|&i| good[i].1).collect();
     let data = assemble(&dataset_name(tree), &its, &ds, &spec, label_space)?;
     let files = its.iter().map(|it| it.rel.clone()).collect();
-    Ok(Loaded { data, files, held_out: 0, record: record(tree, spec, bad.len(), vec![], opts.holdout.seed) })
+    Ok(Loaded { data, files, held_out: 0, from_cache, record: record(tree, spec, bad.len(), vec![], opts.holdout.seed) })
 }
 
 /// Training images sort by file name, then class, then path.
@@ -569,6 +567,7 @@ fn sort_key(it: &Item) -> (&str, usize, &str) {
 }
 
 fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Result<Loaded> {
+    let t0 = std::time::Instant::now();
     let train_part = tree.training_part();
     let has_val = tree.has("val");
     if has_val && !opts.holdout.val.is_zero() {
@@ -584,8 +583,8 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
     let spec0 = opts.image.spec(0);
     let train_items = list_part(tree, train_part, label_space, &tree.classes, true)?;
     let val_items = if has_val { list_part(tree, "val", label_space, &tree.classes, false)? } else { vec![] };
-    let train_dec = decode_all(tree, train_part, &train_items, &spec0, opts);
-    let val_dec = decode_all(tree, "val", &val_items, &spec0, opts);
+    let (train_dec, cached_train) = decode_all(tree, train_part, &train_items, &spec0, opts);
+    let (val_dec, cached_val) = decode_all(tree, "val", &val_items, &spec0, opts);
     let all: Vec<(&Item, &Decoded, bool)> = train_items
         .iter()
         .zip(&train_dec)
@@ -643,22 +642,29 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
     let files: Vec<String> = items.iter().map(|it| it.rel.clone()).collect();
     let held_out: Vec<String> = files[files.len() - held.len()..].to_vec();
     if opts.verbose {
-        describe(tree, label_space, &data, held.len(), &spec);
+        let read = format!(
+            "read in {:.1}s, {} of {} files from the cache",
+            t0.elapsed().as_secs_f64(),
+            cached_train + cached_val,
+            all.len()
+        );
+        describe(tree, label_space, &data, held.len(), &spec, &read);
     }
     warn_imbalance(label_space, &counts);
     Ok(Loaded {
         data,
         held_out: held.len(),
+        from_cache: cached_train + cached_val,
         files,
         record: record(tree, spec, bad.len(), held_out, opts.holdout.seed),
     })
 }
 
-fn describe(tree: &Tree, classes: &[String], data: &Dataset, held: usize, spec: &ImageSpec) {
+fn describe(tree: &Tree, classes: &[String], data: &Dataset, held: usize, spec: &ImageSpec, read: &str) {
     let counts = data.class_counts();
     let list: Vec<String> = classes.iter().zip(&counts).map(|(c, n)| format!("{c} {n}")).collect();
     eprintln!(
-        "folder {}: {} classes, {} images ({}{}): {}",
+        "folder {}: {} classes, {} images ({}{}; {read}): {}",
         tree.root.display(),
         classes.len(),
         data.len(),
@@ -815,7 +821,8 @@ pub fn load_files(record: &FolderRecord, rel: &[String], classes: &[String], opt
     }
     let spec = record.image;
     let part = "held-out";
-    let decoded = decode_all(&tree, part, &items, &ImageSpec { channels: 0, ..spec }, &DataOptions { cache_dir: None, ..opts.clone() });
+    let opts = DataOptions { cache_dir: None, ..opts.clone() };
+    let (decoded, _) = decode_all(&tree, part, &items, &ImageSpec { channels: 0, ..spec }, &opts);
     if let Some((it, Decoded::Bad(why))) = items.iter().zip(&decoded).find(|(_, d)| matches!(d, Decoded::Bad(_))) {
         return Err(Error::data(&it.abs, format!("is one of the images the checkpoint held out, and it {why}")));
     }

@@ -130,7 +130,7 @@ impl DataArgs {
             }
         }
         let options = match meta {
-            Some(m) => m.data_options(&args.options())?,
+            Some(m) => m.data_options(&args.options(), name)?,
             None => args.options(),
         };
         let data = args.prepare_with(name, options)?;

@@ -96,7 +96,7 @@ pub struct Source {
 impl Source {
     /// The source of a checkpoint's data, its data read as `base` says (where the data sets are).
     pub fn of(meta: &CheckpointMeta, dataset: DatasetName, base: &DataOptions) -> Result<Source> {
-        let options = DataOptions { allow_download: false, verbose: false, ..meta.data_options(base)? };
+        let options = DataOptions { allow_download: false, verbose: false, ..meta.data_options(base, dataset)? };
         let mut id = match &meta.folder {
             Some(f) => format!("folder:{}", f.root.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
             None => dataset.as_str().to_string(),
