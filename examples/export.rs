@@ -51,7 +51,9 @@ fn main() -> anyhow::Result<()> {
     // the training split), so that a folder read back sorts as the split did.
     let (ds, first_index) = match args.split {
         ExportSplit::Test => {
-            for (flag, given) in [("--val-size", !args.data.val_size.is_zero()), ("--train-size", args.data.train_size.is_some())] {
+            for (flag, given) in
+                [("--val-size", !args.data.val_size.is_zero()), ("--train-size", args.data.train_size.is_some())]
+            {
                 anyhow::ensure!(!given, "invalid {flag}: --split test writes the whole test split");
             }
             (kindling::data::load(dataset, kindling::data::Split::Test, &args.data.options())?, 0)
@@ -60,7 +62,9 @@ fn main() -> anyhow::Result<()> {
         ExportSplit::Val => {
             let p = args.data.prepare(dataset)?;
             let start = p.split.val_range().start;
-            let val = p.val.ok_or_else(|| anyhow::anyhow!("invalid --split val: give --val-size N, the images to hold out"))?;
+            let val = p
+                .val
+                .ok_or_else(|| anyhow::anyhow!("invalid --split val: give --val-size N, the images to hold out"))?;
             (val, start)
         }
     };

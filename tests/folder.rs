@@ -55,7 +55,9 @@ fn dominant(ds: &kindling::data::Dataset, i: usize) -> usize {
     let d = ds.sample_dim();
     let plane = d / 3;
     let Pixels::U8(px) = &ds.pixels else { panic!("u8 images") };
-    (0..3).max_by_key(|&c| px[i * d + c * plane..i * d + (c + 1) * plane].iter().map(|&v| v as u32).sum::<u32>()).unwrap()
+    (0..3)
+        .max_by_key(|&c| px[i * d + c * plane..i * d + (c + 1) * plane].iter().map(|&v| v as u32).sum::<u32>())
+        .unwrap()
 }
 
 #[test]
@@ -186,12 +188,18 @@ fn colour_types_sizes_and_formats_by_content() {
     std::fs::create_dir_all(&a).unwrap();
     // Grey, 16-bit grey, 16-bit RGB, RGBA, palette PNGs; a JPEG named .png; 1x1 and 4000x3000.
     image::GrayImage::from_pixel(8, 8, image::Luma([77])).save(a.join("grey.png")).unwrap();
-    image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(8, 8, image::Luma([0x8080u16])).save(a.join("grey16.png")).unwrap();
-    image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(8, 8, image::Rgb([0xffff, 0, 0x4040])).save(a.join("rgb16.png")).unwrap();
+    image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(8, 8, image::Luma([0x8080u16]))
+        .save(a.join("grey16.png"))
+        .unwrap();
+    image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(8, 8, image::Rgb([0xffff, 0, 0x4040]))
+        .save(a.join("rgb16.png"))
+        .unwrap();
     image::RgbaImage::from_pixel(8, 8, image::Rgba([200, 100, 50, 0])).save(a.join("clear.png")).unwrap();
     palette_png(&a.join("palette.png"), 8, 8, &[[10, 20, 30], [250, 240, 230]], |x, _| (x % 2) as u8);
     let mut jpeg = std::fs::File::create(a.join("photo.png")).unwrap();
-    DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, Rgb([30, 180, 60]))).write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, Rgb([30, 180, 60])))
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
     RgbImage::from_pixel(1, 1, Rgb([9, 99, 199])).save(a.join("dot.png")).unwrap();
     let big = dir.join("b");
     std::fs::create_dir_all(&big).unwrap();
@@ -201,7 +209,9 @@ fn colour_types_sizes_and_formats_by_content() {
         .unwrap();
     // Each image through the one path, at 4x4 RGB.
     let spec = kindling::data::image::ImageSpec { channels: 3, height: 4, width: 4, resize: Default::default() };
-    let px = |name: &str| kindling::data::image::to_pixels(&kindling::data::image::decode_file(&a.join(name)).unwrap(), &spec);
+    let px = |name: &str| {
+        kindling::data::image::to_pixels(&kindling::data::image::decode_file(&a.join(name)).unwrap(), &spec)
+    };
     assert!(px("grey.png").iter().all(|&v| v == 77));
     assert!(px("grey16.png").iter().all(|&v| v == 128), "16 bits rounded to 8");
     assert_eq!([px("rgb16.png")[0], px("rgb16.png")[16], px("rgb16.png")[32]], [255, 0, 64]);
@@ -225,7 +235,9 @@ fn colour_types_sizes_and_formats_by_content() {
     for (c, v) in [("x", 10u8), ("y", 240)] {
         std::fs::create_dir_all(grey.join(c)).unwrap();
         for i in 0..3u8 {
-            image::GrayImage::from_pixel(5, 7, image::Luma([v + i])).save(grey.join(c).join(format!("{i}.png"))).unwrap();
+            image::GrayImage::from_pixel(5, 7, image::Luma([v + i]))
+                .save(grey.join(c).join(format!("{i}.png")))
+                .unwrap();
         }
     }
     let p = prepare(&DataArgs { image_size: Some((6, 4)), ..args(&grey) }, None).unwrap();
@@ -328,7 +340,8 @@ fn the_cache_is_used_rebuilt_after_a_change_and_never_trusted_when_damaged() {
     let (Pixels::U8(a), Pixels::U8(b)) = (&first.data.pixels, &second.data.pixels) else { panic!() };
     assert_eq!(a, b);
     // Another size or policy is another cache.
-    let other = DataOptions { image: folder::ImageRequest { size: Some((16, 16)), ..Default::default() }, ..opts.clone() };
+    let other =
+        DataOptions { image: folder::ImageRequest { size: Some((16, 16)), ..Default::default() }, ..opts.clone() };
     assert_eq!(folder::load(Split::Train, &other).unwrap().from_cache, 0);
     // A file changed (new content, another size): decoded again, the others from the cache.
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -385,7 +398,8 @@ fn an_exported_data_set_reads_back_pixel_for_pixel_in_the_same_order() {
         }
     }
     // Exporting over an existing export is refused.
-    let again = run(example("export").args(["--dataset", "shapes", "--generated-size", "120", "--out"]).arg(dir.join("train")));
+    let again =
+        run(example("export").args(["--dataset", "shapes", "--generated-size", "120", "--out"]).arg(dir.join("train")));
     assert_ne!(again.code, Some(0));
     assert!(again.stderr.contains("exists already"), "{}", again.stderr);
 }
@@ -418,7 +432,11 @@ fn evaluate_split_val_scores_exactly_the_recorded_files() {
     assert_eq!(f.held_out.len(), 6);
     assert_eq!(meta.input_image.unwrap(), f.image);
     let evaluate = |extra: &[&str]| {
-        run(example("evaluate").arg("--weights").arg(&save).args(["--split", "val", "--json", "--no-plots", "--device", "cpu"]).args(extra))
+        run(example("evaluate")
+            .arg("--weights")
+            .arg(&save)
+            .args(["--split", "val", "--json", "--no-plots", "--device", "cpu"])
+            .args(extra))
     };
     let out = evaluate(&[]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -447,7 +465,12 @@ fn evaluate_split_val_scores_exactly_the_recorded_files() {
     assert!(e.code != Some(0) && e.stderr.contains("test/"), "{}", e.stderr);
     let other = data.parent().unwrap().join("more");
     three_classes(&other, 2);
-    let o = run(example("evaluate").arg("--weights").arg(&save).arg("--data-dir").arg(&other).args(["--json", "--no-plots"]));
+    let o = run(example("evaluate")
+        .arg("--weights")
+        .arg(&save)
+        .arg("--data-dir")
+        .arg(&other)
+        .args(["--json", "--no-plots"]));
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(json(&o.stdout)["n"], 6);
 }
@@ -467,7 +490,10 @@ fn served_top(save: &Path, image: &Path) -> (String, Vec<u8>, String) {
     let addr = line.split("http://").nth(1).unwrap().trim().trim_end_matches('/').to_string();
     let request = |method: &str, path: &str, body: &[u8]| -> (String, Vec<u8>) {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len());
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(body).unwrap();
         let mut out = vec![];
@@ -515,7 +541,8 @@ fn predict_classifier_and_serve_agree_on_a_folder_model() {
         v.iter().map(|&x| ((x - lo) / (hi - lo) * 255.0).round().clamp(0.0, 255.0) as u8).collect()
     };
     let found = f.held_out.iter().find(|rel| {
-        let px = kindling::data::image::to_pixels(&kindling::data::image::decode_file(&f.root.join(rel)).unwrap(), &spec);
+        let px =
+            kindling::data::image::to_pixels(&kindling::data::image::decode_file(&f.root.join(rel)).unwrap(), &spec);
         stretched(px) == planes
     });
     let rel = found.unwrap_or_else(|| panic!("the random image is none of the held-out files"));
@@ -531,7 +558,16 @@ fn knn_sweep_and_visualize_read_a_folder() {
         assert_eq!(out.code, Some(0), "{}", out.stderr);
         out
     };
-    let knn = ok(example("knn").arg("--data-dir").arg(&data).args(["--val-size", "0.2", "--k", "1,3", "--folds", "2", "--no-plots", "--json"]));
+    let knn = ok(example("knn").arg("--data-dir").arg(&data).args([
+        "--val-size",
+        "0.2",
+        "--k",
+        "1,3",
+        "--folds",
+        "2",
+        "--no-plots",
+        "--json",
+    ]));
     assert!(json(&knn.stdout)["accuracy"].as_f64().unwrap() > 0.9, "{}", knn.stdout);
     let results = data.parent().unwrap().join("sweep.json");
     let sweep = |extra: &[&str]| {
@@ -545,20 +581,60 @@ fn knn_sweep_and_visualize_read_a_folder() {
     ok(&mut sweep(&["--folds", "2"]));
     ok(&mut sweep(&["--halving", "2", "--trials", "2"]));
     let plan_dir = data.parent().unwrap().join("plan");
-    let plan = ok(&mut sweep(&["--plan"]).arg(&plan_dir));
+    let plan = ok(sweep(&["--plan"]).arg(&plan_dir));
     assert!(plan.stdout.lines().all(|l| l.contains("--data-dir")), "{}", plan.stdout);
     for line in plan.stdout.lines() {
         // Each planned `train` command, run with the binary itself.
         let train_args: Vec<&str> = line.split(" -- ").nth(1).unwrap().split_whitespace().collect();
         ok(example("train").args(train_args));
     }
-    let collected = ok(&mut sweep(&["--collect"]).arg(&plan_dir));
+    let collected = ok(sweep(&["--collect"]).arg(&plan_dir));
     assert!(collected.stdout.contains("\"trials\""), "{}", collected.stdout);
     let pic = data.parent().unwrap().join("templates.png");
     ok(example("visualize").arg("--weights").arg(&save).arg("--out").arg(&pic));
     assert!(pic.exists());
     let sal = data.parent().unwrap().join("saliency.png");
     let img = data.join("Apple/Apple-000.png");
-    let out = run(example("visualize").arg("--weights").arg(&save).args(["--what", "saliency", "--image"]).arg(&img).arg("--out").arg(&sal));
+    let out = run(example("visualize")
+        .arg("--weights")
+        .arg(&save)
+        .args(["--what", "saliency", "--image"])
+        .arg(&img)
+        .arg("--out")
+        .arg(&sal));
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+/// CIFAR-10 written by `export` as `train/` (batches 1-4), `val/` (batch 5) and `test/` reads back
+/// as the built-in loader gives it with `--val-size 10000`: the same split, the same pixels in the
+/// same order, the same labels. Run where `$KINDLING_EXPORTED_CIFAR10` names such a folder (the
+/// commands are in docs/own-images.md); skipped otherwise.
+#[test]
+fn exported_cifar10_is_the_built_in_cifar10() {
+    let Some(dir) = std::env::var_os("KINDLING_EXPORTED_CIFAR10").map(PathBuf::from) else {
+        eprintln!(
+            "skipped: set KINDLING_EXPORTED_CIFAR10 to CIFAR-10 exported as train/ val/ test/ (docs/own-images.md)"
+        );
+        return;
+    };
+    let builtin = DataArgs {
+        dataset: Some(DatasetName::Cifar10),
+        val_size: ValSize::Count(10_000),
+        offline: true,
+        ..Default::default()
+    };
+    let b = builtin.prepare(DatasetName::Cifar10).unwrap();
+    let f = prepare(&args(&dir), None).unwrap();
+    assert_eq!(f.split, b.split);
+    let bt = b.test_split(DatasetName::Cifar10).unwrap();
+    let ft = f.test_split(DatasetName::Folder).unwrap();
+    for (what, x, y) in
+        [("train", &b.train, &f.train), ("val", b.val.as_ref().unwrap(), f.val.as_ref().unwrap()), ("test", &bt, &ft)]
+    {
+        assert_eq!((x.len(), x.shape, &x.classes), (y.len(), y.shape, &y.classes), "{what}");
+        assert_eq!(x.labels, y.labels, "{what}: labels in the same order");
+        let (Pixels::U8(px), Pixels::U8(py)) = (&x.pixels, &y.pixels) else { panic!() };
+        assert!(px == py, "{what}: the same pixels in the same order");
+        eprintln!("{what}: {} images identical", x.len());
+    }
 }

@@ -132,7 +132,9 @@ impl Cache {
         let mut r = Reader(rest);
         let version = u32::from_le_bytes(r.take(4).ok_or_else(damaged)?.try_into().expect("4 bytes"));
         if version != VERSION {
-            return Err(format!("was written by another version of kindling (format {version}, this one reads {VERSION})"));
+            return Err(format!(
+                "was written by another version of kindling (format {version}, this one reads {VERSION})"
+            ));
         }
         let body_start = bytes.len() - r.0.len();
         let header_len = r.u64().ok_or_else(damaged)? as usize;
@@ -168,6 +170,15 @@ impl Cache {
     /// The cached result for `key`, when the file has not changed since.
     pub fn get(&self, key: &FileKey) -> Option<&Decoded> {
         self.entries.get(&key.rel).filter(|(k, _)| k == key).map(|(_, d)| d)
+    }
+
+    /// [`get`](Self::get), moving the entry out of the cache (a later [`write`](Self::write)
+    /// writes what the caller hands back).
+    pub fn take(&mut self, key: &FileKey) -> Option<Decoded> {
+        match self.entries.get(&key.rel) {
+            Some((k, _)) if k == key => self.entries.remove(&key.rel).map(|(_, d)| d),
+            _ => None,
+        }
     }
 
     /// Number of entries read from disk.
@@ -210,13 +221,13 @@ impl Cache {
             seen.insert(k.rel.clone());
             push(k, d);
         }
-        let mut old: Vec<_> = self.entries.values().filter(|(k, _)| !seen.contains(&k.rel) && keep_old(&k.rel)).collect();
+        let mut old: Vec<_> =
+            self.entries.values().filter(|(k, _)| !seen.contains(&k.rel) && keep_old(&k.rel)).collect();
         old.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
         for (k, d) in old {
             push(k, d);
         }
-        let header =
-            Header { root: self.root.clone(), part: self.part.clone(), spec: self.spec, entries };
+        let header = Header { root: self.root.clone(), part: self.part.clone(), spec: self.spec, entries };
         let header = serde_json::to_vec(&header).expect("cache header serializes");
         let mut bytes = Vec::with_capacity(MAGIC.len() + 28 + header.len() + blob.len());
         bytes.extend_from_slice(MAGIC);
@@ -233,12 +244,10 @@ impl Cache {
                 .map_err(|e| Error::data(dir, format!("cannot create the cache folder: {e}")))?;
         }
         let tmp = self.path.with_extension(format!("{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &bytes)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::data(&self.path, format!("cannot write the cache: {e}"))
-            })
+        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &self.path)).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::data(&self.path, format!("cannot write the cache: {e}"))
+        })
     }
 }
 
@@ -260,7 +269,8 @@ impl<'a> Reader<'a> {
 }
 
 fn sanitize(s: String) -> String {
-    let s: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let s: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if s.is_empty() {
         "folder".into()
     } else {
@@ -274,7 +284,9 @@ pub fn hash64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        h = (h ^ u64::from_le_bytes(c.try_into().expect("8 bytes"))).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        h = (h ^ u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(29);
     }
     for &b in chunks.remainder() {
         h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);

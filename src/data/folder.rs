@@ -12,7 +12,7 @@
 //!   Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints`) are ignored, symbolic links
 //!   followed.
 //! - **Splits**: `train/`, `test/` and `val/` subfolders with the training classes are the
-//!   splits. Without `val/`, [`Holdout`](super::Holdout) sets apart a stratified, seeded share of
+//!   splits. Without `val/`, [`Holdout`] sets apart a stratified, seeded share of
 //!   each class; the held-out images go last, so that a [`SplitRecord`](super::SplitRecord) finds
 //!   them, and their file names are recorded ([`FolderRecord`]) so that a checkpoint is scored on
 //!   exactly them later ([`load_files`]).
@@ -59,17 +59,18 @@ pub struct ImageRequest {
 impl ImageRequest {
     /// Exactly `spec` (how a checkpoint's folder is read again).
     pub fn exactly(spec: ImageSpec) -> Self {
-        ImageRequest {
-            size: Some((spec.width, spec.height)),
-            resize: Some(spec.resize),
-            channels: Some(spec.channels),
-        }
+        ImageRequest { size: Some((spec.width, spec.height)), resize: Some(spec.resize), channels: Some(spec.channels) }
     }
 
     /// The spec with defaults filled in and `channels` for the channel count when it is unset.
     pub fn spec(&self, channels: usize) -> ImageSpec {
         let (width, height) = self.size.unwrap_or((DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE));
-        ImageSpec { channels: self.channels.unwrap_or(channels), height, width, resize: self.resize.unwrap_or_default() }
+        ImageSpec {
+            channels: self.channels.unwrap_or(channels),
+            height,
+            width,
+            resize: self.resize.unwrap_or_default(),
+        }
     }
 }
 
@@ -187,11 +188,14 @@ fn list_dir(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
 /// Reads the layout of the folder at `root`.
 fn scan(root: &Path) -> Result<Tree> {
     let meta = std::fs::metadata(root).map_err(|e| {
-        Error::invalid("--data-dir", format!("{}: {}", root.display(), if e.kind() == std::io::ErrorKind::NotFound {
-            "no such folder".to_string()
-        } else {
-            e.to_string()
-        }))
+        Error::invalid(
+            "--data-dir",
+            format!(
+                "{}: {}",
+                root.display(),
+                if e.kind() == std::io::ErrorKind::NotFound { "no such folder".to_string() } else { e.to_string() }
+            ),
+        )
     })?;
     if !meta.is_dir() {
         return Err(Error::invalid(
@@ -283,16 +287,24 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>, seen: &mut Hash
         }
     }
     let read = std::fs::read_dir(dir).map_err(|e| Error::folder(dir, format!("cannot list the folder: {e}")))?;
-    let mut names: Vec<String> = read
+    // The entry's own type needs no extra system call; only a link is followed to see what it is.
+    let mut names: Vec<(String, bool)> = read
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| !hidden(n))
+        .map(|e| {
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()),
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            (e.file_name().to_string_lossy().to_string(), is_dir)
+        })
+        .filter(|(n, _)| !hidden(n))
         .collect();
     names.sort();
-    for name in names {
+    for (name, is_dir) in names {
         let abs = dir.join(&name);
         let r = format!("{rel}/{name}");
-        if std::fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        if is_dir {
             walk(&abs, &r, out, seen)?;
         } else {
             out.push((r, abs)); // a file, or a broken link (reported as unreadable)
@@ -343,20 +355,21 @@ fn list_part(tree: &Tree, part: &str, label_space: &[String], known: &[String], 
 /// returns the results and how many came from the cache.
 fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &DataOptions) -> (Vec<Decoded>, usize) {
     let keys: Vec<std::io::Result<FileKey>> = items.par_iter().map(|it| FileKey::of(&it.rel, &it.abs)).collect();
-    let cache = opts.cache_dir.as_ref().map(|d| Cache::open(d, &tree.root, part, spec));
+    let mut cache = opts.cache_dir.as_ref().map(|d| Cache::open(d, &tree.root, part, spec));
     if let Some(why) = cache.as_ref().and_then(|c| c.rejected.as_ref()) {
         eprintln!("note: the image cache {} {why}: rebuilding it", cache.as_ref().expect("some").path.display());
     }
     let mut out: Vec<Option<Decoded>> = keys
         .iter()
         .map(|k| match k {
-            Ok(k) => cache.as_ref().and_then(|c| c.get(k)).cloned(),
+            Ok(k) => cache.as_mut().and_then(|c| c.take(k)),
             Err(e) => Some(Decoded::Bad(format!("cannot be read: {e}"))),
         })
         .collect();
     let todo: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_none()).collect();
     let label = if part.is_empty() { String::new() } else { format!(" ({part}/)") };
-    let bar = crate::progress::bar(opts.verbose && !todo.is_empty(), todo.len() as u64, &format!("decoding images{label}"));
+    let bar =
+        crate::progress::bar(opts.verbose && !todo.is_empty(), todo.len() as u64, &format!("decoding images{label}"));
     let fresh: Vec<Decoded> = todo
         .par_iter()
         .map(|&i| {
@@ -445,10 +458,9 @@ fn report_bad(dir: &Path, bad: &[(&str, &str)], total: usize, strict: bool) -> R
 /// images followed by the held-out ones (a `val/` subfolder, or `opts.holdout`'s stratified
 /// share); for [`Split::Test`], the `test/` subfolder.
 pub fn load(split: Split, opts: &DataOptions) -> Result<Loaded> {
-    let root = opts
-        .data_dir
-        .as_ref()
-        .ok_or_else(|| Error::invalid("--dataset folder", "needs --data-dir PATH: the folder holding one subfolder per class"))?;
+    let root = opts.data_dir.as_ref().ok_or_else(|| {
+        Error::invalid("--dataset folder", "needs --data-dir PATH: the folder holding one subfolder per class")
+    })?;
     let tree = scan(root)?;
     let label_space = selected_classes(&tree, opts)?;
     match split {
@@ -489,7 +501,9 @@ pub fn load_as_test(opts: &DataOptions, classes: &[String]) -> Result<Loaded> {
 fn selected_classes(tree: &Tree, opts: &DataOptions) -> Result<Vec<String>> {
     let name = format!("the folder {}", tree.root.display());
     Ok(match &opts.classes {
-        Some(keep) => resolve_classes(&tree.classes, keep, &name)?.into_iter().map(|i| tree.classes[i].clone()).collect(),
+        Some(keep) => {
+            resolve_classes(&tree.classes, keep, &name)?.into_iter().map(|i| tree.classes[i].clone()).collect()
+        }
         None => tree.classes.clone(),
     })
 }
@@ -522,7 +536,13 @@ fn dataset_name(tree: &Tree) -> String {
     tree.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "folder".into())
 }
 
-fn assemble(name: &str, items: &[&Item], decoded: &[&Decoded], spec: &ImageSpec, classes: &[String]) -> Result<Dataset> {
+fn assemble(
+    name: &str,
+    items: &[&Item],
+    decoded: &[&Decoded],
+    spec: &ImageSpec,
+    classes: &[String],
+) -> Result<Dataset> {
     let plane = spec.width * spec.height;
     let mut px = Vec::with_capacity(items.len() * spec.len());
     for d in decoded {
@@ -547,7 +567,8 @@ fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOption
         })
         .collect();
     report_bad(&dir, &bad, items.len(), opts.strict)?;
-    let good: Vec<(&Item, &Decoded)> = items.iter().zip(&decoded).filter(|(_, d)| !matches!(d, Decoded::Bad(_))).collect();
+    let good: Vec<(&Item, &Decoded)> =
+        items.iter().zip(&decoded).filter(|(_, d)| !matches!(d, Decoded::Bad(_))).collect();
     if good.is_empty() {
         return Err(Error::folder(&dir, "holds no images kindling can read"));
     }
@@ -558,7 +579,13 @@ fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOption
     let ds: Vec<&Decoded> = order.iter().map(|&i| good[i].1).collect();
     let data = assemble(&dataset_name(tree), &its, &ds, &spec, label_space)?;
     let files = its.iter().map(|it| it.rel.clone()).collect();
-    Ok(Loaded { data, files, held_out: 0, from_cache, record: record(tree, spec, bad.len(), vec![], opts.holdout.seed) })
+    Ok(Loaded {
+        data,
+        files,
+        held_out: 0,
+        from_cache,
+        record: record(tree, spec, bad.len(), vec![], opts.holdout.seed),
+    })
 }
 
 /// Training images sort by file name, then class, then path.
@@ -680,7 +707,8 @@ fn describe(tree: &Tree, classes: &[String], data: &Dataset, held: usize, spec: 
 }
 
 fn warn_imbalance(classes: &[String], counts: &[usize]) {
-    let (Some(big), Some(small)) = ((0..counts.len()).max_by_key(|&c| counts[c]), (0..counts.len()).min_by_key(|&c| counts[c]))
+    let (Some(big), Some(small)) =
+        ((0..counts.len()).max_by_key(|&c| counts[c]), (0..counts.len()).min_by_key(|&c| counts[c]))
     else {
         return;
     };
@@ -807,7 +835,10 @@ pub fn load_files(record: &FolderRecord, rel: &[String], classes: &[String], opt
     let mut items = vec![];
     for r in rel {
         let class = record.class_of(r).and_then(|c| classes.iter().position(|k| k == c)).ok_or_else(|| {
-            Error::data(root.join(r), format!("is recorded as held out, but its folder is none of the classes ({})", classes.join(", ")))
+            Error::data(
+                root.join(r),
+                format!("is recorded as held out, but its folder is none of the classes ({})", classes.join(", ")),
+            )
         })?;
         let abs = root.join(r);
         if !abs.is_file() {
@@ -837,7 +868,10 @@ pub fn load_files(record: &FolderRecord, rel: &[String], classes: &[String], opt
 /// hold none of the class folders yet (nothing is overwritten).
 pub fn export(ds: &Dataset, out: &Path, name: &(dyn Fn(usize) -> String + Sync), progress: bool) -> Result<usize> {
     let Pixels::U8(px) = &ds.pixels else {
-        return Err(Error::invalid("--dataset", format!("{} is a set of 2-D points, not images: nothing to export", ds.name)));
+        return Err(Error::invalid(
+            "--dataset",
+            format!("{} is a set of 2-D points, not images: nothing to export", ds.name),
+        ));
     };
     let [c, h, w] = ds.shape;
     if !(c == 1 || c == 3) {
@@ -865,7 +899,10 @@ pub fn export(ds: &Dataset, out: &Path, name: &(dyn Fn(usize) -> String + Sync),
         let (raw, color) = if c == 1 {
             (chw.to_vec(), image::ExtendedColorType::L8)
         } else {
-            ((0..plane).flat_map(|j| [chw[j], chw[plane + j], chw[2 * plane + j]]).collect(), image::ExtendedColorType::Rgb8)
+            (
+                (0..plane).flat_map(|j| [chw[j], chw[plane + j], chw[2 * plane + j]]).collect(),
+                image::ExtendedColorType::Rgb8,
+            )
         };
         let file = std::fs::File::create(&path).map_err(|e| Error::data(&path, format!("cannot create: {e}")))?;
         let encoder = image::codecs::png::PngEncoder::new_with_quality(

@@ -172,7 +172,9 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
             format!("is a {name} file that ends early: it is truncated")
         }
         ImageError::IoError(io) => format!("is a {name} file that cannot be read: {io}"),
-        ImageError::Limits(l) if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) => {
+        ImageError::Limits(l)
+            if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) =>
+        {
             format!("is a {name} image too large to decode here")
         }
         ImageError::Unsupported(_) => {
@@ -339,7 +341,12 @@ fn fit(rgb: &RgbImage, spec: &ImageSpec) -> RgbImage {
 /// Appends `img` in CHW order at its own size: `channels` 3 for RGB, 1 for grey (how the
 /// Hugging Face Hub's PNG tables of fixed-size images are stored).
 pub fn push_chw(img: &DynamicImage, channels: usize, out: &mut Vec<u8>) {
-    let spec = ImageSpec { channels, height: img.height() as usize, width: img.width() as usize, resize: ResizePolicy::Squash };
+    let spec = ImageSpec {
+        channels,
+        height: img.height() as usize,
+        width: img.width() as usize,
+        resize: ResizePolicy::Squash,
+    };
     push_pixels(img, &spec, out);
 }
 

@@ -1,6 +1,6 @@
 //! Which data set, and where its files are: `--dataset`, `--data-dir`, `$KINDLING_DATA`, `./data`,
 //! Debian's Fashion-MNIST package, then the Hugging Face Hub; or a folder of the user's own images
-//! ([`DatasetName::Folder`], see [`folder`](super::folder)). `--classes` keeps a subset of any of
+//! ([`DatasetName::Folder`], see [`folder`]). `--classes` keeps a subset of any of
 //! them.
 
 use super::folder::{self, ImageRequest};

@@ -117,7 +117,11 @@ impl DataArgs {
     /// unless data flags say otherwise (and its folder, image format, classes and split seed), and
     /// an error when the flags carve another split (the run would go on with other images than it
     /// started with).
-    pub fn prepare_resumed(&self, name: DatasetName, meta: Option<&crate::checkpoint::CheckpointMeta>) -> Result<Prepared> {
+    pub fn prepare_resumed(
+        &self,
+        name: DatasetName,
+        meta: Option<&crate::checkpoint::CheckpointMeta>,
+    ) -> Result<Prepared> {
         let recorded = meta.and_then(|m| m.split_record());
         let mut args = self.or_recorded(name, recorded);
         let folder = meta.and_then(|m| m.folder.as_ref());
@@ -225,7 +229,10 @@ impl DataArgs {
             ));
         }
         if self.generated_size.is_some() {
-            return Err(Error::invalid("--generated-size", "applies to generated data sets (shapes, spiral, ...), not to a folder"));
+            return Err(Error::invalid(
+                "--generated-size",
+                "applies to generated data sets (shapes, spiral, ...), not to a folder",
+            ));
         }
         let loaded = data::folder::load(Split::Train, &options)?;
         let total = loaded.data.len();

@@ -274,14 +274,17 @@ impl Server {
         if let Some(d) = self.held_out.lock().expect("lock").get(&key) {
             return Ok(d.clone());
         }
-        let src = self.sources.get(source).ok_or_else(|| Error::invalid("dataset", format!("no data set '{source}'")))?;
+        let src =
+            self.sources.get(source).ok_or_else(|| Error::invalid("dataset", format!("no data set '{source}'")))?;
         let (dataset, opts) = (src.dataset, &src.options);
         let ds = match (which, &src.folder) {
             (HeldOut::Recorded, Some(f)) => {
                 let classes = held_out_classes(src)?;
                 crate::data::folder::load_files(f, &f.held_out, &classes, opts)?
             }
-            (HeldOut::Recorded, None) => return Err(Error::invalid("dataset", format!("{source} records no held-out files"))),
+            (HeldOut::Recorded, None) => {
+                return Err(Error::invalid("dataset", format!("{source} records no held-out files")))
+            }
             (HeldOut::Batch5, _) => training_tail(&crate::data::load(dataset, Split::Train, opts)?)?,
             (HeldOut::Test, _) => crate::data::load(dataset, Split::Test, opts)?,
         };
@@ -456,7 +459,8 @@ async fn filters(State(s): State<Arc<Server>>, Path(id): Path<String>) -> std::r
     let png = tokio::task::spawn_blocking({
         let ck = ck.clone();
         move || -> Result<Vec<u8>> {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(&ck, crate::app::visualize::What::Filters)?;
             let cols = (images.len() as f64).sqrt().ceil() as usize;
             let tmp = std::env::temp_dir().join(format!(
                 "kindling-filters-{}-{:?}.png",
@@ -549,7 +553,8 @@ async fn random(
         let ds = match server.sources.contains_key(&dataset) {
             true => server.held_out(&dataset, which)?,
             false => Arc::new(crate::data::load(
-                serde_json::from_value(Value::String(dataset.clone())).map_err(|_| Error::invalid("dataset", "unknown"))?,
+                serde_json::from_value(Value::String(dataset.clone()))
+                    .map_err(|_| Error::invalid("dataset", "unknown"))?,
                 Split::Test,
                 &DataOptions { allow_download: false, ..server.data.clone() },
             )?),
@@ -633,7 +638,8 @@ pub fn decode_upload(bytes: &[u8]) -> std::result::Result<image::DynamicImage, A
             format!("the image declares {w}x{h} pixels; the largest side accepted is {MAX_SIDE}"),
         ));
     }
-    crate::data::image::decode(bytes).map_err(|problem| ApiError::new(StatusCode::BAD_REQUEST, format!("the upload {problem}")))
+    crate::data::image::decode(bytes)
+        .map_err(|problem| ApiError::new(StatusCode::BAD_REQUEST, format!("the upload {problem}")))
 }
 
 async fn classify(
@@ -687,7 +693,8 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
     let ck = e.classifier.checkpoint();
     let (picture_title, picture) = match &ck.model {
         Model::Linear(_) => {
-            let (images, shape, _) = crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
+            let (images, shape, _) =
+                crate::app::visualize::first_layer_images(ck, crate::app::visualize::What::Templates)?;
             let k = ck.meta.classes.iter().position(|c| c == p.best().0).unwrap_or(0);
             let tile = crate::app::plot::tile_image(&images[k], shape);
             let big = image::imageops::resize(

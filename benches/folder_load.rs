@@ -2,8 +2,8 @@
 //! the cache written) and the second (from the cache), as `train`, `evaluate`, `knn` ... load it.
 //!
 //! ```text
-//! cargo bench --bench folder -- --folder DIR            # time DIR (e.g. CIFAR-10 written by export)
-//! cargo bench --bench folder -- --photos 2000 --out DIR # write 2,000 640x480 JPEGs into DIR, then time it
+//! cargo bench --bench folder_load -- --folder DIR            # time DIR (e.g. CIFAR-10 written by export)
+//! cargo bench --bench folder_load -- --photos 2000 --out DIR # write 2,000 640x480 JPEGs into DIR, then time it
 //! ```
 //!
 //! Each run uses a fresh cache folder, so the first load decodes every file. The files are in the
@@ -27,13 +27,16 @@ fn photo(seed: u64) -> image::RgbImage {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let f: Vec<f32> = (0..9).map(|_| rng.random_range(0.002..0.03)).collect();
     let base: [f32; 3] = [rng.random_range(40.0..200.0), rng.random_range(40.0..200.0), rng.random_range(40.0..200.0)];
-    let (cx, cy, r) = (rng.random_range(100.0..540.0f32), rng.random_range(80.0..400.0f32), rng.random_range(40.0..160.0f32));
+    let (cx, cy, r) =
+        (rng.random_range(100.0..540.0f32), rng.random_range(80.0..400.0f32), rng.random_range(40.0..160.0f32));
     image::RgbImage::from_fn(640, 480, |x, y| {
         let (xf, yf) = (x as f32, y as f32);
         let inside = (xf - cx).powi(2) + (yf - cy).powi(2) < r * r;
         let noise = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed as u32) % 17) as f32 - 8.0;
         image::Rgb(std::array::from_fn(|c| {
-            let wave = 40.0 * (xf * f[3 * c]).sin() + 30.0 * (yf * f[3 * c + 1]).cos() + 20.0 * ((xf + yf) * f[3 * c + 2]).sin();
+            let wave = 40.0 * (xf * f[3 * c]).sin()
+                + 30.0 * (yf * f[3 * c + 1]).cos()
+                + 20.0 * ((xf + yf) * f[3 * c + 2]).sin();
             let v = base[c] + wave + noise + if inside { 60.0 } else { 0.0 };
             v.clamp(0.0, 255.0) as u8
         }))
@@ -55,11 +58,16 @@ fn main() {
                 photo(i as u64).write_with_encoder(enc).unwrap();
             });
             let bytes: u64 = walk_size(&out);
-            println!("wrote {n} 640x480 JPEGs ({:.0} MB) to {} in {:.1}s", bytes as f64 / 1e6, out.display(), t.elapsed().as_secs_f64());
+            println!(
+                "wrote {n} 640x480 JPEGs ({:.0} MB) to {} in {:.1}s",
+                bytes as f64 / 1e6,
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
             out
         }
         _ => {
-            eprintln!("usage: cargo bench --bench folder -- --folder DIR | --photos N --out DIR [--size N]");
+            eprintln!("usage: cargo bench --bench folder_load -- --folder DIR | --photos N --out DIR [--size N]");
             return;
         }
     };
@@ -72,11 +80,7 @@ fn main() {
         image: folder::ImageRequest { size: Some((size, size)), ..Default::default() },
         ..Default::default()
     };
-    println!(
-        "{} threads; {}",
-        rayon::current_num_threads(),
-        kindling::support::machine::describe()
-    );
+    println!("{} threads; {}", rayon::current_num_threads(), kindling::support::machine::describe());
     for run in ["first load (decode, resize, write the cache)", "second load (the cache)"] {
         let t = Instant::now();
         let loaded = folder::load(Split::Train, &opts).expect("the folder loads");
