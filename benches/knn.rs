@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     let queries = tail.take(n_query);
     let norm = Normalization::identity(3);
     let rss_before = peak_rss_mb();
-    let knn = Knn::fit(&train.matrix(&norm, &Device::Cpu)?, &train.labels_u32(), Distance::L2)?;
+    let knn = Knn::new(&train.matrix(&norm, &Device::Cpu)?, &train.labels_u32(), Distance::L2)?;
     let q = queries.matrix(&norm, &Device::Cpu)?;
     let rows = (knn.chunk_bytes / (train.len() * 8)).max(1);
     let mut best = f64::INFINITY;

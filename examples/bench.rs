@@ -3,7 +3,7 @@
 //! `benches/pytorch_reference.py` and prints the ratios.
 
 use clap::Parser;
-use kindling::support::bench::{run, BenchModel};
+use kindling::support::bench::{self, BenchModel};
 use kindling::app::cli::DeviceArgs;
 
 #[global_allocator]
@@ -35,8 +35,11 @@ struct Args {
     device: DeviceArgs,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.batch_size > 0 && args.steps > 0, "--batch-size and --steps must be at least 1");
     if args.gemm_peak {
@@ -50,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let device = args.device.open()?;
-    let r = run(args.model, args.batch_size, args.steps, args.infer, &device)?;
+    let r = bench::run(args.model, args.batch_size, args.steps, args.infer, &device)?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {

@@ -57,8 +57,11 @@ struct Args {
     tta: Option<Tta>,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     if let Some(dst) = &args.record {

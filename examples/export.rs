@@ -43,8 +43,11 @@ struct Args {
     per_class: Option<usize>,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let dataset = args.data.dataset_name();
     // Each file is named after the image's index in the split it comes from (for --split val, in

@@ -48,8 +48,11 @@ struct Args {
     features: Option<String>,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset_name();
@@ -69,15 +72,14 @@ fn main() -> anyhow::Result<()> {
         Some(s) => kindling::features::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --features: {e}"))?,
         None => None,
     };
-    let train_set = kindling::features::model_input(&prepared.train, features.as_ref(), true)?;
-    let queries = kindling::features::model_input(&queries, features.as_ref(), true)?;
     // Raw pixels are compared as they are (scaled to [0, 1]); features are standardized with
     // the training set's statistics so that no feature dominates the distance.
-    let norm = match features {
-        Some(_) => Normalization::fit(&train_set),
-        None => Normalization::identity(train_set.shape[0]),
-    };
-    let train_x = train_set.matrix(&norm, &device)?;
+    let (mut pre, train_set) = kindling::preprocess::Preprocess::measure(&prepared.train, features.clone(), true)?;
+    if features.is_none() {
+        pre.normalization = Normalization::identity(train_set.shape[0]);
+    }
+    let queries = pre.input(&queries, true)?;
+    let train_x = pre.matrix(&train_set, &device)?;
     let train_y = train_set.labels_u32();
     eprintln!("{}; {} queries from {from}", prepared.description, queries.len());
 
@@ -116,9 +118,9 @@ fn main() -> anyhow::Result<()> {
         args.k[0]
     };
     let t = std::time::Instant::now();
-    let mut knn = Knn::fit(&train_x, &train_y, args.distance)?;
+    let mut knn = Knn::new(&train_x, &train_y, args.distance)?;
     knn.progress = kindling::progress::bar(!args.json, queries.len() as u64, "queries");
-    let preds = knn.predict(&queries.matrix(&norm, &device)?, k)?;
+    let preds = knn.predict(&pre.matrix(&queries, &device)?, k)?;
     knn.progress.finish_and_clear();
     let correct = preds.iter().zip(&queries.labels).filter(|(p, &y)| **p == y as u32).count();
     let acc = correct as f64 / queries.len().max(1) as f64;

@@ -26,7 +26,11 @@ struct Args {
 /// problem only ever lowers it when the step size is right.
 const DIVERGED: f64 = 1e6;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.lr > 0.0 && args.lr.is_finite(), "invalid --lr {}: must be a positive number", args.lr);
     let net = TwoLayerNet::new(64, 1000, 100, 10, args.seed)?;

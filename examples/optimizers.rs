@@ -34,8 +34,11 @@ struct Args {
     out: PathBuf,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     let dataset = args.data.dataset_name();
@@ -48,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     cfg.epochs = args.epochs;
     cfg.seed = args.seed;
     cfg.augment = Default::default();
-    let options = kindling::presets::defaults::model_options(dataset, args.model);
+    let model = kindling::presets::defaults::architecture(dataset, args.model);
     let runs = [
         (OptimizerKind::Sgd, 0.01),
         (OptimizerKind::Momentum, 0.01),
@@ -56,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         (OptimizerKind::Rmsprop, 1e-4),
         (OptimizerKind::Adam, 1e-3),
     ];
-    let curves = kindling::app::visualize::compare_optimizers(&train, args.model, &options, &cfg, &runs, &device)?;
+    let curves = kindling::app::visualize::compare_optimizers(&train, &model, &cfg, &runs, &device)?;
     for (name, c) in &curves {
         println!("{name:<24} final loss {:.4}", c.last().map(|p| p.1).unwrap_or(f64::NAN));
     }

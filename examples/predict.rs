@@ -29,8 +29,11 @@ struct Args {
     images: Vec<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     let mut model = kindling::Classifier::load(&args.weights, &device)?;

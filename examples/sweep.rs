@@ -76,8 +76,11 @@ const OWN: [(&str, bool); 11] = [
     ("--collect", true),
 ];
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
     let dataset = args.data.dataset_name();

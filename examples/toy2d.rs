@@ -41,15 +41,18 @@ struct Args {
     no_plots: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
     println!("{:<8} {:<22} {:>9} {:>9}", "data", "model", "train acc", "test acc");
     for name in args.datasets.iter().map(|t| t.dataset()) {
         let train = data::load(name, Split::Train, &Default::default())?;
         let test = data::load(name, Split::Test, &Default::default())?;
-        let norm = Normalization::fit(&train);
+        let norm = Normalization::measure(&train);
         let (pts, labels) = points(&train)?;
         let mut runs: Vec<(ModelKind, usize, f64)> = vec![(ModelKind::Linear, 0, 1e-3)];
         for &h in &args.hidden {
@@ -62,9 +65,11 @@ fn main() -> anyhow::Result<()> {
             let mut cfg = kindling::presets::defaults::train_config(name, kind, kindling::loss::LossKind::Softmax);
             cfg.reg = reg;
             cfg.seed = args.seed;
-            let mut options = kindling::presets::defaults::model_options(name, kind);
-            options.hidden = vec![hidden];
-            let (model, acc_train) = kindling::lecture::toy::train_toy(&train, &norm, kind, &options, &cfg, &device)?;
+            let mut arch = kindling::presets::defaults::architecture(name, kind);
+            if let kindling::models::Architecture::Mlp(layers) = &mut arch {
+                layers.hidden = vec![hidden];
+            }
+            let (model, acc_train) = kindling::lecture::toy::train_toy(&train, &norm, &arch, &cfg, &device)?;
             let acc_test = kindling::train::evaluate(&model, &test, &norm, &device)?.accuracy();
             let label = match kind {
                 ModelKind::Mlp => format!("mlp hidden {hidden} λ={reg}"),
@@ -106,7 +111,7 @@ fn main() -> anyhow::Result<()> {
             (pts.len(), 2),
             &candle_core::Device::Cpu,
         )?;
-        let knn = Knn::fit(&xs, &labels, Distance::L2)?;
+        let knn = Knn::new(&xs, &labels, Distance::L2)?;
         let panels = vec![
             ("k = 1".to_string(), knn_grid(&knn, 1, &pts, 120)?),
             ("k = 5".to_string(), knn_grid(&knn, 5, &pts, 120)?),

@@ -33,8 +33,11 @@ struct Args {
     quiet: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    kindling::support::startup::startup();
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
     args.data.quiet = args.quiet;
     let device = args.device.open_verbose(!args.quiet)?;
@@ -55,12 +58,12 @@ fn main() -> anyhow::Result<()> {
         run.train.epochs = e;
     }
     let data = args.data.prepare_resumed(run.dataset, resume.as_ref().map(|r| &r.meta))?;
-    let save = args.save.clone().unwrap_or_else(|| run.default_save_path_for(&data));
+    let save = args.save.clone().unwrap_or_else(|| kindling::app::run::default_save_path(&run, &data));
     if !args.quiet {
         eprintln!("{}", data.description);
     }
     let out = kindling::app::run::Output { save: save.clone(), command, verbose: !args.quiet };
-    let report = kindling::app::run::train(&run, &data, &device, &out, resume)?;
+    let report = kindling::app::run::execute(&run, &data, &device, &out, resume)?;
     if !args.no_plots {
         let curves = kindling::checkpoint::sibling(&save, "curves.png");
         match kindling::app::plot::training_curves(&curves, &report.history) {
@@ -80,7 +83,10 @@ fn main() -> anyhow::Result<()> {
     }
     if !args.quiet {
         let w = save.display();
-        let tta = run.recipe.map(|r| format!(" --tta {}", r.tta().as_str())).unwrap_or_default();
+        let tta = match run.tta {
+            kindling::tta::Tta::None => String::new(),
+            tta => format!(" --tta {}", tta.as_str()),
+        };
         eprintln!("next: cargo run --release --example evaluate -- --weights {w}{tta}");
         if run.dataset.toy().is_none() {
             eprintln!("      cargo run --release --example predict -- --weights {w} IMAGE.png");

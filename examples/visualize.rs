@@ -29,7 +29,11 @@ struct Args {
     scale: u32,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    kindling::app::cli::main(run)
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let ck = kindling::checkpoint::load(&args.weights, &candle_core::Device::Cpu)?;
     if let (Some(What::Saliency), Some(file)) = (args.what, &args.image) {

@@ -44,7 +44,7 @@ pub enum Error {
         problem: String,
     },
     /// Training diverged.
-    #[error("loss became {value} at epoch {epoch}, step {step}: training stopped. Try a lower learning rate (--lr), a smaller --reg, or gradient-friendlier defaults")]
+    #[error("loss became {value} at epoch {epoch}, step {step}: training stopped. Try a lower learning rate (`lr`), a smaller `reg`, or gradient-friendlier defaults")]
     NonFiniteLoss {
         /// The epoch (1-based).
         epoch: usize,

@@ -52,6 +52,7 @@ pub mod models;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod preprocess;
 pub mod presets;
 pub mod progress;
 pub mod support;

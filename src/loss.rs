@@ -4,7 +4,7 @@ use candle_core::{DType, Result, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 /// The data loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LossKind {
     /// Softmax cross-entropy: `-log softmax(s)_y`, averaged over the batch.
@@ -24,7 +24,7 @@ impl LossKind {
 }
 
 /// The regularizer `R(W)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegKind {
     /// `Σ W²`.

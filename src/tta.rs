@@ -18,7 +18,7 @@ use candle_core::{ModuleT, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 /// Which views of an image are classified at test time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tta {
     /// The image as it is: plain logits.
@@ -56,10 +56,10 @@ impl Tta {
     pub fn check(self, shape: [usize; 3]) -> Result<()> {
         if self != Tta::None && (shape[2] < 2 || (self == Tta::FlipTranslate && shape[1] < 2)) {
             return Err(Error::invalid(
-                format!("--tta {}", self.as_str()),
+                format!("`tta` {}", self.as_str()),
                 format!(
                     "mirrors images, but this model reads samples of shape {shape:?} (points or features, not \
-                     images): use --tta none"
+                     images): use `tta` none"
                 ),
             ));
         }

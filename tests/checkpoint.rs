@@ -5,10 +5,10 @@ mod common;
 use kindling::checkpoint;
 use kindling::app::cli::DataArgs;
 use kindling::data::{DatasetName, Normalization};
-use kindling::presets::defaults;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::app::run::{self, Run};
+use kindling::app::run;
+use kindling::presets::Run;
 
 fn data_args(n: usize) -> DataArgs {
     DataArgs {
@@ -21,13 +21,12 @@ fn data_args(n: usize) -> DataArgs {
 }
 
 fn tiny_run(epochs: usize) -> Run {
-    let mut cfg = defaults::train_config(DatasetName::Shapes, ModelKind::Linear, LossKind::Softmax);
-    cfg.epochs = epochs;
-    cfg.batch_size = kindling::train::BatchSize::Mini(32);
-    cfg.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Adam, 0.001);
-    cfg.seed = 11;
-    let options = defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
-    Run { dataset: DatasetName::Shapes, model: ModelKind::Linear, options, features: None, train: cfg, recipe: None }
+    let mut run = Run::defaults(DatasetName::Shapes, ModelKind::Linear, LossKind::Softmax, None);
+    run.train.epochs = epochs;
+    run.train.batch_size = kindling::train::BatchSize::Mini(32);
+    run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Adam, 0.001);
+    run.train.seed = 11;
+    run
 }
 
 #[test]
@@ -35,9 +34,9 @@ fn round_trip_and_metadata() {
     let dir = common::tmpdir("roundtrip");
     let save = dir.join("m.safetensors");
     let data = data_args(200).prepare(DatasetName::Shapes).unwrap();
-    let norm = Normalization::fit(&data.train);
+    let norm = Normalization::measure(&data.train);
     let run = tiny_run(2);
-    let report = run::train(&run, &data, &common::dev(), &common::quiet(&save), None).unwrap();
+    let report = run::execute(&run, &data, &common::dev(), &common::quiet(&save), None).unwrap();
     assert_eq!(report.history.len(), 2);
     for sib in ["last.safetensors", "best.safetensors", "history.json"] {
         assert!(checkpoint::sibling(&save, sib).exists(), "{sib} missing");
@@ -68,21 +67,22 @@ fn round_trip_and_metadata() {
 fn resume_matches_an_uninterrupted_run() {
     let dir = common::tmpdir("resume");
     let data = data_args(240).prepare(DatasetName::Shapes).unwrap();
-    let norm = Normalization::fit(&data.train);
+    let norm = Normalization::measure(&data.train);
     let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::train(&run, &data, &common::dev(), &common::quiet(&whole), None).unwrap();
+    run::execute(&run, &data, &common::dev(), &common::quiet(&whole), None).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
-    let cfg = kindling::models::ModelConfig::new(run.model, data.train.shape, 10, &run.options);
+    let cfg = run.model_config(data.train.shape, 10);
     let net = kindling::models::Network::new(&cfg, run.train.seed, &common::dev()).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
     let session = kindling::train::Session::new()
         .hook(checkpoint::Checkpointer::new(&cut, meta, None))
         .hook(|r: &kindling::train::EpochRecord| r.epoch < 1);
-    let train_data = kindling::train::TrainData { train: &data.train, val: data.val.as_ref(), normalization: &norm };
+    let pre = kindling::preprocess::Preprocess { features: None, normalization: norm.clone() };
+    let train_data = kindling::train::TrainData::from_inputs(data.train.clone(), data.val.clone(), pre);
     kindling::train::fit(&net, &train_data, &run.train, &common::dev(), session).unwrap();
     assert!(!cut.exists(), "an interrupted run writes no final checkpoint");
     let last = checkpoint::sibling(&cut, "last.safetensors");
@@ -90,7 +90,7 @@ fn resume_matches_an_uninterrupted_run() {
 
     let (run2, resume) = run::from_resume(&last, &common::dev()).unwrap();
     assert_eq!(resume.from.history.len(), 1);
-    let report = run::train(&run2, &data, &common::dev(), &common::quiet(&cut), Some(resume)).unwrap();
+    let report = run::execute(&run2, &data, &common::dev(), &common::quiet(&cut), Some(resume)).unwrap();
     assert_eq!(report.history.len(), 3);
 
     let a = checkpoint::load(&whole, &common::dev()).unwrap();
@@ -119,9 +119,9 @@ fn bad_checkpoints_are_clear_errors() {
     let save = dir.join("m.safetensors");
     let data = data_args(60).prepare(DatasetName::Shapes).unwrap();
 
-    run::train(&tiny_run(1), &data, &common::dev(), &common::quiet(&save), None).unwrap();
+    run::execute(&tiny_run(1), &data, &common::dev(), &common::quiet(&save), None).unwrap();
     let mut meta = checkpoint::read_meta(&save).unwrap();
-    meta.model = kindling::models::ModelConfig::new(ModelKind::Linear, [1, 28, 28], 10, &tiny_run(1).options);
+    meta.model = tiny_run(1).model_config([1, 28, 28], 10);
     let params = checkpoint::load(&save, &common::dev()).unwrap().params;
     let other = dir.join("other.safetensors");
     checkpoint::save(&other, &meta, &params, &[]).unwrap();
@@ -145,7 +145,7 @@ fn nan_loss_stops_with_epoch_and_step() {
 
     let mut run = tiny_run(2);
     run.train.optimizer = kindling::optim::OptimizerConfig::new(kindling::optim::OptimizerKind::Sgd, 1e30);
-    let err = run::train(&run, &data, &common::dev(), &common::quiet(dir.join("m.safetensors")), None).err().unwrap();
+    let err = run::execute(&run, &data, &common::dev(), &common::quiet(dir.join("m.safetensors")), None).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, kindling::Error::NonFiniteLoss { .. }), "{msg}");
     assert!(msg.contains("epoch 1") && msg.contains("step") && msg.contains("lower learning rate"), "{msg}");

@@ -32,12 +32,43 @@ fn train_flags_reach_the_checkpoint() {
     assert!(t.augment.hflip && t.augment.crop_pad == 4);
 
     let out = example("train")
-        .args(["--epochs", "1", "--generated-size", "40", "--quiet", "--no-plots", "--device", "cpu", "--no-augment"])
+        .args(["--epochs", "1", "--quiet", "--no-plots", "--device", "cpu", "--no-augment"])
         .args(["--dataset", "cifar10", "--offline", "--data-dir"])
         .arg(&dir)
         .output()
         .unwrap();
     assert!(!out.status.success(), "no CIFAR-10 files there");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cifar10 (training split) not found in") && err.contains("--data-dir"), "{err}");
+}
+
+/// A flag that the chosen model, optimizer or data set does not use is refused before anything
+/// trains, with a message naming the flag and what would use it; nothing is silently ignored.
+#[test]
+fn flags_the_run_does_not_use_are_refused() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["--model", "linear", "--hidden", "3"], "invalid --hidden", "applies to --model mlp"),
+        (&["--model", "linear", "--dropout", "0.5"], "invalid --dropout", "--model mlp or cnn"),
+        (&["--model", "linear", "--channels", "8", "--depth", "3"], "invalid --channels", "applies to --model cnn"),
+        (&["--model", "mlp", "--pool", "avg"], "invalid --pool", "applies to --model cnn"),
+        (&["--model", "cnn", "--hidden", "10,20"], "invalid --hidden", "applies to --model mlp"),
+        (&["--model", "cnn", "--init", "xavier"], "invalid --init", "applies to --model mlp"),
+        (&["--model", "mlp", "--momentum", "0.9"], "invalid --momentum", "--optimizer momentum or nesterov"),
+        (&["--optimizer", "momentum", "--momentum", "2.7"], "invalid --momentum", "must be in [0, 1)"),
+        (&["--model", "mlp", "--hidden", "0"], "invalid --hidden", "at least 1"),
+        (&["--dataset", "spiral", "--hflip"], "invalid --hflip", "2-D points"),
+        (&["--loss", "svm", "--label-smoothing", "0.1"], "invalid --label-smoothing", "softmax loss only"),
+        (&["--dataset", "shapes", "--data-dir", "/tmp"], "invalid --data-dir", "reads no files"),
+        (&["--dataset", "cifar10", "--generated-size", "40"], "invalid --generated-size", "read from files"),
+        (&["--lr", "-1"], "invalid --lr", "positive"),
+    ];
+    for (args, head, why) in cases {
+        let out = example("train").args(*args).args(["--epochs", "1", "--quiet", "--no-plots"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} should be refused: {err}");
+        assert!(err.contains(head) && err.contains(why), "{args:?}: expected '{head}' ... '{why}', got: {err}");
+        assert!(!err.contains("epoch 1"), "{args:?} trained before refusing: {err}");
+    }
 }
 
 /// An example binary without `$KINDLING_DATA`, as a user without the data sets runs it.

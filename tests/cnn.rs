@@ -66,7 +66,7 @@ fn stages_pool_after_their_first_convolution() {
 #[test]
 fn overfits_a_64_image_batch() {
     let ds = shapes::generate(Split::Train, 64);
-    let norm = Normalization::fit(&ds);
+    let norm = Normalization::measure(&ds);
     let idx: Vec<usize> = (0..64).collect();
     let (xs, ys) = ds.batch(&idx, &norm, &common::dev()).unwrap();
     let mut cfg = config([3, 32, 32], Pool::Max);

@@ -47,7 +47,7 @@ fn agrees_with_brute_force() {
         let queries = data(25, d, 2, levels);
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let labels: Vec<u32> = (0..60).map(|_| rng.random_range(0..4)).collect();
-        let mut knn = Knn::fit(&tensor(&train), &labels, dist).unwrap();
+        let mut knn = Knn::new(&tensor(&train), &labels, dist).unwrap();
         knn.chunk_bytes = 7 * 60 * 8; // several chunks of queries
         for k in [1, 2, 3, 4, 7, 60] {
             let got = knn.predict(&tensor(&queries), k).unwrap();
@@ -61,7 +61,7 @@ fn agrees_with_brute_force() {
 fn predict_many_matches_single_k() {
     let train = data(40, 6, 4, 256);
     let labels: Vec<u32> = (0..40).map(|i| i % 3).collect();
-    let knn = Knn::fit(&tensor(&train), &labels, Distance::L2).unwrap();
+    let knn = Knn::new(&tensor(&train), &labels, Distance::L2).unwrap();
     let q = tensor(&data(10, 6, 5, 256));
     let many = knn.predict_many(&q, &[1, 5, 9]).unwrap();
     for (i, k) in [1, 5, 9].into_iter().enumerate() {
@@ -92,14 +92,14 @@ fn cross_validation_prefers_a_sensible_k() {
 fn bad_input() {
     let train = tensor(&data(5, 3, 1, 4));
     let labels = [0, 1, 0, 1, 0];
-    let knn = Knn::fit(&train, &labels, Distance::L2).unwrap();
+    let knn = Knn::new(&train, &labels, Distance::L2).unwrap();
     let q = tensor(&data(2, 3, 2, 4));
     assert!(knn.predict(&q, 0).unwrap_err().to_string().contains("at least 1"));
     assert!(knn.predict(&q, 6).unwrap_err().to_string().contains("exceeds"));
     let wrong = tensor(&data(2, 4, 2, 4));
     assert!(knn.predict(&wrong, 1).unwrap_err().to_string().contains("features"));
     let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &common::dev()).unwrap();
-    assert!(Knn::fit(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
-    assert!(Knn::fit(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
+    assert!(Knn::new(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
+    assert!(Knn::new(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
     assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).is_err());
 }

@@ -8,8 +8,9 @@ use candle_core::Device;
 use kindling::app::cli::DataArgs;
 use kindling::data::DatasetName;
 use kindling::loss::LossKind;
-use kindling::models::ModelKind;
-use kindling::app::run::{self, Run};
+use kindling::models::{Architecture, ModelKind};
+use kindling::app::run;
+use kindling::presets::Run;
 use kindling::tta::Tta;
 use kindling::app::visualize::{first_layer_images, What};
 use std::path::Path;
@@ -24,14 +25,15 @@ fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     }
     .prepare(DatasetName::Shapes)
     .unwrap();
-    let mut cfg = kindling::presets::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
-    cfg.epochs = 3;
-    let mut options = kindling::presets::defaults::model_options(DatasetName::Shapes, kind);
-    options.channels = vec![8, 8];
-    options.hidden = vec![16];
-    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features: None, train: cfg, recipe: None };
+    let mut run = Run::defaults(DatasetName::Shapes, kind, LossKind::Softmax, None);
+    run.train.epochs = 3;
+    match &mut run.model {
+        Architecture::Cnn(l) => l.blocks = kindling::models::CnnConfig::stages(&[8, 8], 1, kindling::models::Pool::Max),
+        Architecture::Mlp(l) => l.hidden = vec![16],
+        Architecture::Linear => {}
+    }
     let save = dir.join("m.safetensors");
-    let report = run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
+    let report = run::execute(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     // Curves from the real history.
     if font_or_skip() {
         let curves = dir.join("curves.png");

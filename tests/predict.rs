@@ -11,7 +11,8 @@ use kindling::data::{shapes, Dataset, DatasetName, Pixels, Split};
 use kindling::features::FeatureConfig;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::app::run::{self, Run};
+use kindling::app::run;
+use kindling::presets::Run;
 use kindling::tta::Tta;
 use std::path::Path;
 
@@ -27,12 +28,10 @@ fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     .prepare(DatasetName::Shapes)
     .unwrap();
     let kind = ModelKind::Linear;
-    let mut train = kindling::presets::defaults::train_config(DatasetName::Shapes, kind, LossKind::Softmax);
-    train.epochs = 2;
-    let options = kindling::presets::defaults::model_options(DatasetName::Shapes, kind);
-    let run = Run { dataset: DatasetName::Shapes, model: kind, options, features, train, recipe: None };
+    let mut run = Run::defaults(DatasetName::Shapes, kind, LossKind::Softmax, features);
+    run.train.epochs = 2;
     let save = dir.join("m.safetensors");
-    run::train(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
+    run::execute(&run, &data, &Device::Cpu, &common::quiet(&save), None).unwrap();
     kindling::checkpoint::load(&save, &Device::Cpu).unwrap()
 }
 
@@ -68,7 +67,7 @@ fn an_image_file_is_classified_as_evaluation_classifies_it() {
     for (name, features) in [("pixels", None), ("features", Some(FeatureConfig::default()))] {
         let dir = common::tmpdir(name);
         let ck = trained(features.clone(), &dir);
-        let input = kindling::features::model_input(&test, features.as_ref(), false).unwrap();
+        let input = ck.meta.preprocess().input(&test, false).unwrap();
         let want = kindling::train::predict(&ck.model, &input, &ck.meta.normalization, &Device::Cpu).unwrap();
         for (i, &w) in want.iter().enumerate() {
             let path = dir.join(format!("{i}.png"));

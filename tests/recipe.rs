@@ -6,7 +6,7 @@ mod common;
 
 use kindling::data::{shapes, Normalization, Split};
 use kindling::models::{ModelConfig, Network};
-use kindling::presets::recipe::Recipe;
+use kindling::presets::airbench94;
 use kindling::train::{fit, BatchSize, Session, TrainData};
 
 fn values(net: &Network, name: &str) -> Vec<f32> {
@@ -20,21 +20,22 @@ fn values(net: &Network, name: &str) -> Vec<f32> {
 fn recipe_parameters_train_as_grouped() {
     let dev = candle_core::Device::Cpu;
     let train = shapes::generate(Split::Train, 96);
-    let norm = Normalization::fit(&train);
-    let cfg = Recipe::Airbench94.model_config(train.shape, 10);
+    let norm = Normalization::measure(&train);
+    let cfg = airbench94::network().config(train.shape, 10);
     let net = Network::new(&cfg, 0, &dev).unwrap();
     assert!(net.params.get("norms.0.weight").is_none(), "batch norm's scale is fixed, not a parameter");
     assert!(net.params.get("features.0.bias").is_none(), "convolutions have no bias");
     let w0 = values(&net, "features.1.weight"); // [64, 64, 3, 3]: all 64 filters are identities
     assert_eq!(w0[4], 1.0);
     assert_eq!(w0.iter().filter(|&&v| v != 0.0).count(), 64);
-    net.fit_to_data(&train, &norm).unwrap();
+    net.init_from_data(&train, &norm).unwrap();
     let filters = values(&net, "whiten.weight");
     assert!(filters.iter().any(|&v| v.abs() > 0.1), "whitening filters computed");
-    let mut t = Recipe::Airbench94.train_config();
+    let mut t = airbench94::training();
     t.batch_size = BatchSize::Mini(32);
     t.epochs = 3;
-    let data = TrainData { train: &train, val: None, normalization: &norm };
+    let pre = kindling::preprocess::Preprocess { features: None, normalization: norm.clone() };
+    let data = TrainData::from_inputs(train.clone(), None, pre);
     fit(&net, &data, &t, &dev, Session::new()).unwrap();
     assert_eq!(values(&net, "whiten.weight"), filters, "the whitening filters stay fixed");
     let bias3 = values(&net, "whiten.bias");
@@ -78,7 +79,7 @@ fn train_evaluate_resume() {
     let ModelConfig::Cnn(c) = &meta.model else { panic!("not a CNN") };
     assert_eq!(
         c,
-        &match Recipe::Airbench94.model_config([3, 32, 32], 10) {
+        &match airbench94::network().config([3, 32, 32], 10) {
             ModelConfig::Cnn(c) => c,
             _ => unreachable!(),
         }

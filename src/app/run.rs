@@ -4,66 +4,25 @@
 
 use crate::checkpoint::{self, CheckpointMeta, Checkpointer};
 use crate::data::{self, DatasetName, Normalization, Prepared, Split};
-use crate::features::{self, FeatureConfig};
-use crate::models::{ModelConfig, ModelKind, ModelOptions, Network};
-use crate::train::{self, EpochRecord, ResumeFrom, Session, TrainConfig, TrainData};
+use crate::models::{Architecture, ModelConfig, Network};
+use crate::presets::Run;
+use crate::preprocess::Preprocess;
+use crate::train::{self, EpochRecord, ResumeFrom, Session, TrainData};
 use crate::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
 
-/// What to train.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// The data set.
-    pub dataset: DatasetName,
-    /// The model kind.
-    pub model: ModelKind,
-    /// Architecture options.
-    pub options: ModelOptions,
-    /// Features computed from the images (`None`: raw pixels).
-    pub features: Option<FeatureConfig>,
-    /// Hyper-parameters.
-    pub train: TrainConfig,
-    /// The named recipe whose network this is (`--recipe`), if any: it replaces `model` and
-    /// `options`.
-    pub recipe: Option<crate::presets::recipe::Recipe>,
-}
-
-impl Run {
-    /// The network to train on samples of `shape` with `classes` classes: the recipe's, or the
-    /// one `model` and `options` describe.
-    pub fn model_config(&self, shape: [usize; 3], classes: usize) -> ModelConfig {
-        match self.recipe {
-            Some(r) => r.model_config(shape, classes),
-            None => ModelConfig::new(self.model, shape, classes, &self.options),
+/// Where `train` saves `run` on `data` without `--save`: [`Run::default_save_path`], with a
+/// folder data set named after its folder (`runs/<folder name>-<model>.safetensors`).
+pub fn default_save_path(run: &Run, data: &Prepared) -> std::path::PathBuf {
+    let path = run.default_save_path();
+    match (&data.folder, path.file_name()) {
+        (Some(f), Some(name)) => {
+            let folder = f.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = name.to_string_lossy().replacen(run.dataset.as_str(), &folder, 1);
+            path.with_file_name(name)
         }
-    }
-
-    /// `runs/<dataset>-<model>[-features][-svm].safetensors` (`runs/<dataset>-<recipe>.safetensors`
-    /// for a recipe): where `train` saves without `--save`.
-    pub fn default_save_path(&self) -> std::path::PathBuf {
-        if let Some(r) = self.recipe {
-            return format!("runs/{}-{r}.safetensors", self.dataset).into();
-        }
-        let loss = if self.train.loss == crate::loss::LossKind::Svm { "-svm" } else { "" };
-        let feats = if self.features.is_some() { "-features" } else { "" };
-        format!("runs/{}-{}{feats}{loss}.safetensors", self.dataset, self.model.as_str()).into()
-    }
-}
-
-impl Run {
-    /// [`default_save_path`](Self::default_save_path), with a folder data set named after its
-    /// folder: `runs/<folder name>-<model>.safetensors`.
-    pub fn default_save_path_for(&self, data: &Prepared) -> std::path::PathBuf {
-        let path = self.default_save_path();
-        match (&data.folder, path.file_name()) {
-            (Some(f), Some(name)) => {
-                let folder = f.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                let name = name.to_string_lossy().replacen(self.dataset.as_str(), &folder, 1);
-                path.with_file_name(name)
-            }
-            _ => path,
-        }
+        _ => path,
     }
 }
 
@@ -119,7 +78,7 @@ impl RunReport {
         format!(
             "{} {} ({} loss): running train accuracy {}, {} after {epochs} epoch{} in {:.1}s; saved {}",
             run.dataset,
-            run.model.as_str(),
+            run.model.kind().as_str(),
             run.train.loss.as_str(),
             last.map_or("-".into(), |r| pct(r.train_acc)),
             match last.and_then(|r| r.val_acc) {
@@ -153,10 +112,10 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
         .unwrap_or_default();
     let run = Run {
         dataset,
-        model: ck.meta.model.kind(),
-        options: crate::presets::defaults::model_options(dataset, ck.meta.model.kind()),
+        model: Architecture::of(&ck.meta.model),
         features: ck.meta.features.clone(),
         train,
+        tta: ck.meta.recorded_tta(),
         recipe: None,
     };
     let resume = Resume {
@@ -228,62 +187,43 @@ fn image_spec(run: &Run, data: &Prepared) -> Option<crate::data::image::ImageSpe
 
 /// Trains, saves to `out.save` (and its siblings), and scores on the test split if it is
 /// available without a download.
-pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: Option<Resume>) -> Result<RunReport> {
+pub fn execute(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: Option<Resume>) -> Result<RunReport> {
     let verbose = out.verbose;
-    let f = run.features.as_ref();
-    if run.model == ModelKind::Cnn {
-        if f.is_some() {
-            return Err(Error::invalid(
-                "--features",
-                "a CNN reads images, and hand-made features are a vector per image: train the features with \
-                 --model linear or mlp, or the CNN without --features",
-            ));
-        }
-        if run.dataset.toy().is_some() {
-            return Err(Error::invalid(
-                "--model cnn",
-                format!(
-                    "{} is a set of 2-D points, not images: a CNN cannot read it; use --model linear or mlp",
-                    run.dataset
-                ),
-            ));
-        }
-    }
+    run.validate()?;
     let t0 = std::time::Instant::now();
-    let train_set = features::model_input(&data.train, f, verbose)?;
-    let val_set = data.val.as_ref().map(|v| features::model_input(v, f, verbose)).transpose()?;
-    if verbose && f.is_some() {
-        eprintln!("features: {} values per image, extracted in {:.1}s", train_set.shape[0], t0.elapsed().as_secs_f64());
-    }
-    let (net, norm, from) = match resume {
+    let (inputs, net, from) = match resume {
         Some(r) => {
+            let pre = Preprocess { features: run.features.clone(), normalization: r.normalization };
+            let inputs = TrainData::with(pre, &data.train, data.val.as_ref(), verbose)?;
             let c = &r.network.config;
-            if c.input_shape() != train_set.shape || c.classes() != train_set.num_classes() {
+            if c.input_shape() != inputs.train.shape || c.classes() != inputs.train.num_classes() {
                 return Err(Error::invalid("--resume", "the checkpoint's input shape or classes differ from the data"));
             }
-            (r.network, r.normalization, Some(r.from))
+            (inputs, r.network, Some(r.from))
         }
         None => {
-            let cfg = run.model_config(train_set.shape, train_set.num_classes());
-            let (net, norm) = (Network::new(&cfg, run.train.seed, device)?, Normalization::fit(&train_set));
-            net.fit_to_data(&train_set, &norm)?;
-            (net, norm, None)
+            let inputs = TrainData::measure(&data.train, data.val.as_ref(), run.features.clone(), verbose)?;
+            let net = inputs.network(&run.model, run.train.seed, device)?;
+            (inputs, net, None)
         }
     };
+    if verbose && run.features.is_some() {
+        eprintln!("features: {} values per image, extracted in {:.1}s", inputs.train.shape[0], t0.elapsed().as_secs_f64());
+    }
     if verbose {
         eprintln!(
             "model {}: {} parameters; {} training images, {} validation",
-            run.model.as_str(),
+            run.model.kind().as_str(),
             net.params.count(),
-            train_set.len(),
-            val_set.as_ref().map_or(0, |v| v.len())
+            inputs.train.len(),
+            inputs.val.as_ref().map_or(0, |v| v.len())
         );
     }
-    let meta = checkpoint_meta(run, data, &net.config, &norm, &out.command);
+    let norm = &inputs.preprocess.normalization;
+    let meta = checkpoint_meta(run, data, &net.config, norm, &out.command);
     let best_so_far = from.as_ref().and_then(|f| f.history.iter().filter_map(|r| r.val_acc).reduce(f64::max));
-    let data_in = TrainData { train: &train_set, val: val_set.as_ref(), normalization: &norm };
     let session = Session::new().verbose(verbose).resume(from).hook(Checkpointer::new(&out.save, meta, best_so_far));
-    let report = train::fit(&net, &data_in, &run.train, device, session)?;
+    let report = train::fit(&net, &inputs, &run.train, device, session)?;
     // A run with a held-out split is a tuning run: its test score is not printed, so that nothing
     // is chosen by it. A final run (no --val-size) is scored once on the test split.
     let opts = data::DataOptions { allow_download: false, ..data.options.clone() };
@@ -294,16 +234,15 @@ pub fn train(run: &Run, data: &Prepared, device: &Device, out: &Output, resume: 
     } else {
         match data::load(run.dataset, Split::Test, &opts) {
             Ok(test) => {
-                let test = features::model_input(&test, f, false)?;
-                let tta = run.recipe.map(|r| r.tta()).unwrap_or_default();
-                (Some(train::evaluate_with(&net.model, &test, &norm, device, tta)?.accuracy()), test.len(), None)
+                let test = inputs.preprocess.input(&test, false)?;
+                (Some(train::evaluate_with(&net.model, &test, norm, device, run.tta)?.accuracy()), test.len(), None)
             }
             Err(e) => (None, 0, Some(e.to_string())),
         }
     };
-    let val_tta = match (run.recipe, val_set.as_ref()) {
-        (Some(r), Some(v)) if !v.is_empty() => {
-            Some((r.tta(), train::evaluate_with(&net.model, v, &norm, device, r.tta())?.accuracy()))
+    let val_tta = match inputs.val.as_ref() {
+        Some(v) if !v.is_empty() && run.tta != crate::tta::Tta::None => {
+            Some((run.tta, train::evaluate_with(&net.model, v, norm, device, run.tta)?.accuracy()))
         }
         _ => None,
     };

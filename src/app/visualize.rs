@@ -16,7 +16,7 @@ pub type LabelledPoints = (Vec<(f32, f32)>, Vec<u32>);
 pub type Curve = (String, Vec<(f64, f64)>);
 
 /// What `visualize --what` draws.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum What {
     /// The linear classifier's rows of `W` as images: one template per class.
     Templates,
@@ -229,24 +229,18 @@ pub fn evaluation_pictures(
 /// (`(optimizer, learning rate)`), and returns each run's training loss against step.
 pub fn compare_optimizers(
     train: &Dataset,
-    kind: crate::models::ModelKind,
-    options: &crate::models::ModelOptions,
+    model: &crate::models::Architecture,
     base: &crate::train::TrainConfig,
     runs: &[(crate::optim::OptimizerKind, f64)],
     device: &Device,
 ) -> Result<Vec<Curve>> {
-    let norm = Normalization::fit(train);
+    let data = crate::train::TrainData::measure(train, None, None, false)?;
     let mut out = vec![];
     for &(opt, lr) in runs {
         let mut cfg = base.clone();
         cfg.optimizer = crate::optim::OptimizerConfig::new(opt, lr);
         cfg.schedule = crate::optim::Schedule::Constant;
-        let net = crate::models::Network::new(
-            &crate::models::ModelConfig::new(kind, train.shape, train.num_classes(), options),
-            cfg.seed,
-            device,
-        )?;
-        let data = crate::train::TrainData { train, val: None, normalization: &norm };
+        let net = data.network(model, cfg.seed, device)?;
         let report = crate::train::fit(&net, &data, &cfg, device, crate::train::Session::new())?;
         let losses: Vec<(f64, f64)> = report
             .history
@@ -255,7 +249,7 @@ pub fn compare_optimizers(
             .enumerate()
             .map(|(i, &l)| (i as f64, l as f64))
             .collect();
-        let name = format!("{} (lr {lr})", serde_json::to_value(opt).unwrap().as_str().unwrap_or("?"));
+        let name = format!("{} (lr {lr})", opt.as_str());
         out.push((name, losses));
     }
     Ok(out)

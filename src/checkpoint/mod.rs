@@ -103,8 +103,8 @@ impl CheckpointMeta {
 
     /// What stands between a stored image and this model's input: the recorded features and
     /// normalization, as one object.
-    pub fn preprocess(&self) -> crate::features::Preprocess {
-        crate::features::Preprocess { features: self.features.clone(), normalization: self.normalization.clone() }
+    pub fn preprocess(&self) -> crate::preprocess::Preprocess {
+        crate::preprocess::Preprocess { features: self.features.clone(), normalization: self.normalization.clone() }
     }
 
     /// The test-time augmentation the recorded accuracy was measured with (none if no accuracy
@@ -152,9 +152,9 @@ impl CheckpointMeta {
                 || asked.channels.is_some_and(|c| c != spec.channels);
             if differs {
                 return Err(Error::invalid(
-                    "--image-size",
+                    "`image_size`",
                     format!(
-                        "the model reads images as {}: leave out --image-size and --resize to use that",
+                        "the model reads images as {}: leave out `image_size` and `resize` to use that",
                         spec.describe()
                     ),
                 ));
@@ -176,7 +176,7 @@ impl CheckpointMeta {
             Ok(shape)
         } else {
             Err(Error::invalid(
-                "--weights",
+                "`weights`",
                 format!(
                     "the checkpoint's model reads {} (trained on {}), not images: it cannot classify or show \
                      an image; draw its decision boundary with the toy2d example instead",
@@ -299,7 +299,7 @@ fn meta_from_bytes(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta> {
         return Err(Error::checkpoint(
             path,
             format!(
-                "is {what}, not a checkpoint: --weights takes a .safetensors file written by train (or one of \
+                "is {what}, not a checkpoint: `weights` takes a .safetensors file written by train (or one of \
                  weights/), and predict takes images after the flags"
             ),
         ));

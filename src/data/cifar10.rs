@@ -41,7 +41,7 @@ pub fn load(dir: &Path, split: Split) -> Result<Dataset> {
         if !path.exists() {
             if labels.is_empty() {
                 return Err(Error::DataNotFound(format!(
-                    "CIFAR-10: {} not found. Point --data-dir (or $KINDLING_DATA) at the folder \
+                    "CIFAR-10: {} not found. Point `data_dir` (or $KINDLING_DATA) at the folder \
                      cifar-10-batches-bin from https://www.cs.toronto.edu/~kriz/cifar.html",
                     path.display()
                 )));

@@ -160,6 +160,14 @@ struct Item {
     class: usize,
 }
 
+/// Passes a note or warning to `opts.notes`, or prints it to standard error.
+fn say(opts: &DataOptions, message: &str) {
+    match opts.notes {
+        Some(f) => f(message),
+        None => eprintln!("{message}"),
+    }
+}
+
 fn hidden(name: &str) -> bool {
     name.starts_with('.')
 }
@@ -189,7 +197,7 @@ fn list_dir(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
 fn scan(root: &Path) -> Result<Tree> {
     let meta = std::fs::metadata(root).map_err(|e| {
         Error::invalid(
-            "--data-dir",
+            "`data_dir`",
             format!(
                 "{}: {}",
                 root.display(),
@@ -199,7 +207,7 @@ fn scan(root: &Path) -> Result<Tree> {
     })?;
     if !meta.is_dir() {
         return Err(Error::invalid(
-            "--data-dir",
+            "`data_dir`",
             format!(
                 "{} is a file, not a folder: a folder data set is a folder holding one subfolder per class \
                  (cats/, dogs/, ...) with the images inside (to classify one image, use the predict example)",
@@ -260,9 +268,9 @@ fn scan(root: &Path) -> Result<Tree> {
 fn no_classes(dir: &Path, files: &[String]) -> Error {
     let has = |f: &str| files.iter().any(|n| n == f);
     let hint = if has("data_batch_1.bin") || has("test_batch.bin") {
-        "; for CIFAR-10's binary files pass --dataset cifar10".to_string()
+        "; for CIFAR-10's binary files choose `dataset` cifar10".to_string()
     } else if files.iter().any(|n| n.contains("-idx") && n.contains("-ubyte")) {
-        "; for MNIST's or Fashion-MNIST's files pass --dataset mnist or --dataset fashion-mnist".to_string()
+        "; for MNIST's or Fashion-MNIST's files choose `dataset` mnist or fashion-mnist".to_string()
     } else if !files.is_empty() {
         format!(
             " (it holds {} file{} directly): put each class's images in a subfolder named after the class",
@@ -344,7 +352,7 @@ fn list_part(tree: &Tree, part: &str, label_space: &[String], known: &[String], 
             return Err(Error::folder(
                 dir.join(name),
                 "is an empty class folder: put the class's images in it, or remove it (or leave the class out \
-                 with --classes)",
+                 with `classes`)",
             ));
         }
     }
@@ -357,7 +365,7 @@ fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &
     let keys: Vec<std::io::Result<FileKey>> = items.par_iter().map(|it| FileKey::of(&it.rel, &it.abs)).collect();
     let mut cache = opts.cache_dir.as_ref().map(|d| Cache::open(d, &tree.root, part, spec));
     if let Some(why) = cache.as_ref().and_then(|c| c.rejected.as_ref()) {
-        eprintln!("note: the image cache {} {why}: rebuilding it", cache.as_ref().expect("some").path.display());
+        say(opts, &format!("note: the image cache {} {why}: rebuilding it", cache.as_ref().expect("some").path.display()));
     }
     let mut out: Vec<Option<Decoded>> = keys
         .iter()
@@ -388,7 +396,7 @@ fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &
             let walked: HashSet<&str> = items.iter().filter_map(|it| class_folder(&it.rel, part)).collect();
             let fresh = keys.iter().zip(&out).filter_map(|(k, d)| k.as_ref().ok().map(|k| (k, d)));
             if let Err(e) = c.write(fresh, |rel| class_folder(rel, part).is_some_and(|cl| !walked.contains(cl))) {
-                eprintln!("warning: images not cached: {e}");
+                say(opts, &format!("warning: images not cached: {e}"));
             }
         }
     }
@@ -440,17 +448,17 @@ fn push_decoded(d: &Decoded, channels: usize, plane: usize, out: &mut Vec<u8>) {
 }
 
 /// Says (or, with `strict`, fails on) the files that did not decode.
-fn report_bad(dir: &Path, bad: &[(&str, &str)], total: usize, strict: bool) -> Result<()> {
+fn report_bad(dir: &Path, bad: &[(&str, &str)], total: usize, opts: &DataOptions) -> Result<()> {
     if bad.is_empty() {
         return Ok(());
     }
     let shown: Vec<String> = bad.iter().take(3).map(|(rel, why)| format!("{rel} {why}")).collect();
     let more = if bad.len() > 3 { format!("; and {} more", bad.len() - 3) } else { String::new() };
     let what = format!("{} of {total} files are not images kindling can read: {}{more}", bad.len(), shown.join("; "));
-    if strict {
-        return Err(Error::folder(dir, format!("{what}. Remove or replace them, or leave out --strict to skip them")));
+    if opts.strict {
+        return Err(Error::folder(dir, format!("{what}. Remove or replace them, or drop `strict` to skip them")));
     }
-    eprintln!("warning: folder {}: {what}. Skipped them (--strict makes this an error)", dir.display());
+    say(opts, &format!("warning: folder {}: {what}. Skipped them (`strict` makes this an error)", dir.display()));
     Ok(())
 }
 
@@ -459,7 +467,7 @@ fn report_bad(dir: &Path, bad: &[(&str, &str)], total: usize, strict: bool) -> R
 /// share); for [`Split::Test`], the `test/` subfolder.
 pub fn load(split: Split, opts: &DataOptions) -> Result<Loaded> {
     let root = opts.data_dir.as_ref().ok_or_else(|| {
-        Error::invalid("--dataset folder", "needs --data-dir PATH: the folder holding one subfolder per class")
+        Error::invalid("`data_dir`", "a folder data set needs its folder: the one holding a subfolder per class")
     })?;
     let tree = scan(root)?;
     let label_space = selected_classes(&tree, opts)?;
@@ -469,7 +477,7 @@ pub fn load(split: Split, opts: &DataOptions) -> Result<Loaded> {
             if !tree.has("test") {
                 return Err(Error::DataNotFound(format!(
                     "{} has no test/ subfolder, so no test split: put test images in test/<class>/ beside \
-                     train/<class>/, or score the images held out with --val-size (evaluate --split val)",
+                     train/<class>/, or hold images out with `val_size` and score those",
                     tree.root.display()
                 )));
             }
@@ -483,7 +491,7 @@ pub fn load(split: Split, opts: &DataOptions) -> Result<Loaded> {
 /// subfolder when it has one, else all its class folders (which must be among `classes`; a class
 /// of the model may be missing). How a model is scored on a folder it was not trained on.
 pub fn load_as_test(opts: &DataOptions, classes: &[String]) -> Result<Loaded> {
-    let root = opts.data_dir.as_ref().ok_or_else(|| Error::invalid("--data-dir", "give the folder to score"))?;
+    let root = opts.data_dir.as_ref().ok_or_else(|| Error::invalid("`data_dir`", "give the folder to score"))?;
     let tree = scan(root)?;
     let part = if tree.has("test") {
         "test"
@@ -566,7 +574,7 @@ fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOption
             _ => None,
         })
         .collect();
-    report_bad(&dir, &bad, items.len(), opts.strict)?;
+    report_bad(&dir, &bad, items.len(), opts)?;
     let good: Vec<(&Item, &Decoded)> =
         items.iter().zip(&decoded).filter(|(_, d)| !matches!(d, Decoded::Bad(_))).collect();
     if good.is_empty() {
@@ -599,9 +607,9 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
     let has_val = tree.has("val");
     if has_val && !opts.holdout.val.is_zero() {
         return Err(Error::invalid(
-            "--val-size",
+            "`val_size`",
             format!(
-                "{} has a val/ subfolder, which is the held-out split: leave out --val-size (or remove val/ to \
+                "{} has a val/ subfolder, which is the held-out split: leave out `val_size` (or remove val/ to \
                  hold out a share of train/)",
                 tree.root.display()
             ),
@@ -625,7 +633,7 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
             _ => None,
         })
         .collect();
-    report_bad(&tree.root, &bad, all.len(), opts.strict)?;
+    report_bad(&tree.root, &bad, all.len(), opts)?;
     let good: Vec<&(&Item, &Decoded, bool)> = all.iter().filter(|(_, d, _)| !matches!(d, Decoded::Bad(_))).collect();
     if good.is_empty() {
         return Err(Error::folder(&tree.root, format!("holds no images kindling can read ({})", img::FORMATS)));
@@ -675,9 +683,9 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
             cached_train + cached_val,
             all.len()
         );
-        describe(tree, label_space, &data, held.len(), &spec, &read);
+        describe(tree, label_space, &data, held.len(), &spec, &read, opts);
     }
-    warn_imbalance(label_space, &counts);
+    warn_imbalance(label_space, &counts, opts);
     Ok(Loaded {
         data,
         held_out: held.len(),
@@ -687,10 +695,18 @@ fn load_training(tree: &Tree, label_space: &[String], opts: &DataOptions) -> Res
     })
 }
 
-fn describe(tree: &Tree, classes: &[String], data: &Dataset, held: usize, spec: &ImageSpec, read: &str) {
+fn describe(
+    tree: &Tree,
+    classes: &[String],
+    data: &Dataset,
+    held: usize,
+    spec: &ImageSpec,
+    read: &str,
+    opts: &DataOptions,
+) {
     let counts = data.class_counts();
     let list: Vec<String> = classes.iter().zip(&counts).map(|(c, n)| format!("{c} {n}")).collect();
-    eprintln!(
+    let line = format!(
         "folder {}: {} classes, {} images ({}{}; {read}): {}",
         tree.root.display(),
         classes.len(),
@@ -703,21 +719,23 @@ fn describe(tree: &Tree, classes: &[String], data: &Dataset, held: usize, spec: 
         },
         list.join(", ")
     );
-    eprintln!("images read as {} (--image-size, --resize squash|crop|pad to change)", spec.describe());
+    say(opts, &line);
+    say(opts, &format!("images read as {} (`image_size`, `resize` squash|crop|pad to change)", spec.describe()));
 }
 
-fn warn_imbalance(classes: &[String], counts: &[usize]) {
+fn warn_imbalance(classes: &[String], counts: &[usize], opts: &DataOptions) {
     let (Some(big), Some(small)) =
         ((0..counts.len()).max_by_key(|&c| counts[c]), (0..counts.len()).min_by_key(|&c| counts[c]))
     else {
         return;
     };
     if counts[big] > 10 * counts[small] {
-        eprintln!(
+        let warning = format!(
             "warning: the largest class ({}, {} images) has more than 10 times the images of the smallest ({}, {}): \
-             a model will favour the large classes; collect more of the small ones, or leave them out with --classes",
+             a model will favour the large classes; collect more of the small ones, or leave them out with `classes`",
             classes[big], counts[big], classes[small], counts[small]
         );
+        say(opts, &warning);
     }
 }
 
@@ -762,7 +780,7 @@ fn stratified_holdout(
     let k = counts.len();
     if n >= train.len() {
         return Err(Error::invalid(
-            "--val-size",
+            "`val_size`",
             format!("{} holds out {n} of the {} training images, leaving none to train on", holdout.val, train.len()),
         ));
     }
@@ -780,8 +798,8 @@ fn stratified_holdout(
         return Err(Error::folder(
             dir,
             format!(
-                "class {name} has {} image{}: --val-size {} holds out {} of them, leaving none to train on; add \
-                 images to it, hold out fewer, or leave it out with --classes",
+                "class {name} has {} image{}: `val_size` {} holds out {} of them, leaving none to train on; add \
+                 images to it, hold out fewer, or leave it out with `classes`",
                 counts[c],
                 if counts[c] == 1 { "" } else { "s" },
                 holdout.val,
@@ -869,22 +887,22 @@ pub fn load_files(record: &FolderRecord, rel: &[String], classes: &[String], opt
 pub fn export(ds: &Dataset, out: &Path, name: &(dyn Fn(usize) -> String + Sync), progress: bool) -> Result<usize> {
     let Pixels::U8(px) = &ds.pixels else {
         return Err(Error::invalid(
-            "--dataset",
+            "`dataset`",
             format!("{} is a set of 2-D points, not images: nothing to export", ds.name),
         ));
     };
     let [c, h, w] = ds.shape;
     if !(c == 1 || c == 3) {
-        return Err(Error::invalid("--dataset", format!("{} has images of {c} channels: PNG takes 1 or 3", ds.name)));
+        return Err(Error::invalid("`dataset`", format!("{} has images of {c} channels: PNG takes 1 or 3", ds.name)));
     }
     for class in &ds.classes {
         if class.is_empty() || class.contains(['/', '\\']) || hidden(class) {
-            return Err(Error::invalid("--out", format!("class name '{class}' cannot be a folder name")));
+            return Err(Error::invalid("export", format!("class name '{class}' cannot be a folder name")));
         }
         let dir = out.join(class);
         if dir.exists() {
             return Err(Error::invalid(
-                "--out",
+                "export",
                 format!("{} exists already: export into a new (or empty) folder", dir.display()),
             ));
         }

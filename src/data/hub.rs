@@ -5,7 +5,7 @@
 //! to `[C, H, W]`, the orientation of the CIFAR-10 binary files. (candle-datasets' own parquet
 //! loader permutes `(0, 3, 2, 1)`, which transposes every image; kindling permutes HWC -> CHW.)
 
-use super::{Dataset, Pixels};
+use super::{push_chw, Dataset, Pixels};
 use crate::{Error, Result};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
@@ -119,5 +119,3 @@ pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset
     Dataset::new(name, Pixels::U8(pixels), labels, shape, classes.iter().map(|s| s.to_string()).collect())
 }
 
-/// Appends an image in CHW order at its own size (see [`super::image::push_chw`]).
-pub use super::image::push_chw;

@@ -85,7 +85,7 @@ pub fn load(dir: &Path, split: Split, name: &str, classes: &[&str]) -> Result<Da
     let p = prefix(split);
     let img_path = find(dir, &format!("{p}-images-idx3-ubyte")).ok_or_else(|| {
         Error::DataNotFound(format!(
-            "{name}: {p}-images-idx3-ubyte(.gz) not found in {}. Point --data-dir (or $KINDLING_DATA) at a folder \
+            "{name}: {p}-images-idx3-ubyte(.gz) not found in {}. Point `data_dir` (or $KINDLING_DATA) at a folder \
              with the four IDX files",
             dir.display()
         ))

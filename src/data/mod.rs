@@ -18,6 +18,7 @@ pub mod augment;
 pub mod cache;
 pub mod cifar10;
 pub mod folder;
+#[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
 pub mod image;
@@ -36,7 +37,7 @@ use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 
 /// Which split of a data set to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// The training images (CIFAR-10 batches 1-5, MNIST's 60000).
@@ -181,7 +182,7 @@ impl Dataset {
     pub fn split_tail(&self, n: usize) -> Result<(Dataset, Dataset)> {
         if n >= self.len() {
             return Err(Error::invalid(
-                "--val-size",
+                "`val_size`",
                 format!("{n} leaves no training data: the training split of {} has {} samples", self.name, self.len()),
             ));
         }
@@ -253,6 +254,9 @@ impl Dataset {
         counts
     }
 }
+
+/// Appends an image in CHW order at its own size (see [`image::push_chw`]).
+pub use self::image::push_chw;
 
 /// The shuffled order of `n` samples for one epoch: a pure function of `seed` and `epoch`, so a
 /// resumed run sees the same batches as an uninterrupted one.

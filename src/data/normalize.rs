@@ -14,7 +14,7 @@ pub struct Normalization {
 
 impl Normalization {
     /// Statistics of `ds`, one pair per channel.
-    pub fn fit(ds: &Dataset) -> Self {
+    pub fn measure(ds: &Dataset) -> Self {
         let [c, h, w] = ds.shape;
         let plane = h * w;
         let d = ds.sample_dim();

@@ -4,12 +4,14 @@
 //! them.
 
 use super::folder::{self, ImageRequest};
-use super::{cifar10, hub, idx, shapes, toy2d, Dataset, Split, ValSize};
+#[cfg(feature = "hub")]
+use super::hub;
+use super::{cifar10, idx, shapes, toy2d, Dataset, Split, ValSize};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The data sets kindling knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetName {
     /// Generated offline: 10 classes of 32×32 RGB shapes.
@@ -102,6 +104,10 @@ pub struct DataOptions {
     pub holdout: Holdout,
     /// Print what a folder holds (classes, counts, cache use) and a progress bar while decoding.
     pub verbose: bool,
+    /// Where a folder's notes and warnings go (skipped files, class imbalance, what was found):
+    /// `None` prints them to standard error as they are (naming settings by their field names,
+    /// `` `strict` ``); the command line passes a printer that names its flags.
+    pub notes: Option<fn(&str)>,
 }
 
 /// How a folder data set's training images are ordered: a stratified, seeded held-out split
@@ -171,7 +177,7 @@ pub fn resolve_classes(all: &[String], keep: &[String], dataset: &str) -> Result
             Some(i) => idx.push(i),
             None => {
                 return Err(Error::invalid(
-                    "--classes",
+                    "`classes`",
                     format!(
                         "{dataset} has no class '{token}': its classes are {} (names, or numbers 0 to {})",
                         all.join(", "),
@@ -185,7 +191,7 @@ pub fn resolve_classes(all: &[String], keep: &[String], dataset: &str) -> Result
     idx.dedup();
     if idx.len() < 2 {
         return Err(Error::invalid(
-            "--classes",
+            "`classes`",
             format!("keeps {} class of {dataset}: a classifier needs at least two", idx.len()),
         ));
     }
@@ -209,16 +215,14 @@ pub fn select_classes(ds: &Dataset, keep: &[String], dataset: &str) -> Result<Da
 
 fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Result<Dataset> {
     let folder_only = [
-        ("--image-size", opts.image.size.is_some()),
-        ("--resize", opts.image.resize.is_some()),
-        ("--strict", opts.strict),
+        ("`image_size`", opts.image.size.is_some()),
+        ("`resize`", opts.image.resize.is_some()),
+        ("`strict`", opts.strict),
     ];
-    if let Some((flag, _)) = folder_only.iter().find(|(_, given)| *given) {
+    if let Some((field, _)) = folder_only.iter().find(|(_, given)| *given) {
         return Err(Error::invalid(
-            flag.to_string(),
-            format!(
-                "applies to folder data sets (--data-dir PATH with no --dataset); {name}'s images have their own                  size and colour"
-            ),
+            field.to_string(),
+            format!("applies to folder data sets (`dataset` folder); {name}'s images have their own size and colour"),
         ));
     }
     if name == DatasetName::Shapes {
@@ -235,7 +239,7 @@ fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Resu
     let dirs = candidate_dirs(name, opts);
     if let Some(dir) = &opts.data_dir {
         if !dir.is_dir() {
-            return Err(Error::invalid("--data-dir", format!("{} is not a folder", dir.display())));
+            return Err(Error::invalid("`data_dir`", format!("{} is not a folder", dir.display())));
         }
     }
     for dir in &dirs {
@@ -254,7 +258,7 @@ fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Resu
     let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
     if opts.data_dir.is_some() || !opts.allow_download {
         return Err(Error::DataNotFound(format!(
-            "{name} ({} split) not found in {searched}. Give the folder with --data-dir DIR, or set \
+            "{name} ({} split) not found in {searched}. Give the folder with `data_dir` DIR, or set \
              KINDLING_DATA to a folder holding {}/ (see README, 'Getting the data')",
             match split {
                 Split::Train => "training",
@@ -263,6 +267,12 @@ fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Resu
             name.folder().unwrap_or("")
         )));
     }
+    download(name, split, &searched)
+}
+
+/// `split` of `name` from the Hugging Face Hub, after it was not found in `searched`.
+#[cfg(feature = "hub")]
+fn download(name: DatasetName, split: Split, searched: &str) -> Result<Dataset> {
     let (spec, classes): (hub::HubDataset, Vec<&str>) = match name {
         DatasetName::Cifar10 => (hub::CIFAR10, cifar10::CLASSES.to_vec()),
         DatasetName::Mnist => (hub::MNIST, idx::MNIST_CLASSES.to_vec()),
@@ -275,4 +285,14 @@ fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Resu
     };
     let path = hub::fetch(spec.repo, file, None)?;
     hub::load_parquet(&path, name.as_str(), &classes)
+}
+
+/// Without the `hub` feature there is no download: the error says where the files were looked for.
+#[cfg(not(feature = "hub"))]
+fn download(name: DatasetName, split: Split, searched: &str) -> Result<Dataset> {
+    Err(Error::DataNotFound(format!(
+        "{name} ({split:?} split) not found in {searched}, and this kindling was built without the `hub` feature \
+         (no download): give the folder (`data_dir`), or set KINDLING_DATA to a folder holding {}/",
+        name.folder().unwrap_or("")
+    )))
 }

@@ -9,7 +9,7 @@ use super::{Dataset, Pixels, Split};
 use rand::{Rng, SeedableRng};
 
 /// The 2-D problems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Toy {
     /// CS231n's spiral: 3 interleaved arms, not linearly separable.
     Spiral,

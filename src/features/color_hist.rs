@@ -20,10 +20,10 @@ pub const DEFAULT_BINS: usize = 10;
 pub fn dim(shape: [usize; 3], bins: usize) -> Result<usize> {
     if shape[0] != 3 {
         return Err(Error::invalid(
-            "--features color",
+            "`features` color",
             format!(
                 "colour histogram needs RGB images (3 channels), got shape {shape:?}; \
-                 use --features hog alone for grayscale data such as MNIST"
+                 use `features` hog alone for grayscale data such as MNIST"
             ),
         ));
     }
@@ -157,7 +157,7 @@ mod tests {
     fn grayscale_input_is_refused_clearly() {
         let err = color_histogram(&[0.5; 16], [1, 4, 4], 10).unwrap_err().to_string();
         assert!(err.contains("colour histogram needs RGB images"), "{err}");
-        assert!(err.contains("--features hog"), "{err}");
+        assert!(err.contains("`features` hog"), "{err}");
         assert!(color_histogram(&solid(1.0, 0.0, 0.0), [3, 4, 4], 0).is_err());
     }
 }

@@ -80,7 +80,7 @@ fn check_channels(c: usize, shape: [usize; 3]) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            "--features hog",
+            "`features` hog",
             format!("HOG needs grayscale (1-channel) or RGB (3-channel) images, got shape {shape:?}"),
         ))
     }

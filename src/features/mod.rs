@@ -2,30 +2,29 @@
 //! assignment 1, "features"): [`hog`] (histogram of oriented gradients, shape) and [`color_hist`]
 //! (hue histogram, colour).
 //!
-//! [`extract`] turns a whole [`Dataset`] into an `N × D` feature matrix in parallel; a
-//! [`Standardizer`] fitted on the training rows gives every column zero mean and unit variance;
+//! [`extract`] turns a whole [`Dataset`] into an `N × D` feature matrix in parallel;
 //! [`to_dataset`] wraps the result as a data set of shape `[D, 1, 1]`, so the linear classifier,
-//! the MLP and kNN train on features exactly as they do on pixels.
+//! the MLP and kNN train on features exactly as they do on pixels, and the per-channel
+//! [`Normalization`](crate::data::Normalization) of the training split standardizes each feature.
 //!
 //! ```
 //! use kindling::data::{shapes, Split};
-//! use kindling::features::{self, FeatureConfig, Standardizer};
+//! use kindling::data::Normalization;
+//! use kindling::features::{self, FeatureConfig};
 //! let ds = shapes::generate(Split::Train, 6);
 //! let cfg = FeatureConfig::default(); // HOG (8×8 cells, 9 bins) + 10-bin hue histogram
 //! let dim = cfg.dim(ds.shape)?;
 //! assert_eq!(dim, 4 * 4 * 9 + 10);
-//! let mut xs = features::extract(&ds, &cfg, false)?;
-//! let std = Standardizer::fit(&xs, dim);
-//! std.apply(&mut xs);
+//! let xs = features::extract(&ds, &cfg, false)?;
 //! let fs = features::to_dataset(xs, dim, ds.labels.clone(), ds.classes.clone(), "shapes-features")?;
 //! assert_eq!(fs.shape, [dim, 1, 1]);
+//! let norm = Normalization::measure(&fs); // one mean and standard deviation per feature
+//! assert_eq!(norm.mean.len(), dim);
 //! # Ok::<(), kindling::Error>(())
 //! ```
 
 pub mod color_hist;
 pub mod hog;
-mod preprocess;
-pub use preprocess::{model_input, Preprocess};
 
 pub use hog::HogConfig;
 
@@ -35,13 +34,28 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One kind of feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureKind {
     /// Histogram of oriented gradients ([`hog`]); 1- or 3-channel images.
     Hog,
     /// Hue histogram ([`color_hist`]); RGB images only.
     Color,
+}
+
+impl FeatureKind {
+    /// The name used in `hog,color` lists, file names and checkpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeatureKind::Hog => "hog",
+            FeatureKind::Color => "color",
+        }
+    }
+
+    /// The kind named `name` (case-insensitive), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [FeatureKind::Hog, FeatureKind::Color].into_iter().find(|k| k.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// Which features to compute and how; the feature vector is the concatenation of `kinds`, in
@@ -72,7 +86,7 @@ impl FeatureConfig {
     /// than the image, zero bins).
     pub fn dim(&self, shape: [usize; 3]) -> Result<usize> {
         if self.kinds.is_empty() {
-            return Err(Error::invalid("--features", "no feature selected: name at least one of hog, color"));
+            return Err(Error::invalid("`features`", "no feature selected: name at least one of hog, color"));
         }
         self.kinds.iter().map(|&k| self.kind_dim(k, shape)).sum()
     }
@@ -168,73 +182,6 @@ pub fn extract(ds: &Dataset, cfg: &FeatureConfig, progress: bool) -> Result<Vec<
     Ok(out)
 }
 
-/// Per-column standardization `(x − mean) / std`, fitted on the training rows and applied to
-/// every split. A constant column (std below `1e-6`) gets std 1, so it becomes 0, not NaN.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Standardizer {
-    /// Mean of each column.
-    pub mean: Vec<f32>,
-    /// Standard deviation of each column (population, divided by `N`), or 1 for a constant one.
-    pub std: Vec<f32>,
-}
-
-impl Standardizer {
-    /// Fits column statistics of the `N × dim` row-major matrix `features`.
-    ///
-    /// # Panics
-    /// When `dim` is 0 or does not divide `features.len()`.
-    pub fn fit(features: &[f32], dim: usize) -> Self {
-        assert!(
-            dim > 0 && features.len().is_multiple_of(dim),
-            "Standardizer::fit: {} values are not rows of {dim}",
-            features.len()
-        );
-        let n = (features.len() / dim) as f64;
-        // f64 sums: 50000 rows of f32 would lose digits.
-        let mut sum = vec![0f64; dim];
-        let mut sq = vec![0f64; dim];
-        for row in features.chunks_exact(dim) {
-            for ((s, q), &v) in sum.iter_mut().zip(&mut sq).zip(row) {
-                *s += v as f64;
-                *q += v as f64 * v as f64;
-            }
-        }
-        let mut mean = Vec::with_capacity(dim);
-        let mut std = Vec::with_capacity(dim);
-        for (s, q) in sum.iter().zip(&sq) {
-            let m = if n > 0.0 { s / n } else { 0.0 };
-            let var = if n > 0.0 { (q / n - m * m).max(0.0) } else { 0.0 };
-            let sd = var.sqrt();
-            mean.push(m as f32);
-            std.push(if sd < 1e-6 { 1.0 } else { sd as f32 });
-        }
-        Standardizer { mean, std }
-    }
-
-    /// Number of columns.
-    pub fn dim(&self) -> usize {
-        self.mean.len()
-    }
-
-    /// Standardizes the rows of `features` in place.
-    ///
-    /// # Panics
-    /// When `features.len()` is not a multiple of [`Standardizer::dim`].
-    pub fn apply(&self, features: &mut [f32]) {
-        let dim = self.dim();
-        assert!(
-            dim > 0 && features.len().is_multiple_of(dim),
-            "Standardizer::apply: {} values are not rows of {dim}",
-            features.len()
-        );
-        features.par_chunks_mut(dim).for_each(|row| {
-            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
-                *v = (*v - m) / s;
-            }
-        });
-    }
-}
-
 /// Wraps an `N × dim` feature matrix as a data set of `f32` samples of shape `[dim, 1, 1]`, the
 /// crate's form for non-image samples, ready for the models and the training loop.
 pub fn to_dataset(
@@ -262,8 +209,8 @@ pub fn parse_list(s: &str) -> std::result::Result<Option<FeatureConfig>, String>
     }
     let mut kinds = Vec::new();
     for part in s.split(',') {
-        let k = <FeatureKind as clap::ValueEnum>::from_str(part.trim(), true)
-            .map_err(|_| format!("unknown feature '{part}': use hog, color or hog,color"))?;
+        let k = FeatureKind::parse(part.trim())
+            .ok_or_else(|| format!("unknown feature '{part}': use hog, color or hog,color"))?;
         if !kinds.contains(&k) {
             kinds.push(k);
         }
@@ -337,36 +284,6 @@ mod tests {
     }
 
     #[test]
-    fn standardizer_gives_zero_mean_unit_std_columns() {
-        let (n, dim) = (50, 4);
-        let xs: Vec<f32> = (0..n * dim)
-            .map(|k| {
-                let (i, j) = (k / dim, k % dim);
-                match j {
-                    0 => i as f32,
-                    1 => 1000.0 + (i as f32 * 0.37).sin() * 5.0,
-                    2 => 3.0, // constant
-                    _ => (i % 7) as f32 * -0.01,
-                }
-            })
-            .collect();
-        let s = Standardizer::fit(&xs, dim);
-        assert_eq!(s.std[2], 1.0);
-        let mut ys = xs.clone();
-        s.apply(&mut ys);
-        for j in 0..dim {
-            let col: Vec<f64> = ys.iter().skip(j).step_by(dim).map(|&v| v as f64).collect();
-            let mean = col.iter().sum::<f64>() / n as f64;
-            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-            assert!(mean.abs() < 1e-4, "column {j}: mean {mean}");
-            let want = if j == 2 { 0.0 } else { 1.0 };
-            assert!((var.sqrt() - want).abs() < 1e-4, "column {j}: std {}", var.sqrt());
-        }
-        let json = serde_json::to_string(&s).unwrap();
-        assert_eq!(serde_json::from_str::<Standardizer>(&json).unwrap(), s);
-    }
-
-    #[test]
     fn to_dataset_has_feature_shape() {
         let fs = to_dataset(vec![0.5; 6], 3, vec![0, 1], vec!["a".into(), "b".into()], "f").unwrap();
         assert_eq!((fs.shape, fs.len(), fs.sample_dim()), ([3, 1, 1], 2, 3));
@@ -375,10 +292,11 @@ mod tests {
 
     #[test]
     fn names_are_kebab_case() {
-        use clap::ValueEnum;
         assert_eq!(serde_json::to_string(&FeatureKind::Hog).unwrap(), "\"hog\"");
         assert_eq!(serde_json::to_string(&FeatureKind::Color).unwrap(), "\"color\"");
-        assert_eq!(FeatureKind::from_str("color", false).unwrap(), FeatureKind::Color);
+        assert_eq!(FeatureKind::parse("color"), Some(FeatureKind::Color));
+        assert_eq!(FeatureKind::parse("HOG"), Some(FeatureKind::Hog));
+        assert_eq!(FeatureKind::parse("colour"), None);
         let cfg = FeatureConfig::default();
         let json = serde_json::to_string(&cfg).unwrap();
         assert_eq!(serde_json::from_str::<FeatureConfig>(&json).unwrap(), cfg);

@@ -1,24 +1,25 @@
 //! Helpers for the 2-D toy experiments: quick training runs and label noise.
 
 use crate::data::{Dataset, Normalization};
-use crate::models::{Model, ModelConfig, ModelKind, ModelOptions, Network};
+use crate::models::{Architecture, Model};
+use crate::preprocess::Preprocess;
 use crate::train::{self, Session, TrainConfig, TrainData};
 use crate::Result;
 use candle_core::Device;
 use rand::{Rng, SeedableRng};
 
-/// Trains a `kind` model on `ds` in memory (no checkpoint) and returns it with its final
-/// training accuracy (in evaluation mode).
+/// Trains a `model` on `ds` in memory (no checkpoint) and returns it with its final training
+/// accuracy (in evaluation mode).
 pub fn train_toy(
     ds: &Dataset,
     norm: &Normalization,
-    kind: ModelKind,
-    options: &ModelOptions,
+    model: &Architecture,
     cfg: &TrainConfig,
     device: &Device,
 ) -> Result<(Model, f64)> {
-    let net = Network::new(&ModelConfig::new(kind, ds.shape, ds.num_classes(), options), cfg.seed, device)?;
-    let data = TrainData { train: ds, val: None, normalization: norm };
+    let pre = Preprocess { features: None, normalization: norm.clone() };
+    let data = TrainData::from_inputs(ds.clone(), None, pre);
+    let net = data.network(model, cfg.seed, device)?;
     train::fit(&net, &data, cfg, device, Session::new())?;
     let acc = train::evaluate(&net.model, ds, norm, device)?.accuracy();
     Ok((net.model, acc))

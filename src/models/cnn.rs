@@ -25,7 +25,7 @@ use candle_nn::{Init, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// Pooling after a conv block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pool {
     /// No pooling.
@@ -150,6 +150,52 @@ pub struct CnnConfig {
     /// airbench94's pieces, off by default.
     #[serde(default)]
     pub extras: CnnExtras,
+}
+
+/// A CNN's layers before the data decide its input shape and class count: the part of a run
+/// description that [`CnnLayers::config`] completes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CnnLayers {
+    /// The conv blocks, in order ([`CnnConfig::stages`] builds the usual ones).
+    pub blocks: Vec<ConvBlock>,
+    /// Batch norm after each convolution.
+    pub batch_norm: bool,
+    /// Activation after each convolution (and hidden FC layer).
+    pub activation: Activation,
+    /// Widths of the hidden fully connected layers.
+    pub fc: Vec<usize>,
+    /// Dropout before each fully connected layer (training only).
+    pub dropout: f32,
+    /// airbench94's pieces, off by default.
+    pub extras: CnnExtras,
+}
+
+impl CnnLayers {
+    /// The configuration for inputs of `input_shape` and `classes` classes.
+    pub fn config(&self, input_shape: [usize; 3], classes: usize) -> CnnConfig {
+        CnnConfig {
+            input_shape,
+            classes,
+            blocks: self.blocks.clone(),
+            batch_norm: self.batch_norm,
+            activation: self.activation,
+            fc: self.fc.clone(),
+            dropout: self.dropout,
+            extras: self.extras.clone(),
+        }
+    }
+
+    /// The layers of `cfg`.
+    pub fn of(cfg: &CnnConfig) -> Self {
+        CnnLayers {
+            blocks: cfg.blocks.clone(),
+            batch_norm: cfg.batch_norm,
+            activation: cfg.activation,
+            fc: cfg.fc.clone(),
+            dropout: cfg.dropout,
+            extras: cfg.extras.clone(),
+        }
+    }
 }
 
 impl CnnConfig {
@@ -301,7 +347,7 @@ impl Cnn {
         let whiten = match x.whiten {
             None => None,
             // Placeholder filters until `Whitening::filters` computes them from the training images
-            // (`Network::fit_to_data`); a loaded checkpoint brings its own.
+            // (`Network::init_from_data`); a loaded checkpoint brings its own.
             Some(wh) => {
                 let (c, out) = (cfg.input_shape[0], shapes[0][0]);
                 let vbw = vb.pp("whiten");

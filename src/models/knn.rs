@@ -1,7 +1,7 @@
 //! k-nearest neighbour: "training" memorizes the data, prediction takes the majority label of the
 //! `k` closest training samples.
 //!
-//! Not a [`candle_core::Module`]: explicit [`Knn::fit`] and [`Knn::predict`]. Distances are computed
+//! Not a [`candle_core::Module`]: explicit [`Knn::new`] and [`Knn::predict`]. Distances are computed
 //! in chunks of queries so that peak memory stays bounded whatever the set sizes:
 //! L2 as `‖a‖² − 2a·b + ‖b‖²`, one matrix product per chunk on the chosen device; L1 with a
 //! parallel CPU kernel (or chunked tensor ops on other devices).
@@ -13,7 +13,7 @@
 //! use candle_core::{Device, Tensor};
 //! use kindling::models::knn::{Distance, Knn};
 //! let train = Tensor::new(&[[0f32, 0.], [0., 1.], [5., 5.]], &Device::Cpu).unwrap();
-//! let knn = Knn::fit(&train, &[0, 0, 1], Distance::L2).unwrap();
+//! let knn = Knn::new(&train, &[0, 0, 1], Distance::L2).unwrap();
 //! let q = Tensor::new(&[[4f32, 4.]], &Device::Cpu).unwrap();
 //! assert_eq!(knn.predict(&q, 1).unwrap(), vec![1]);
 //! ```
@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The distance between samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Distance {
     /// Manhattan: `Σ |a − b|`.
@@ -63,7 +63,7 @@ pub struct Knn {
 
 impl Knn {
     /// Memorizes `train` `[N, D]` (f32, any device) and its labels.
-    pub fn fit(train: &Tensor, labels: &[u32], distance: Distance) -> Result<Self> {
+    pub fn new(train: &Tensor, labels: &[u32], distance: Distance) -> Result<Self> {
         let (n, _d) = train
             .dims2()
             .map_err(|_| Error::invalid("knn", format!("training data must be [N, D], got {:?}", train.dims())))?;
@@ -114,10 +114,10 @@ impl Knn {
             return Err(Error::invalid("knn", format!("queries have {d} features but the training samples {dt}")));
         }
         if k == 0 {
-            return Err(Error::invalid("--k", "k must be at least 1"));
+            return Err(Error::invalid("`k`", "k must be at least 1"));
         }
         if k > self.len() {
-            return Err(Error::invalid("--k", format!("k = {k} exceeds the {} training samples", self.len())));
+            return Err(Error::invalid("`k`", format!("k = {k} exceeds the {} training samples", self.len())));
         }
         Ok(q)
     }
@@ -189,7 +189,7 @@ impl Knn {
 
     /// Predictions for several values of `k` from one neighbour search (for cross-validation).
     pub fn predict_many(&self, queries: &Tensor, ks: &[usize]) -> Result<Vec<Vec<u32>>> {
-        let kmax = ks.iter().copied().max().ok_or_else(|| Error::invalid("--k", "no value of k given"))?;
+        let kmax = ks.iter().copied().max().ok_or_else(|| Error::invalid("`k`", "no value of k given"))?;
         for &k in ks {
             self.check(queries, k)?;
         }
@@ -298,7 +298,7 @@ pub fn cross_validate(
 ) -> Result<CrossValidation> {
     let n = labels.len();
     if folds < 2 || folds > n {
-        return Err(Error::invalid("--folds", format!("{folds}: need between 2 and the {n} training samples")));
+        return Err(Error::invalid("`folds`", format!("{folds}: need between 2 and the {n} training samples")));
     }
     let bounds: Vec<usize> = (0..=folds).map(|f| f * n / folds).collect();
     let mut fold_acc = vec![Vec::with_capacity(folds); ks.len()];
@@ -308,7 +308,7 @@ pub fn cross_validate(
         let rest_idx: Vec<u32> = (0..a).chain(b..n).map(|i| i as u32).collect();
         let rest = xs.index_select(&Tensor::new(rest_idx.as_slice(), xs.device())?, 0)?;
         let rest_labels: Vec<u32> = rest_idx.iter().map(|&i| labels[i as usize]).collect();
-        let mut knn = Knn::fit(&rest, &rest_labels, distance)?;
+        let mut knn = Knn::new(&rest, &rest_labels, distance)?;
         knn.progress = progress.clone();
         let preds = knn.predict_many(&held, ks)?;
         for (i, p) in preds.iter().enumerate() {

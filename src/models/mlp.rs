@@ -75,6 +75,48 @@ pub struct MlpConfig {
     pub init: InitKind,
 }
 
+/// An MLP's layers before the data decide its input shape and class count: the part of a run
+/// description that [`MlpLayers::config`] completes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpLayers {
+    /// Widths of the hidden layers.
+    pub hidden: Vec<usize>,
+    /// Activation after each hidden layer.
+    pub activation: Activation,
+    /// Dropout probability after each hidden activation.
+    pub dropout: f32,
+    /// Batch norm between each hidden linear layer and its activation.
+    pub batch_norm: bool,
+    /// Weight initialization.
+    pub init: InitKind,
+}
+
+impl MlpLayers {
+    /// The configuration for inputs of `input_shape` and `classes` classes.
+    pub fn config(&self, input_shape: [usize; 3], classes: usize) -> MlpConfig {
+        MlpConfig {
+            input_shape,
+            hidden: self.hidden.clone(),
+            classes,
+            activation: self.activation,
+            dropout: self.dropout,
+            batch_norm: self.batch_norm,
+            init: self.init,
+        }
+    }
+
+    /// The layers of `cfg`.
+    pub fn of(cfg: &MlpConfig) -> Self {
+        MlpLayers {
+            hidden: cfg.hidden.clone(),
+            activation: cfg.activation,
+            dropout: cfg.dropout,
+            batch_norm: cfg.batch_norm,
+            init: cfg.init,
+        }
+    }
+}
+
 /// A multi-layer perceptron.
 #[derive(Debug, Clone)]
 pub struct Mlp {
@@ -87,7 +129,7 @@ impl Mlp {
     /// Builds the network, creating or loading `layers.*` and `norms.*` from `vb`.
     pub fn new(cfg: &MlpConfig, vb: VarBuilder) -> Result<Self> {
         if cfg.hidden.contains(&0) {
-            candle_core::bail!("--hidden widths must be positive, got {:?}", cfg.hidden)
+            candle_core::bail!("`hidden` widths must be positive, got {:?}", cfg.hidden)
         }
         let mut fan_in: usize = cfg.input_shape.iter().product();
         let (mut layers, mut norms) = (vec![], vec![]);

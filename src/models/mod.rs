@@ -14,9 +14,9 @@ pub mod whiten;
 
 pub use activation::Activation;
 pub use batch_norm::{BatchNorm, NormOptions};
-pub use cnn::{Cnn, CnnConfig, CnnExtras, ConvBlock, ConvInit, Pool};
+pub use cnn::{Cnn, CnnConfig, CnnExtras, CnnLayers, ConvBlock, ConvInit, Pool};
 pub use linear::{LinearClassifier, LinearConfig};
-pub use mlp::{InitKind, Mlp, MlpConfig};
+pub use mlp::{InitKind, Mlp, MlpConfig, MlpLayers};
 pub use network::Network;
 pub use whiten::Whitening;
 
@@ -37,7 +37,7 @@ pub enum ModelConfig {
 }
 
 /// The model kinds, as chosen on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// `f(x) = Wx + b`.
@@ -60,58 +60,48 @@ impl ModelKind {
     }
 }
 
-/// Architecture choices from the command line, on top of the input shape and class count that
-/// the data decide. Unused fields are ignored by models that do not have them.
+/// A model before the data decide its input shape and class count: what a run description holds
+/// ([`crate::presets::Run`]), and what [`Architecture::config`] completes into a [`ModelConfig`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelOptions {
-    /// Hidden widths (MLP).
-    pub hidden: Vec<usize>,
-    /// Activation (MLP).
-    pub activation: Activation,
-    /// Dropout probability (MLP).
-    pub dropout: f32,
-    /// Batch norm between layers (MLP).
-    pub batch_norm: bool,
-    /// Weight initialization (MLP).
-    pub init: InitKind,
-    /// Output channels of each conv block (CNN).
-    pub channels: Vec<usize>,
-    /// Convolutions per stage (CNN): 1 is one block per width; more repeat each width, pooling
-    /// after the first of a stage ([`CnnConfig::stages`]).
-    pub depth: usize,
-    /// Pooling after each conv block, or after each stage's first (CNN).
-    pub pool: Pool,
-    /// Hidden fully connected widths (CNN).
-    pub fc: Vec<usize>,
+pub enum Architecture {
+    /// [`LinearClassifier`]: nothing to choose.
+    Linear,
+    /// [`Mlp`].
+    Mlp(MlpLayers),
+    /// [`Cnn`].
+    Cnn(CnnLayers),
 }
 
-impl ModelConfig {
-    /// The configuration of a `kind` model for inputs of `shape` and `classes` classes.
-    pub fn new(kind: ModelKind, shape: [usize; 3], classes: usize, o: &ModelOptions) -> Self {
-        match kind {
-            ModelKind::Linear => ModelConfig::Linear(LinearConfig { input_shape: shape, classes }),
-            ModelKind::Mlp => ModelConfig::Mlp(MlpConfig {
-                input_shape: shape,
-                hidden: o.hidden.clone(),
-                classes,
-                activation: o.activation,
-                dropout: o.dropout,
-                batch_norm: o.batch_norm,
-                init: o.init,
-            }),
-            ModelKind::Cnn => ModelConfig::Cnn(CnnConfig {
-                input_shape: shape,
-                classes,
-                blocks: CnnConfig::stages(&o.channels, o.depth, o.pool),
-                batch_norm: o.batch_norm,
-                activation: o.activation,
-                fc: o.fc.clone(),
-                dropout: o.dropout,
-                extras: CnnExtras::default(),
-            }),
+impl Architecture {
+    /// The configuration for inputs of `shape` and `classes` classes.
+    pub fn config(&self, shape: [usize; 3], classes: usize) -> ModelConfig {
+        match self {
+            Architecture::Linear => ModelConfig::Linear(LinearConfig { input_shape: shape, classes }),
+            Architecture::Mlp(l) => ModelConfig::Mlp(l.config(shape, classes)),
+            Architecture::Cnn(l) => ModelConfig::Cnn(l.config(shape, classes)),
         }
     }
 
+    /// The architecture of `cfg` (its input shape and class count dropped).
+    pub fn of(cfg: &ModelConfig) -> Self {
+        match cfg {
+            ModelConfig::Linear(_) => Architecture::Linear,
+            ModelConfig::Mlp(c) => Architecture::Mlp(MlpLayers::of(c)),
+            ModelConfig::Cnn(c) => Architecture::Cnn(CnnLayers::of(c)),
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Architecture::Linear => ModelKind::Linear,
+            Architecture::Mlp(_) => ModelKind::Mlp,
+            Architecture::Cnn(_) => ModelKind::Cnn,
+        }
+    }
+}
+
+impl ModelConfig {
     /// The kind of this configuration.
     pub fn kind(&self) -> ModelKind {
         match self {
@@ -140,7 +130,7 @@ impl ModelConfig {
     }
 
     /// Parameters that no optimizer steps: the whitening convolution's filters, computed from the
-    /// data ([`Network::fit_to_data`]) and fixed.
+    /// data ([`Network::init_from_data`]) and fixed.
     pub fn fixed_parameters(&self) -> Vec<String> {
         match self {
             ModelConfig::Cnn(c) if c.extras.whiten.is_some() => vec!["whiten.weight".to_string()],

@@ -45,7 +45,7 @@ impl Network {
     /// Sets what a new network computes from its training data before the first step: the
     /// whitening filters of a CNN with [`Whitening`](super::Whitening), from `train` normalized by
     /// `norm`. Nothing for other models.
-    pub fn fit_to_data(&self, train: &crate::data::Dataset, norm: &crate::data::Normalization) -> Result<()> {
+    pub fn init_from_data(&self, train: &crate::data::Dataset, norm: &crate::data::Normalization) -> Result<()> {
         let ModelConfig::Cnn(c) = &self.config else { return Ok(()) };
         let Some(wh) = c.extras.whiten else { return Ok(()) };
         let var = self.params.get("whiten.weight").expect("a CNN with whitening has whiten.weight");

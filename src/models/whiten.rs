@@ -191,7 +191,7 @@ mod tests {
             }
         }
         let ds = Dataset::new("synthetic", Pixels::U8(px), vec![0; n], [c, h, w], vec!["a".into()]).unwrap();
-        let norm = Normalization::fit(&ds);
+        let norm = Normalization::measure(&ds);
         let wh = Whitening { kernel: 2, eps: 1e-12, images: n };
         let filters = wh.filters(&ds, &norm, &Device::Cpu).unwrap();
         assert_eq!(filters.dims(), &[24, 3, 2, 2]);

@@ -500,7 +500,7 @@ fn backward(
                     im2col(g, xn, band, cols);
                     // The band of gy transposed to [pt, O]: read as the product's left operand,
                     // output channels contiguous. Both operands as they are run along the pixels,
-                    // which `gemm` packs element by element (see `ops::linear`).
+                    // which `gemm` packs element by element (see `ops::dense`).
                     transpose_into(&gyn[band.0 * g.wo..], g.o, pt, p, &mut gyt[..pt * g.o]);
                     // SAFETY: dw += gy_band · colsᵀ: dst dw is [O, K] row-major; lhs is gyt read
                     // as [O, pt] (row stride 1, column stride O); rhs is cols read transposed as

@@ -32,17 +32,17 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
-pub mod batch_norm;
 pub mod conv2d;
+pub mod dense;
 pub mod gelu;
-pub mod linear;
 pub mod maxpool;
+pub mod norm_act;
 pub mod simd;
 mod storage;
 mod winograd;
 
-pub use batch_norm::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, NormActivation};
+pub use norm_act::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, NormActivation};
 pub use conv2d::{conv2d, conv2d_no_bias, conv2d_with, Algorithm};
 pub use gelu::gelu;
-pub use linear::{linear, linear_layer};
+pub use dense::{linear, linear_layer};
 pub use maxpool::max_pool2d;

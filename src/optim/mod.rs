@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The optimizers, as chosen with `--optimizer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimizerKind {
     /// Plain (minibatch or full-batch) gradient descent.
@@ -38,6 +38,20 @@ pub enum OptimizerKind {
     Adam,
     /// AdamW (Loshchilov & Hutter, 2019), decoupled weight decay.
     Adamw,
+}
+
+impl OptimizerKind {
+    /// The name on the command line and in checkpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Nesterov => "nesterov",
+            OptimizerKind::Rmsprop => "rmsprop",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Adamw => "adamw",
+        }
+    }
 }
 
 /// Everything needed to build an optimizer; saved in checkpoints.

@@ -7,7 +7,7 @@
 use crate::data::augment::Augment;
 use crate::data::DatasetName;
 use crate::loss::{LossKind, RegKind};
-use crate::models::{Activation, InitKind, ModelKind, ModelOptions, Pool};
+use crate::models::{Activation, Architecture, CnnConfig, CnnExtras, CnnLayers, InitKind, MlpLayers, ModelKind, Pool};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::train::{BatchSize, TrainConfig};
 
@@ -96,49 +96,72 @@ pub fn train_config_for(dataset: DatasetName, model: ModelKind, loss: LossKind, 
     }
 }
 
-/// The default architecture options of `model` on `dataset`.
-pub fn model_options(dataset: DatasetName, model: ModelKind) -> ModelOptions {
+/// The usual stages of a CNN: one stage per width, `depth` convolutions each, `pool` after a
+/// stage's first ([`CnnConfig::stages`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stages {
+    /// Output channels of each stage.
+    pub channels: Vec<usize>,
+    /// Convolutions per stage (1: one 5×5-first block per width).
+    pub depth: usize,
+    /// Pooling after each stage's first convolution.
+    pub pool: Pool,
+}
+
+/// The default stages of the CNN on `dataset`.
+pub fn cnn_stages(dataset: DatasetName) -> Stages {
+    use DatasetName::*;
+    // Stages of two 3×3 convolutions, pooling after the first (src/models/cnn.rs), straight into
+    // the classifier.
+    let (channels, depth) = match dataset {
+        Cifar10 => (vec![64, 128, 256], 2),
+        Mnist | FashionMnist => (vec![32, 64, 128], 2),
+        Shapes => (vec![16, 32, 64], 1),
+        _ => (vec![32, 64, 128], 1),
+    };
+    Stages { channels, depth, pool: Pool::Max }
+}
+
+/// The default architecture of a `kind` model on `dataset`.
+pub fn architecture(dataset: DatasetName, kind: ModelKind) -> Architecture {
     use DatasetName::*;
     let toy = dataset.toy().is_some();
-    if model == ModelKind::Cnn {
-        // Stages of two 3×3 convolutions, pooling after the first (src/models/cnn.rs), straight into
-        // the classifier; dropout before it where the data are small enough to over-fit.
-        let (channels, depth, dropout, fc) = match dataset {
-            Cifar10 => (vec![64, 128, 256], 2, 0.0, vec![]),
-            Mnist => (vec![32, 64, 128], 2, 0.3, vec![]),
-            // Dropout 0.5 against 0.3 (and against 2-pixel crops) on a held-out 10,000 of the
-            // training images: 93.78% / 93.76% / 93.51%, 94.09% / 93.89% / 93.63% with --tta flip.
-            FashionMnist => (vec![32, 64, 128], 2, 0.5, vec![]),
-            Shapes => (vec![16, 32, 64], 1, 0.0, vec![]),
-            _ => (vec![32, 64, 128], 1, 0.3, vec![256]),
-        };
-        return ModelOptions {
-            hidden: vec![],
-            activation: Activation::Relu,
-            dropout,
-            batch_norm: true,
-            init: InitKind::Kaiming,
-            channels,
-            depth,
-            pool: Pool::Max,
-            fc,
-        };
-    }
-    let (hidden, dropout) = match (model, dataset) {
-        _ if toy => (vec![100], 0.0),
-        (_, Cifar10) => (vec![1024], 0.3),
-        (_, Mnist | FashionMnist) => (vec![1024, 1024], 0.2),
-        _ => (vec![256], 0.0),
-    };
-    ModelOptions {
-        hidden,
-        activation: Activation::Relu,
-        dropout,
-        batch_norm: false,
-        init: InitKind::Kaiming,
-        channels: vec![],
-        depth: 1,
-        pool: Pool::Max,
-        fc: vec![],
+    match kind {
+        ModelKind::Linear => Architecture::Linear,
+        ModelKind::Cnn => {
+            // Dropout before the classifier where the data are small enough to over-fit.
+            let (dropout, fc) = match dataset {
+                Cifar10 | Shapes => (0.0, vec![]),
+                Mnist => (0.3, vec![]),
+                // Dropout 0.5 against 0.3 (and against 2-pixel crops) on a held-out 10,000 of the
+                // training images: 93.78% / 93.76% / 93.51%, 94.09% / 93.89% / 93.63% with --tta flip.
+                FashionMnist => (0.5, vec![]),
+                _ => (0.3, vec![256]),
+            };
+            let s = cnn_stages(dataset);
+            Architecture::Cnn(CnnLayers {
+                blocks: CnnConfig::stages(&s.channels, s.depth, s.pool),
+                batch_norm: true,
+                activation: Activation::Relu,
+                fc,
+                dropout,
+                extras: CnnExtras::default(),
+            })
+        }
+        ModelKind::Mlp => {
+            let (hidden, dropout) = match dataset {
+                _ if toy => (vec![100], 0.0),
+                Cifar10 => (vec![1024], 0.3),
+                Mnist | FashionMnist => (vec![1024, 1024], 0.2),
+                _ => (vec![256], 0.0),
+            };
+            Architecture::Mlp(MlpLayers {
+                hidden,
+                activation: Activation::Relu,
+                dropout,
+                batch_norm: false,
+                init: InitKind::Kaiming,
+            })
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// The benchmarked architectures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BenchModel {
     /// Linear 3072 → 10.
@@ -32,12 +32,7 @@ pub enum BenchModel {
 pub fn config(model: BenchModel) -> ModelConfig {
     let shape = [3, 32, 32];
     match model {
-        BenchModel::Linear => ModelConfig::new(
-            ModelKind::Linear,
-            shape,
-            10,
-            &crate::presets::defaults::model_options(DatasetName::Cifar10, ModelKind::Linear),
-        ),
+        BenchModel::Linear => crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Linear).config(shape, 10),
         BenchModel::Mlp => ModelConfig::Mlp(crate::models::MlpConfig {
             input_shape: shape,
             hidden: vec![512],
@@ -61,13 +56,8 @@ pub fn config(model: BenchModel) -> ModelConfig {
                 extras: Default::default(),
             })
         }
-        BenchModel::KindlingCnn => ModelConfig::new(
-            ModelKind::Cnn,
-            shape,
-            10,
-            &crate::presets::defaults::model_options(DatasetName::Cifar10, ModelKind::Cnn),
-        ),
-        BenchModel::Airbench94 => crate::presets::recipe::Recipe::Airbench94.model_config(shape, 10),
+        BenchModel::KindlingCnn => crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Cnn).config(shape, 10),
+        BenchModel::Airbench94 => crate::presets::airbench94::network().config(shape, 10),
     }
 }
 
@@ -154,7 +144,7 @@ pub fn run(model: BenchModel, batch_size: usize, steps: usize, infer: bool, devi
     let named = network.trainable();
     let net = network.model;
     let (mut opt, label_smoothing) = if model == BenchModel::Airbench94 {
-        let t = crate::presets::recipe::Recipe::Airbench94.train_config();
+        let t = crate::presets::airbench94::training();
         (GroupedOptimizer::new(&t.optimizer, &t.groups, named)?, t.label_smoothing)
     } else {
         let adamw = OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::Adamw, 1e-3) };

@@ -23,9 +23,9 @@ impl BatchSize {
             return Ok(BatchSize::Full);
         }
         match s.parse::<usize>() {
-            Ok(0) => Err("--batch-size must be at least 1 (or 'full')".into()),
+            Ok(0) => Err("`batch_size` must be at least 1 (or 'full')".into()),
             Ok(n) => Ok(BatchSize::Mini(n)),
-            Err(_) => Err(format!("--batch-size '{s}': expected a positive integer or 'full'")),
+            Err(_) => Err(format!("`batch_size` '{s}': expected a positive integer or 'full'")),
         }
     }
 
@@ -79,23 +79,23 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let lr = self.optimizer.lr;
         if !lr.is_finite() || lr <= 0.0 {
-            return Err(Error::invalid("--lr", format!("{lr}: the learning rate must be a positive number")));
+            return Err(Error::invalid("`lr`", format!("{lr}: the learning rate must be a positive number")));
         }
         if !self.reg.is_finite() || self.reg < 0.0 {
-            return Err(Error::invalid("--reg", format!("{}: must be 0 or positive", self.reg)));
+            return Err(Error::invalid("`reg`", format!("{}: must be 0 or positive", self.reg)));
         }
         if self.epochs == 0 {
-            return Err(Error::invalid("--epochs", "must be at least 1"));
+            return Err(Error::invalid("`epochs`", "must be at least 1"));
         }
         if self.batch_size == BatchSize::Mini(0) {
-            return Err(Error::invalid("--batch-size", "must be at least 1 (or 'full')"));
+            return Err(Error::invalid("`batch_size`", "must be at least 1 (or 'full')"));
         }
         let ls = self.label_smoothing;
         if !(0.0..1.0).contains(&ls) {
-            return Err(Error::invalid("--label-smoothing", format!("{ls}: must be in [0, 1)")));
+            return Err(Error::invalid("`label_smoothing`", format!("{ls}: must be in [0, 1)")));
         }
         if ls > 0.0 && self.loss != LossKind::Softmax {
-            return Err(Error::invalid("--label-smoothing", "applies to the softmax loss only"));
+            return Err(Error::invalid("`label_smoothing`", "applies to the softmax loss only"));
         }
         for g in &self.groups {
             if !(g.lr_scale.is_finite()
@@ -111,7 +111,7 @@ impl TrainConfig {
         }
         let wd = self.optimizer.weight_decay;
         if !wd.is_finite() || wd < 0.0 {
-            return Err(Error::invalid("--weight-decay", format!("{wd}: must be 0 or positive")));
+            return Err(Error::invalid("`weight_decay`", format!("{wd}: must be 0 or positive")));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use super::config::{EpochRecord, TrainConfig};
 use super::evaluation::evaluate;
 use super::hooks::{Control, EpochEnd, Session, StepEnd};
 use super::lookahead::Lookahead;
+use super::data::TrainData;
 use crate::data::{augment::Augment, epoch_permutation, prefetch, Dataset, Normalization};
 use crate::loss;
 use crate::models::Network;
@@ -12,18 +13,6 @@ use crate::{Error, Result};
 use candle_core::{DType, Device, ModuleT, Tensor};
 use rand::SeedableRng;
 use std::time::Instant;
-
-/// What `fit` trains on: the training split, an optional validation split scored after each
-/// epoch, and the normalization both are batched with.
-#[derive(Clone, Copy)]
-pub struct TrainData<'a> {
-    /// Training samples.
-    pub train: &'a Dataset,
-    /// Held-out samples, scored after each epoch.
-    pub val: Option<&'a Dataset>,
-    /// Per-channel normalization, fitted on the training split.
-    pub normalization: &'a Normalization,
-}
 
 /// What `fit` returns.
 #[derive(Debug, Clone)]
@@ -41,10 +30,11 @@ pub struct FitReport {
 /// finished epoch; any of its hooks may stop the run early.
 pub fn fit(net: &Network, data: &TrainData, cfg: &TrainConfig, device: &Device, session: Session) -> Result<FitReport> {
     let Session { resume, verbose, mut hooks } = session;
-    let (model, params, train, val, norm) = (&net.model, &net.params, data.train, data.val, data.normalization);
+    let (model, params, train, val, norm) =
+        (&net.model, &net.params, &data.train, data.val.as_ref(), &data.preprocess.normalization);
     cfg.validate()?;
     if train.is_empty() {
-        return Err(Error::invalid("--train-size", "the training set is empty"));
+        return Err(Error::invalid("`train_size`", "the training set is empty"));
     }
     // Fixed parameters (the whitening filters) are neither stepped nor regularized.
     let named: Vec<NamedVar> = net.trainable();

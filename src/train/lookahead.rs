@@ -97,7 +97,7 @@ impl EpochHook for Lookahead {
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
         for (name, _, avg) in &mut self.average {
             let saved = state.get(&key(name)).ok_or_else(|| {
-                crate::Error::invalid("--resume", format!("the checkpoint holds no lookahead average of {name}"))
+                crate::Error::invalid("`resume`", format!("the checkpoint holds no lookahead average of {name}"))
             })?;
             *avg = saved.to_device(avg.device())?.to_dtype(avg.dtype())?;
         }

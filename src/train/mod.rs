@@ -3,24 +3,23 @@
 //! ([`evaluate`]).
 //!
 //! ```
-//! use kindling::data::{shapes, DatasetName, Normalization, Split};
-//! use kindling::models::{ModelConfig, ModelKind, Network};
+//! use kindling::data::{shapes, DatasetName, Split};
+//! use kindling::models::{Architecture, ModelKind};
 //! use kindling::train::{fit, Session, TrainData};
 //! # fn main() -> kindling::Result<()> {
-//! let train = shapes::generate(Split::Train, 200);
-//! let normalization = Normalization::fit(&train);
-//! let options = kindling::presets::defaults::model_options(DatasetName::Shapes, ModelKind::Linear);
-//! let net = Network::new(&ModelConfig::new(ModelKind::Linear, train.shape, 10, &options), 0, &candle_core::Device::Cpu)?;
+//! let device = candle_core::Device::Cpu;
+//! let data = TrainData::measure(&shapes::generate(Split::Train, 200), None, None, false)?;
+//! let net = data.network(&Architecture::Linear, 0, &device)?;
 //! let mut cfg = kindling::presets::defaults::train_config(DatasetName::Shapes, ModelKind::Linear, kindling::loss::LossKind::Softmax);
 //! cfg.epochs = 2;
-//! let data = TrainData { train: &train, val: None, normalization: &normalization };
-//! let report = fit(&net, &data, &cfg, &candle_core::Device::Cpu, Session::new())?;
+//! let report = fit(&net, &data, &cfg, &device, Session::new())?;
 //! assert_eq!(report.history.len(), 2);
 //! # Ok(())
 //! # }
 //! ```
 
 pub mod config;
+mod data;
 pub mod evaluation;
 mod fit;
 pub mod hooks;
@@ -28,6 +27,7 @@ pub mod lookahead;
 
 pub use config::{BatchSize, EpochRecord, TrainConfig};
 pub use evaluation::{evaluate, evaluate_with, predict, predict_with, EVAL_BATCH};
-pub use fit::{fit, FitReport, TrainData};
+pub use data::TrainData;
+pub use fit::{fit, FitReport};
 pub use hooks::{Control, EpochEnd, EpochHook, ResumeFrom, Session, StepEnd};
 pub use lookahead::{Lookahead, LookaheadConfig};

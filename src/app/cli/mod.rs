@@ -4,6 +4,7 @@
 //! --val-size --exclude-last --classes --device --seed`, and for folder data sets `--image-size
 //! --resize --strict --split-seed`.
 
+mod choices;
 mod train_args;
 pub use train_args::TrainArgs;
 
@@ -13,6 +14,58 @@ use crate::data::{self, DataOptions, Dataset, DatasetName, Holdout, Prepared, Sp
 use crate::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
+
+/// The settings the library names in its messages (as `` `field` ``), each set on the command
+/// line by the flag of the same name in kebab case: `` `batch_size` `` is `--batch-size`.
+const FLAG_FIELDS: &[&str] = &[
+    "batch_size",
+    "classes",
+    "data_dir",
+    "dataset",
+    "epochs",
+    "exclude_last",
+    "features",
+    "folds",
+    "hidden",
+    "image_size",
+    "k",
+    "label_smoothing",
+    "lr",
+    "reg",
+    "resize",
+    "resume",
+    "split_seed",
+    "strict",
+    "train_size",
+    "tta",
+    "val_size",
+    "weight_decay",
+    "weights",
+];
+
+/// `message` with every setting the library names (`` `lr` ``) written as the flag that sets it
+/// (`--lr`): the library speaks of its configuration fields, the examples of their flags.
+pub fn flags_in(message: &str) -> String {
+    let mut out = message.to_string();
+    for field in FLAG_FIELDS {
+        out = out.replace(&format!("`{field}`"), &format!("--{}", field.replace('_', "-")));
+    }
+    out
+}
+
+/// The body of every example's `main`: start-up settings ([`startup`](crate::support::startup::startup)),
+/// then `body`; an error is printed as `Error: ...` with the library's setting names written as
+/// flags ([`flags_in`]), and the process exits with status 1.
+pub fn main(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    crate::support::startup::startup();
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", flags_in(&format!("{e:?}")));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Which data, from where, and how to split it.
 #[derive(Debug, Clone, Default, Args)]
@@ -52,7 +105,7 @@ pub struct DataArgs {
     pub image_size: Option<(usize, usize)>,
     /// Folder data sets: how an image of another shape is fitted: squash (the whole image, aspect
     /// ratio not kept), crop (the centre), pad (the whole image, black borders) [default: squash].
-    #[arg(long, value_parser = ResizePolicy::parse)]
+    #[arg(long, value_enum)]
     pub resize: Option<ResizePolicy>,
     /// Folder data sets: a file that is not a readable image is an error (default: skipped, with a
     /// summary line).
@@ -89,6 +142,7 @@ impl DataArgs {
             cache_dir: data::cache::default_dir(),
             holdout: Holdout { val: self.val_size, train_size: self.train_size, seed: self.split_seed },
             verbose: !self.quiet,
+            notes: Some(|note| eprintln!("{}", flags_in(note))),
         }
     }
 
@@ -172,6 +226,7 @@ impl DataArgs {
 
     /// [`prepare`](Self::prepare) with data options `options` (a checkpoint's, for instance).
     pub fn prepare_with(&self, name: DatasetName, options: DataOptions) -> Result<Prepared> {
+        self.check_flags(name)?;
         if name == DatasetName::Folder {
             return self.prepare_folder(options);
         }
@@ -228,12 +283,6 @@ impl DataArgs {
                 "applies to the built-in data sets' fixed order; a folder's held-out images are chosen by --val-size                  (or are its val/ subfolder)",
             ));
         }
-        if self.generated_size.is_some() {
-            return Err(Error::invalid(
-                "--generated-size",
-                "applies to generated data sets (shapes, spiral, ...), not to a folder",
-            ));
-        }
         let loaded = data::folder::load(Split::Train, &options)?;
         let total = loaded.data.len();
         let (mut train, val) = match loaded.held_out {
@@ -267,6 +316,28 @@ impl DataArgs {
         // The test split and every later load read the images as the training split did.
         options.image = ImageRequest::exactly(record.image);
         Ok(Prepared { train, val, split, description, options, folder: Some(record) })
+    }
+
+    /// Refuses data flags that `name` would not use: a folder for a generated set, a generated
+    /// size for one read from files.
+    pub fn check_flags(&self, name: DatasetName) -> Result<()> {
+        let generated = name == DatasetName::Shapes || name.toy().is_some();
+        if generated && self.data_dir.is_some() {
+            return Err(crate::Error::invalid(
+                "--data-dir",
+                format!(
+                    "{name} is generated and reads no files; name the data set the folder holds with --dataset \
+                     (cifar10, mnist, fashion-mnist)"
+                ),
+            ));
+        }
+        if !generated && self.generated_size.is_some() {
+            return Err(crate::Error::invalid(
+                "--generated-size",
+                format!("{name} is read from files, not generated; --train-size N keeps the first N training images"),
+            ));
+        }
+        Ok(())
     }
 
     /// The official test split of `name` (what `knn` scores when there is no `--val-size`).

@@ -3,10 +3,10 @@
 
 use crate::data::{augment::Augment, DatasetName};
 use crate::loss::{LossKind, RegKind};
-use crate::models::{Activation, InitKind, ModelKind};
+use crate::models::{Activation, Architecture, InitKind, ModelKind};
 use crate::optim::{OptimizerKind, Schedule};
-use crate::app::run::Run;
-use crate::train::BatchSize;
+use crate::presets::Run;
+use crate::train::{BatchSize, TrainConfig};
 use crate::{Error, Result};
 use clap::Args;
 
@@ -22,7 +22,7 @@ pub struct TrainArgs {
     /// recipe, arXiv 2404.00498). Implies --model cnn; training flags given beside it override its
     /// settings, network flags are refused.
     #[arg(long, value_enum)]
-    pub recipe: Option<crate::presets::recipe::Recipe>,
+    pub recipe: Option<crate::presets::Recipe>,
     /// Hidden layer widths of the MLP, e.g. 512,256.
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
@@ -109,39 +109,151 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The run these flags describe on `dataset`: the defaults for the model and data set, with
-    /// each flag given overriding its default, and every value checked.
+    /// The run these flags describe on `dataset`: the recipe's or the defaults' description of the
+    /// model and data set, with each flag given overriding its field, every value checked, and a
+    /// flag the chosen model does not use refused with the name of what would use it.
     pub fn run(&self, dataset: DatasetName) -> Result<Run> {
-        if let Some(r) = self.recipe {
-            let network_flags = [
-                ("--hidden", self.hidden.is_some()),
-                ("--activation", self.activation.is_some()),
-                ("--dropout", self.dropout.is_some()),
-                ("--batch-norm", self.batch_norm),
-                ("--no-batch-norm", self.no_batch_norm),
-                ("--init", self.init.is_some()),
-                ("--features", self.features.is_some()),
-                ("--channels", self.channels.is_some()),
-                ("--depth", self.depth.is_some()),
-                ("--pool", self.pool.is_some()),
-                ("--fc", self.fc.is_some()),
-                ("--model mlp", self.model == ModelKind::Mlp),
-            ];
-            if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
-                return Err(Error::invalid(
-                    "--recipe",
-                    format!("{r} fixes the network: leave out {flag} (training flags such as --epochs may be given)"),
-                ));
+        let features = match &self.features {
+            Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
+            None => None,
+        };
+        let mut run = match self.recipe {
+            Some(r) => {
+                let network_flags = [
+                    ("--hidden", self.hidden.is_some()),
+                    ("--activation", self.activation.is_some()),
+                    ("--dropout", self.dropout.is_some()),
+                    ("--batch-norm", self.batch_norm),
+                    ("--no-batch-norm", self.no_batch_norm),
+                    ("--init", self.init.is_some()),
+                    ("--features", self.features.is_some()),
+                    ("--channels", self.channels.is_some()),
+                    ("--depth", self.depth.is_some()),
+                    ("--pool", self.pool.is_some()),
+                    ("--fc", self.fc.is_some()),
+                    ("--model mlp", self.model == ModelKind::Mlp),
+                ];
+                if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
+                    return Err(Error::invalid(
+                        "--recipe",
+                        format!(
+                            "{r} fixes the network: leave out {flag} (training flags such as --epochs may be given)"
+                        ),
+                    ));
+                }
+                r.run(dataset)?
             }
-            if dataset.toy().is_some() {
-                return Err(Error::invalid("--recipe", format!("{r} trains a CNN on images; {dataset} is 2-D points")));
+            None => Run::defaults(dataset, self.model, self.loss, features),
+        };
+        self.apply_network_flags(&mut run.model, dataset)?;
+        self.apply_training_flags(&mut run.train)?;
+        if run.dataset.toy().is_some() && (self.augment || self.hflip || self.crop_pad.is_some()) {
+            return Err(Error::invalid(
+                if self.augment { "--augment" } else if self.hflip { "--hflip" } else { "--crop-pad" },
+                format!("{dataset} is a set of 2-D points: flips and crops apply to images (cifar10, mnist, ...)"),
+            ));
+        }
+        run.validate()?;
+        Ok(run)
+    }
+
+    /// The network flags onto `model`; a flag its kind does not use is an error.
+    fn apply_network_flags(&self, model: &mut Architecture, dataset: DatasetName) -> Result<()> {
+        let name = model_name(model);
+        let refuse = |flag: &str, users: &str| -> Result<()> {
+            Err(Error::invalid(flag, format!("the {name} model does not use it; it applies to {users}")))
+        };
+        let given = |flag: &'static str, yes: bool| yes.then_some(flag);
+        let mlp_only = [given("--hidden", self.hidden.is_some()), given("--init", self.init.is_some())];
+        let cnn_only = [
+            given("--channels", self.channels.is_some()),
+            given("--depth", self.depth.is_some()),
+            given("--pool", self.pool.is_some()),
+            given("--fc", self.fc.is_some()),
+        ];
+        let layered = [
+            given("--activation", self.activation.is_some()),
+            given("--dropout", self.dropout.is_some()),
+            given("--batch-norm", self.batch_norm),
+            given("--no-batch-norm", self.no_batch_norm),
+        ];
+        if let Some(v) = self.dropout {
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::invalid("--dropout", format!("{v}: must be in [0, 1)")));
             }
         }
-        let model = if self.recipe.is_some() { ModelKind::Cnn } else { self.model };
-        let mut cfg = match self.recipe {
-            Some(r) => r.train_config(),
-            None => crate::presets::defaults::train_config_for(dataset, model, self.loss, self.features.is_some()),
-        };
+        match model {
+            Architecture::Linear => {
+                if let Some(flag) = mlp_only.iter().chain(&cnn_only).chain(&layered).flatten().next() {
+                    let users = if cnn_only.contains(&Some(*flag)) { "--model cnn" } else { "--model mlp or cnn" };
+                    let users = if mlp_only.contains(&Some(*flag)) { "--model mlp" } else { users };
+                    return refuse(flag, users);
+                }
+            }
+            Architecture::Mlp(l) => {
+                if let Some(flag) = cnn_only.iter().flatten().next() {
+                    return refuse(flag, "--model cnn");
+                }
+                if let Some(v) = &self.hidden {
+                    if v.contains(&0) {
+                        return Err(Error::invalid("--hidden", format!("{v:?}: every width must be at least 1")));
+                    }
+                    l.hidden = v.clone();
+                }
+                if let Some(v) = self.activation {
+                    l.activation = v;
+                }
+                if let Some(v) = self.dropout {
+                    l.dropout = v;
+                }
+                if self.batch_norm {
+                    l.batch_norm = true;
+                }
+                if self.no_batch_norm {
+                    l.batch_norm = false;
+                }
+                if let Some(v) = self.init {
+                    l.init = v;
+                }
+            }
+            Architecture::Cnn(l) => {
+                if let Some(flag) = mlp_only.iter().flatten().next() {
+                    return refuse(flag, "--model mlp");
+                }
+                if self.channels.is_some() || self.depth.is_some() || self.pool.is_some() {
+                    let d = crate::presets::defaults::cnn_stages(dataset);
+                    let channels = self.channels.clone().unwrap_or(d.channels);
+                    if channels.is_empty() || channels.contains(&0) {
+                        return Err(Error::invalid("--channels", format!("{channels:?}: every width must be at least 1")));
+                    }
+                    let depth = self.depth.unwrap_or(d.depth);
+                    if depth == 0 {
+                        return Err(Error::invalid("--depth", "0: a stage needs at least one convolution"));
+                    }
+                    l.blocks = crate::models::CnnConfig::stages(&channels, depth, self.pool.unwrap_or(d.pool));
+                }
+                if let Some(v) = &self.fc {
+                    l.fc = v.iter().copied().filter(|&w| w > 0).collect();
+                }
+                if let Some(v) = self.activation {
+                    l.activation = v;
+                }
+                if let Some(v) = self.dropout {
+                    l.dropout = v;
+                }
+                if self.batch_norm {
+                    l.batch_norm = true;
+                }
+                if self.no_batch_norm {
+                    l.batch_norm = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The training flags onto `cfg`; a flag the chosen optimizer does not use is an error.
+    fn apply_training_flags(&self, cfg: &mut TrainConfig) -> Result<()> {
         if let Some(v) = self.reg {
             cfg.reg = v;
         }
@@ -155,6 +267,18 @@ impl TrainArgs {
             cfg.optimizer.lr = v;
         }
         if let Some(v) = self.momentum {
+            if !matches!(cfg.optimizer.kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) {
+                return Err(Error::invalid(
+                    "--momentum",
+                    format!(
+                        "the {} optimizer does not use it; it applies to --optimizer momentum or nesterov",
+                        cfg.optimizer.kind.as_str()
+                    ),
+                ));
+            }
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::invalid("--momentum", format!("{v}: must be in [0, 1)")));
+            }
             cfg.optimizer.momentum = v;
         }
         if let Some(v) = self.weight_decay {
@@ -164,6 +288,9 @@ impl TrainArgs {
             cfg.schedule = v;
         }
         if let Some(v) = self.label_smoothing {
+            if cfg.loss != LossKind::Softmax {
+                return Err(Error::invalid("--label-smoothing", "applies to the softmax loss only, not --loss svm"));
+            }
             cfg.label_smoothing = v;
         }
         if let Some(v) = self.epochs {
@@ -187,48 +314,15 @@ impl TrainArgs {
         if self.no_augment {
             cfg.augment = Augment::default();
         }
-        cfg.validate()?;
-        let mut options = crate::presets::defaults::model_options(dataset, self.model);
-        if let Some(v) = &self.hidden {
-            options.hidden = v.clone();
-        }
-        if let Some(v) = self.activation {
-            options.activation = v;
-        }
-        if let Some(v) = self.dropout {
-            if !(0.0..1.0).contains(&v) {
-                return Err(Error::invalid("--dropout", format!("{v}: must be in [0, 1)")));
-            }
-            options.dropout = v;
-        }
-        if self.batch_norm {
-            options.batch_norm = true;
-        }
-        if self.no_batch_norm {
-            options.batch_norm = false;
-        }
-        if let Some(v) = &self.channels {
-            options.channels = v.clone();
-        }
-        if let Some(v) = self.depth {
-            if v == 0 {
-                return Err(Error::invalid("--depth", "0: a stage needs at least one convolution"));
-            }
-            options.depth = v;
-        }
-        if let Some(v) = self.pool {
-            options.pool = v;
-        }
-        if let Some(v) = &self.fc {
-            options.fc = v.iter().copied().filter(|&w| w > 0).collect();
-        }
-        if let Some(v) = self.init {
-            options.init = v;
-        }
-        let features = match &self.features {
-            Some(s) => crate::features::parse_list(s).map_err(|e| Error::invalid("--features", e))?,
-            None => None,
-        };
-        Ok(Run { dataset, model, options, features, train: cfg, recipe: self.recipe })
+        Ok(())
+    }
+}
+
+/// How messages name a model.
+fn model_name(model: &Architecture) -> &'static str {
+    match model {
+        Architecture::Linear => "linear",
+        Architecture::Mlp(_) => "MLP",
+        Architecture::Cnn(_) => "CNN",
     }
 }

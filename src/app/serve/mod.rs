@@ -239,7 +239,7 @@ impl Server {
                 None => ImageSpec::of_shape(train.shape, crate::data::image::ResizePolicy::Squash),
             };
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
-            let fitted = crate::models::knn::Knn::fit(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
+            let fitted = crate::models::knn::Knn::new(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             knn.insert(id.clone(), KnnRung { knn: fitted, k: KNN_K.min(train.len()), train, spec });
         }
         Ok(Server {

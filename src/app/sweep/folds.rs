@@ -6,18 +6,10 @@
 //! images. The last fold is the validation split as given, so one fold is the plain search.
 
 use crate::data::{Dataset, Normalization};
+use crate::features::FeatureConfig;
+use crate::preprocess::Preprocess;
+use crate::train::TrainData;
 use crate::{Error, Result};
-
-/// One fold: what a trial trains on, what it is scored on, and the normalization fitted to its
-/// training part.
-pub struct Fold {
-    /// Training images: the pooled images outside this fold's part.
-    pub train: Dataset,
-    /// Validation images: this fold's part.
-    pub val: Dataset,
-    /// Per-channel statistics of `train`.
-    pub normalization: Normalization,
-}
 
 /// The `[start, end)` of each of `k` parts of `v` images at the end of `n` pooled images, in
 /// order: the last part is `[n - v, n)`, the validation split pooled after the training images.
@@ -27,15 +19,19 @@ pub fn parts(n: usize, v: usize, k: usize) -> Option<Vec<(usize, usize)>> {
     (v > 0).then(|| (0..k).map(|f| (start + f * v, start + (f + 1) * v)).collect())
 }
 
-/// The folds of `train` and `val` pooled (training images first): `k` parts the size of `val`,
-/// the last one `val` itself; one fold, the splits as they are (not copied), when `k` is 1.
-pub fn split(train: Dataset, val: Dataset, k: usize) -> Result<Vec<Fold>> {
+/// The folds of `train` and `val` (model inputs, read with `features`) pooled (training images
+/// first): `k` parts the size of `val`, the last one `val` itself; one fold, the splits as they are
+/// (not copied), when `k` is 1. Each fold's normalization is measured on its training part.
+pub fn split(train: Dataset, val: Dataset, k: usize, features: Option<&FeatureConfig>) -> Result<Vec<TrainData>> {
+    let fold = |train: Dataset, val: Dataset| {
+        let preprocess = Preprocess { features: features.cloned(), normalization: Normalization::measure(&train) };
+        TrainData::from_inputs(train, Some(val), preprocess)
+    };
     if k == 0 {
         return Err(Error::invalid("--folds", "give 1 (the validation split as it is) or more"));
     }
     if k == 1 {
-        let normalization = Normalization::fit(&train);
-        return Ok(vec![Fold { train, val, normalization }]);
+        return Ok(vec![fold(train, val)]);
     }
     let pooled = train.concat(&val)?;
     let (n, v) = (pooled.len(), val.len());
@@ -53,9 +49,7 @@ pub fn split(train: Dataset, val: Dataset, k: usize) -> Result<Vec<Fold>> {
         .map(|(a, b)| {
             let outside: Vec<usize> = (0..a).chain(b..n).collect();
             let inside: Vec<usize> = (a..b).collect();
-            let train = pooled.subset(&outside);
-            let normalization = Normalization::fit(&train);
-            Fold { train, val: pooled.subset(&inside), normalization }
+            fold(pooled.subset(&outside), pooled.subset(&inside))
         })
         .collect())
 }
@@ -80,21 +74,21 @@ mod tests {
         assert_eq!(parts(10, 0, 2), None);
         let train = numbered("t", 0, 30);
         let val = numbered("t", 30, 10);
-        let folds = split(train.clone(), val.clone(), 4).unwrap();
+        let folds = split(train.clone(), val.clone(), 4, None).unwrap();
         assert_eq!(folds.len(), 4);
-        let mut seen: Vec<u8> = folds.iter().flat_map(|f| f.val.labels.clone()).collect();
+        let mut seen: Vec<u8> = folds.iter().flat_map(|f| f.val.as_ref().unwrap().labels.clone()).collect();
         seen.sort();
         assert_eq!(seen, (0..40).collect::<Vec<u8>>(), "every pooled image validates exactly once");
         for f in &folds {
-            assert_eq!(f.train.len() + f.val.len(), 40);
-            assert!(f.val.labels.iter().all(|l| !f.train.labels.contains(l)), "a fold trains on its own part");
+            assert_eq!(f.train.len() + f.val.as_ref().unwrap().len(), 40);
+            assert!(f.val.as_ref().unwrap().labels.iter().all(|l| !f.train.labels.contains(l)), "a fold trains on its own part");
         }
-        assert_eq!(folds[3].val.labels, val.labels, "the last part is the validation split");
+        assert_eq!(folds[3].val.as_ref().unwrap().labels, val.labels, "the last part is the validation split");
         assert_eq!(folds[3].train.labels, train.labels);
         // One fold: the splits as given.
-        let one = split(train.clone(), val.clone(), 1).unwrap();
+        let one = split(train.clone(), val.clone(), 1, None).unwrap();
         assert_eq!(
-            (one[0].train.labels.clone(), one[0].val.labels.clone()),
+            (one[0].train.labels.clone(), one[0].val.as_ref().unwrap().labels.clone()),
             (train.labels.clone(), val.labels.clone())
         );
     }
@@ -103,11 +97,11 @@ mod tests {
     fn bad_fold_counts_and_mismatched_splits_are_refused() {
         let train = numbered("t", 0, 6);
         let val = numbered("t", 6, 2);
-        assert!(split(train.clone(), val.clone(), 0).is_err());
-        assert!(split(train.clone(), val.clone(), 5).is_err(), "5 parts of 2 images from 8");
-        assert_eq!(split(train.clone(), val.clone(), 4).unwrap().len(), 4);
+        assert!(split(train.clone(), val.clone(), 0, None).is_err());
+        assert!(split(train.clone(), val.clone(), 5, None).is_err(), "5 parts of 2 images from 8");
+        assert_eq!(split(train.clone(), val.clone(), 4, None).unwrap().len(), 4);
         let other =
             Dataset::new("o", Pixels::U8(vec![0; 8]), vec![0, 1], [1, 2, 2], vec!["a".into(), "b".into()]).unwrap();
-        assert!(split(train, other, 2).is_err());
+        assert!(split(train, other, 2, None).is_err());
     }
 }

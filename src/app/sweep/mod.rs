@@ -18,8 +18,8 @@ pub mod space;
 
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::app::cli::TrainArgs;
-use crate::data::{DatasetName, Normalization, Prepared};
-use crate::features::model_input;
+use crate::data::{DatasetName, Prepared};
+use crate::preprocess::Preprocess;
 use crate::models::{ModelConfig, Network};
 use crate::train::{self, Control, EpochEnd, EpochHook, EpochRecord, ResumeFrom, Session, TrainData};
 use crate::{Error, Result};
@@ -274,7 +274,7 @@ pub struct Best {
     /// Its trained model.
     pub network: Network,
     /// Its run (the shared flags with its values).
-    pub run: crate::app::run::Run,
+    pub run: crate::presets::Run,
     /// Its last epoch.
     pub record: Option<EpochRecord>,
 }
@@ -283,7 +283,7 @@ pub struct Best {
 struct Live {
     net: Network,
     from: Option<ResumeFrom>,
-    run: crate::app::run::Run,
+    run: crate::presets::Run,
 }
 
 impl Sweep<'_> {
@@ -321,17 +321,16 @@ impl Sweep<'_> {
         };
         results.rungs = halving::rung_ends(epochs, self.rungs);
         // The model's input once for every trial: features (if any) and their normalization.
-        let f = first.features.as_ref();
-        let train_in = model_input(&self.data.train, f, self.verbose)?;
-        let val_in = model_input(val, f, self.verbose)?;
-        let folds = folds::split(train_in, val_in, self.folds)?;
+        let inputs = TrainData::measure(&self.data.train, Some(val), first.features.clone(), self.verbose)?;
+        let val_in = inputs.val.expect("a validation split was given");
+        let folds = folds::split(inputs.train, val_in, self.folds, first.features.as_ref())?;
         if self.verbose && folds.len() > 1 {
             eprintln!(
                 "{} folds: each trial trains {} times on {} images and is scored on {} (the last fold is the validation split)",
                 folds.len(),
                 folds.len(),
                 folds[0].train.len(),
-                folds.iter().map(|f| f.val.len()).sum::<usize>()
+                folds.iter().map(|f| f.val.as_ref().map_or(0, |v| v.len())).sum::<usize>()
             );
         }
 
@@ -358,23 +357,21 @@ impl Sweep<'_> {
                         Some(s) => s,
                         None => {
                             let run = trial_args(&self.base, trial).run(self.dataset)?;
-                            let cfg = run.model_config(fold.train.shape, fold.train.num_classes());
-                            let net = Network::new(&cfg, run.train.seed, device)?;
-                            net.fit_to_data(&fold.train, &fold.normalization)?;
+                            let net = fold.network(&run.model, run.train.seed, device)?;
                             Live { net, from: None, run }
                         }
                     };
-                    let data =
-                        TrainData { train: &fold.train, val: Some(&fold.val), normalization: &fold.normalization };
                     let mut kept = Kept::default();
                     let session = Session::new().resume(state.from).hook(RungEnd { at: end, kept: &mut kept });
-                    match train::fit(&state.net, &data, &state.run.train, device, session) {
+                    match train::fit(&state.net, fold, &state.run.train, device, session) {
                         Ok(report) => {
                             let last = report.history.last().expect("an epoch was trained");
                             epochs = last.epoch;
                             seconds += report.history.iter().map(|h| h.seconds).sum::<f64>();
-                            preds.extend(train::predict(&state.net.model, &fold.val, &fold.normalization, device)?);
-                            labels.extend_from_slice(&fold.val.labels);
+                            let val = fold.val.as_ref().expect("every fold has its validation part");
+                            let norm = &fold.preprocess.normalization;
+                            preds.extend(train::predict(&state.net.model, val, norm, device)?);
+                            labels.extend_from_slice(&val.labels);
                             let from = ResumeFrom {
                                 epoch: last.epoch,
                                 optimizer_state: kept.optimizer_state,
@@ -469,9 +466,8 @@ impl Sweep<'_> {
 /// The checkpoint metadata of a sweep's best trial: that of a `train` run with its values and
 /// its last epoch's record, with the whole search (space and every trial's result) beside it.
 pub fn best_meta(best: &Best, data: &Prepared, results: &Results, command: &str) -> Result<CheckpointMeta> {
-    let train_in = model_input(&data.train, best.run.features.as_ref(), false)?;
-    let norm = Normalization::fit(&train_in);
-    let mut meta = crate::app::run::checkpoint_meta(&best.run, data, &best.network.config, &norm, command);
+    let (pre, _) = Preprocess::measure(&data.train, best.run.features.clone(), false)?;
+    let mut meta = crate::app::run::checkpoint_meta(&best.run, data, &best.network.config, &pre.normalization, command);
     meta.search = Some(serde_json::to_value(results).expect("results serialize"));
     meta.epoch = best.record.as_ref().map_or(0, |r| r.epoch);
     meta.metrics = best.record.clone().map(|r| EpochRecord { step_losses: vec![], ..r });
