@@ -59,6 +59,12 @@ pub mod support;
 pub mod train;
 pub mod tta;
 
+/// "Needs X" for the unit tests: skip visibly when a font or file is absent, fail under
+/// `KINDLING_REQUIRE_ALL=1`; the same file as the integration tests' (`tests/common/require.rs`).
+#[cfg(test)]
+#[path = "../tests/common/require.rs"]
+pub(crate) mod require;
+
 pub use classifier::{Classifier, Prediction};
 pub use error::{Error, Result};
 

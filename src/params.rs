@@ -3,7 +3,8 @@
 //! candle's CPU backend cannot be seeded, so `VarBuilder::from_varmap` gives different weights on
 //! every run. [`Params`] draws each new variable on the host from a generator seeded by `--seed`
 //! and the variable's name, following the [`Init`] hint the layer asked for: the same seed gives
-//! the same model, whatever order layers are built in.
+//! the same model, whatever order layers are built in. [`randn`] is the seeded `Tensor::randn`
+//! for inputs (tests, benchmarks).
 
 use candle_core::{DType, Device, Result, Shape, Tensor, Var};
 use candle_nn::init::{FanInOut, NormalOrUniform};
@@ -58,11 +59,6 @@ impl Params {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(name, &mut h);
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed ^ std::hash::Hasher::finish(&h));
-        let normal = |rng: &mut rand::rngs::StdRng| -> f64 {
-            let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.random();
-            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        };
         let values: Vec<f64> = match init {
             Init::Const(c) => vec![c; n],
             Init::Randn { mean, stdev } => (0..n).map(|_| mean + stdev * normal(&mut rng)).collect(),
@@ -83,6 +79,31 @@ impl Params {
         };
         Tensor::from_vec(values, shape.clone(), dev)?.to_dtype(dtype)
     }
+}
+
+/// One draw from N(0, 1) (Box-Muller).
+fn normal(rng: &mut rand::rngs::StdRng) -> f64 {
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// An f32 tensor of `shape` drawn from N(`mean`, `stdev`²) by a generator seeded with `seed`: a
+/// `Tensor::randn` that gives the same values on every run (candle's CPU backend cannot be
+/// seeded), so that a test that fails on it can be replayed.
+///
+/// ```
+/// let dev = candle_core::Device::Cpu;
+/// let a = kindling::params::randn(7, (2, 3), 0.0, 1.0, &dev)?;
+/// let b = kindling::params::randn(7, (2, 3), 0.0, 1.0, &dev)?;
+/// assert_eq!(a.to_vec2::<f32>()?, b.to_vec2::<f32>()?);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn randn(seed: u64, shape: impl Into<Shape>, mean: f64, stdev: f64, device: &Device) -> Result<Tensor> {
+    let shape = shape.into();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..shape.elem_count()).map(|_| (mean + stdev * normal(&mut rng)) as f32).collect();
+    Tensor::from_vec(values, shape, device)
 }
 
 impl SimpleBackend for Params {

@@ -150,29 +150,41 @@ mod tests {
         assert_eq!(m, vec![2., 1., 0., 5., 4., 3., 8., 7., 6., 11., 10., 9.]);
     }
 
+    /// Against the softmax of the linear model's scores computed by hand (plain loops in f64 over
+    /// its weights), for the image and its mirror image (columns read right to left).
     #[test]
     fn flip_averages_the_two_softmax_distributions() {
         let dev = Device::Cpu;
         let params = Params::new(7);
         let cfg = ModelConfig::Linear(LinearConfig { input_shape: [1, 2, 3], classes: 4 });
         let model = Model::new(&cfg, params.var_builder(DType::F32, &dev)).unwrap();
-        let xs = Tensor::randn(0f32, 1., (5, 1, 2, 3), &dev).unwrap();
+        let xs = crate::params::randn(8, (5, 1, 2, 3), 0.0, 1.0, &dev).unwrap();
         let got = Tta::Flip.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
-        let p = |x: &Tensor| {
-            candle_nn::ops::softmax_last_dim(&model.forward_t(x, false).unwrap()).unwrap().to_vec2::<f32>().unwrap()
+        let plain = Tta::None.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
+
+        let w = params.get("fc.weight").unwrap().as_tensor().to_vec2::<f32>().unwrap(); // [4, 6]
+        let b = params.get("fc.bias").unwrap().as_tensor().to_vec1::<f32>().unwrap();
+        let images = xs.flatten_from(1).unwrap().to_vec2::<f32>().unwrap(); // [5, 2·3], row after row
+        let softmax = |x: &dyn Fn(usize) -> f32| -> Vec<f64> {
+            let s: Vec<f64> =
+                (0..4).map(|k| b[k] as f64 + (0..6).map(|j| w[k][j] as f64 * x(j) as f64).sum::<f64>()).collect();
+            let top = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|v| (v - top).exp()).collect();
+            e.iter().map(|v| v / e.iter().sum::<f64>()).collect()
         };
-        let (a, b) = (p(&xs), p(&mirror(&xs).unwrap()));
-        for i in 0..5 {
-            let sum: f32 = got[i].iter().sum();
-            assert!((sum - 1.0).abs() < 1e-5, "row {i} sums to {sum}");
+        let mut views_differ = false;
+        for (i, x) in images.iter().enumerate() {
+            let a = softmax(&|j| x[j]);
+            let m = softmax(&|j| x[(j / 3) * 3 + 2 - j % 3]);
             for k in 0..4 {
-                assert!((got[i][k] - 0.5 * (a[i][k] + b[i][k])).abs() < 1e-6);
+                assert!((plain[i][k] as f64 - a[k]).abs() < 1e-6, "image {i}, class {k}: {} vs {}", plain[i][k], a[k]);
+                let want = 0.5 * (a[k] + m[k]);
+                assert!((got[i][k] as f64 - want).abs() < 1e-6, "image {i}, class {k}: {} vs {want}", got[i][k]);
+                views_differ |= (a[k] - m[k]).abs() > 1e-3;
             }
         }
         // A linear model is not mirror-symmetric: the two views really differ.
-        assert!(a.iter().flatten().zip(b.iter().flatten()).any(|(x, y)| (x - y).abs() > 1e-3));
-        let plain = Tta::None.probabilities(&model, &xs).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(plain, a);
+        assert!(views_differ);
     }
 
     /// One pixel down-right with reflect padding: row 0 comes from row 1, row i from row i-1;
@@ -194,7 +206,7 @@ mod tests {
         let params = Params::new(3);
         let cfg = ModelConfig::Linear(LinearConfig { input_shape: [1, 4, 4], classes: 3 });
         let model = Model::new(&cfg, params.var_builder(DType::F32, &dev)).unwrap();
-        let xs = Tensor::randn(0f32, 1., (2, 1, 4, 4), &dev).unwrap();
+        let xs = crate::params::randn(4, (2, 1, 4, 4), 0.0, 1.0, &dev).unwrap();
         let f = |x: &Tensor| model.forward_t(x, false).unwrap();
         let (a, b) = (translate(&xs, 1).unwrap(), translate(&xs, -1).unwrap());
         let m = |x: &Tensor| mirror(x).unwrap();

@@ -113,7 +113,8 @@ fn bad_checkpoints_are_clear_errors() {
 
     let empty = dir.join("empty.safetensors");
     std::fs::write(&empty, b"").unwrap();
-    assert!(checkpoint::load(&empty, &common::dev()).is_err());
+    let err = checkpoint::load(&empty, &common::dev()).err().unwrap().to_string();
+    assert!(err.contains("empty.safetensors") && err.contains("not a safetensors file (header too small)"), "{err}");
 
     // A valid file whose tensors do not fit its own configuration.
     let save = dir.join("m.safetensors");
@@ -132,7 +133,11 @@ fn bad_checkpoints_are_clear_errors() {
     let bytes = std::fs::read(&save).unwrap();
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    assert!(checkpoint::load(&cut, &common::dev()).is_err());
+    let err = checkpoint::load(&cut, &common::dev()).err().unwrap().to_string();
+    assert!(
+        err.contains("cut.safetensors") && err.contains("file not fully covered") && err.contains("truncated"),
+        "{err}"
+    );
 
     let err = checkpoint::load(&dir, &common::dev()).err().unwrap().to_string();
     assert!(err.contains("directory"), "{err}");

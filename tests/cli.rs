@@ -39,7 +39,9 @@ fn train_flags_reach_the_checkpoint() {
         .unwrap();
     assert!(!out.status.success(), "no CIFAR-10 files there");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cifar10 (training split) not found in") && err.contains("--data-dir"), "{err}");
+    let cifar = dir.join("cifar-10-batches-bin");
+    assert!(err.contains(&format!("cifar10 (training split) not found in {}", cifar.display())), "{err}");
+    assert!(err.contains("--data-dir DIR") && !err.contains("panicked"), "{err}");
 }
 
 /// A flag that the chosen model, optimizer or data set does not use is refused before anything

@@ -29,16 +29,30 @@ fn build(cfg: &CnnConfig, seed: u64) -> (Model, Params) {
     (model, params)
 }
 
+/// Seeded N(0, 1) inputs of `shape` on the test device.
+fn randn(seed: u64, shape: impl Into<candle_core::Shape>) -> Tensor {
+    kindling::params::randn(seed, shape, 0.0, 1.0, &common::dev()).unwrap()
+}
+
 #[test]
 fn output_shapes_for_28_and_32() {
-    for (shape, pool) in
-        [([1, 28, 28], Pool::Max), ([3, 32, 32], Pool::Max), ([3, 32, 32], Pool::Overlap), ([1, 28, 28], Pool::Avg)]
-    {
+    // Multiply-accumulates of `config`: a 5×5 convolution to 8 channels at the input's size, a 3×3
+    // one to 16 at the pooled size (2×2 pools halve, 3×3/2 overlapping ones take 32 to 15 to 7),
+    // then the 16·side² → 32 → 10 classifier; batch norm and pooling are not counted.
+    let macs = |c: usize, side: usize, pooled: usize, twice: usize| {
+        side * side * 8 * 25 * c + pooled * pooled * 16 * 8 * 9 + 16 * twice * twice * 32 + 32 * 10
+    };
+    for (shape, pool, want) in [
+        ([1, 28, 28], Pool::Max, macs(1, 28, 14, 7)),
+        ([3, 32, 32], Pool::Max, macs(3, 32, 16, 8)),
+        ([3, 32, 32], Pool::Overlap, macs(3, 32, 15, 7)),
+        ([1, 28, 28], Pool::Avg, macs(1, 28, 14, 7)),
+    ] {
         let cfg = config(shape, pool);
         let (model, _) = build(&cfg, 0);
-        let xs = Tensor::randn(0f32, 1.0, (5, shape[0], shape[1], shape[2]), &common::dev()).unwrap();
+        let xs = randn(1, (5, shape[0], shape[1], shape[2]));
         assert_eq!(model.forward_t(&xs, false).unwrap().dims(), &[5, 10], "{shape:?} {pool:?}");
-        assert!(cfg.macs().unwrap() > 0);
+        assert_eq!(cfg.macs().unwrap(), want, "{shape:?} {pool:?}");
     }
     let s = config([3, 32, 32], Pool::Overlap).shapes().unwrap();
     assert_eq!(s[1], [8, 15, 15], "overlapping 3x3/2 pooling: 32 -> 15");
@@ -59,7 +73,7 @@ fn stages_pool_after_their_first_convolution() {
     let convs = 32 * 32 * 8 * 27 + 16 * 16 * 8 * 72 + 16 * 16 * 16 * 72 + 8 * 8 * 16 * 144;
     assert_eq!(cfg.macs().unwrap(), convs + 16 * 8 * 8 * 32 + 32 * 10);
     let (model, _) = build(&cfg, 0);
-    let xs = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &common::dev()).unwrap();
+    let xs = randn(2, (2, 3, 32, 32));
     assert_eq!(model.forward_t(&xs, true).unwrap().dims(), &[2, 10]);
 }
 
@@ -88,7 +102,7 @@ fn overfits_a_64_image_batch() {
 #[test]
 fn train_and_eval_modes_differ() {
     let (model, _) = build(&config([3, 32, 32], Pool::Max), 2);
-    let xs = Tensor::randn(0f32, 1.0, (4, 3, 32, 32), &common::dev()).unwrap();
+    let xs = randn(3, (4, 3, 32, 32));
     let e1 = model.forward_t(&xs, false).unwrap();
     let e2 = model.forward_t(&xs, false).unwrap();
     let t = model.forward_t(&xs, true).unwrap();
@@ -101,7 +115,7 @@ fn train_and_eval_modes_differ() {
 fn checkpoint_keeps_batch_norm_statistics() {
     let cfg = config([3, 32, 32], Pool::Max);
     let (model, params) = build(&cfg, 3);
-    let xs = Tensor::randn(0f32, 1.0, (8, 3, 32, 32), &common::dev()).unwrap().affine(3.0, 1.5).unwrap();
+    let xs = randn(4, (8, 3, 32, 32)).affine(3.0, 1.5).unwrap();
     model.forward_t(&xs, true).unwrap(); // updates the running statistics
     let rm = params.get("norms.0.running_mean").expect("running mean is a checkpointed parameter");
     assert!(rm.as_tensor().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);

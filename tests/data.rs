@@ -1,11 +1,12 @@
 //! Data loaders: formats, orientation, splits and bad files. Tests on the real data sets run when
-//! `KINDLING_DATA` points at them (`.ci/run` sets it) and print why they skip otherwise.
+//! their files are there (`$KINDLING_DATA`, Debian's Fashion-MNIST) and skip visibly otherwise
+//! (`common::require_data`; fatal under `KINDLING_REQUIRE_ALL=1`, as `.ci/run` sets it).
 
 mod common;
 
 use kindling::data::{self, cifar10, hub, idx, DataOptions, DatasetName, Pixels, Split};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A CIFAR-10 record whose pixel (c, y, x) is `c*100 + y*3 + x` mod 256.
 fn record(label: u8) -> Vec<u8> {
@@ -212,20 +213,9 @@ fn missing_data_names_the_ways_to_provide_it() {
     assert!(data::load(DatasetName::Cifar10, Split::Train, &opts).unwrap_err().to_string().contains("not a folder"));
 }
 
-fn real_data() -> Option<PathBuf> {
-    match std::env::var("KINDLING_DATA") {
-        Ok(d) if Path::new(&d).is_dir() => Some(PathBuf::from(d)),
-        _ => {
-            eprintln!("skipped: KINDLING_DATA is not set to a folder holding the real data sets");
-            None
-        }
-    }
-}
-
 #[test]
 fn real_cifar10_batches() {
-    let Some(root) = real_data() else { return };
-    let dir = root.join("cifar-10-batches-bin");
+    let Some(dir) = common::require_data("cifar10") else { return };
     let ds = cifar10::load(&dir, Split::Train).unwrap();
     assert_eq!(ds.len(), 50_000);
     assert_eq!(ds.class_counts(), vec![5000; 10]);
@@ -242,19 +232,26 @@ fn real_cifar10_batches() {
 }
 
 #[test]
-fn real_mnist_and_fashion() {
-    let Some(root) = real_data() else { return };
-    let m = idx::load(&root.join("mnist"), Split::Train, "mnist", &idx::MNIST_CLASSES).unwrap();
+fn real_mnist() {
+    let Some(dir) = common::require_data("mnist") else { return };
+    let m = idx::load(&dir, Split::Train, "mnist", &idx::MNIST_CLASSES).unwrap();
     assert_eq!((m.len(), m.shape), (60_000, [1, 28, 28]));
     assert_eq!(&m.labels[..3], &[5, 0, 4]);
-    let t = idx::load(&root.join("mnist"), Split::Test, "mnist", &idx::MNIST_CLASSES).unwrap();
+    let t = idx::load(&dir, Split::Test, "mnist", &idx::MNIST_CLASSES).unwrap();
     assert_eq!(t.len(), 10_000);
+}
+
+/// Found where the crate finds it (`$KINDLING_DATA/fashion-mnist`, then Debian's folder); once its
+/// files are there, any error loading them fails the test.
+#[test]
+fn real_fashion_mnist() {
+    let Some(dir) = common::require_fashion_mnist() else { return };
+    let f = idx::load(&dir, Split::Test, "fashion-mnist", &idx::FASHION_CLASSES).unwrap();
+    assert_eq!((f.len(), f.shape), (10_000, [1, 28, 28]));
+    assert_eq!(f.labels[0], 9, "Fashion-MNIST's first test image is an ankle boot");
+    assert_eq!(f.classes[9], "Ankle boot");
     let opts = DataOptions { allow_download: false, ..Default::default() };
-    match data::load(DatasetName::FashionMnist, Split::Test, &opts) {
-        Ok(f) => {
-            assert_eq!(f.len(), 10_000);
-            assert_eq!(f.labels[0], 9, "Fashion-MNIST's first test image is an ankle boot");
-        }
-        Err(e) => eprintln!("skipped Fashion-MNIST: {e} (apt-get install dataset-fashion-mnist)"),
-    }
+    let train = data::load(DatasetName::FashionMnist, Split::Train, &opts).unwrap();
+    assert_eq!(train.len(), 60_000);
+    assert_eq!(train.class_counts(), vec![6000; 10]);
 }

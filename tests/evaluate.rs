@@ -56,30 +56,29 @@ fn a_model_trained_on_everything_has_no_held_out_split() {
     let out = run(example("evaluate").arg("--weights").arg(&mnist).args(["--split", "val", "--no-plots", "--offline"]));
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("held none out") && out.stderr.contains("--split test"), "{}", out.stderr);
-    let out = run(example("evaluate").arg("--weights").arg(&mnist).args([
-        "--split",
-        "val",
-        "--val-size",
-        "5000",
-        "--no-plots",
-        "--offline",
-    ]));
+    // With --val-size the split is carved from the data: without MNIST the message is about the
+    // data ...
+    let val_5000 = ["--split", "val", "--val-size", "5000", "--no-plots", "--offline"];
+    let empty = tmpdir("eval-no-mnist");
+    let out = run(example("evaluate")
+        .env_remove("KINDLING_DATA")
+        .arg("--weights")
+        .arg(&mnist)
+        .args(val_5000)
+        .arg("--data-dir")
+        .arg(&empty));
     assert_ne!(out.code, Some(0));
-    // The split is carved from the data: without MNIST the message is about the data, with it
-    // about the overlap.
-    assert!(out.stderr.contains("its own training images") || out.stderr.contains("not found"), "{}", out.stderr);
+    assert!(out.stderr.contains("not found") && out.stderr.contains("--data-dir"), "{}", out.stderr);
+    // ... with it, about the overlap: all 5,000 images are among the 60,000 it trained on.
+    let Some(_) = common::require_data("mnist") else { return };
+    let out = run(example("evaluate").arg("--weights").arg(&mnist).args(val_5000));
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("5000 of them are its own training images"), "{}", out.stderr);
 }
 
 #[test]
 fn data_of_other_classes_is_refused() {
-    let Some(_) = common::data_root() else {
-        eprintln!("skipped: KINDLING_DATA not set (see README)");
-        return;
-    };
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist").is_dir() {
-        eprintln!("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
-        return;
-    }
+    let Some(_) = common::require_fashion_mnist() else { return };
     let out = run(example("evaluate").arg("--weights").arg(weights_dir().join("mnist-linear.safetensors")).args([
         "--dataset",
         "fashion-mnist",

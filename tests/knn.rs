@@ -1,4 +1,5 @@
-//! kNN against a brute-force reference (plain loops), including ties; cross-validation; bad input.
+//! kNN against a brute-force reference (plain loops, its own vote), including ties; the vote on
+//! hand-made cases; cross-validation; bad input.
 
 mod common;
 
@@ -22,9 +23,28 @@ fn brute(train: &[Vec<f32>], labels: &[u32], q: &[f32], k: usize, dist: Distance
             (s, i)
         })
         .collect();
+    // Nearest first; equal distances in training order.
     d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let nb: Vec<usize> = d.iter().take(k).map(|x| x.1).collect();
-    vote(&nb, labels, classes)
+    // The most frequent label among them; between tied labels, the one met first going outwards.
+    let mut counts = vec![0; classes];
+    for &i in &nb {
+        counts[labels[i] as usize] += 1;
+    }
+    let most = *counts.iter().max().unwrap();
+    labels[*nb.iter().find(|&&i| counts[labels[i] as usize] == most).unwrap()]
+}
+
+#[test]
+fn vote_takes_the_majority_and_breaks_ties_by_the_nearest() {
+    let labels = [2, 0, 1, 0, 2, 1];
+    // Neighbours nearest first, as indices into `labels`.
+    assert_eq!(vote(&[1, 3, 0], &labels, 3), 0, "two 0s against one 2");
+    assert_eq!(vote(&[0, 1, 3, 4], &labels, 3), 2, "2 and 0 tie at two votes; the nearest is a 2");
+    assert_eq!(vote(&[1, 0, 4, 3], &labels, 3), 0, "the same tie, the nearest is a 0");
+    assert_eq!(vote(&[5, 2, 0], &labels, 3), 1, "two 1s");
+    assert_eq!(vote(&[4], &labels, 3), 2);
+    assert_eq!(vote(&[5, 0, 1], &labels, 4), 1, "a three-way tie: the nearest's class; class 3 has no vote");
 }
 
 fn data(n: usize, d: usize, seed: u64, levels: u32) -> Vec<Vec<f32>> {
@@ -101,5 +121,6 @@ fn bad_input() {
     let empty = Tensor::zeros((0, 3), candle_core::DType::F32, &common::dev()).unwrap();
     assert!(Knn::new(&empty, &[], Distance::L1).unwrap_err().to_string().contains("empty"));
     assert!(Knn::new(&train, &[0, 1], Distance::L1).unwrap_err().to_string().contains("labels"));
-    assert!(cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).is_err());
+    let err = cross_validate(&train, &labels, Distance::L2, &[1], 1, &indicatif::ProgressBar::hidden()).unwrap_err();
+    assert!(err.to_string().contains("`folds`: 1: need between 2 and the 5 training samples"), "{err}");
 }

@@ -218,6 +218,47 @@ fn conv2d_gradients_match_candle_on_square_shapes() -> Result<()> {
     Ok(())
 }
 
+/// The 3×3 convolutions of the airbench94 network on CIFAR-10 (`train --recipe airbench94`), as
+/// `(input channels, output channels, side)` from the network's own shapes.
+fn airbench94_convs() -> Vec<(usize, usize, usize)> {
+    use kindling::models::ModelConfig;
+    let ModelConfig::Cnn(cfg) = kindling::presets::airbench94::network().config([3, 32, 32], 10) else {
+        panic!("airbench94 is a CNN")
+    };
+    let shapes = cfg.shapes().unwrap(); // shapes[i]: block i's input (after the 2×2 whitening)
+    cfg.blocks.iter().enumerate().map(|(i, b)| (shapes[i][0], b.channels, shapes[i][1])).collect()
+}
+
+/// kindling's Winograd convolutions (every one of airbench94's has at least 8 channels in and out)
+/// against candle's `conv2d` and its backward pass: F(4×4, 3×3) forward and input gradient with
+/// F(2×2, 3×3) weight gradient (the default), and F(2×2, 3×3) throughout; within 5e-5 and 1e-5
+/// of the largest value, the bounds `src/ops/winograd/` documents.
+#[test]
+fn winograd_matches_candle_on_airbench94_shapes() -> Result<()> {
+    use kindling::ops::{conv2d_with, Algorithm};
+    let convs = airbench94_convs();
+    assert_eq!(convs, [(24, 64, 31), (64, 64, 15), (64, 256, 15), (256, 256, 7), (256, 256, 7), (256, 256, 3)]);
+    for (i, &(c, o, side)) in convs.iter().enumerate() {
+        let k = case(2, c, o, (side, side), (3, 3), 1, 1);
+        let t = Inputs::new(&k, 300 + i as u64)?;
+        let grads = |conv: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>| -> Result<Vec<Tensor>> {
+            let (xs, w, b) = (Var::from_tensor(&t.xs)?, Var::from_tensor(&t.w)?, Var::from_tensor(&t.b)?);
+            let ys = conv(&xs, &w, &b)?;
+            let g = (&ys * &t.r)?.sum_all()?.backward()?;
+            Ok([&xs, &w, &b].iter().map(|v| g.get(v).unwrap().clone()).chain([ys]).collect())
+        };
+        let want = grads(&|xs, w, b| candle_conv(xs, w, b, &k))?;
+        for (algorithm, rtol) in [(Algorithm::Auto, 5e-5), (Algorithm::WinogradF2, 1e-5)] {
+            let got = grads(&|xs, w, b| Ok(conv2d_with(xs, w, b, 1, 1, algorithm)?))?;
+            for ((g, w), name) in got.iter().zip(&want).zip(["dx", "dw", "db", "forward"]) {
+                let tol = if name == "dw" { 1e-5 } else { rtol };
+                assert_close(g, w, tol, &format!("{name}, {algorithm:?}, {c} -> {o} channels at {side}x{side}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn conv2d_skips_the_input_gradient_of_a_plain_tensor() -> Result<()> {
     let k = case(2, 3, 4, (6, 7), (3, 3), 1, 1);

@@ -293,20 +293,41 @@ mod tests {
         assert!(err.is_err());
     }
 
+    /// Each value is `(pixel / 255 - mean[c]) / std[c]` with its own channel's mean and std, in CHW
+    /// order, samples in the order asked for.
     #[test]
     fn batch_is_normalized_chw() {
         let ds = tiny();
-        let norm = Normalization { mean: vec![0.0; 3], std: vec![1.0; 3] };
-        let (xs, ys) = ds.batch(&[1], &norm, &Device::Cpu).unwrap();
-        assert_eq!(xs.dims(), &[1, 3, 2, 2]);
+        let norm = Normalization { mean: vec![0.1, 0.2, 0.3], std: vec![0.5, 0.25, 2.0] };
+        let (xs, ys) = ds.batch(&[3, 1], &norm, &Device::Cpu).unwrap();
+        assert_eq!(xs.dims(), &[2, 3, 2, 2]);
         let v = xs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(v[0], 12.0 / 255.0);
-        assert_eq!(ys.to_vec1::<u32>().unwrap(), vec![1]);
+        for (k, sample) in [3usize, 1].into_iter().enumerate() {
+            for c in 0..3 {
+                for p in 0..4 {
+                    // Sample i's pixel p of channel c is the byte 12·i + 4·c + p (see `tiny`).
+                    let byte = (12 * sample + 4 * c + p) as f64;
+                    let want = (byte / 255.0 - norm.mean[c] as f64) / norm.std[c] as f64;
+                    let got = v[k * 12 + c * 4 + p] as f64;
+                    assert!((got - want).abs() < 1e-6, "sample {sample}, channel {c}, pixel {p}: {got} vs {want}");
+                }
+            }
+        }
+        assert_eq!(ys.to_vec1::<u32>().unwrap(), vec![1, 1]);
     }
 
+    /// Each epoch's order holds every sample exactly once, is a pure function of seed and epoch,
+    /// and differs between epochs and seeds.
     #[test]
-    fn permutation_is_deterministic() {
+    fn epoch_permutation_is_a_seeded_permutation() {
+        for n in [0, 1, 2, 50, 1000] {
+            let mut p = epoch_permutation(n, 7, 3);
+            p.sort_unstable();
+            assert_eq!(p, (0..n).collect::<Vec<_>>(), "n = {n}: not a permutation");
+        }
         assert_eq!(epoch_permutation(50, 7, 3), epoch_permutation(50, 7, 3));
         assert_ne!(epoch_permutation(50, 7, 3), epoch_permutation(50, 7, 4));
+        assert_ne!(epoch_permutation(50, 7, 3), epoch_permutation(50, 8, 3));
+        assert_ne!(epoch_permutation(50, 7, 3), (0..50).collect::<Vec<_>>(), "shuffled");
     }
 }

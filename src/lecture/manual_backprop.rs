@@ -118,3 +118,35 @@ pub fn rel_error(a: &Tensor, b: &Tensor) -> Result<f64> {
     let den = (a.abs()? + b.abs()?)?.clamp(1e-12, f64::INFINITY)?;
     (num / den)?.max_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f64]) -> Tensor {
+        Tensor::new(v, &Device::Cpu).unwrap()
+    }
+
+    /// `max |a - b| / (|a| + |b|)` element by element, by hand: the gradient check's yardstick.
+    #[test]
+    fn rel_error_is_the_largest_elementwise_relative_difference() {
+        assert_eq!(rel_error(&t(&[1.0, -2.0, 3.5]), &t(&[1.0, -2.0, 3.5])).unwrap(), 0.0);
+        // 0 and 0.2 / 4.2: the larger.
+        let e = rel_error(&t(&[1.0, 2.0]), &t(&[1.0, 2.2])).unwrap();
+        assert!((e - 0.2 / 4.2).abs() < 1e-15, "{e}");
+        // Symmetric; opposite signs give the largest value, 1.
+        assert_eq!(rel_error(&t(&[1.0, 2.2]), &t(&[1.0, 2.0])).unwrap(), e);
+        assert_eq!(rel_error(&t(&[3.0, 0.5]), &t(&[-3.0, 0.5])).unwrap(), 1.0);
+        // Scale-free: the same relative difference at 1e-8 and at 1e8.
+        let small = rel_error(&t(&[1e-8]), &t(&[1.1e-8])).unwrap();
+        let large = rel_error(&t(&[1e8]), &t(&[1.1e8])).unwrap();
+        assert!((small - 0.1 / 2.1).abs() < 1e-12 && (large - 0.1 / 2.1).abs() < 1e-12, "{small} {large}");
+        // Two zeros agree; below 1e-12 the denominator is held at 1e-12.
+        assert_eq!(rel_error(&t(&[0.0]), &t(&[0.0])).unwrap(), 0.0);
+        let tiny = rel_error(&t(&[1e-13]), &t(&[0.0])).unwrap();
+        assert!((tiny - 0.1).abs() < 1e-12, "{tiny}");
+        // A non-finite gradient is never "close": NaN, which fails every `<` check.
+        assert!(rel_error(&t(&[f64::NAN, 1.0]), &t(&[1.0, 1.0])).unwrap().is_nan());
+        assert!(rel_error(&t(&[1.0]), &t(&[f64::INFINITY])).unwrap().is_nan());
+    }
+}

@@ -482,7 +482,6 @@ fn pool(h: &Tensor, pool: Pool) -> Result<Tensor> {
 mod tests {
     use super::*;
     use candle_core::{DType, Device, Var};
-    use candle_nn::VarMap;
 
     /// Pooling before a non-decreasing activation gives the values and input gradients of
     /// activation-then-pooling, ties and all-negative windows included.
@@ -501,11 +500,10 @@ mod tests {
                     dropout: 0.0,
                     extras: CnnExtras::default(),
                 };
-                let vm = VarMap::new();
-                let net = Cnn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+                let net = Cnn::new(&cfg, crate::params::Params::new(5).var_builder(DType::F32, &dev)).unwrap();
                 // Rounded inputs make exact ties in the windows.
-                let xs = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (3, 2, 9, 9), &dev).unwrap().round().unwrap()))
-                    .unwrap();
+                let xs = crate::params::randn(6, (3, 2, 9, 9), 0.0, 2.0, &dev).unwrap().round().unwrap();
+                let xs = Var::from_tensor(&xs).unwrap();
                 let ours = net.forward_t(&xs, true).unwrap();
                 let (w, b) = &net.convs[0];
                 let h = act.forward(&ops::conv2d(&xs, w, b.as_ref().unwrap(), 1, 1).unwrap()).unwrap();

@@ -102,12 +102,12 @@ mod tests {
     #[test]
     fn matches_candles_gelu_erf() {
         let dev = Device::Cpu;
-        let xs = Var::from_tensor(&(Tensor::randn(0f32, 3.0, 50_000, &dev).unwrap())).unwrap();
+        let xs = Var::from_tensor(&crate::params::randn(1, 50_000, 0.0, 3.0, &dev).unwrap()).unwrap();
         let ours = gelu(&xs).unwrap();
         let want = xs.gelu_erf().unwrap();
         let diff = (&ours - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff < 2e-6, "values differ by {diff}");
-        let w = Tensor::randn(0f32, 1.0, 50_000, &dev).unwrap();
+        let w = crate::params::randn(2, 50_000, 0.0, 1.0, &dev).unwrap();
         let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (want * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let (g1, g2) = (g1.get(&xs).unwrap(), g2.get(&xs).unwrap());

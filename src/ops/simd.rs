@@ -58,6 +58,20 @@ impl Level {
         [Level::Baseline, Level::Avx2, Level::Avx512].into_iter().filter(|&l| l <= Level::detected()).collect()
     }
 
+    /// [`Level::available`], for a test that compares the levels: says in the test output which
+    /// copies this CPU cannot run, and so were not compared (`NOT RUN`, see [`crate::require`]).
+    #[cfg(test)]
+    pub(crate) fn tested() -> Vec<Level> {
+        let levels = Level::available();
+        let missing: Vec<Level> = [Level::Avx2, Level::Avx512].into_iter().filter(|l| !levels.contains(l)).collect();
+        if !missing.is_empty() {
+            crate::require::not_run(&format!(
+                "the {missing:?} copies of the multiversioned loops (this CPU lacks them); compared {levels:?} only"
+            ));
+        }
+        levels
+    }
+
     /// f32 lanes a block of a multiversioned loop works on: one register's worth (two SSE
     /// registers' at the baseline).
     pub fn lanes(self) -> usize {

@@ -120,7 +120,7 @@ impl Recipe {
         if dataset.toy().is_some() {
             return Err(Error::invalid(
                 "`recipe`",
-                format!("{self} trains a CNN on images; {dataset} is a set of 2-D points"),
+                format!("{self} trains a CNN on images; {dataset} is 2-D points"),
             ));
         }
         Ok(match self {

@@ -1,8 +1,48 @@
-//! Helpers shared by the integration tests: the example binaries and scratch folders.
+//! Helpers shared by the integration tests: the example binaries, scratch folders, and what a
+//! test needs from outside the repository.
+//!
+//! # Needs X
+//! A test that needs a data set, a font or a browser asks for it first and returns when it is
+//! absent:
+//!
+//! ```ignore
+//! let Some(cifar) = common::require_data("cifar10") else { return };   // $KINDLING_DATA/cifar-10-batches-bin
+//! let Some(fashion) = common::require_fashion_mnist() else { return };
+//! if !common::require_font() { return; }                                // pictures with text
+//! let Some(browser) = common::require_chromium() else { return };      // browser.chromium, browser.node
+//! ```
+//!
+//! Absent means a missing file or program, never an error: a file that is there but fails to
+//! parse fails the test. A skip prints `SKIPPED <test>: <reason>` where `cargo test` shows it;
+//! with `KINDLING_REQUIRE_ALL=1` (CI) it panics instead. For anything else a test needs, wrap
+//! the check in [`require`] (`require(found, || reason)`) or call [`skip`]; for a part that cannot
+//! run on this machine whatever is installed (a CPU feature), [`not_run`] says so without failing.
+//! The rules live in
+//! `require.rs`, which the library's unit tests share (`crate::require`).
 #![allow(dead_code)] // each test file uses its own subset
+
+mod require;
+#[allow(unused_imports)] // each test file uses its own subset
+pub use require::{
+    not_run, program, require, require_all, require_chromium, require_data, require_fashion_mnist, skip, Browser,
+    REQUIRE_ALL,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Whether pictures can be drawn: a TrueType font is found (`$KINDLING_FONT`, else the system's
+/// DejaVu Sans and others, see `kindling::app::plot`). Skips (see [`require`]) when there is none;
+/// a font that is there but does not load fails the drawing, and with it the test.
+pub fn require_font() -> bool {
+    match kindling::app::plot::font_file() {
+        Ok(_) => true,
+        Err(e) => {
+            skip(&format!("needs a TrueType font to draw text: {e}"));
+            false
+        }
+    }
+}
 
 /// The example binary `name`, built by `cargo test` beside the test binaries, run from the
 /// system's temporary folder (so a relative `runs/` never lands in the repository).
@@ -41,11 +81,6 @@ pub fn tmpdir(name: &str) -> PathBuf {
 /// The shipped checkpoints' folder.
 pub fn weights_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
-}
-
-/// `$KINDLING_DATA`, when it is set and names a folder.
-pub fn data_root() -> Option<PathBuf> {
-    std::env::var_os("KINDLING_DATA").map(PathBuf::from).filter(|p| p.is_dir())
 }
 
 /// How a finished command went.

@@ -217,7 +217,8 @@ fn draw_panel(area: &Area, grid: &Grid, points: &[(f32, f32)], labels: &[u32], t
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, count, count_all, out, require_font, rgb};
+    use crate::app::plot::{class_color, lighten};
 
     fn spiral() -> (Vec<(f32, f32)>, Vec<u32>) {
         (0..60)
@@ -250,7 +251,7 @@ mod tests {
 
     #[test]
     fn boundary_with_points() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let (points, labels) = spiral();
@@ -258,12 +259,20 @@ mod tests {
         grid.classes = predict(&grid);
         let path = out("boundary");
         decision_boundary(&path, &grid, &points, &labels, "softmax, 3 classes").unwrap();
-        check_png(&path, Some((640, 560)));
+        let img = check_png(&path, (640, 560));
+        // Three sectors of about a third of the plane each, filled with their class's light colour
+        // (the plot area is most of the picture); the points in their full colour.
+        let total = (640 * 560) as f64;
+        for k in 0..3 {
+            let region = count_all(&img, rgb(lighten(class_color(k), 0.6))) as f64 / total;
+            assert!((0.12..0.34).contains(&region), "class {k}'s region covers {region:.3} of the picture");
+            assert!(count_all(&img, rgb(class_color(k))) > 20 * 20, "class {k}'s points");
+        }
     }
 
     #[test]
     fn panels_of_boundaries() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let (points, labels) = spiral();
@@ -277,7 +286,18 @@ mod tests {
             .collect();
         let path = out("boundary_grid");
         boundary_grid(&path, &panels, &points, &labels, 2).unwrap();
-        check_png(&path, Some((2 * 280, 2 * 280)));
+        let img = check_png(&path, (2 * 280, 2 * 280));
+        // Three panels, each with the three regions; the fourth place stays empty.
+        for (panel, (x, y)) in [(0, 0), (280, 0), (0, 280), (280, 280)].into_iter().enumerate() {
+            for k in 0..3 {
+                let n = count(&img, rgb(lighten(class_color(k), 0.6)), x..x + 280, y..y + 280);
+                if panel < 3 {
+                    assert!(n > 280 * 280 / 10, "panel {panel}, class {k}: {n} pixels");
+                } else {
+                    assert_eq!(n, 0, "the fourth place is empty");
+                }
+            }
+        }
     }
 
     #[test]

@@ -93,11 +93,12 @@ fn shade(share: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, count, out, require_font, rgb};
+    use crate::app::plot::text_width;
 
     #[test]
     fn ten_class_heatmap() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let classes: Vec<String> =
@@ -109,8 +110,22 @@ mod tests {
             .map(|r| (0..10).map(|c| if r == c { 800 + 10 * r } else { (r * 7 + c * 3) % 40 }).collect())
             .collect();
         let path = out("confusion");
-        confusion_heatmap(&path, &counts, &classes, "CIFAR-10 test, linear softmax").unwrap();
-        check_png(&path, None);
+        let title = "CIFAR-10 test, linear softmax";
+        confusion_heatmap(&path, &counts, &classes, title).unwrap();
+        // Ten cells of 52 pixels, the class names' width on the left and at the bottom.
+        let label_w = classes.iter().map(|c| text_width(c, LABEL_SIZE)).max().unwrap();
+        let (left, top) = (30 + label_w + 8, 44);
+        let size = ((left + 520 + 24).max(text_width(title, 18.0) + 24), top + 520 + 8 + label_w + 30);
+        let img = check_png(&path, size);
+        // Each cell filled with the shade of its share of the row: the diagonal dark, the rest pale.
+        for (r, row) in counts.iter().enumerate() {
+            let total: usize = row.iter().sum();
+            for (c, &k) in row.iter().enumerate() {
+                let (x, y) = (left + c as u32 * 52, top + r as u32 * 52);
+                let n = count(&img, rgb(shade(k as f64 / total as f64)), x..x + 52, y..y + 52);
+                assert!(n > 52 * 52 / 2, "cell ({r}, {c}): {n} pixels of its shade");
+            }
+        }
     }
 
     #[test]

@@ -191,7 +191,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, count, count_all, mean_row, out, require_font, rgb};
 
     fn record(epoch: usize, val: Option<f64>) -> EpochRecord {
         EpochRecord {
@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn optimizer_comparison_on_log_axis() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let names = ["SGD", "momentum", "Nesterov", "RMSProp", "Adam"];
@@ -222,31 +222,54 @@ mod tests {
             .collect();
         let path = out("optimizers");
         line_plot(&path, "loss on a toy problem", "step", "loss", &series, true).unwrap();
-        check_png(&path, Some((800, 520)));
+        let img = check_png(&path, (800, 520));
+        // Each curve falls from the top left, and the faster ones lie lower: in the right half of
+        // the plot the five colours come in order, slowest (SGD) on top.
+        let rows: Vec<f64> = (0..5)
+            .map(|k| {
+                let c = rgb(class_color(k));
+                let (start, end) = (mean_row(&img, c, 100..150).unwrap(), mean_row(&img, c, 450..550).unwrap());
+                assert!(end > start + 20.0, "{}: row {start:.0} at the start, {end:.0} later", names[k]);
+                end
+            })
+            .collect();
+        assert!(rows.windows(2).all(|w| w[1] > w[0] + 10.0), "rows in the right half: {rows:?}");
     }
 
     #[test]
     fn nan_and_single_points_still_draw() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let series = vec![("run".to_string(), vec![(1.0, 0.5), (2.0, f64::NAN)])];
         let path = out("single_point");
         line_plot(&path, "one point", "epoch", "loss", &series, false).unwrap();
-        check_png(&path, Some((800, 520)));
+        let img = check_png(&path, (800, 520));
+        // The one point's marker (a disc of radius 3) in the middle of the plot, and the legend's line.
+        let c = rgb(class_color(0));
+        assert!(count(&img, c, 300..500, 150..400) >= 20, "the point's marker");
+        assert!(count_all(&img, c) >= 20 + 2 * 20, "marker and legend line");
         let empty = vec![("run".to_string(), vec![(1.0, -1.0)])];
         assert!(line_plot(&path, "t", "x", "y", &empty, true).is_err());
     }
 
     #[test]
     fn history_in_two_panels() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let history: Vec<_> = (1..=8).map(|e| record(e, (e % 2 == 0).then_some(0.5 + 0.04 * e as f64))).collect();
         let path = out("history");
         training_curves(&path, &history).unwrap();
-        check_png(&path, Some((1100, 450)));
+        let img = check_png(&path, (1100, 450));
+        // Loss on the left (training only), accuracy on the right (training and validation).
+        let (train, val) = (rgb(class_color(0)), rgb(class_color(1)));
+        assert!(count(&img, train, 0..550, 0..450) > 300 && count(&img, train, 550..1100, 0..450) > 300);
+        assert_eq!(count(&img, val, 0..550, 0..450), 0, "no validation loss is recorded");
+        assert!(count(&img, val, 550..1100, 0..450) > 100);
+        // The loss falls: its curve is higher on the left of its panel than on the right.
+        let (l, r) = (mean_row(&img, train, 80..200).unwrap(), mean_row(&img, train, 350..480).unwrap());
+        assert!(r > l + 50.0, "loss curve at row {l:.0}, then {r:.0}");
         assert!(training_curves(&path, &[]).is_err());
     }
 }

@@ -117,11 +117,12 @@ fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{check_png, mean_row, out, require_font, rgb};
+    use crate::app::plot::{class_color, lighten};
 
     #[test]
     fn knn_cross_validation() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let ks: [f64; 10] = [1.0, 3.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 50.0, 100.0];
@@ -136,7 +137,17 @@ mod tests {
         }
         let path = out("knn_cv");
         errorbar_plot(&path, "5-fold cross-validation", "k", "accuracy", &points, &folds).unwrap();
-        check_png(&path, Some((800, 520)));
+        let img = check_png(&path, (800, 520));
+        // The mean rises with k: the line is lower (larger rows) on the left than on the right.
+        let line = rgb(class_color(0));
+        let (left, right) = (mean_row(&img, line, 80..250).unwrap(), mean_row(&img, line, 450..600).unwrap());
+        assert!(left > right + 20.0, "mean line at row {left:.0} on the left, {right:.0} on the right");
+        // The folds' dots, drawn at 70% over white.
+        let dot = lighten(lighten(class_color(1), 0.2), 0.3);
+        assert!(
+            img.pixels().filter(|p| p.0.iter().zip([dot.0, dot.1, dot.2]).all(|(a, b)| a.abs_diff(b) <= 2)).count()
+                > 100
+        );
         assert!(errorbar_plot(&path, "t", "x", "y", &[], &folds).is_err());
     }
 }

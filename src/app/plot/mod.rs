@@ -81,6 +81,13 @@ pub(crate) const PAD: u32 = 4;
 /// The drawing area over a whole picture.
 pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
+/// The font file pictures are drawn with: `$KINDLING_FONT`, else the first of the usual system
+/// fonts (DejaVu Sans and others) that exists; an error that says what to install when none does.
+/// Whether the file is a usable font is found when a picture is drawn.
+pub fn font_file() -> Result<PathBuf> {
+    font_path().map_err(|m| Error::Io(io::Error::new(io::ErrorKind::NotFound, m)))
+}
+
 /// Finds the font file: `$KINDLING_FONT`, else the first of [`FONT_CANDIDATES`] that exists.
 fn font_path() -> std::result::Result<PathBuf, String> {
     if let Some(p) = std::env::var_os(FONT_ENV).filter(|p| !p.is_empty()) {
@@ -379,9 +386,13 @@ pub(crate) fn check_layout(cols: usize, scale: u32) -> Result<()> {
     Ok(())
 }
 
-/// Shared checks for the tests: the PNG decodes, has the size given, and is not blank.
+/// Shared checks for the tests: the PNG decodes and has the size given; where given colours are, and
+/// whether a tile is drawn where it should be.
 #[cfg(test)]
 pub(crate) mod testing {
+    use image::{Rgb, RgbImage};
+    use plotters::style::RGBColor;
+    use std::ops::Range;
     use std::path::{Path, PathBuf};
 
     /// A fresh path in the temporary folder for test `name`.
@@ -389,28 +400,68 @@ pub(crate) mod testing {
         std::env::temp_dir().join(format!("kindling-plot-{}", std::process::id())).join(format!("{name}.png"))
     }
 
-    /// Whether the font loads; when it does not, says why the calling test is skipped.
-    pub fn font_or_skip() -> bool {
-        match super::ensure_font() {
-            Ok(()) => true,
+    /// Whether a font file is there to draw text with; when none is, the calling test is skipped
+    /// (see [`crate::require`]: it fails under `KINDLING_REQUIRE_ALL=1`). A file that is there
+    /// but does not load fails the drawing, and with it the test.
+    pub fn require_font() -> bool {
+        match super::font_path() {
+            Ok(_) => true,
             Err(e) => {
-                eprintln!("skipped: {e}");
+                crate::require::skip(&format!("needs a TrueType font to draw text: {e}"));
                 false
             }
         }
     }
 
-    /// Decodes the PNG and checks it: expected size (when given) and some variation in pixels.
-    pub fn check_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
+    /// Decodes the PNG at `path` and checks its size; returns it for the caller's checks of what it
+    /// shows.
+    pub fn check_png(path: &Path, size: (u32, u32)) -> RgbImage {
         let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
-        if let Some(size) = size {
-            assert_eq!(img.dimensions(), size, "{}", path.display());
+        assert_eq!(img.dimensions(), size, "{}", path.display());
+        img
+    }
+
+    /// A plotters colour as a pixel.
+    pub fn rgb(c: RGBColor) -> Rgb<u8> {
+        Rgb([c.0, c.1, c.2])
+    }
+
+    /// Pixels of exactly colour `c` in columns `xs` and rows `ys` of `img`.
+    pub fn count(img: &RgbImage, c: Rgb<u8>, xs: Range<u32>, ys: Range<u32>) -> usize {
+        let (w, h) = img.dimensions();
+        ys.filter(|&y| y < h).map(|y| xs.clone().filter(|&x| x < w && *img.get_pixel(x, y) == c).count()).sum()
+    }
+
+    /// Pixels of exactly colour `c` anywhere in `img`.
+    pub fn count_all(img: &RgbImage, c: Rgb<u8>) -> usize {
+        img.pixels().filter(|p| **p == c).count()
+    }
+
+    /// The mean row of the pixels of colour `c` in columns `xs` (`None`: there are none).
+    pub fn mean_row(img: &RgbImage, c: Rgb<u8>, xs: Range<u32>) -> Option<f64> {
+        let rows: Vec<u32> = (0..img.height())
+            .flat_map(|y| xs.clone().filter(move |&x| x < img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| *img.get_pixel(x, y) == c)
+            .map(|(_, y)| y)
+            .collect();
+        (!rows.is_empty()).then(|| rows.iter().map(|&y| y as f64).sum::<f64>() / rows.len() as f64)
+    }
+
+    /// The centre (mean column, mean row) of the pixels of colour `c` (`None`: there are none).
+    pub fn centre(img: &RgbImage, c: Rgb<u8>) -> Option<(f64, f64)> {
+        let at: Vec<(u32, u32)> = img.enumerate_pixels().filter(|(_, _, p)| **p == c).map(|(x, y, _)| (x, y)).collect();
+        let n = at.len() as f64;
+        (!at.is_empty())
+            .then(|| (at.iter().map(|p| p.0 as f64).sum::<f64>() / n, at.iter().map(|p| p.1 as f64).sum::<f64>() / n))
+    }
+
+    /// Asserts that `img` shows `image` (`shape`, CHW) scaled `scale` times, as [`super::tile`]
+    /// draws it, with its top-left corner at `(x, y)`.
+    pub fn assert_shows_tile(img: &RgbImage, (x, y): (u32, u32), image: &[f32], shape: [usize; 3], scale: u32) {
+        let want = super::tile(image, shape, scale);
+        for (i, j, p) in want.enumerate_pixels() {
+            assert_eq!(img.get_pixel(x + i, y + j), p, "pixel ({i}, {j}) of the tile at ({x}, {y})");
         }
-        let n = img.as_raw().len() as f64;
-        let mean = img.as_raw().iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = img.as_raw().iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        assert!(var > 0.0, "{} is blank", path.display());
-        img.dimensions()
     }
 }
 
@@ -439,7 +490,7 @@ mod tests {
 
     #[test]
     fn fit_text_shrinks_then_shortens() {
-        if !testing::font_or_skip() {
+        if !testing::require_font() {
             return;
         }
         let (t, s) = fit_text("airplane", 1000, 14.0, 8.0);

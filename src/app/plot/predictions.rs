@@ -92,11 +92,11 @@ pub fn prediction_grid(path: &Path, p: &Predictions, cols: usize, scale: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{assert_shows_tile, check_png, count, out, require_font, rgb};
 
     #[test]
     fn right_and_wrong_predictions() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let images: Vec<Vec<f32>> =
@@ -109,7 +109,30 @@ mod tests {
         let mut p = Predictions { images, shape: [3, 16, 16], truth, predicted, prob };
         prediction_grid(&path, &p, 3, 3).unwrap();
         // 3 columns of max(48, 100) + 8, 2 rows of 48 + 8 + 32
-        check_png(&path, Some((3 * 108, 2 * 88)));
+        let img = check_png(&path, (3 * 108, 2 * 88));
+        for i in 0..5u32 {
+            let (x, y) = ((i % 3) * 108, (i / 3) * 88);
+            // The image centred in its cell, its caption below in green (right) or red (wrong),
+            // and a red frame around the two mistakes only.
+            assert_shows_tile(&img, (x + (108 - 48) / 2, y + PAD), &p.images[i as usize], [3, 16, 16], 3);
+            let wrong = [1, 3].contains(&i);
+            // Text is antialiased: count the caption's greenish and reddish pixels.
+            let caption = |hue: fn(i32, i32, i32) -> bool| {
+                let px = (x..x + 108).flat_map(|x| (y + 56..y + 88).map(move |y| (x, y)));
+                px.filter(|&(x, y)| {
+                    let [r, g, b] = img.get_pixel(x, y).0.map(i32::from);
+                    hue(r, g, b)
+                })
+                .count()
+            };
+            let (green, red) =
+                (caption(|r, g, b| g > r + 40 && g > b + 40), caption(|r, g, b| r > g + 80 && r > b + 80));
+            let (ink, none) = if wrong { (red, green) } else { (green, red) };
+            assert!(ink > 20 && none == 0, "image {i}'s caption: {green} green pixels, {red} red");
+            let frame = count(&img, rgb(WRONG), x..x + 108, y..y + 56);
+            // Two one-pixel rectangles, 50 and 52 pixels a side.
+            assert_eq!(frame, if wrong { (4 * 50 - 4) + (4 * 52 - 4) } else { 0 }, "image {i}'s frame");
+        }
         p.prob.truncate(2);
         assert!(prediction_grid(&path, &p, 3, 3).is_err());
     }

@@ -156,11 +156,11 @@ fn ramp(t: f64) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{centre, check_png, count_all, out, require_font, rgb};
 
     #[test]
     fn two_axes_and_one() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let values = [(1e-4, 1e-2), (1e-3, 1e-1), (1e-2, 1.0), (3e-2, 0.3)];
@@ -170,10 +170,19 @@ mod tests {
         let path = out("search-2d");
         let tied = [false, false, false, true];
         search_plot(&path, "search", (lr, Some(reg)), &values, &acc, &tied).unwrap();
-        check_png(&path, Some((800, 585)));
+        let img = check_png(&path, (800, 585));
+        // The worst trial dark, the best yellow, up and to the right of it (both axes grow); the
+        // diverged one a grey cross.
+        let (worst, best) = (centre(&img, rgb(ramp(0.0))).unwrap(), centre(&img, rgb(ramp(1.0))).unwrap());
+        assert!(best.0 > worst.0 + 50.0 && best.1 < worst.1 - 50.0, "worst at {worst:?}, best at {best:?}");
+        assert!(count_all(&img, rgb(ramp(0.0))) > 50 && count_all(&img, rgb(RGBColor(150, 150, 150))) > 10);
+        assert!(count_all(&img, rgb(RGBColor(120, 120, 120))) > 30, "the tied trial's grey ring");
         let path = out("search-1d");
         search_plot(&path, "search", (lr, None), &values, &acc, &tied).unwrap();
-        check_png(&path, Some((800, 585)));
+        let img = check_png(&path, (800, 585));
+        // One colour for every finished trial (three discs), no accuracy colours.
+        assert!(count_all(&img, rgb(RGBColor(31, 119, 180))) > 3 * 50);
+        assert_eq!(count_all(&img, rgb(ramp(1.0))), 0);
         assert!(search_plot(&path, "x", (lr, None), &values, &acc[..2], &tied[..2]).is_err());
         assert!(search_plot(&path, "x", (lr, None), &values, &acc, &tied[..2]).is_err());
     }

@@ -88,11 +88,11 @@ pub(crate) fn frame(canvas: &mut image::RgbImage, x: u32, y: u32, w: u32, h: u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::plot::testing::{check_png, font_or_skip, out};
+    use crate::app::plot::testing::{assert_shows_tile, check_png, out, require_font};
 
     #[test]
     fn rgb_templates_with_labels() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let classes = ["airplane", "automobile", "bird", "cat", "deer"];
@@ -102,20 +102,32 @@ mod tests {
         let path = out("templates");
         image_grid(&path, &images, [3, 8, 8], &labels, 3, 4).unwrap();
         // 3 columns of 8·4 + 8, 2 rows of 8·4 + 8 + 16
-        check_png(&path, Some((3 * 40, 2 * 56)));
+        let img = check_png(&path, (3 * 40, 2 * 56));
+        for (i, image) in images.iter().enumerate() {
+            let (col, row) = (i as u32 % 3, i as u32 / 3);
+            assert_shows_tile(&img, (col * 40 + PAD, row * 56 + PAD), image, [3, 8, 8], 4);
+        }
+        // Each caption is written in black under its tile (antialiased: some pixels darker than mid grey).
+        for i in 0..5u32 {
+            let (x0, y0) = ((i % 3) * 40, (i / 3) * 56 + 40);
+            let dark = (x0..x0 + 40).flat_map(|x| (y0..y0 + 16).map(move |y| (x, y)));
+            assert!(dark.filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&v| v < 100)).count() > 10, "caption {i}");
+        }
     }
 
     #[test]
     fn grey_filters_without_labels() {
-        if !font_or_skip() {
+        if !require_font() {
             return;
         }
         let images: Vec<Vec<f32>> = (0..4).map(|k| vec![0.0, 1.0, k as f32, 2.0]).collect();
         let path = out("filters");
         image_grid(&path, &images, [1, 2, 2], &[], 8, 5).unwrap();
-        check_png(&path, Some((4 * 18, 18)));
+        let img = check_png(&path, (4 * 18, 18));
+        for (i, image) in images.iter().enumerate() {
+            assert_shows_tile(&img, (i as u32 * 18 + PAD, PAD), image, [1, 2, 2], 5);
+        }
         // Each filter is framed: the pixel just left of the second tile is grey, not white.
-        let img = image::open(&path).unwrap().to_rgb8();
         assert_eq!(*img.get_pixel(18 + PAD - 1, PAD + 2), FRAME);
         assert_eq!(*img.get_pixel(18 + PAD - 2, PAD + 2), image::Rgb([255, 255, 255]));
     }
