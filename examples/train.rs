@@ -78,7 +78,7 @@ fn run() -> anyhow::Result<()> {
     }
     match (report.test_acc, &report.no_test_reason) {
         (Some(test_acc), _) => println!("test accuracy {:.2}% ({} test images)", 100.0 * test_acc, report.test_n),
-        (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {why}"),
+        (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {}", kindling::app::cli::flags_in(why)),
         _ => {}
     }
     if !args.quiet {

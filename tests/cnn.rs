@@ -143,6 +143,7 @@ fn checkpoint_keeps_batch_norm_statistics() {
         input_image: None,
         folder: None,
         class_filter: None,
+        generated_size: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();

@@ -42,7 +42,7 @@ fn cifar_any_number_of_records_and_orientation() {
     assert_eq!(ds.classes[0], "airplane");
     // Only the training split is there: the test split is a clear "not found".
     let err = cifar10::load(&dir, Split::Test).unwrap_err().to_string();
-    assert!(err.contains("test_batch.bin") && err.contains("--data-dir"), "{err}");
+    assert!(err.contains("test_batch.bin") && err.contains("`data_dir`"), "{err}");
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn missing_data_names_the_ways_to_provide_it() {
     let dir = common::tmpdir("empty");
     let opts = DataOptions { data_dir: Some(dir.clone()), allow_download: true, ..Default::default() };
     let err = data::load(DatasetName::Mnist, Split::Train, &opts).unwrap_err().to_string();
-    assert!(err.contains("--data-dir") && err.contains("KINDLING_DATA"), "{err}");
+    assert!(err.contains("`data_dir`") && err.contains("KINDLING_DATA"), "{err}");
     let opts = DataOptions { data_dir: Some(dir.join("nope")), ..Default::default() };
     assert!(data::load(DatasetName::Cifar10, Split::Train, &opts).unwrap_err().to_string().contains("not a folder"));
 }

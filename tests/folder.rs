@@ -111,7 +111,7 @@ fn split_subfolders_against_a_stratified_seeded_val_size() {
     assert_eq!(test.len(), 9);
     assert_eq!(test.classes, p.train.classes);
     let e = prepare(&DataArgs { val_size: ValSize::Count(3), ..args(&dir) }, None).err().unwrap().to_string();
-    assert!(e.contains("val/") && e.contains("--val-size"), "{e}");
+    assert!(e.contains("val/") && e.contains("`val_size`"), "{e}");
 
     // Class folders directly: --val-size holds out the same share of each class.
     let flat = tmpdir("folder-stratified");
@@ -264,7 +264,7 @@ fn bad_files_are_skipped_with_a_summary_or_refused_and_bad_folders_are_clear_err
     assert_eq!(p.train.len(), 9);
     assert_eq!(p.folder.as_ref().unwrap().skipped, if cfg!(unix) { 5 } else { 4 });
     let e = prepare(&DataArgs { strict: true, ..args(&dir) }, None).err().unwrap().to_string();
-    assert!(e.contains("--strict") && e.contains("zero.png") && e.contains("empty"), "{e}");
+    assert!(e.contains("`strict`") && e.contains("zero.png") && e.contains("empty"), "{e}");
     // Through the binary: one summary line naming the files and why, and the run goes on.
     let out = run(example("train")
         .arg("--data-dir")
@@ -309,7 +309,7 @@ fn bad_files_are_skipped_with_a_summary_or_refused_and_bad_folders_are_clear_err
     fails(args(&dir.join("missing")), &["missing", "no such folder"]);
     let cifar_like = tmpdir("folder-cifar-binary");
     std::fs::write(cifar_like.join("data_batch_1.bin"), b"x").unwrap();
-    fails(args(&cifar_like), &["no class subfolders", "--dataset cifar10"]);
+    fails(args(&cifar_like), &["no class subfolders", "`dataset` cifar10"]);
     let mixed = tmpdir("folder-mixed");
     three_classes(&mixed.join("train"), 1);
     three_classes(&mixed, 1);
@@ -546,7 +546,7 @@ fn predict_classifier_and_serve_agree_on_a_folder_model() {
         stretched(px) == planes
     });
     let rel = found.unwrap_or_else(|| panic!("the random image is none of the held-out files"));
-    assert_eq!(rel.split('/').next().unwrap(), label);
+    assert_eq!(rel.split('/').next().unwrap().to_lowercase(), label, "(the headers are read in lower case)");
 }
 
 #[test]
@@ -637,4 +637,53 @@ fn exported_cifar10_is_the_built_in_cifar10() {
         assert!(px == py, "{what}: the same pixels in the same order");
         eprintln!("{what}: {} images identical", x.len());
     }
+}
+
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn keep_note(note: &str) {
+    NOTES.lock().unwrap().push(note.to_string());
+}
+
+#[test]
+fn counts_are_described_and_a_tenfold_imbalance_is_warned_of() {
+    let dir = tmpdir("folder-imbalance");
+    for i in 0..22 {
+        put(&dir, &format!("many/{i:02}.png"), &picture(COLOURS[0], i));
+    }
+    put(&dir, "few/a.png", &picture(COLOURS[1], 0));
+    put(&dir, "few/b.png", &picture(COLOURS[1], 1));
+    let opts = DataOptions { notes: Some(keep_note), verbose: true, ..args(&dir).options() };
+    let loaded = folder::load(Split::Train, &DataOptions { cache_dir: None, ..opts }).unwrap();
+    assert_eq!(loaded.data.class_counts(), [2, 22]);
+    let notes = NOTES.lock().unwrap().join("\n");
+    assert!(notes.contains("few 2, many 22"), "per-class counts: {notes}");
+    assert!(notes.contains("32x32") && notes.contains("squash"), "the image size and policy said: {notes}");
+    assert!(notes.contains("more than 10 times") && notes.contains("many"), "{notes}");
+}
+
+#[test]
+fn classes_keeps_a_subset_of_a_built_in_set_recorded_and_read_again() {
+    let dir = tmpdir("folder-classes-builtin");
+    let save = dir.join("two.safetensors");
+    let out = run(example("train")
+        .args(["--dataset", "shapes", "--generated-size", "600", "--classes", "square,circle", "--val-size", "30"])
+        .args(["--epochs", "1", "--quiet", "--no-plots", "--device", "cpu", "--save"])
+        .arg(&save));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let meta = kindling::checkpoint::read_meta(&save).unwrap();
+    assert_eq!(meta.classes, ["circle", "square"], "in the data set's order");
+    assert_eq!(meta.class_filter.as_deref(), Some(&["circle".to_string(), "square".to_string()][..]));
+    let evaluate = |extra: &[&str]| {
+        run(example("evaluate").arg("--weights").arg(&save).args(["--json", "--no-plots", "--device", "cpu"]).args(extra))
+    };
+    let val = evaluate(&["--split", "val"]);
+    assert_eq!(val.code, Some(0), "{}", val.stderr);
+    assert_eq!(json(&val.stdout)["n"], 30, "the recorded held-out images of the two classes");
+    let test = evaluate(&[]);
+    assert_eq!(test.code, Some(0), "{}", test.stderr);
+    assert_eq!(json(&test.stdout)["classes"], serde_json::json!(["circle", "square"]));
+    let other = evaluate(&["--classes", "circle,ring"]);
+    assert_ne!(other.code, Some(0));
+    assert!(other.stderr.contains("classes") && !other.stderr.contains("panicked"), "{}", other.stderr);
 }

@@ -86,7 +86,7 @@ pub fn held_out(
         return Err(Error::invalid("--val-size", "--split val with --exclude-last needs --val-size N too"));
     }
     let mut asked = DataArgs { train_size: None, ..args.clone() };
-    if let Some(r) = recorded.filter(|_| dataset == DatasetName::Shapes || dataset.toy().is_some()) {
+    if let Some(r) = recorded.filter(|_| dataset.is_generated() && meta.class_filter.is_none()) {
         // A generated set is the recorded size unless told otherwise, so that the split's
         // indices mean the same images as in training.
         asked.generated_size.get_or_insert(r.total);
@@ -135,7 +135,10 @@ fn folder_held_out(meta: &CheckpointMeta, args: &DataArgs, options: &crate::data
     let f = meta.folder.as_ref().ok_or_else(|| {
         Error::invalid(
             "--split val",
-            format!("the checkpoint was trained on {}, not on a folder: it records no held-out files", meta.dataset),
+            format!(
+                "the checkpoint records no held-out split of folder: it was trained on {}, not on a folder",
+                meta.dataset
+            ),
         )
     })?;
     if f.held_out.is_empty() {

@@ -171,6 +171,7 @@ pub fn checkpoint_meta(
         folder: data.folder.clone(),
         // The kept classes by name, whichever way --classes gave them.
         class_filter: data.options.classes.is_some().then(|| data.train.classes.clone()),
+        generated_size: data.options.generated_size.filter(|_| run.dataset.is_generated()),
     }
 }
 

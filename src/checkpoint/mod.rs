@@ -92,6 +92,10 @@ pub struct CheckpointMeta {
     /// [`classes`](Self::classes) are these names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_filter: Option<Vec<String>>,
+    /// The size a generated data set was generated at (before [`class_filter`](Self::class_filter)),
+    /// when it was not its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_size: Option<usize>,
 }
 
 impl CheckpointMeta {
@@ -141,8 +145,13 @@ impl CheckpointMeta {
         dataset: crate::data::DatasetName,
     ) -> Result<crate::data::DataOptions> {
         let mut opts = base.clone();
-        if base.classes.is_none() && self.dataset == dataset.as_str() {
-            opts.classes = self.class_filter.clone();
+        if self.dataset == dataset.as_str() {
+            if base.classes.is_none() {
+                opts.classes = self.class_filter.clone();
+            }
+            if base.generated_size.is_none() {
+                opts.generated_size = self.generated_size;
+            }
         }
         if let Some(f) = self.folder.as_ref().filter(|_| dataset == crate::data::DatasetName::Folder) {
             let spec = self.image_spec().unwrap_or(f.image);

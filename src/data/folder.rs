@@ -481,7 +481,7 @@ pub fn load(split: Split, opts: &DataOptions) -> Result<Loaded> {
                     tree.root.display()
                 )));
             }
-            let loaded = load_other(&tree, "test", &label_space, opts)?;
+            let loaded = load_other(&tree, "test", &label_space, &tree.classes, opts)?;
             Ok(loaded)
         }
     }
@@ -503,7 +503,8 @@ pub fn load_as_test(opts: &DataOptions, classes: &[String]) -> Result<Loaded> {
             tree.root.display()
         )));
     };
-    load_other(&tree, part, classes, opts)
+    // Every class folder must be one of the model's classes.
+    load_other(&tree, part, classes, &[], opts)
 }
 
 fn selected_classes(tree: &Tree, opts: &DataOptions) -> Result<Vec<String>> {
@@ -560,9 +561,10 @@ fn assemble(
     Dataset::new(name, Pixels::U8(px), labels, spec.shape(), classes.to_vec())
 }
 
-/// A part other than the training one (`test/`, or a whole folder scored as a test set).
-fn load_other(tree: &Tree, part: &str, label_space: &[String], opts: &DataOptions) -> Result<Loaded> {
-    let items = list_part(tree, part, label_space, &tree.classes, false)?;
+/// A part other than the training one (`test/`, or a whole folder scored as a test set), its
+/// class folders among `label_space` (those in `known` but not in it are left out).
+fn load_other(tree: &Tree, part: &str, label_space: &[String], known: &[String], opts: &DataOptions) -> Result<Loaded> {
+    let items = list_part(tree, part, label_space, known, false)?;
     let spec0 = opts.image.spec(0);
     let (decoded, from_cache) = decode_all(tree, part, &items, &spec0, opts);
     let dir = tree.part_dir(part);

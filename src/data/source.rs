@@ -60,6 +60,11 @@ impl DatasetName {
         }
     }
 
+    /// True for the sets generated here (shapes and the 2-D toys), read from no file.
+    pub fn is_generated(self) -> bool {
+        self == DatasetName::Shapes || self.toy().is_some()
+    }
+
     /// The 2-D toy problem, if this is one.
     pub fn toy(self) -> Option<toy2d::Toy> {
         match self {

@@ -178,6 +178,9 @@ impl DataArgs {
     ) -> Result<Prepared> {
         let recorded = meta.and_then(|m| m.split_record());
         let mut args = self.or_recorded(name, recorded);
+        if let Some(m) = meta.filter(|m| m.class_filter.is_some()) {
+            args.generated_size = self.generated_size.or(m.generated_size);
+        }
         let folder = meta.and_then(|m| m.folder.as_ref());
         if let Some(f) = folder {
             if self.split_seed == 0 {
@@ -355,7 +358,9 @@ impl DataArgs {
     /// instance).
     pub fn held_out_with(&self, name: DatasetName, record: &SplitRecord, mut options: DataOptions) -> Result<Dataset> {
         let generated = name == DatasetName::Shapes || name.toy().is_some();
-        if generated {
+        // Generated at the size the record counts (a class subset counts fewer than were made:
+        // its checkpoint records the size instead).
+        if generated && options.classes.is_none() {
             options.generated_size.get_or_insert(record.total);
         }
         let full = data::load(name, Split::Train, &options)?;
