@@ -5,9 +5,9 @@
 //! `PYTHON` chooses the interpreter). Options: `-- --train N --queries N`.
 
 use candle_core::Device;
-use kindling::support::bench::peak_rss_mb;
 use kindling::data::{cifar10, Normalization, Split};
 use kindling::models::knn::{Distance, Knn};
+use kindling::support::bench::peak_rss_mb;
 use std::time::Instant;
 
 #[global_allocator]

@@ -3,8 +3,8 @@
 //! `benches/pytorch_reference.py` and prints the ratios.
 
 use clap::Parser;
-use kindling::support::bench::{self, BenchModel};
 use kindling::app::cli::DeviceArgs;
+use kindling::support::bench::{self, BenchModel};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

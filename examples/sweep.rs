@@ -5,6 +5,7 @@
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
 use kindling::app::sweep::{self, space, Sweep};
+use kindling::data::DatasetName;
 use std::path::PathBuf;
 
 #[global_allocator]

@@ -4,12 +4,12 @@
 
 use clap::Parser;
 use kindling::app::cli::DeviceArgs;
+use kindling::app::visualize::{knn_grid, model_grid, points};
 use kindling::data::{self, toy2d::Toy, DatasetName, Normalization, Split};
 use kindling::models::{
     knn::{Distance, Knn},
     ModelKind,
 };
-use kindling::app::visualize::{knn_grid, model_grid, points};
 use std::path::PathBuf;
 
 #[global_allocator]

@@ -5,7 +5,8 @@ pointing up (against the layer order) and circles.
 A node is a top-level module of `src/` (a file or a folder), except that the layer folders (`app/`,
 `support/`, `lecture/`, `presets/`) count each of their children as a node of its own. An arrow
 A -> B means some file of A names `crate::B...` (in a `use` or inline). Usage:
-    python3 scripts/module_graph.py [--dot]
+    python3 scripts/module_graph.py [--coarse] [--dot]
+With --coarse, each layer folder is one node.
 """
 import os, re, sys
 
@@ -21,9 +22,12 @@ LAYERS = [
 ]
 
 
+COARSE = "--coarse" in sys.argv
+
+
 def node_of(rel):
     parts = rel[:-3].split("/")  # drop .rs
-    if parts[0] in LAYER_DIRS and len(parts) > 1:
+    if parts[0] in LAYER_DIRS and len(parts) > 1 and not COARSE:
         sub = parts[1]
         return f"{parts[0]}/{sub}" if sub != "mod" else parts[0]
     return parts[0]
@@ -60,7 +64,8 @@ def targets(code):
             else:
                 cur += ch
     for m in re.finditer(r"crate::([a-z_][a-z0-9_]*)(::([a-z_][a-z0-9_]*))?", code):
-        out.add(m.group(1) if m.group(1) not in LAYER_DIRS or not m.group(3) else f"{m.group(1)}/{m.group(3)}")
+        deep = m.group(1) in LAYER_DIRS and m.group(3) and not COARSE
+        out.add(f"{m.group(1)}/{m.group(3)}" if deep else m.group(1))
     return out
 
 
@@ -117,9 +122,23 @@ def main():
 
     up = [(a, b) for (a, b) in edges if layer(a) is not None and layer(b) is not None and layer(b) > layer(a)]
     if "--dot" in sys.argv:
-        print("digraph kindling {\n  rankdir=BT;")
+        # One box per module (its line count), one frame per layer, arrows from importer to imported.
+        print("digraph kindling {")
+        print('  rankdir=TB; newrank=true; node [shape=box, style="rounded,filled", fontname="DejaVu Sans"];')
+        print('  edge [color="#8899aa", arrowsize=0.6]; graph [fontname="DejaVu Sans", fontsize=18];')
+        colours = ["#dbe9f6", "#e2f0d9", "#fdf2d0", "#efe3f3", "#fbe0d8"]
+        for i, (name, members) in reversed(list(enumerate(LAYERS))):
+            ns = sorted(n for n in nodes if n.split("/")[0] in members)
+            if not ns:
+                continue
+            print(f'  subgraph cluster_{i} {{ label="{name}"; style=rounded; color="#667788";')
+            for n in ns:
+                print(f'    "{n}" [label="{n}\\n{lines[n]} lines", fillcolor="{colours[i]}"];')
+            print("  }")
+        # Every module returns the crate's `Error`: those arrows are left out of the picture.
         for a, b in sorted(edges):
-            print(f'  "{a}" -> "{b}";')
+            if b != "error":
+                print(f'  "{a}" -> "{b}";')
         print("}")
         return
     print(f"nodes {len(nodes)}  arrows {len(edges)}  levels {1 + max(memo.values())}  "

@@ -2,12 +2,12 @@
 
 mod common;
 
-use kindling::checkpoint;
 use kindling::app::cli::DataArgs;
+use kindling::app::run;
+use kindling::checkpoint;
 use kindling::data::{DatasetName, Normalization};
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::app::run;
 use kindling::presets::Run;
 
 fn data_args(n: usize) -> DataArgs {

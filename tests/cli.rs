@@ -41,7 +41,7 @@ fn train_flags_reach_the_checkpoint() {
     let err = String::from_utf8_lossy(&out.stderr);
     let cifar = dir.join("cifar-10-batches-bin");
     assert!(err.contains(&format!("cifar10 (training split) not found in {}", cifar.display())), "{err}");
-    assert!(err.contains("--data-dir DIR") && !err.contains("panicked"), "{err}");
+    assert!(err.contains("Give the folder with --data-dir") && !err.contains("panicked"), "{err}");
 }
 
 /// A flag that the chosen model, optimizer or data set does not use is refused before anything

@@ -5,13 +5,13 @@
 mod common;
 
 use candle_core::Device;
-use kindling::checkpoint::Checkpoint;
 use kindling::app::cli::DataArgs;
+use kindling::app::run;
+use kindling::checkpoint::Checkpoint;
 use kindling::data::{shapes, Dataset, DatasetName, Pixels, Split};
 use kindling::features::FeatureConfig;
 use kindling::loss::LossKind;
 use kindling::models::ModelKind;
-use kindling::app::run;
 use kindling::presets::Run;
 use kindling::tta::Tta;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! Scoring a checkpoint on a data set: the report `evaluate` prints.
 
+use crate::app::cli::{DataArgs, EvalSplit};
 use crate::checkpoint::Checkpoint;
 use crate::checkpoint::CheckpointMeta;
-use crate::app::cli::{DataArgs, EvalSplit};
 use crate::data::{Dataset, DatasetName, SplitRecord};
 use crate::metrics::Confusion;
 use crate::tta::Tta;

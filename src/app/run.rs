@@ -5,8 +5,8 @@
 use crate::checkpoint::{self, CheckpointMeta, Checkpointer};
 use crate::data::{self, DatasetName, Normalization, Prepared, Split};
 use crate::models::{Architecture, ModelConfig, Network};
-use crate::presets::Run;
 use crate::preprocess::Preprocess;
+use crate::presets::Run;
 use crate::train::{self, EpochRecord, ResumeFrom, Session, TrainData};
 use crate::{Error, Result};
 use candle_core::Device;
@@ -209,7 +209,11 @@ pub fn execute(run: &Run, data: &Prepared, device: &Device, out: &Output, resume
         }
     };
     if verbose && run.features.is_some() {
-        eprintln!("features: {} values per image, extracted in {:.1}s", inputs.train.shape[0], t0.elapsed().as_secs_f64());
+        eprintln!(
+            "features: {} values per image, extracted in {:.1}s",
+            inputs.train.shape[0],
+            t0.elapsed().as_secs_f64()
+        );
     }
     if verbose {
         eprintln!(

@@ -1,10 +1,10 @@
 //! From trained models to pictures: the data each picture in [`crate::app::plot`] needs.
 
+use crate::app::plot::Grid;
 use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::data::{Dataset, Normalization, Pixels};
 use crate::models::knn::Knn;
 use crate::models::Model;
-use crate::app::plot::Grid;
 use crate::{Error, Result};
 use candle_core::{Device, ModuleT, Tensor, D};
 

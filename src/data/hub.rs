@@ -118,4 +118,3 @@ pub fn load_parquet(path: &Path, name: &str, classes: &[&str]) -> Result<Dataset
     let shape = shape.ok_or_else(|| Error::data(path, "holds no rows"))?;
     Dataset::new(name, Pixels::U8(pixels), labels, shape, classes.iter().map(|s| s.to_string()).collect())
 }
-

@@ -263,7 +263,7 @@ fn load_all_classes(name: DatasetName, split: Split, opts: &DataOptions) -> Resu
     let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
     if opts.data_dir.is_some() || !opts.allow_download {
         return Err(Error::DataNotFound(format!(
-            "{name} ({} split) not found in {searched}. Give the folder with `data_dir` DIR, or set \
+            "{name} ({} split) not found in {searched}. Give the folder with `data_dir`, or set \
              KINDLING_DATA to a folder holding {}/ (see README, 'Getting the data')",
             match split {
                 Split::Train => "training",

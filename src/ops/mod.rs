@@ -41,8 +41,8 @@ pub mod simd;
 mod storage;
 mod winograd;
 
-pub use norm_act::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, NormActivation};
 pub use conv2d::{conv2d, conv2d_no_bias, conv2d_with, Algorithm};
-pub use gelu::gelu;
 pub use dense::{linear, linear_layer};
+pub use gelu::gelu;
 pub use maxpool::max_pool2d;
+pub use norm_act::{batch_norm_act_eval, batch_norm_act_train, batch_norm_eval, batch_norm_train, NormActivation};

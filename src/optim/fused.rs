@@ -53,6 +53,37 @@ impl InplaceOp2 for Axpby {
     }
 }
 
+/// `impl InplaceOp3` for a step type: its name, and `cpu_fwd` running `$step` on the parameter
+/// and its two companion tensors (gradient, moments) chunk by chunk across the cores, at the SIMD
+/// level the CPU has.
+macro_rules! fused_step {
+    ($ty:ty, $name:literal, $step:ident) => {
+        impl InplaceOp3 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn cpu_fwd(
+                &self,
+                s1: &mut CpuStorage,
+                l1: &Layout,
+                s2: &CpuStorage,
+                l2: &Layout,
+                s3: &CpuStorage,
+                l3: &Layout,
+            ) -> Result<()> {
+                let (p, a, b) = (slice_mut(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+                let level = Level::chosen();
+                p.par_chunks_mut(CHUNK)
+                    .zip(a.par_chunks(CHUNK))
+                    .zip(b.par_chunks(CHUNK))
+                    .for_each(|((p, a), b)| $step(level, self, p, a, b));
+                Ok(())
+            }
+        }
+    };
+}
+
 /// Adam's parameter step: `p = decay·p − lr·(m/bc1) / (√(v/bc2) + ε)`.
 pub struct AdamStep {
     /// Learning rate.
@@ -67,29 +98,7 @@ pub struct AdamStep {
     pub decay: f32,
 }
 
-impl InplaceOp3 for AdamStep {
-    fn name(&self) -> &'static str {
-        "kindling-adam-step"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        let (p, m, v) = (slice_mut(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
-        let level = Level::chosen();
-        p.par_chunks_mut(CHUNK)
-            .zip(m.par_chunks(CHUNK))
-            .zip(v.par_chunks(CHUNK))
-            .for_each(|((p, m), v)| adam_step(level, self, p, m, v));
-        Ok(())
-    }
-}
+fused_step!(AdamStep, "kindling-adam-step", adam_step);
 
 /// SGD's parameter step: `p −= lr·(g + μ·v)` for Nesterov, `p −= lr·v` for momentum (`g` unused).
 pub struct SgdStep {
@@ -101,29 +110,7 @@ pub struct SgdStep {
     pub nesterov: bool,
 }
 
-impl InplaceOp3 for SgdStep {
-    fn name(&self) -> &'static str {
-        "kindling-sgd-step"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        let (p, g, v) = (slice_mut(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
-        let level = Level::chosen();
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(v.par_chunks(CHUNK))
-            .for_each(|((p, g), v)| sgd_step(level, self, p, g, v));
-        Ok(())
-    }
-}
+fused_step!(SgdStep, "kindling-sgd-step", sgd_step);
 
 /// RMSProp's parameter step: `p −= lr·g / (√s + ε)`.
 pub struct RmsStep {
@@ -133,29 +120,7 @@ pub struct RmsStep {
     pub eps: f32,
 }
 
-impl InplaceOp3 for RmsStep {
-    fn name(&self) -> &'static str {
-        "kindling-rmsprop-step"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        let (p, g, s) = (slice_mut(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
-        let level = Level::chosen();
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(s.par_chunks(CHUNK))
-            .for_each(|((p, g), s)| rms_step(level, self, p, g, s));
-        Ok(())
-    }
-}
+fused_step!(RmsStep, "kindling-rmsprop-step", rms_step);
 
 multiversion! {
     /// [`Axpby`] on one chunk.

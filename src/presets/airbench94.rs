@@ -19,7 +19,9 @@
 
 use crate::data::augment::Augment;
 use crate::loss::{LossKind, RegKind};
-use crate::models::{Activation, Architecture, CnnConfig, CnnExtras, CnnLayers, ConvInit, NormOptions, Pool, Whitening};
+use crate::models::{
+    Activation, Architecture, CnnConfig, CnnExtras, CnnLayers, ConvInit, NormOptions, Pool, Whitening,
+};
 use crate::optim::{OptimizerConfig, OptimizerKind, ParamGroup, Schedule};
 use crate::train::{BatchSize, LookaheadConfig, TrainConfig};
 use crate::tta::Tta;

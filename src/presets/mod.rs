@@ -79,7 +79,10 @@ impl Run {
             if self.dataset.toy().is_some() {
                 return Err(Error::invalid(
                     "`model`",
-                    format!("{} is a set of 2-D points, not images: a CNN cannot read it; use linear or mlp", self.dataset),
+                    format!(
+                        "{} is a set of 2-D points, not images: a CNN cannot read it; use linear or mlp",
+                        self.dataset
+                    ),
                 ));
             }
         }
@@ -118,10 +121,7 @@ impl Recipe {
     /// The whole run on `dataset` (images: the recipe's network reads images, not 2-D points).
     pub fn run(self, dataset: DatasetName) -> Result<Run> {
         if dataset.toy().is_some() {
-            return Err(Error::invalid(
-                "`recipe`",
-                format!("{self} trains a CNN on images; {dataset} is 2-D points"),
-            ));
+            return Err(Error::invalid("`recipe`", format!("{self} trains a CNN on images; {dataset} is 2-D points")));
         }
         Ok(match self {
             Recipe::Airbench94 => Run {

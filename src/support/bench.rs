@@ -32,7 +32,9 @@ pub enum BenchModel {
 pub fn config(model: BenchModel) -> ModelConfig {
     let shape = [3, 32, 32];
     match model {
-        BenchModel::Linear => crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Linear).config(shape, 10),
+        BenchModel::Linear => {
+            crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Linear).config(shape, 10)
+        }
         BenchModel::Mlp => ModelConfig::Mlp(crate::models::MlpConfig {
             input_shape: shape,
             hidden: vec![512],
@@ -56,7 +58,9 @@ pub fn config(model: BenchModel) -> ModelConfig {
                 extras: Default::default(),
             })
         }
-        BenchModel::KindlingCnn => crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Cnn).config(shape, 10),
+        BenchModel::KindlingCnn => {
+            crate::presets::defaults::architecture(DatasetName::Cifar10, ModelKind::Cnn).config(shape, 10)
+        }
         BenchModel::Airbench94 => crate::presets::airbench94::network().config(shape, 10),
     }
 }

@@ -1,10 +1,10 @@
 //! The one training loop for every model.
 
 use super::config::{EpochRecord, TrainConfig};
+use super::data::TrainData;
 use super::evaluation::evaluate;
 use super::hooks::{Control, EpochEnd, Session, StepEnd};
 use super::lookahead::Lookahead;
-use super::data::TrainData;
 use crate::data::{augment::Augment, epoch_permutation, prefetch, Dataset, Normalization};
 use crate::loss;
 use crate::models::Network;

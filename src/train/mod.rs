@@ -26,8 +26,8 @@ pub mod hooks;
 pub mod lookahead;
 
 pub use config::{BatchSize, EpochRecord, TrainConfig};
-pub use evaluation::{evaluate, evaluate_with, predict, predict_with, EVAL_BATCH};
 pub use data::TrainData;
+pub use evaluation::{evaluate, evaluate_with, predict, predict_with, EVAL_BATCH};
 pub use fit::{fit, FitReport};
 pub use hooks::{Control, EpochEnd, EpochHook, ResumeFrom, Session, StepEnd};
 pub use lookahead::{Lookahead, LookaheadConfig};

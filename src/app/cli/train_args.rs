@@ -149,7 +149,13 @@ impl TrainArgs {
         self.apply_training_flags(&mut run.train)?;
         if run.dataset.toy().is_some() && (self.augment || self.hflip || self.crop_pad.is_some()) {
             return Err(Error::invalid(
-                if self.augment { "--augment" } else if self.hflip { "--hflip" } else { "--crop-pad" },
+                if self.augment {
+                    "--augment"
+                } else if self.hflip {
+                    "--hflip"
+                } else {
+                    "--crop-pad"
+                },
                 format!("{dataset} is a set of 2-D points: flips and crops apply to images (cifar10, mnist, ...)"),
             ));
         }
@@ -200,18 +206,7 @@ impl TrainArgs {
                     }
                     l.hidden = v.clone();
                 }
-                if let Some(v) = self.activation {
-                    l.activation = v;
-                }
-                if let Some(v) = self.dropout {
-                    l.dropout = v;
-                }
-                if self.batch_norm {
-                    l.batch_norm = true;
-                }
-                if self.no_batch_norm {
-                    l.batch_norm = false;
-                }
+                self.apply_layer_flags(&mut l.activation, &mut l.dropout, &mut l.batch_norm);
                 if let Some(v) = self.init {
                     l.init = v;
                 }
@@ -224,7 +219,10 @@ impl TrainArgs {
                     let d = crate::presets::defaults::cnn_stages(dataset);
                     let channels = self.channels.clone().unwrap_or(d.channels);
                     if channels.is_empty() || channels.contains(&0) {
-                        return Err(Error::invalid("--channels", format!("{channels:?}: every width must be at least 1")));
+                        return Err(Error::invalid(
+                            "--channels",
+                            format!("{channels:?}: every width must be at least 1"),
+                        ));
                     }
                     let depth = self.depth.unwrap_or(d.depth);
                     if depth == 0 {
@@ -235,21 +233,24 @@ impl TrainArgs {
                 if let Some(v) = &self.fc {
                     l.fc = v.iter().copied().filter(|&w| w > 0).collect();
                 }
-                if let Some(v) = self.activation {
-                    l.activation = v;
-                }
-                if let Some(v) = self.dropout {
-                    l.dropout = v;
-                }
-                if self.batch_norm {
-                    l.batch_norm = true;
-                }
-                if self.no_batch_norm {
-                    l.batch_norm = false;
-                }
+                self.apply_layer_flags(&mut l.activation, &mut l.dropout, &mut l.batch_norm);
             }
         }
         Ok(())
+    }
+
+    /// `--activation`, `--dropout`, `--batch-norm` and `--no-batch-norm` onto an MLP's or a CNN's
+    /// layers.
+    fn apply_layer_flags(&self, activation: &mut Activation, dropout: &mut f32, batch_norm: &mut bool) {
+        if let Some(v) = self.activation {
+            *activation = v;
+        }
+        if let Some(v) = self.dropout {
+            *dropout = v;
+        }
+        if self.batch_norm || self.no_batch_norm {
+            *batch_norm = self.batch_norm;
+        }
     }
 
     /// The training flags onto `cfg`; a flag the chosen optimizer does not use is an error.

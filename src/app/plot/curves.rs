@@ -1,6 +1,6 @@
 //! Line plots: training curves and optimizer comparisons.
 
-use super::{blank, class_color, log_ticks, nice_ticks, render, tick, Area, Drawn, Ticked, FAMILY};
+use super::{blank, class_color, house_mesh, log_ticks, nice_ticks, render, tick, Area, Drawn, Ticked, FAMILY};
 use crate::train::EpochRecord;
 use crate::{Error, Result};
 use plotters::coord::combinators::LogCoord;
@@ -154,18 +154,11 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(x, y)
         .drawn()?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_label)
-        .y_desc(y_desc)
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
-        .draw()
-        .drawn()?;
+    house_mesh(
+        chart.configure_mesh().x_desc(axes.x_label).y_desc(y_desc).x_label_formatter(&tick).y_label_formatter(&tick),
+    )
+    .draw()
+    .drawn()?;
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = class_color(i);
         chart

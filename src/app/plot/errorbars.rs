@@ -1,7 +1,7 @@
 //! A mean line with error bars and the individual measurements as dots: kNN accuracy against k
 //! under cross-validation.
 
-use super::{blank, class_color, lighten, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
+use super::{blank, class_color, house_mesh, lighten, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
 use crate::{Error, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -51,18 +51,11 @@ pub fn errorbar_plot(
                 Ticked::<RangedCoordf64>::new(y0..y1, nice_ticks(y0, y1, false)),
             )
             .drawn()?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 15))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.12))
-            .draw()
-            .drawn()?;
+        house_mesh(
+            chart.configure_mesh().x_desc(x_label).y_desc(y_label).x_label_formatter(&tick).y_label_formatter(&tick),
+        )
+        .draw()
+        .drawn()?;
 
         let line = class_color(0);
         let dots = lighten(class_color(1), 0.2);

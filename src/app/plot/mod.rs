@@ -197,6 +197,22 @@ pub(crate) fn fit_text(text: &str, max_w: u32, size: f64, min_size: f64) -> (Str
     (String::new(), s)
 }
 
+/// The house style of a chart's grid: tick labels and axis titles in the house font, no minor lines,
+/// faint major ones. Every chart's `configure_mesh()` goes through it.
+pub(crate) fn house_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+}
+
 /// An axis tick label: integers without a decimal point, others with at most four decimals,
 /// very large or small magnitudes in exponent form.
 pub(crate) fn tick<T: Into<f64> + Copy>(v: &T) -> String {

@@ -1,7 +1,7 @@
 //! A hyper-parameter search as the course draws it: validation accuracy over the search space,
 //! one dot per trial coloured by its accuracy (two axes), or accuracy against one axis.
 
-use super::{blank, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
+use super::{blank, house_mesh, nice_ticks, render, tick, Drawn, Ticked, FAMILY};
 use crate::{Error, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -91,18 +91,16 @@ pub fn search_plot(
             .y_label_area_size(70)
             .build_cartesian_2d(Ticked::<RangedCoordf64>::new(x0..x1, xt), Ticked::<RangedCoordf64>::new(y0..y1, yt))
             .drawn()?;
-        chart
-            .configure_mesh()
-            .x_desc(desc(xa))
-            .y_desc(ya.map_or("validation accuracy (%)".to_string(), desc))
-            .x_label_formatter(&label(xa.log))
-            .y_label_formatter(&label(ya.is_some_and(|a| a.log)))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 15))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.12))
-            .draw()
-            .drawn()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(desc(xa))
+                .y_desc(ya.map_or("validation accuracy (%)".to_string(), desc))
+                .x_label_formatter(&label(xa.log))
+                .y_label_formatter(&label(ya.is_some_and(|a| a.log))),
+        )
+        .draw()
+        .drawn()?;
         for (i, &(x, y, a)) in pts.iter().enumerate() {
             let y = if y.is_finite() { y } else { y0 + (y1 - y0) * 0.03 };
             match a {

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(seen, (0..40).collect::<Vec<u8>>(), "every pooled image validates exactly once");
         for f in &folds {
             assert_eq!(f.train.len() + f.val.as_ref().unwrap().len(), 40);
-            assert!(f.val.as_ref().unwrap().labels.iter().all(|l| !f.train.labels.contains(l)), "a fold trains on its own part");
+            assert!(
+                f.val.as_ref().unwrap().labels.iter().all(|l| !f.train.labels.contains(l)),
+                "a fold trains on its own part"
+            );
         }
         assert_eq!(folds[3].val.as_ref().unwrap().labels, val.labels, "the last part is the validation split");
         assert_eq!(folds[3].train.labels, train.labels);

@@ -16,11 +16,11 @@ pub mod halving;
 pub mod paired;
 pub mod space;
 
-use crate::checkpoint::{self, CheckpointMeta};
 use crate::app::cli::TrainArgs;
+use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::{DatasetName, Prepared};
-use crate::preprocess::Preprocess;
 use crate::models::{ModelConfig, Network};
+use crate::preprocess::Preprocess;
 use crate::train::{self, Control, EpochEnd, EpochHook, EpochRecord, ResumeFrom, Session, TrainData};
 use crate::{Error, Result};
 use candle_core::Device;

@@ -127,22 +127,6 @@ multiversion! {
     /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
     /// image) into `z` `[36][S·T][O]`.
     pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
-        let (th, tw) = s.tiles();
-        let (t, cols, o) = (s.t(), samples * s.t(), s.o);
-        let wp = 2 * tw;
-        let mut hwc = vec![0f32; 2 * th * wp * o];
-        for n in 0..samples {
-            to_channels_last(&gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
-                    let col = n * t + ty * tw + tx;
-                    let to: [usize; 36] = fill(|xi| (xi * cols + col) * o);
-                    for_lanes!(level, o, |o0, L| {
-                        gradient_block::<L>(&hwc, &at, o0, z, &to);
-                    });
-                }
-            }
-        }
+        gradient_tiles!(level, s, samples, gy, z, 36, gradient_block);
     }
 }

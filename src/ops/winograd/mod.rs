@@ -35,6 +35,33 @@ use rayon::prelude::*;
 
 use super::simd::Level;
 
+/// The body of a `gradient_transform`: `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `$gy`
+/// `[S, O, H, W]` (zero beyond the image) into `$z` `[P][S·T][O]`, with `$block::<L>` transforming
+/// lanes `o0 .. o0 + L` of one tile into its `P` positions. A macro, not a function taking a closure,
+/// so that the lane loop is compiled inside each multiversioned copy with its target features.
+macro_rules! gradient_tiles {
+    ($level:expr, $s:expr, $samples:expr, $gy:expr, $z:expr, $p:literal, $block:ident) => {{
+        let s = $s;
+        let (th, tw) = s.tiles();
+        let (t, cols, o) = (s.t(), $samples * s.t(), s.o);
+        let wp = 2 * tw;
+        let mut hwc = vec![0f32; 2 * th * wp * o];
+        for n in 0..$samples {
+            to_channels_last(&$gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
+            for ty in 0..th {
+                for tx in 0..tw {
+                    let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
+                    let col = n * t + ty * tw + tx;
+                    let to: [usize; $p] = fill(|xi| (xi * cols + col) * o);
+                    for_lanes!($level, o, |o0, L| {
+                        $block::<L>(&hwc, &at, o0, $z, &to);
+                    });
+                }
+            }
+        }
+    }};
+}
+
 mod f2;
 mod f2k5;
 mod f4;
