@@ -79,15 +79,13 @@ fn run() -> anyhow::Result<()> {
         None => kindling::app::run::dataset_of(&ck.meta, &weights)?,
     };
     let (ds, record, note) = match args.split {
-        EvalSplit::Test => (args.data.test_split(dataset)?, None, String::new()),
+        EvalSplit::Test => {
+            let (ds, note) = kindling::app::report::test_split(&ck.meta, dataset, &args.data)?;
+            (ds, None, note)
+        }
         EvalSplit::Val => {
             let held = kindling::app::report::held_out(&ck.meta, dataset, &args.data, args.allow_train_overlap)?;
-            let v = held.record.val_range();
-            let mut note = format!(" (training images [{}, {}))", v.start, v.end);
-            if held.training_images > 0 {
-                note += &format!(", INCLUDING {} IMAGES THE MODEL TRAINED ON", held.training_images);
-            }
-            (held.data, Some(held.record), note)
+            (held.data, Some(held.record), held.note)
         }
     };
     let ds = match args.test_size {

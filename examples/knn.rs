@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs};
-use kindling::data::{DatasetName, Normalization};
+use kindling::data::Normalization;
 use kindling::models::knn::{cross_validate, fold_training_size, Distance, Knn};
 
 /// The values of k cross-validated when --k is not given.
@@ -59,14 +59,14 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     let prepared = args.data.prepare(dataset)?;
     let (queries, from) = match prepared.val {
         Some(v) => {
             let r = prepared.split.val_range();
             (v, format!("held-out training images [{}, {})", r.start, r.end))
         }
-        None => (args.data.test_split(dataset)?, "the test split".to_string()),
+        None => (prepared.test_split(dataset)?, "the test split".to_string()),
     };
     let queries = match args.test_size {
         Some(n) => queries.take(n),

@@ -41,7 +41,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = args.device.open()?;
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     let mut data = args.data.clone();
     if dataset == DatasetName::Shapes && data.generated_size.is_none() {
         data.generated_size = Some(2000);

@@ -65,7 +65,8 @@ fn run() -> anyhow::Result<()> {
         data: kindling::data::DataOptions {
             data_dir: args.data_dir.clone(),
             allow_download: false,
-            generated_size: None,
+            cache_dir: kindling::data::cache::default_dir(),
+            ..Default::default()
         },
         knn_images: args.knn,
         confusion_images: args.confusion_images,

@@ -5,7 +5,6 @@
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
 use kindling::app::sweep::{self, space, Sweep};
-use kindling::data::DatasetName;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -90,7 +89,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let (space, rest) = space::split_args(std::env::args())?;
     let args = Args::parse_from(&rest);
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     anyhow::ensure!(
         !space.axes.is_empty(),
         "nothing to search: give a range (--lr 1e-4..1e-1:log) or a list (--hidden 256,512)"

@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use kindling::app::cli::{DataArgs, DeviceArgs, TrainArgs};
-use kindling::data::DatasetName;
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -39,9 +38,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.data.quiet = args.quiet;
     let device = args.device.open_verbose(!args.quiet)?;
-    let dataset = args.data.dataset.unwrap_or(DatasetName::Shapes);
+    let dataset = args.data.dataset_name();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (run, resume) = match &args.resume {
         Some(path) => {
@@ -57,8 +57,8 @@ fn run() -> anyhow::Result<()> {
     if let (Some(_), Some(e)) = (&resume, args.train.epochs) {
         run.train.epochs = e;
     }
-    let data = args.data.prepare_resumed(run.dataset, resume.as_ref().and_then(|r| r.split))?;
-    let save = args.save.clone().unwrap_or_else(|| run.default_save_path());
+    let data = args.data.prepare_resumed(run.dataset, resume.as_ref().map(|r| &r.meta))?;
+    let save = args.save.clone().unwrap_or_else(|| kindling::app::run::default_save_path(&run, &data));
     if !args.quiet {
         eprintln!("{}", data.description);
     }
@@ -78,7 +78,7 @@ fn run() -> anyhow::Result<()> {
     }
     match (report.test_acc, &report.no_test_reason) {
         (Some(test_acc), _) => println!("test accuracy {:.2}% ({} test images)", 100.0 * test_acc, report.test_n),
-        (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {why}"),
+        (None, Some(why)) if !args.quiet => eprintln!("no test accuracy: {}", kindling::app::cli::flags_in(why)),
         _ => {}
     }
     if !args.quiet {

@@ -1,9 +1,10 @@
 //! The front door for library users: load a checkpoint, classify images.
 //!
 //! A [`Classifier`] holds a checkpoint's model on a device and applies everything the checkpoint
-//! records about its input: the image size (other sizes are resized, with a note), the hand-made
-//! features a model may read, the training split's normalization, and the test-time augmentation
-//! its recorded accuracy was measured with.
+//! records about its input: the image size, resize policy and channels (an image of another size
+//! or colour is fitted by [`data::image`](crate::data::image), with a note), the hand-made features
+//! a model may read, the training split's normalization, and the test-time augmentation its
+//! recorded accuracy was measured with.
 //!
 //! ```
 //! # fn main() -> kindling::Result<()> {
@@ -21,10 +22,9 @@
 //! ```
 
 use crate::checkpoint::{self, Checkpoint, CheckpointMeta};
-use crate::data::push_chw;
-use crate::data::{Dataset, Pixels};
+use crate::data::{image as img, Dataset, Pixels};
 use crate::tta::Tta;
-use crate::{Error, Result};
+use crate::Result;
 use candle_core::Device;
 use std::path::Path;
 
@@ -105,7 +105,7 @@ impl Classifier {
         &self.device
     }
 
-    /// Decodes `path` (PNG or JPEG) and classifies it.
+    /// Decodes `path` (PNG, JPEG, BMP, GIF, WebP or TIFF, known by its contents) and classifies it.
     pub fn classify_file(&self, path: impl AsRef<Path>) -> Result<Prediction> {
         let path = path.as_ref();
         self.checkpoint.meta.image_input()?;
@@ -113,7 +113,7 @@ impl Classifier {
         self.classify(&image)
     }
 
-    /// Classifies a decoded image, resizing it to the model's input size when needed.
+    /// Classifies a decoded image, fitted to the model's input as its checkpoint records.
     pub fn classify(&self, image: &image::DynamicImage) -> Result<Prediction> {
         Ok(self.classify_batch(std::slice::from_ref(image))?.remove(0))
     }
@@ -121,22 +121,21 @@ impl Classifier {
     /// Classifies several decoded images in one batch.
     pub fn classify_batch(&self, images: &[image::DynamicImage]) -> Result<Vec<Prediction>> {
         let meta = &self.checkpoint.meta;
-        let [c, h, w] = meta.image_input()?;
+        let spec = meta.image_spec()?;
         if images.is_empty() {
             return Ok(vec![]);
         }
-        let mut px = Vec::with_capacity(images.len() * c * h * w);
+        let mut px = Vec::with_capacity(images.len() * spec.len());
         let notes: Vec<Option<String>> = images
             .iter()
-            .map(|img| {
-                let (fitted, note) = resize_to(img, w, h);
-                push_chw(&fitted, c, &mut px);
-                note
+            .map(|image| {
+                img::push_pixels(image, &spec, &mut px);
+                img::fit_note(image, &spec)
             })
             .collect();
         // The images go the way of every evaluation: hand-made features when the model reads
         // them, then the training split's normalization.
-        let set = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], [c, h, w], meta.classes.clone())?;
+        let set = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], spec.shape(), meta.classes.clone())?;
         let pre = meta.preprocess();
         let input = pre.input(&set, false)?;
         let idx: Vec<usize> = (0..images.len()).collect();
@@ -154,32 +153,8 @@ impl Classifier {
     }
 }
 
-/// Reads and decodes an image file, with errors that name the file.
+/// Reads and decodes an image file, with errors that name the file and say what is wrong
+/// ([`data::image::decode_file`](crate::data::image::decode_file)).
 pub fn decode(path: &Path) -> Result<image::DynamicImage> {
-    if path.is_dir() {
-        return Err(Error::Image { path: path.into(), problem: "is a directory, expected an image file".into() });
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::Image { path: path.into(), problem: format!("cannot read: {e}") })?;
-    if bytes.is_empty() {
-        return Err(Error::Image { path: path.into(), problem: "is empty (0 bytes)".into() });
-    }
-    image::load_from_memory(&bytes)
-        .map_err(|e| Error::Image { path: path.into(), problem: format!("not a PNG or JPEG image we can decode: {e}") })
-}
-
-/// `img` at `w × h`: the whole image, scaled (squashed when its aspect ratio differs, never
-/// cropped), with a note saying which when it had to change.
-pub fn resize_to(img: &image::DynamicImage, w: usize, h: usize) -> (image::DynamicImage, Option<String>) {
-    if img.width() as usize == w && img.height() as usize == h {
-        return (img.clone(), None);
-    }
-    let same_aspect = img.width() as usize * h == img.height() as usize * w;
-    let note = format!(
-        "resized from {}x{} to the model's {w}x{h}, {}",
-        img.width(),
-        img.height(),
-        if same_aspect { "the whole image scaled" } else { "the whole image squashed to fit (not cropped)" }
-    );
-    (img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle), Some(note))
+    img::decode_file(path)
 }

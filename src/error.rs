@@ -13,6 +13,14 @@ pub enum Error {
         /// What was wrong and what to do.
         problem: String,
     },
+    /// A folder data set's folder (or one of its class folders) cannot be used as it is.
+    #[error("folder {path}: {problem}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What was wrong and what to do.
+        problem: String,
+    },
     /// A data set could not be found anywhere kindling looks for it.
     #[error("{0}")]
     DataNotFound(String),
@@ -79,6 +87,11 @@ impl Error {
     /// An [`Error::Data`] for `path`.
     pub fn data(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         Error::Data { path: path.into(), problem: problem.into() }
+    }
+
+    /// An [`Error::Folder`] for `path`.
+    pub fn folder(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        Error::Folder { path: path.into(), problem: problem.into() }
     }
 
     /// An [`Error::Checkpoint`] for `path`.

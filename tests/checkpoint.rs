@@ -13,12 +13,10 @@ use kindling::presets::Run;
 fn data_args(n: usize) -> DataArgs {
     DataArgs {
         dataset: Some(DatasetName::Shapes),
-        data_dir: None,
-        exclude_last: 0,
-        val_size: 40,
-        train_size: None,
+        val_size: 40.into(),
         generated_size: Some(n),
         offline: true,
+        ..Default::default()
     }
 }
 

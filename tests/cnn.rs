@@ -141,6 +141,10 @@ fn checkpoint_keeps_batch_norm_statistics() {
         search: None,
         parent: None,
         extra_evaluations: Vec::new(),
+        input_image: None,
+        folder: None,
+        class_filter: None,
+        generated_size: None,
     };
     kindling::checkpoint::save(&path, &meta, &params, &[]).unwrap();
     let ck = kindling::checkpoint::load(&path, &common::dev()).unwrap();

@@ -206,7 +206,7 @@ fn bad_parquet_is_a_clear_error() {
 #[test]
 fn missing_data_names_the_ways_to_provide_it() {
     let dir = common::tmpdir("empty");
-    let opts = DataOptions { data_dir: Some(dir.clone()), allow_download: true, generated_size: None };
+    let opts = DataOptions { data_dir: Some(dir.clone()), allow_download: true, ..Default::default() };
     let err = data::load(DatasetName::Mnist, Split::Train, &opts).unwrap_err().to_string();
     assert!(err.contains("`data_dir`") && err.contains("KINDLING_DATA"), "{err}");
     let opts = DataOptions { data_dir: Some(dir.join("nope")), ..Default::default() };

@@ -5,9 +5,10 @@
 //!
 //! Checkpoints: the shipped ones of `weights/` (linear, MLP, features MLP and CNN on CIFAR-10,
 //! MNIST and Fashion-MNIST) and small ones trained here on `shapes` (linear, MLP, features MLP,
-//! CNN, the airbench94 recipe) and `spiral` (linear, MLP). Data sets: shapes, spiral, and cifar10,
-//! mnist and fashion-mnist where their files are (skipped visibly otherwise, fatal under
-//! `KINDLING_REQUIRE_ALL=1`).
+//! CNN, the airbench94 recipe), `spiral` (linear, MLP) and a folder of images (linear, CNN: the
+//! shapes written as `train/` and `test/` class folders by `export`). Data sets: shapes, spiral,
+//! that folder, and cifar10, mnist and fashion-mnist where their files are (skipped visibly
+//! otherwise, fatal under `KINDLING_REQUIRE_ALL=1`).
 
 mod common;
 use common::{example, run, tmpdir, weights_dir, Outcome};
@@ -68,9 +69,31 @@ impl Ck {
 /// The generated sets, and each real one whose files are there (the others' cases skip visibly,
 /// and fail under `KINDLING_REQUIRE_ALL=1`).
 fn available_datasets() -> Vec<&'static str> {
-    let mut ds = vec!["shapes", "spiral"];
+    let mut ds = vec!["shapes", "spiral", "folder"];
     ds.extend(["cifar10", "mnist", "fashion-mnist"].into_iter().filter(|name| common::require_data(name).is_some()));
     ds
+}
+
+/// The folder data set of the table: the generated shapes written as `train/` (150 images) and
+/// `test/` (60) class folders by the `export` example.
+fn image_folder(dir: &Path) -> PathBuf {
+    let root = dir.join("shapes-folder");
+    for (split, n) in [("train", "150"), ("test", "60")] {
+        let out = run(example("export")
+            .args(["--dataset", "shapes", "--generated-size", n, "--split", split, "--out"])
+            .arg(root.join(split)));
+        assert_eq!(out.code, Some(0), "export: {}", out.stderr);
+    }
+    root
+}
+
+/// `--dataset DS`, and the folder for the folder data set.
+fn data_flags(ds: &str, folder: &Path) -> Vec<String> {
+    let mut v = vec!["--dataset".to_string(), ds.to_string()];
+    if ds == "folder" {
+        v.extend(["--data-dir".to_string(), folder.display().to_string()]);
+    }
+    v
 }
 
 fn train_here(dir: &Path, dataset: &str, kind: &str, args: &[&str]) -> Ck {
@@ -78,7 +101,9 @@ fn train_here(dir: &Path, dataset: &str, kind: &str, args: &[&str]) -> Ck {
     let path = dir.join(format!("{name}.safetensors"));
     let size = if dataset == "shapes" { "300" } else { "150" };
     let out = run(example("train")
-        .args(["--dataset", dataset, "--generated-size", size, "--val-size", "60", "--epochs", "1"])
+        .args(data_flags(dataset, &dir.join("shapes-folder")))
+        .args(generated(dataset, size))
+        .args(["--val-size", "60", "--epochs", "1"])
         .args(["--quiet", "--no-plots", "--device", "cpu", "--save"])
         .arg(&path)
         .args(args));
@@ -96,6 +121,8 @@ fn checkpoints(dir: &Path) -> Vec<Ck> {
         train_here(dir, "shapes", "recipe", &["--recipe", "airbench94", "--batch-size", "60"]),
         train_here(dir, "spiral", "linear", &["--model", "linear"]),
         train_here(dir, "spiral", "mlp", &["--model", "mlp", "--hidden", "16"]),
+        train_here(dir, "folder", "linear", &["--model", "linear"]),
+        train_here(dir, "folder", "cnn", &["--model", "cnn", "--channels", "4,8", "--depth", "1", "--fc", "0"]),
     ];
     for entry in std::fs::read_dir(weights_dir()).unwrap() {
         let path = entry.unwrap().path();
@@ -166,6 +193,7 @@ fn png(path: &Path, w: u32, h: u32, gray: bool) {
 #[test]
 fn every_example_on_every_checkpoint_and_data_set_never_panics() {
     let dir = tmpdir("every-example");
+    let folder = image_folder(&dir);
     let datasets = available_datasets();
     let cks = checkpoints(&dir);
     let images = [("rgb32", 32, 32, false), ("gray28", 28, 28, true), ("wide", 90, 40, false)].map(|(n, w, h, g)| {
@@ -177,25 +205,31 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
     for ck in &cks {
         for &ds in &datasets {
             // Same classes and shape: only a model on its own data set (the generated and toy sets
-            // have classes of their own, and CIFAR-10's are not shapes').
+            // have classes of their own, and CIFAR-10's are not shapes'). A folder of images is
+            // scored as a test set by a model whose classes its class folders name (the shapes
+            // model reads the exported shapes).
             let own = ds == ck.dataset;
             for split in ["test", "val"] {
                 let mut cmd = example("evaluate");
-                cmd.arg("--weights").arg(&ck.path).args(["--dataset", ds, "--split", split, "--test-size", "40"]);
-                cmd.args(["--no-plots", "--offline", "--device", "cpu"]);
+                cmd.arg("--weights").arg(&ck.path).args(data_flags(ds, &folder));
+                cmd.args(["--split", split, "--test-size", "40", "--no-plots", "--offline", "--device", "cpu"]);
                 let label = format!("evaluate {} --dataset {ds} --split {split}", ck.name);
                 cases.push(match (own, split) {
                     (true, "test") => success(label, cmd),
                     // Trained here with --val-size 60, or a shipped tuning model (batch 5 held out).
                     (true, _) if ck.held_out => success(label, cmd),
                     (true, _) => refused(label, cmd, "held none out: score it with --split test"),
+                    (false, "test") if ds == "folder" && ck.dataset == "shapes" => success(label, cmd),
+                    (false, "test") if ds == "folder" && ck.toy() => refused(label, cmd, "reads 2-D points"),
+                    (false, "test") if ds == "folder" => refused(label, cmd, "none of the classes"),
                     (false, "test") => refused(label, cmd, format!("{ds}'s classes (")),
                     (false, _) => refused(label, cmd, format!("records no held-out split of {ds}")),
                 });
             }
             if let Some(last) = &ck.last {
                 let mut cmd = example("train");
-                cmd.arg("--resume").arg(last).args(["--dataset", ds, "--epochs", "2", "--quiet", "--no-plots"]);
+                cmd.arg("--resume").arg(last).args(data_flags(ds, &folder));
+                cmd.args(["--epochs", "2", "--quiet", "--no-plots"]);
                 cmd.args(["--offline", "--device", "cpu", "--save"])
                     .arg(dir.join(format!("resumed-{}.safetensors", ck.name)));
                 let label = format!("train --resume {} --dataset {ds}", ck.name);
@@ -239,7 +273,7 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
             ("recipe", vec!["--recipe", "airbench94", "--batch-size", "50", "--val-size", "20"]),
         ] {
             let mut cmd = example("train");
-            cmd.args(["--dataset", ds, "--train-size", "100", "--epochs", "1"]).args(generated(ds, "150"));
+            cmd.args(data_flags(ds, &folder)).args(["--train-size", "100", "--epochs", "1"]).args(generated(ds, "150"));
             cmd.args(["--quiet", "--no-plots", "--offline", "--device", "cpu", "--save"]);
             cmd.arg(dir.join(format!("new-{ds}-{kind}.safetensors"))).args(&args);
             let label = format!("train --dataset {ds} {kind}");
@@ -254,11 +288,12 @@ fn every_example_on_every_checkpoint_and_data_set_never_panics() {
             });
         }
         let mut cmd = example("knn");
-        cmd.args(["--dataset", ds, "--train-size", "100", "--test-size", "20"]).args(generated(ds, "150"));
+        cmd.args(data_flags(ds, &folder)).args(["--train-size", "100", "--test-size", "20"]).args(generated(ds, "150"));
         cmd.args(["--k", "1,3", "--folds", "2", "--no-plots", "--offline", "--device", "cpu"]);
         cases.push(success(format!("knn --dataset {ds}"), cmd));
         let mut cmd = example("optimizers");
-        cmd.args(["--dataset", ds, "--train-size", "64", "--epochs", "1", "--offline"]).args(generated(ds, "100"));
+        cmd.args(data_flags(ds, &folder)).args(["--train-size", "64", "--epochs", "1", "--offline"]);
+        cmd.args(generated(ds, "100"));
         cmd.args(["--device", "cpu", "--out"]).arg(dir.join(format!("optimizers-{ds}.png")));
         cases.push(success(format!("optimizers --dataset {ds}"), cmd));
     }

@@ -49,6 +49,7 @@ fn fine_tune(parent: &Path, freeze: Freeze, data: &Dataset, epochs: usize, save:
         val: Some(val),
         description: "test".into(),
         options: Default::default(),
+        folder: None,
     };
     run::execute(&run, &prepared, &Device::Cpu, &common::quiet(save), None).unwrap();
 }

@@ -220,6 +220,11 @@ fn random_checkpoint(config: ModelConfig, seed: u64) -> Checkpoint {
         evaluation: None,
         extra_evaluations: vec![],
         search: None,
+        parent: None,
+        input_image: None,
+        folder: None,
+        class_filter: None,
+        generated_size: None,
     };
     Checkpoint { meta, model: net.model, params: net.params, optimizer_state: HashMap::new() }
 }

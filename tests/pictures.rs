@@ -26,12 +26,10 @@ const FIRST_SERIES: Rgb<u8> = Rgb([31, 119, 180]);
 fn trained(kind: ModelKind, dir: &Path) -> kindling::checkpoint::Checkpoint {
     let data = DataArgs {
         dataset: Some(DatasetName::Shapes),
-        data_dir: None,
-        exclude_last: 0,
-        val_size: 100,
-        train_size: None,
+        val_size: 100.into(),
         generated_size: Some(600),
         offline: true,
+        ..Default::default()
     }
     .prepare(DatasetName::Shapes)
     .unwrap();

@@ -20,12 +20,10 @@ use std::path::Path;
 fn trained(features: Option<FeatureConfig>, dir: &Path) -> Checkpoint {
     let data = DataArgs {
         dataset: Some(DatasetName::Shapes),
-        data_dir: None,
-        exclude_last: 0,
-        val_size: 0,
-        train_size: None,
+        val_size: 0.into(),
         generated_size: Some(400),
         offline: true,
+        ..Default::default()
     }
     .prepare(DatasetName::Shapes)
     .unwrap();

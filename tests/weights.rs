@@ -202,12 +202,10 @@ fn shipped_weights_score_exactly_what_they_record() {
             }
             let args = DataArgs {
                 dataset: Some(dataset),
-                data_dir: None,
                 exclude_last: eval.exclude_last,
-                val_size: eval.val_size,
-                train_size: None,
-                generated_size: None,
+                val_size: eval.val_size.into(),
                 offline: true,
+                ..Default::default()
             };
             let ds = if eval.split == "val" {
                 let record = ck.meta.split_record().expect("a shipped checkpoint records its split");

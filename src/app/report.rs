@@ -28,6 +28,8 @@ pub struct HeldOut {
     pub record: SplitRecord,
     /// How many of them the model trained on (0 unless `--allow-train-overlap` let it through).
     pub training_images: usize,
+    /// Which images they are, in words, e.g. ` (training images [40000, 50000))`.
+    pub note: String,
 }
 
 /// The held-out split of `dataset` to score `meta`'s model on.
@@ -41,8 +43,16 @@ pub fn held_out(
     args: &DataArgs,
     allow_train_overlap: bool,
 ) -> Result<HeldOut> {
+    let options = meta.data_options(&args.options(), dataset)?;
+    if dataset == DatasetName::Folder {
+        return folder_held_out(meta, args, &options);
+    }
     let recorded = meta.split_record().filter(|_| meta.dataset == dataset.as_str());
-    if args.val_size == 0 && args.exclude_last == 0 {
+    let range_note = |r: &SplitRecord| {
+        let v = r.val_range();
+        format!(" (training images [{}, {}))", v.start, v.end)
+    };
+    if args.val_size.is_zero() && args.exclude_last == 0 {
         return match recorded {
             Some(r) if r.val_size == 0 => Err(Error::invalid(
                 "--split val",
@@ -52,7 +62,12 @@ pub fn held_out(
                     r.train
                 ),
             )),
-            Some(r) => Ok(HeldOut { data: args.held_out(dataset, &r)?, record: r, training_images: 0 }),
+            Some(r) => Ok(HeldOut {
+                data: args.held_out_with(dataset, &r, options)?,
+                record: r,
+                training_images: 0,
+                note: range_note(&r),
+            }),
             None => Err(Error::invalid(
                 "--split val",
                 format!(
@@ -67,16 +82,16 @@ pub fn held_out(
             )),
         };
     }
-    if args.val_size == 0 {
+    if args.val_size.is_zero() {
         return Err(Error::invalid("--val-size", "--split val with --exclude-last needs --val-size N too"));
     }
     let mut asked = DataArgs { train_size: None, ..args.clone() };
-    if let Some(r) = recorded.filter(|_| dataset == DatasetName::Shapes || dataset.toy().is_some()) {
+    if let Some(r) = recorded.filter(|_| dataset.is_generated() && meta.class_filter.is_none()) {
         // A generated set is the recorded size unless told otherwise, so that the split's
         // indices mean the same images as in training.
         asked.generated_size.get_or_insert(r.total);
     }
-    let prepared = asked.prepare(dataset)?;
+    let prepared = asked.prepare_with(dataset, meta.data_options(&asked.options(), dataset)?)?;
     let data = prepared.val.ok_or_else(|| Error::invalid("--val-size", "empty validation split"))?;
     let training_images = recorded.map_or(0, |r| r.overlap_with_training(&prepared.split.val_range()));
     if training_images > 0 && !allow_train_overlap {
@@ -101,7 +116,78 @@ pub fn held_out(
             ),
         ));
     }
-    Ok(HeldOut { data, record: prepared.split, training_images })
+    let mut note = range_note(&prepared.split);
+    if training_images > 0 {
+        note += &format!(", INCLUDING {training_images} IMAGES THE MODEL TRAINED ON");
+    }
+    Ok(HeldOut { data, record: prepared.split, training_images, note })
+}
+
+/// A folder model's held-out split: exactly the files its checkpoint recorded.
+fn folder_held_out(meta: &CheckpointMeta, args: &DataArgs, options: &crate::data::DataOptions) -> Result<HeldOut> {
+    if !args.val_size.is_zero() || args.exclude_last > 0 {
+        return Err(Error::invalid(
+            "--val-size",
+            "a folder model's held-out split is the files its checkpoint recorded: leave out --val-size and \
+             --exclude-last",
+        ));
+    }
+    let f = meta.folder.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "--split val",
+            format!(
+                "the checkpoint records no held-out split of folder: it was trained on {}, not on a folder",
+                meta.dataset
+            ),
+        )
+    })?;
+    if f.held_out.is_empty() {
+        return Err(Error::invalid(
+            "--split val",
+            format!(
+                "the checkpoint was trained on every image of {} and held none out: score it with --split test \
+                 (its test/ subfolder), or on another folder with --data-dir",
+                f.root.display()
+            ),
+        ));
+    }
+    let data = crate::data::folder::load_files(f, &f.held_out, &meta.classes, options)?;
+    let record = meta.split_record().unwrap_or(SplitRecord {
+        total: f.held_out.len(),
+        train: 0,
+        val_size: f.held_out.len(),
+        exclude_last: 0,
+    });
+    let root = options.data_dir.clone().unwrap_or_else(|| f.root.clone());
+    let note = format!(" (the {} files of {} it held out)", f.held_out.len(), root.display());
+    Ok(HeldOut { data, record, training_images: 0, note })
+}
+
+/// The test split to score `meta`'s model on: `dataset`'s test split (read with the classes and,
+/// for a folder model, the image format it records); for a folder data set, its `test/`
+/// subfolder, or, when `--data-dir` names another folder than the model's own, every image of that
+/// folder (classes among the model's). Returns the images and a note on where they come from.
+pub fn test_split(meta: &CheckpointMeta, dataset: DatasetName, args: &DataArgs) -> Result<(Dataset, String)> {
+    let mut options = meta.data_options(&args.options(), dataset)?;
+    if dataset != DatasetName::Folder {
+        return Ok((crate::data::load(dataset, crate::data::Split::Test, &options)?, String::new()));
+    }
+    let own = meta.folder.as_ref().map(|f| f.root.clone());
+    let given = args.data_dir.as_ref().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()));
+    match (own, given) {
+        (Some(own), Some(dir)) if own != dir => {}
+        (Some(_), _) => return Ok((crate::data::load(dataset, crate::data::Split::Test, &options)?, String::new())),
+        (None, None) => {
+            return Err(Error::invalid("--dataset folder", "needs --data-dir PATH: the folder of images to score"))
+        }
+        (None, Some(_)) => {}
+    }
+    // Another folder: every image, read as the model reads images.
+    let spec = meta.image_spec()?;
+    options.image = crate::data::folder::ImageRequest::exactly(spec);
+    let loaded = crate::data::folder::load_as_test(&options, &meta.classes)?;
+    let note = format!(" of {}", loaded.record.root.display());
+    Ok((loaded.data, note))
 }
 
 /// Scores `ck` on `ds` with test-time augmentation `tta`, checking that the data fits the model:

@@ -12,6 +12,20 @@ use crate::{Error, Result};
 use candle_core::Device;
 use std::path::Path;
 
+/// Where `train` saves `run` on `data` without `--save`: [`Run::default_save_path`], with a
+/// folder data set named after its folder (`runs/<folder name>-<model>.safetensors`).
+pub fn default_save_path(run: &Run, data: &Prepared) -> std::path::PathBuf {
+    let path = run.default_save_path();
+    match (&data.folder, path.file_name()) {
+        (Some(f), Some(name)) => {
+            let folder = f.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = name.to_string_lossy().replacen(run.dataset.as_str(), &folder, 1);
+            path.with_file_name(name)
+        }
+        _ => path,
+    }
+}
+
 /// Where a run writes, and how much it says.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -33,6 +47,8 @@ pub struct Resume {
     pub from: ResumeFrom,
     /// The images it trained on and held out, as recorded.
     pub split: Option<crate::data::SplitRecord>,
+    /// Its metadata (the data it records: split, folder, classes, image format).
+    pub meta: CheckpointMeta,
 }
 
 /// What a run produced.
@@ -109,6 +125,7 @@ pub fn from_resume(path: &Path, device: &Device) -> Result<(Run, Resume)> {
     }
     let resume = Resume {
         split: ck.meta.split_record(),
+        meta: ck.meta.clone(),
         network,
         normalization: ck.meta.normalization.clone(),
         from: ResumeFrom {
@@ -156,7 +173,23 @@ pub fn checkpoint_meta(
         search: None,
         parent: None,
         extra_evaluations: Vec::new(),
+        input_image: image_spec(run, data),
+        folder: data.folder.clone(),
+        // The kept classes by name, whichever way --classes gave them.
+        class_filter: data.options.classes.is_some().then(|| data.train.classes.clone()),
+        generated_size: data.options.generated_size.filter(|_| run.dataset.is_generated()),
     }
+}
+
+/// How an image becomes the input of a model trained on `data`: the folder's recorded format, or
+/// the built-in set's image shape, squashed (none for 2-D points).
+fn image_spec(run: &Run, data: &Prepared) -> Option<crate::data::image::ImageSpec> {
+    if let Some(f) = &data.folder {
+        return Some(f.image);
+    }
+    let shape = data.train.shape;
+    (run.dataset.toy().is_none() && matches!(shape[0], 1 | 3) && shape[1] > 1)
+        .then(|| crate::data::image::ImageSpec::of_shape(shape, crate::data::image::ResizePolicy::Squash))
 }
 
 /// Trains, saves to `out.save` (and its siblings), and scores on the test split if it is

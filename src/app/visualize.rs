@@ -111,17 +111,15 @@ pub struct Saliency {
 /// logit, before the softmax) with respect to the normalized input pixels. A model on hand-made
 /// features has no gradient to the pixels: an error says so.
 pub fn saliency(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> Result<Saliency> {
-    let [c, h, w] = ck.meta.image_input()?;
+    let spec = ck.meta.image_spec()?;
     if ck.meta.features.is_some() {
         return Err(Error::invalid(
             "saliency",
             "this model reads hand-made features, which have no gradient to the pixels",
         ));
     }
-    let (fitted, _) = crate::classifier::resize_to(img, w, h);
-    let mut px = Vec::with_capacity(c * h * w);
-    crate::data::push_chw(&fitted, c, &mut px);
-    let one = Dataset::new("image", Pixels::U8(px), vec![0], [c, h, w], ck.meta.classes.clone())?;
+    let px = crate::data::image::to_pixels(img, &spec);
+    let one = Dataset::new("image", Pixels::U8(px), vec![0], spec.shape(), ck.meta.classes.clone())?;
     let (xs, _) = one.batch(&[0], &ck.meta.normalization, device)?;
     let xs = candle_core::Var::from_tensor(&xs)?;
     // The weights detached: the backward pass then computes the input's gradient only, not
@@ -134,7 +132,7 @@ pub fn saliency(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> 
     let g = g.abs()?.max(1)?.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?; // [H·W]
     let top = g.iter().copied().fold(0f32, f32::max);
     let map = g.iter().map(|v| if top > 0.0 { v / top } else { 0.0 }).collect();
-    Ok(Saliency { class, map, image: images(&one, &[0]).remove(0), shape: [c, h, w] })
+    Ok(Saliency { class, map, image: images(&one, &[0]).remove(0), shape: spec.shape() })
 }
 
 /// Un-normalized images of `ds` (values in `[0, 1]`) for picture grids.

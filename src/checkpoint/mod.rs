@@ -79,6 +79,23 @@ pub struct CheckpointMeta {
     /// every trial's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<serde_json::Value>,
+    /// How an image becomes the model's input: size, resize policy, channels. Files written
+    /// before it was recorded squash images to [`image_shape`](Self::image_shape); see
+    /// [`image_spec`](Self::image_spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_image: Option<crate::data::image::ImageSpec>,
+    /// The folder a folder data set's model was trained on: its path, classes, image format,
+    /// skipped files and held-out files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<crate::data::folder::FolderRecord>,
+    /// `--classes`: the subset of the data set's classes the model was trained on (its
+    /// [`classes`](Self::classes) are these names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_filter: Option<Vec<String>>,
+    /// The size a generated data set was generated at (before [`class_filter`](Self::class_filter)),
+    /// when it was not its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_size: Option<usize>,
     /// The checkpoint a fine-tuned model started from, and what of it was trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Parent>,
@@ -158,6 +175,58 @@ impl CheckpointMeta {
     /// or, in older files, from the words of [`split`](Self::split).
     pub fn split_record(&self) -> Option<crate::data::SplitRecord> {
         self.data_split.or_else(|| self.split.as_deref().and_then(crate::data::SplitRecord::parse))
+    }
+
+    /// How any image is made the model's input: the recorded [`input_image`](Self::input_image),
+    /// else (older files) the image shape, squashed; an error for a model of 2-D points.
+    pub fn image_spec(&self) -> Result<crate::data::image::ImageSpec> {
+        let shape = self.image_input()?;
+        Ok(self.input_image.filter(|s| s.shape() == shape).unwrap_or_else(|| {
+            crate::data::image::ImageSpec::of_shape(shape, crate::data::image::ResizePolicy::Squash)
+        }))
+    }
+
+    /// `base`, for reading data set `dataset`, with what the checkpoint records of its data filled
+    /// in where `base` leaves it open: for its own data set, the `--classes` subset; for a folder,
+    /// the folder's path (`data_dir`), image size, resize policy and channels. An image format that
+    /// `base` gives and that differs from the recorded one is an error: the model reads only its
+    /// own (a class subset that differs is refused when the data are scored, as any other data set
+    /// of other classes).
+    pub fn data_options(
+        &self,
+        base: &crate::data::DataOptions,
+        dataset: crate::data::DatasetName,
+    ) -> Result<crate::data::DataOptions> {
+        let mut opts = base.clone();
+        if self.dataset == dataset.as_str() {
+            if base.classes.is_none() {
+                opts.classes = self.class_filter.clone();
+            }
+            if base.generated_size.is_none() {
+                opts.generated_size = self.generated_size;
+            }
+        }
+        if let Some(f) = self.folder.as_ref().filter(|_| dataset == crate::data::DatasetName::Folder) {
+            let spec = self.image_spec().unwrap_or(f.image);
+            let asked = base.image;
+            let differs = asked.size.is_some_and(|s| s != (spec.width, spec.height))
+                || asked.resize.is_some_and(|r| r != spec.resize)
+                || asked.channels.is_some_and(|c| c != spec.channels);
+            if differs {
+                return Err(Error::invalid(
+                    "`image_size`",
+                    format!(
+                        "the model reads images as {}: leave out `image_size` and `resize` to use that",
+                        spec.describe()
+                    ),
+                ));
+            }
+            opts.image = crate::data::folder::ImageRequest::exactly(spec);
+            if opts.data_dir.is_none() {
+                opts.data_dir = Some(f.root.clone());
+            }
+        }
+        Ok(opts)
     }
 
     /// The `[C, H, W]` images the model reads (before any hand-made features), or an error that

@@ -4,6 +4,9 @@
 //! converted, normalized with per-channel statistics of the training split, and sent to the
 //! device. 2-D toy problems use the same type with `f32` "pixels" of shape `[2, 1, 1]`.
 //!
+//! A folder of the user's own images is a data set like the others ([`folder`]); every image file
+//! becomes pixels by one path ([`image`]).
+//!
 //! ```
 //! use kindling::data::{shapes, Split};
 //! let ds = shapes::generate(Split::Train, 20);
@@ -12,11 +15,14 @@
 //! ```
 
 pub mod augment;
+pub mod cache;
 pub mod cifar10;
 pub mod folds;
+pub mod folder;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
+pub mod image;
 pub mod normalize;
 pub mod prefetch;
 pub mod shapes;
@@ -25,8 +31,8 @@ pub mod split;
 pub mod toy2d;
 
 pub use normalize::Normalization;
-pub use source::{load, DataOptions, DatasetName};
-pub use split::{Prepared, SplitRecord};
+pub use source::{load, select_classes, DataOptions, DatasetName, Holdout};
+pub use split::{Prepared, SplitRecord, ValSize};
 
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -250,20 +256,8 @@ impl Dataset {
     }
 }
 
-/// Appends an image in CHW order: HWC (how `image` stores pixels) permuted to (C, H, W).
-pub fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let hwc: Vec<u8> = if channels == 3 { img.to_rgb8().into_raw() } else { img.to_luma8().into_raw() };
-    let start = out.len();
-    out.resize(start + channels * h * w, 0);
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..channels {
-                out[start + c * h * w + y * w + x] = hwc[(y * w + x) * channels + c];
-            }
-        }
-    }
-}
+/// Appends an image in CHW order at its own size (see [`image::push_chw`]).
+pub use self::image::push_chw;
 
 /// The shuffled order of `n` samples for one epoch: a pure function of `seed` and `epoch`, so a
 /// resumed run sees the same batches as an uninterrupted one.

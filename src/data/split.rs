@@ -79,6 +79,64 @@ impl SplitRecord {
     }
 }
 
+/// `--val-size`: a number of training images, or a fraction of them (`0.2`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum ValSize {
+    /// This many images.
+    Count(usize),
+    /// This fraction of the training images, in `(0, 1)`.
+    Fraction(f64),
+}
+
+impl Default for ValSize {
+    fn default() -> Self {
+        ValSize::Count(0)
+    }
+}
+
+impl From<usize> for ValSize {
+    fn from(n: usize) -> Self {
+        ValSize::Count(n)
+    }
+}
+
+impl ValSize {
+    /// Reads `N` (a count) or a fraction such as `0.2`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        if let Ok(n) = s.parse::<usize>() {
+            return Ok(ValSize::Count(n));
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f < 1.0 => Ok(ValSize::Fraction(f)),
+            _ => Err(format!(
+                "'{s}' is neither a number of images (e.g. 5000) nor a fraction of them between 0 and 1 (e.g. 0.2)"
+            )),
+        }
+    }
+
+    /// True for no held-out split.
+    pub fn is_zero(self) -> bool {
+        self == ValSize::Count(0)
+    }
+
+    /// The number of images held out of `total` (a fraction rounded, at least 1).
+    pub fn of(self, total: usize) -> usize {
+        match self {
+            ValSize::Count(n) => n,
+            ValSize::Fraction(f) => ((f * total as f64).round() as usize).max(1),
+        }
+    }
+}
+
+impl std::fmt::Display for ValSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValSize::Count(n) => write!(f, "{n}"),
+            ValSize::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 /// Training and validation splits, ready to use.
 pub struct Prepared {
     /// Training samples.
@@ -89,8 +147,20 @@ pub struct Prepared {
     pub split: SplitRecord,
     /// [`SplitRecord::describe`] of `split`, printed and saved in checkpoints.
     pub description: String,
-    /// Where the data came from (to find the test split too).
+    /// Where the data came from (to find the test split too), with a folder's image size, resize
+    /// policy and channels settled.
     pub options: DataOptions,
+    /// For a folder data set: its folder, classes, image format, skipped files and the files
+    /// held out, as checkpoints record them.
+    pub folder: Option<super::folder::FolderRecord>,
+}
+
+impl Prepared {
+    /// The official test split of `name`, from where the training split came, read as it was
+    /// (a folder's `test/` subfolder at the training images' size and channels).
+    pub fn test_split(&self, name: super::DatasetName) -> crate::Result<Dataset> {
+        super::load(name, super::Split::Test, &self.options)
+    }
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -418,6 +418,7 @@ impl Cnn {
             norms: self.norms.iter().map(|n| n.as_ref().map(BatchNorm::detached)).collect(),
             fcs: self.fcs.iter().map(super::detached_linear).collect(),
             cfg: self.cfg.clone(),
+            frozen_features: self.frozen_features,
         }
     }
 

@@ -160,6 +160,7 @@ impl Mlp {
             layers: self.layers.iter().map(super::detached_linear).collect(),
             norms: self.norms.iter().map(|n| n.as_ref().map(BatchNorm::detached)).collect(),
             cfg: self.cfg.clone(),
+            frozen_features: self.frozen_features,
         }
     }
 

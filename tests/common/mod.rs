@@ -53,6 +53,8 @@ pub fn example(name: &str) -> Command {
     assert!(path.exists(), "{} not built: run `cargo test` (it builds the examples)", path.display());
     let mut c = Command::new(path);
     c.current_dir(std::env::temp_dir()).env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    // Folder data sets cache their images: here, not in the user's cache folder.
+    c.env("KINDLING_CACHE", std::env::temp_dir().join(format!("kindling-test-{}-cache", std::process::id())));
     c
 }
 

@@ -4,6 +4,7 @@
 
 use crate::app::visualize::What;
 use crate::checkpoint::Freeze;
+use crate::data::image::ResizePolicy;
 use crate::data::{toy2d::Toy, DatasetName, Split};
 use crate::features::FeatureKind;
 use crate::loss::{LossKind, RegKind};
@@ -39,6 +40,13 @@ choices!(DatasetName {
     DatasetName::Circles => "circles": "2-D concentric circles",
     DatasetName::Moons => "moons": "2-D half moons",
     DatasetName::Blobs => "blobs": "2-D Gaussian blobs",
+    DatasetName::Folder => "folder": "your own images: one subfolder per class in --data-dir",
+});
+
+choices!(ResizePolicy {
+    ResizePolicy::Squash => "squash": "the whole image scaled to the size, its aspect ratio not kept",
+    ResizePolicy::Crop => "crop": "the largest centred region of the size's shape, scaled",
+    ResizePolicy::Pad => "pad": "the whole image scaled to fit, black borders",
 });
 
 choices!(Toy {

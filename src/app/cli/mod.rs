@@ -1,14 +1,17 @@
 //! Flags shared by the example binaries (`clap` derive), and the data preparation they imply.
 //!
 //! Every example spells the shared flags the same way: `--dataset --data-dir --train-size
-//! --val-size --exclude-last --device --seed`.
+//! --val-size --exclude-last --classes --device --seed`, and for folder data sets `--image-size
+//! --resize --strict --split-seed`.
 
 mod choices;
 mod train_args;
 pub use train_args::TrainArgs;
 
-use crate::data::{self, DataOptions, Dataset, DatasetName, Prepared, Split, SplitRecord};
-use crate::Result;
+use crate::data::folder::ImageRequest;
+use crate::data::image::ResizePolicy;
+use crate::data::{self, DataOptions, Dataset, DatasetName, Holdout, Prepared, Split, SplitRecord, ValSize};
+use crate::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -16,18 +19,24 @@ use std::path::PathBuf;
 /// line by the flag of the same name in kebab case: `` `batch_size` `` is `--batch-size`.
 const FLAG_FIELDS: &[&str] = &[
     "batch_size",
+    "classes",
     "data_dir",
+    "dataset",
     "epochs",
     "exclude_last",
     "features",
     "folds",
     "hidden",
+    "image_size",
     "k",
     "label_smoothing",
     "lr",
     "momentum",
     "reg",
+    "resize",
     "resume",
+    "split_seed",
+    "strict",
     "train_size",
     "tta",
     "val_size",
@@ -72,21 +81,26 @@ fn finish(body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
 }
 
 /// Which data, from where, and how to split it.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct DataArgs {
-    /// Data set: shapes (generated, offline), cifar10, mnist, fashion-mnist, spiral, circles, moons, blobs.
+    /// Data set: shapes (generated, offline), cifar10, mnist, fashion-mnist, spiral, circles, moons,
+    /// blobs, or folder (your own images: --data-dir PATH alone means folder).
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
-    /// Folder holding the data set's files (else $KINDLING_DATA/NAME, ./data/NAME, then the Hugging Face Hub).
+    /// A folder of your own images, one subfolder per class (no --dataset); or the folder holding a
+    /// built-in data set's files (else $KINDLING_DATA/NAME, ./data/NAME, then the Hugging Face Hub).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Drop the last N training images entirely (e.g. 10000 keeps CIFAR-10's batch 5 out of a tuning run).
     #[arg(long, default_value_t = 0)]
     pub exclude_last: usize,
-    /// Hold out the last N training images (after --exclude-last) as the validation split.
-    #[arg(long, default_value_t = 0)]
-    pub val_size: usize,
-    /// Train on only the first N of the remaining training images.
+    /// Hold out N training images, or a fraction such as 0.2, as the validation split: the last N
+    /// (after --exclude-last) of a built-in set; the same share of every class of a folder, drawn
+    /// with --split-seed.
+    #[arg(long, default_value = "0", value_parser = ValSize::parse)]
+    pub val_size: ValSize,
+    /// Train on only the first N of the remaining training images (of a folder: the same share of
+    /// every class).
     #[arg(long)]
     pub train_size: Option<usize>,
     /// Size of generated data sets (shapes, spiral, ...); default: their own.
@@ -95,15 +109,53 @@ pub struct DataArgs {
     /// Never download from the Hugging Face Hub.
     #[arg(long)]
     pub offline: bool,
+    /// Keep only these classes, by name or number, e.g. cat,dog or 0,1,2 (any data set).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// Folder data sets: the size images are brought to, N or WxH [default: 32, what every shipped
+    /// network reads].
+    #[arg(long, value_parser = data::image::parse_size, value_name = "N|WxH")]
+    pub image_size: Option<(usize, usize)>,
+    /// Folder data sets: how an image of another shape is fitted: squash (the whole image, aspect
+    /// ratio not kept), crop (the centre), pad (the whole image, black borders) [default: squash].
+    #[arg(long, value_enum)]
+    pub resize: Option<ResizePolicy>,
+    /// Folder data sets: a file that is not a readable image is an error (default: skipped, with a
+    /// summary line).
+    #[arg(long)]
+    pub strict: bool,
+    /// Folder data sets: the seed that draws the held-out images of --val-size.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Print no description of the data (set by the examples' --quiet).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl DataArgs {
-    /// Where to look for files.
+    /// The data set the flags name: `--dataset`, else a folder when `--data-dir` is given, else
+    /// the generated shapes.
+    pub fn dataset_name(&self) -> DatasetName {
+        match (self.dataset, &self.data_dir) {
+            (Some(d), _) => d,
+            (None, Some(_)) => DatasetName::Folder,
+            (None, None) => DatasetName::Shapes,
+        }
+    }
+
+    /// Where to look for files, which classes to keep, how a folder's images are read.
     pub fn options(&self) -> DataOptions {
         DataOptions {
             data_dir: self.data_dir.clone(),
             allow_download: !self.offline,
             generated_size: self.generated_size,
+            classes: self.classes.clone(),
+            image: ImageRequest { size: self.image_size, resize: self.resize, channels: None },
+            strict: self.strict,
+            cache_dir: data::cache::default_dir(),
+            holdout: Holdout { val: self.val_size, train_size: self.train_size, seed: self.split_seed },
+            verbose: !self.quiet,
+            notes: Some(|note| eprintln!("{}", flags_in(note))),
         }
     }
 
@@ -112,11 +164,13 @@ impl DataArgs {
     /// run continues on the images it started on).
     pub fn or_recorded(&self, name: DatasetName, record: Option<SplitRecord>) -> DataArgs {
         let mut args = self.clone();
-        let given =
-            self.exclude_last > 0 || self.val_size > 0 || self.train_size.is_some() || self.generated_size.is_some();
+        let given = self.exclude_last > 0
+            || !self.val_size.is_zero()
+            || self.train_size.is_some()
+            || self.generated_size.is_some();
         if let (false, Some(r)) = (given, record) {
             args.exclude_last = r.exclude_last;
-            args.val_size = r.val_size;
+            args.val_size = ValSize::Count(r.val_size);
             let available = r.total - r.exclude_last - r.val_size;
             args.train_size = (r.train < available).then_some(r.train);
             if name == DatasetName::Shapes || name.toy().is_some() {
@@ -126,11 +180,34 @@ impl DataArgs {
         args
     }
 
-    /// [`prepare`](Self::prepare) for a resumed run: the split the checkpoint `recorded` unless
-    /// data flags say otherwise, and an error when they carve another one (the run would go on
-    /// with other images than it started with).
-    pub fn prepare_resumed(&self, name: DatasetName, recorded: Option<SplitRecord>) -> Result<Prepared> {
-        let data = self.or_recorded(name, recorded).prepare(name)?;
+    /// [`prepare`](Self::prepare) for a resumed run of checkpoint `meta`: the split it recorded
+    /// unless data flags say otherwise (and its folder, image format, classes and split seed), and
+    /// an error when the flags carve another split (the run would go on with other images than it
+    /// started with).
+    pub fn prepare_resumed(
+        &self,
+        name: DatasetName,
+        meta: Option<&crate::checkpoint::CheckpointMeta>,
+    ) -> Result<Prepared> {
+        let recorded = meta.and_then(|m| m.split_record());
+        let mut args = self.or_recorded(name, recorded);
+        if let Some(m) = meta.filter(|m| m.class_filter.is_some()) {
+            args.generated_size = self.generated_size.or(m.generated_size);
+        }
+        let folder = meta.and_then(|m| m.folder.as_ref());
+        if let Some(f) = folder {
+            if self.split_seed == 0 {
+                args.split_seed = f.split_seed;
+            }
+            if f.splits.iter().any(|s| s == "val") && self.val_size.is_zero() {
+                args.val_size = ValSize::Count(0);
+            }
+        }
+        let options = match meta {
+            Some(m) => m.data_options(&args.options(), name)?,
+            None => args.options(),
+        };
+        let data = args.prepare_with(name, options)?;
         if let Some(r) = recorded.filter(|r| *r != data.split) {
             return Err(crate::Error::invalid(
                 "--resume",
@@ -142,14 +219,39 @@ impl DataArgs {
                 ),
             ));
         }
+        if let (Some(f), Some(now)) = (folder, &data.folder) {
+            if f.held_out != now.held_out {
+                return Err(crate::Error::invalid(
+                    "--resume",
+                    format!(
+                        "the folder {} now holds out other files than the checkpoint recorded (were images added, \
+                         removed or renamed?): the run cannot go on with the images it started with",
+                        f.root.display()
+                    ),
+                ));
+            }
+        }
         Ok(data)
     }
 
     /// Loads the training split of `name` and carves `--exclude-last`, `--val-size` and
     /// `--train-size` out of it, in that order.
     pub fn prepare(&self, name: DatasetName) -> Result<Prepared> {
+        self.prepare_with(name, self.options())
+    }
+
+    /// [`prepare`](Self::prepare) with data options `options` (a checkpoint's, for instance).
+    pub fn prepare_with(&self, name: DatasetName, options: DataOptions) -> Result<Prepared> {
         self.check_flags(name)?;
-        let full = data::load(name, Split::Train, &self.options())?;
+        if name == DatasetName::Folder {
+            return self.prepare_folder(options);
+        }
+        for (flag, given) in [("--strict", self.strict), ("--split-seed", self.split_seed != 0)] {
+            if given {
+                return Err(Error::invalid(flag, format!("applies to folder data sets, not to {name}")));
+            }
+        }
+        let full = data::load(name, Split::Train, &options)?;
         let total = full.len();
         let mut train = full;
         if self.exclude_last > 0 {
@@ -161,8 +263,9 @@ impl DataArgs {
                 .0;
         }
         let mut val = None;
-        if self.val_size > 0 {
-            let (t, v) = train.split_tail(self.val_size)?;
+        let val_size = self.val_size.of(train.len());
+        if val_size > 0 {
+            let (t, v) = train.split_tail(val_size)?;
             train = t;
             val = Some(v);
         }
@@ -182,9 +285,53 @@ impl DataArgs {
             }
             train = train.take(n);
         }
-        let split = SplitRecord { total, train: train.len(), val_size: self.val_size, exclude_last: self.exclude_last };
+        let split = SplitRecord { total, train: train.len(), val_size, exclude_last: self.exclude_last };
         let description = split.describe(name.as_str());
-        Ok(Prepared { train, val, split, description, options: self.options() })
+        Ok(Prepared { train, val, split, description, options, folder: None })
+    }
+
+    /// A folder's training split: the loader puts the held-out images last (a `val/` subfolder, or
+    /// `--val-size`'s stratified share) and `--train-size`'s stratified subset first.
+    fn prepare_folder(&self, mut options: DataOptions) -> Result<Prepared> {
+        if self.exclude_last > 0 {
+            return Err(Error::invalid(
+                "--exclude-last",
+                "applies to the built-in data sets' fixed order; a folder's held-out images are chosen by --val-size                  (or are its val/ subfolder)",
+            ));
+        }
+        let loaded = data::folder::load(Split::Train, &options)?;
+        let total = loaded.data.len();
+        let (mut train, val) = match loaded.held_out {
+            0 => (loaded.data, None),
+            n => {
+                let (t, v) = loaded.data.split_tail(n)?;
+                (t, Some(v))
+            }
+        };
+        if let Some(n) = self.train_size {
+            if n == 0 {
+                return Err(Error::invalid("--train-size", "must be at least 1"));
+            }
+            if n > train.len() {
+                return Err(Error::invalid(
+                    "--train-size",
+                    format!("{n} is more than the {} training images of the folder", train.len()),
+                ));
+            }
+            train = train.take(n);
+        }
+        let split = SplitRecord { total, train: train.len(), val_size: loaded.held_out, exclude_last: 0 };
+        let record = loaded.record;
+        let mut description = split.describe(DatasetName::Folder.as_str());
+        if record.skipped > 0 {
+            description += &format!("; {} unreadable files skipped", record.skipped);
+        }
+        if loaded.held_out > 0 && !record.splits.iter().any(|s| s == "val") {
+            description += &format!("; held out: the same share of each class, --split-seed {}", record.split_seed);
+        }
+        // The test split and every later load read the images as the training split did.
+        options.image = ImageRequest::exactly(record.image);
+        Ok(Prepared { train, val, split, description, options, folder: Some(record) })
     }
 
     /// Refuses data flags that `name` would not use: a folder for a generated set, a generated
@@ -217,9 +364,16 @@ impl DataArgs {
     /// The held-out images `record` names, taken from `name`'s training split. A generated set
     /// is generated at the recorded size unless `--generated-size` says otherwise.
     pub fn held_out(&self, name: DatasetName, record: &SplitRecord) -> Result<Dataset> {
-        let mut options = self.options();
+        self.held_out_with(name, record, self.options())
+    }
+
+    /// [`held_out`](Self::held_out) with data options `options` (a checkpoint's class subset, for
+    /// instance).
+    pub fn held_out_with(&self, name: DatasetName, record: &SplitRecord, mut options: DataOptions) -> Result<Dataset> {
         let generated = name == DatasetName::Shapes || name.toy().is_some();
-        if generated {
+        // Generated at the size the record counts (a class subset counts fewer than were made:
+        // its checkpoint records the size instead).
+        if generated && options.classes.is_none() {
             options.generated_size.get_or_insert(record.total);
         }
         let full = data::load(name, Split::Train, &options)?;

@@ -9,7 +9,8 @@
 //!   split, parameters, training command and time, the pictures it offers);
 //! - `POST /api/classify?dataset=D[&models=ID,ID]`: the image (PNG, JPEG, GIF or WebP) as the raw
 //!   body or as the multipart field `image`; every model of data set `D` (all of them when
-//!   `dataset` is absent; those listed in `models`) answers with its top classes, its time in
+//!   `dataset` is absent; those listed in `models`; a model trained on a folder has the data set
+//!   `folder:NAME`, NAME the folder's name) answers with its top classes, its time in
 //!   milliseconds and what it looks at (kNN's five nearest training images; the linear model's
 //!   template of its top class; the CNN's saliency map);
 //! - `GET /api/models/ID/filters.png`: a CNN's first-layer filters;
@@ -41,6 +42,8 @@ pub mod gate;
 pub mod upload;
 
 use crate::checkpoint::CheckpointMeta;
+use crate::data::folder::FolderRecord;
+use crate::data::image::ImageSpec;
 use crate::data::{DataOptions, Dataset, DatasetName, Split, SplitRecord};
 use crate::metrics::Confusion;
 use crate::models::Model;
@@ -96,7 +99,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            data: DataOptions { data_dir: None, allow_download: false, generated_size: None },
+            data: DataOptions { allow_download: false, ..Default::default() },
             knn_images: 10_000,
             confusion_images: CONFUSION_IMAGES,
             jobs: 2,
@@ -113,6 +116,8 @@ pub struct Entry {
     pub classifier: Classifier,
     /// Its data set.
     pub dataset: DatasetName,
+    /// The id of its [`Source`]: the data set's name, or `folder:NAME`.
+    pub source: String,
     /// Its place on the ladder (linear 1, MLP 2, features MLP 3, CNN 4).
     pub rung: u8,
     /// Its card, as `GET /api/models` gives it.
@@ -130,6 +135,56 @@ pub struct KnnRung {
     pub k: usize,
     /// The images its confusion matrix is scored on (none of its training images).
     pub held_out: HeldOut,
+    /// How an uploaded image is made comparable to the training images.
+    pub spec: ImageSpec,
+}
+
+/// Where the images of a model's data set come from: a built-in data set, or the folder a folder
+/// model was trained on (with its image format, class subset and held-out files). Models trained
+/// on the same data share one.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its name in the API: `cifar10`, `folder:pets`, `cifar10[cat,dog]` for a class subset.
+    pub id: String,
+    /// The data set.
+    pub dataset: DatasetName,
+    /// How its images are read (the checkpoint's folder, format and classes filled in).
+    pub options: DataOptions,
+    /// A folder model's record of its folder.
+    pub folder: Option<FolderRecord>,
+}
+
+impl Source {
+    /// The source of a checkpoint's data, its data read as `base` says (where the data sets are).
+    pub fn of(meta: &CheckpointMeta, dataset: DatasetName, base: &DataOptions) -> Result<Source> {
+        let options = DataOptions { allow_download: false, verbose: false, ..meta.data_options(base, dataset)? };
+        let mut id = match &meta.folder {
+            Some(f) => format!("folder:{}", f.root.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+            None => dataset.as_str().to_string(),
+        };
+        if let Some(c) = &meta.class_filter {
+            id += &format!("[{}]", c.join(","));
+        }
+        Ok(Source { id, dataset, options, folder: meta.folder.clone() })
+    }
+
+    /// True when `other` reads the same images the same way (so the two share an id).
+    fn same_data(&self, other: &Source) -> bool {
+        self.dataset == other.dataset
+            && self.options.data_dir == other.options.data_dir
+            && self.options.classes == other.options.classes
+            && self.options.image == other.options.image
+            && self.folder.as_ref().map(|f| &f.held_out) == other.folder.as_ref().map(|f| &f.held_out)
+    }
+
+    /// The images a card's confusion matrix and "random held-out image" use: the files a folder
+    /// model held out, CIFAR-10's batch 5 for a model that held it out, else the test split.
+    pub fn held_out_for(&self, split: Option<SplitRecord>) -> HeldOut {
+        match &self.folder {
+            Some(f) if !f.held_out.is_empty() => HeldOut::Recorded,
+            _ => HeldOut::of(self.dataset, split),
+        }
+    }
 }
 
 /// A picture a model card offers.
@@ -153,7 +208,7 @@ impl Picture {
 /// A model by id: a checkpoint's, or a data set's kNN rung.
 #[derive(Clone, Copy)]
 enum Rung<'a> {
-    Knn(DatasetName, &'a KnnRung),
+    Knn(&'a str, &'a KnnRung),
     Model(&'a Entry),
 }
 
@@ -165,13 +220,15 @@ type Slot = Arc<Mutex<Option<Arc<Dataset>>>>;
 pub struct Server {
     /// The models, in ladder order within each data set.
     pub entries: Vec<Entry>,
-    /// The kNN rung of each data set whose training images were found.
-    pub knn: HashMap<DatasetName, KnnRung>,
+    /// The kNN rung of each data set (by [`Source`] id) whose training images were found.
+    pub knn: HashMap<String, KnnRung>,
+    /// The data sets of the models, by id.
+    pub sources: HashMap<String, Source>,
     options: Options,
     /// Every model's card, in page order.
     cards: Vec<Value>,
     /// Each data set's held-out images, loaded once.
-    held_out: Mutex<HashMap<(DatasetName, HeldOut), Slot>>,
+    held_out: Mutex<HashMap<(String, HeldOut), Slot>>,
     /// Each offered picture, drawn once.
     pictures: HashMap<(String, Picture), Arc<OnceCell<Bytes>>>,
     gate: Gate,
@@ -186,6 +243,8 @@ pub enum HeldOut {
     Batch5,
     /// The data set's test split: held out from every model, whatever it trained on.
     Test,
+    /// The files a folder model held out, as its checkpoint records them.
+    Recorded,
 }
 
 impl HeldOut {
@@ -209,6 +268,7 @@ impl HeldOut {
         match self {
             HeldOut::Batch5 => "held-out (batch 5)",
             HeldOut::Test => "test",
+            HeldOut::Recorded => "held-out",
         }
     }
 }
@@ -219,6 +279,7 @@ impl Server {
     /// naming it; missing data only leaves kNN out.
     pub fn load(paths: &[std::path::PathBuf], options: Options, device: &Device) -> Result<Server> {
         let mut entries = vec![];
+        let mut sources: HashMap<String, Source> = HashMap::new();
         for path in paths {
             let classifier = Classifier::load(path, device)?;
             let meta = classifier.meta();
@@ -226,6 +287,16 @@ impl Server {
             if meta.image_input().is_err() {
                 continue; // a 2-D point model has nothing to say about an image
             }
+            let mut source =
+                Source::of(meta, dataset, &options.data).map_err(|e| Error::checkpoint(path, e.to_string()))?;
+            let base = source.id.clone();
+            for n in 2.. {
+                match sources.get(&source.id) {
+                    Some(known) if !known.same_data(&source) => source.id = format!("{base}-{n}"),
+                    _ => break,
+                }
+            }
+            sources.entry(source.id.clone()).or_insert_with(|| source.clone());
             let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
             let rung = match (&classifier.checkpoint().model, meta.features.is_some()) {
                 (Model::Linear(_), _) => 1,
@@ -233,33 +304,48 @@ impl Server {
                 (Model::Mlp(_), true) => 3,
                 (Model::Cnn(_), _) => 4,
             };
-            let card = card(&id, rung, meta, classifier.checkpoint().params.count());
-            entries.push(Entry { id, classifier, dataset, rung, card });
+            let mut card = card(&id, rung, meta, classifier.checkpoint().params.count());
+            card["dataset"] = json!(source.id);
+            entries.push(Entry { id, classifier, dataset, source: source.id, rung, card });
         }
-        entries.sort_by(|a, b| (a.dataset.as_str(), a.rung, &a.id).cmp(&(b.dataset.as_str(), b.rung, &b.id)));
+        entries.sort_by(|a, b| (&a.source, a.rung, &a.id).cmp(&(&b.source, b.rung, &b.id)));
         let mut knn = HashMap::new();
         // The training split is read once: its tail (batch 5 for CIFAR-10) is kept for the
         // confusion matrices, so the first request does not load the split again.
         let mut held_out = HashMap::new();
-        let opts = DataOptions { allow_download: false, ..options.data.clone() };
-        let mut sets: Vec<DatasetName> = entries.iter().map(|e| e.dataset).collect();
-        sets.dedup();
-        for d in sets.into_iter().filter(|_| options.knn_images > 0) {
-            let Ok(all) = crate::data::load(d, Split::Train, &opts) else { continue };
-            if let Ok(tail) = training_tail(&all) {
-                held_out.insert((d, HeldOut::Batch5), Arc::new(Mutex::new(Some(Arc::new(tail)))));
+        let mut ids: Vec<&String> = sources.keys().collect();
+        ids.sort();
+        for id in ids.into_iter().filter(|_| options.knn_images > 0) {
+            let src = &sources[id];
+            let Ok(all) = knn_images_of(src) else { continue };
+            if src.folder.is_none() {
+                if let Ok(tail) = training_tail(&all) {
+                    held_out.insert((id.clone(), HeldOut::Batch5), Arc::new(Mutex::new(Some(Arc::new(tail)))));
+                }
             }
             let train = all.take(options.knn_images);
-            let record = SplitRecord { total: all.len(), train: train.len(), val_size: 0, exclude_last: 0 };
+            let which = match &src.folder {
+                // a folder's kNN images never include the files its models held out
+                Some(_) => src.held_out_for(None),
+                None => HeldOut::of(
+                    src.dataset,
+                    Some(SplitRecord { total: all.len(), train: train.len(), val_size: 0, exclude_last: 0 }),
+                ),
+            };
             drop(all);
+            let spec = match &src.folder {
+                Some(f) => f.image,
+                None => ImageSpec::of_shape(train.shape, crate::data::image::ResizePolicy::Squash),
+            };
             let xs = train.matrix(&crate::data::Normalization::identity(train.shape[0]), device)?;
             let fitted = crate::models::knn::Knn::new(&xs, &train.labels_u32(), crate::models::knn::Distance::L2)?;
             let k = KNN_K.min(train.len());
-            knn.insert(d, KnnRung { knn: fitted, k, train, held_out: HeldOut::of(d, Some(record)) });
+            knn.insert(id.clone(), KnnRung { knn: fitted, k, train, held_out: which, spec });
         }
         let mut server = Server {
             entries,
             knn,
+            sources,
             options: options.clone(),
             cards: vec![],
             held_out: Mutex::new(held_out),
@@ -334,15 +420,13 @@ impl Server {
     }
 
     /// Every model with its id and data set, in page order.
-    fn rungs(&self) -> Vec<(String, DatasetName, Rung<'_>)> {
-        let mut sets: Vec<DatasetName> = self.entries.iter().map(|e| e.dataset).collect();
-        sets.dedup();
+    fn rungs(&self) -> Vec<(String, &str, Rung<'_>)> {
         let mut out = vec![];
-        for d in sets {
-            if let Some(r) = self.knn.get(&d) {
-                out.push((knn_id(d), d, Rung::Knn(d, r)));
+        for d in self.datasets() {
+            if let Some((k, r)) = self.knn.get_key_value(d) {
+                out.push((knn_id(k), k.as_str(), Rung::Knn(k, r)));
             }
-            out.extend(self.entries.iter().filter(|e| e.dataset == d).map(|e| (e.id.clone(), d, Rung::Model(e))));
+            out.extend(self.entries.iter().filter(|e| e.source == d).map(|e| (e.id.clone(), d, Rung::Model(e))));
         }
         out
     }
@@ -352,20 +436,19 @@ impl Server {
     }
 
     /// The data sets of the models served, in page order.
-    fn datasets(&self) -> Vec<DatasetName> {
-        let mut sets: Vec<DatasetName> = self.entries.iter().map(|e| e.dataset).collect();
+    fn datasets(&self) -> Vec<&str> {
+        let mut sets: Vec<&str> = self.entries.iter().map(|e| e.source.as_str()).collect();
         sets.dedup();
         sets
     }
 
     /// Data set `name`, if this server has models of it.
-    fn served_dataset(&self, name: &str) -> std::result::Result<DatasetName, ApiError> {
-        let served: Vec<&str> = self.datasets().iter().map(|d| d.as_str()).collect();
+    fn served_dataset(&self, name: &str) -> std::result::Result<String, ApiError> {
+        let served = self.datasets();
         if name.is_empty() {
             return Err(ApiError::bad_request(format!("dataset= is empty: give one of {}", served.join(", "))));
         }
-        let parsed: Option<DatasetName> = serde_json::from_value(Value::String(name.to_string())).ok();
-        parsed.filter(|d| self.datasets().contains(d)).ok_or_else(|| {
+        served.iter().find(|d| **d == name).map(|d| d.to_string()).ok_or_else(|| {
             ApiError::not_found(format!("no data set '{name}' on this server: it serves {}", served.join(", ")))
         })
     }
@@ -377,7 +460,7 @@ impl Server {
         let Some(models) = models else {
             return Ok(all
                 .into_iter()
-                .filter(|(_, d, _)| dataset.is_none_or(|x| x == *d))
+                .filter(|(_, d, _)| dataset.as_deref().is_none_or(|x| x == *d))
                 .map(|(i, _, _)| i)
                 .collect());
         };
@@ -389,7 +472,7 @@ impl Server {
                 ));
             }
             let d = all.iter().find(|(i, _, _)| i == id).map(|(_, d, _)| *d).ok_or_else(|| unknown_model(id))?;
-            if let Some(want) = dataset.filter(|w| *w != d) {
+            if let Some(want) = dataset.as_deref().filter(|w| *w != d) {
                 return Err(ApiError::bad_request(format!(
                     "model '{id}' classifies {d} images, not {want}: drop dataset= or name {want} models"
                 )));
@@ -406,16 +489,24 @@ impl Server {
     }
 
     /// Data set `d`'s held-out images `which`, loaded on first use (once, however many ask).
-    fn held_out(&self, d: DatasetName, which: HeldOut) -> Result<Arc<Dataset>> {
-        let slot = self.held_out.lock().expect("lock").entry((d, which)).or_default().clone();
+    fn held_out(&self, source: &str, which: HeldOut) -> Result<Arc<Dataset>> {
+        let src =
+            self.sources.get(source).ok_or_else(|| Error::invalid("dataset", format!("no data set '{source}'")))?;
+        let slot = self.held_out.lock().expect("lock").entry((source.to_string(), which)).or_default().clone();
         let mut slot = slot.lock().expect("lock");
         if let Some(ds) = &*slot {
             return Ok(ds.clone());
         }
-        let opts = DataOptions { allow_download: false, ..self.options.data.clone() };
-        let ds = Arc::new(match which {
-            HeldOut::Batch5 => training_tail(&crate::data::load(d, Split::Train, &opts)?)?,
-            HeldOut::Test => crate::data::load(d, Split::Test, &opts)?,
+        let opts = &src.options;
+        let ds = Arc::new(match (which, &src.folder) {
+            (HeldOut::Recorded, Some(f)) => {
+                crate::data::folder::load_files(f, &f.held_out, &held_out_classes(src)?, opts)?
+            }
+            (HeldOut::Recorded, None) => {
+                return Err(Error::invalid("dataset", format!("{source} records no held-out files")))
+            }
+            (HeldOut::Batch5, _) => training_tail(&crate::data::load(src.dataset, Split::Train, opts)?)?,
+            (HeldOut::Test, _) => crate::data::load(src.dataset, Split::Test, opts)?,
         });
         *slot = Some(ds.clone());
         Ok(ds)
@@ -436,7 +527,9 @@ impl Server {
             (Picture::Confusion, rung) => {
                 let (d, which) = match rung {
                     Rung::Knn(d, r) => (d, r.held_out),
-                    Rung::Model(e) => (e.dataset, HeldOut::of(e.dataset, e.classifier.meta().split_record())),
+                    Rung::Model(e) => {
+                        (e.source.as_str(), self.sources[&e.source].held_out_for(e.classifier.meta().split_record()))
+                    }
                 };
                 let ds = self.held_out(d, which).map_err(|err| {
                     ApiError::not_found(format!("no {} {d} images on this machine: {err}", which.describe()))
@@ -492,6 +585,32 @@ impl Server {
             a["title"] = card["title"].clone();
         }
         Ok(a)
+    }
+}
+
+/// The class names of a folder source's models, in label order.
+fn held_out_classes(src: &Source) -> Result<Vec<String>> {
+    let f = src.folder.as_ref().ok_or_else(|| Error::invalid("dataset", "not a folder"))?;
+    Ok(match &src.options.classes {
+        Some(keep) => crate::data::source::resolve_classes(&f.classes, keep, &src.id)?
+            .into_iter()
+            .map(|i| f.classes[i].clone())
+            .collect(),
+        None => f.classes.clone(),
+    })
+}
+
+/// The training images the kNN rung of `src` may use: a built-in set's training split, or a
+/// folder's training images without the ones its models held out.
+fn knn_images_of(src: &Source) -> Result<Dataset> {
+    match &src.folder {
+        None => crate::data::load(src.dataset, Split::Train, &src.options),
+        Some(f) => {
+            let loaded = crate::data::folder::load(Split::Train, &src.options)?;
+            let held: std::collections::HashSet<&String> = f.held_out.iter().collect();
+            let keep: Vec<usize> = (0..loaded.files.len()).filter(|&i| !held.contains(&loaded.files[i])).collect();
+            Ok(loaded.data.subset(&keep))
+        }
     }
 }
 
@@ -562,11 +681,11 @@ fn distinct_titles(cards: &mut [Value]) {
     }
 }
 
-fn knn_card(d: DatasetName, r: &KnnRung) -> Value {
+fn knn_card(d: &str, r: &KnnRung) -> Value {
     json!({
         "id": knn_id(d),
         "title": format!("kNN, k = {}", r.k),
-        "dataset": d.as_str(),
+        "dataset": d,
         "kind": "kNN",
         "rung": 0,
         "classes": r.train.classes,
@@ -577,20 +696,19 @@ fn knn_card(d: DatasetName, r: &KnnRung) -> Value {
     })
 }
 
-fn knn_id(d: DatasetName) -> String {
+fn knn_id(d: &str) -> String {
     format!("{d}-knn")
 }
 
 /// The kNN rung's answer: votes of the `k` nearest training images as probabilities, and the
 /// five nearest with their classes.
-fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
+fn knn_answer(d: &str, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
     let t0 = Instant::now();
-    let [c, h, w] = r.train.shape;
-    let (fitted, note) = crate::classifier::resize_to(img, w, h);
-    let mut px = Vec::with_capacity(c * h * w);
-    crate::data::push_chw(&fitted, c, &mut px);
+    let [_, h, w] = r.train.shape;
+    let px = crate::data::image::to_pixels(img, &r.spec);
+    let note = crate::data::image::fit_note(img, &r.spec);
     let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
-    let q = candle_core::Tensor::from_vec(q, (1, c * h * w), device)?;
+    let q = candle_core::Tensor::from_vec(q, (1, r.spec.len()), device)?;
     let near = r.knn.neighbours(&q, r.k)?.remove(0);
     let mut votes = vec![0usize; r.train.num_classes()];
     for &i in &near {
@@ -617,7 +735,7 @@ fn knn_answer(d: DatasetName, r: &KnnRung, img: &image::DynamicImage, device: &D
         "id": knn_id(d),
         "kind": "kNN",
         "rung": 0,
-        "dataset": d.as_str(),
+        "dataset": d,
         "top": top.iter().take(5).map(|&(k, n)| json!({"class": r.train.classes[k], "p": n as f64 / near.len() as f64})).collect::<Vec<_>>(),
         "ms": ms,
         "note": note,
@@ -713,9 +831,13 @@ async fn random(
     let server = s.clone();
     let (png, label) = tokio::task::spawn_blocking(move || -> std::result::Result<(Vec<u8>, String), ApiError> {
         // The test split: held out from every model on the page (batch 5 is not, for a CIFAR-10
-        // model trained on all 50,000 images).
+        // model trained on all 50,000 images); for a folder, the files its models held out.
+        let which = match server.sources.get(&dataset) {
+            Some(src) if src.folder.is_some() => src.held_out_for(None),
+            _ => HeldOut::Test,
+        };
         let ds = server
-            .held_out(dataset, HeldOut::Test)
+            .held_out(&dataset, which)
             .map_err(|e| ApiError::not_found(format!("no held-out {name} images on this machine: {e}")))?;
         let i = rand::random::<u32>() as usize % ds.len();
         let px = crate::app::visualize::images(&ds, &[i]).remove(0);
@@ -798,7 +920,7 @@ fn answer(e: &Entry, img: &image::DynamicImage, device: &Device) -> Result<Value
         "id": e.id,
         "kind": e.card["kind"],
         "rung": e.rung,
-        "dataset": e.dataset.as_str(),
+        "dataset": e.source,
         "top": top,
         "ms": ms,
         "note": p.note,

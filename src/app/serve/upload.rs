@@ -1,12 +1,12 @@
 //! An upload's way to a decoded image: the multipart field or the raw body, the size checks
-//! made before any pixel is allocated, and the decoding (PNG, JPEG, GIF, WebP).
+//! made before any pixel is allocated, and the decoding (that of folder data sets).
 
 use super::error::ApiError;
 use super::{MAX_SIDE, MAX_UPLOAD};
 use axum::http::{header, HeaderMap};
 
-/// The formats an upload may come in, as error messages name them.
-pub const FORMATS: &str = "PNG, JPEG, GIF or WebP";
+/// The formats an upload may come in, as error messages name them (those of folder data sets).
+pub use crate::data::image::FORMATS;
 
 /// The image bytes of a request body: the multipart field `image`, or the body itself.
 pub fn image_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -82,8 +82,8 @@ pub fn check_upload(bytes: &[u8]) -> Result<(u32, u32), ApiError> {
 /// Decodes an upload, refusing one over the limits ([`check_upload`]) before allocating it.
 pub fn decode_upload(bytes: &[u8]) -> Result<image::DynamicImage, ApiError> {
     check_upload(bytes)?;
-    image::load_from_memory(bytes)
-        .map_err(|e| ApiError::not_an_image(format!("not an image we can decode ({e}): send a {FORMATS} image")))
+    crate::data::image::decode(bytes)
+        .map_err(|problem| ApiError::not_an_image(format!("the upload {problem}: send a {FORMATS} image")))
 }
 
 /// The largest upload, in words.
