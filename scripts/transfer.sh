@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The transfer measurement of docs/own-images.md ("Fine-tuning"): a CNN pretrained on CIFAR-10's classes 0-4,
+# then classes 5-9 learnt from only 100 training images per class, three ways (from scratch, linear probe, full
+# fine-tune), each scored on classes 5-9 of held-out batch 5.
+#
+#   cargo build --release --examples && KINDLING_DATA=../shared/data scripts/transfer.sh [OUT]
+#
+# Protocol: the pretraining reads batches 1-4 only (classes 0-4); the 500 fine-tuning images are the first 100
+# of each of classes 5-9 in batches 1-4, written as a folder by `export`; every setting (the learning rate of
+# each method) is chosen on a stratified fifth of those 500 images (--val-size 0.2, seed 0); the chosen
+# settings are then trained on all 500 with seeds 0, 1, 2 and scored once on the 5,000 images of classes 5-9 in
+# batch 5 (the folder's test/). SMOKE=1 runs the same steps on a tiny scale (a check that they run, no figure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=target/release/examples
+OUT=${1:-runs/transfer}
+mkdir -p "$OUT"
+if [ "${SMOKE:-0}" = 1 ]; then PRE=(--epochs 1 --train-size 500) EPOCHS=2 LRS="1e-3" SEEDS="0"; else
+  PRE=(--epochs 8) EPOCHS=30 LRS="3e-4 1e-3 3e-3" SEEDS="0 1 2"; fi
+NET=(--model cnn --channels 32,64,128)
+FIT=(--epochs "$EPOCHS" --batch-size 32 --hflip --crop-pad 4 --quiet --no-plots)
+F=$OUT/c59
+
+# --classes keeps a subset first and --val-size N then holds out the subset's last N images: batch 5 holds 4,993
+# images of classes 0-4 and 5,007 of classes 5-9 (counted from data_batch_5.bin), so these sizes hold out exactly
+# batch 5's images of those classes.
+V04=4993 V59=5007
+# The data: 100 training images per class of classes 5-9 (batches 1-4), and classes 5-9 of batch 5.
+if [ ! -d "$F/test" ]; then
+  $B/export --dataset cifar10 --classes dog,frog,horse,ship,truck --split train --val-size $V59 --per-class 100 --out "$F/train"
+  $B/export --dataset cifar10 --classes dog,frog,horse,ship,truck --split val --val-size $V59 --out "$F/test"
+fi
+
+# The pretrained network: classes 0-4 of batches 1-4 (their batch-5 images watched, nothing chosen on them).
+if [ ! -f "$OUT/pre04.safetensors" ]; then
+  t=$(date +%s.%N)
+  $B/train --dataset cifar10 --classes airplane,automobile,bird,cat,deer --val-size $V04 "${NET[@]}" "${PRE[@]}" \
+    --no-plots --save "$OUT/pre04.safetensors"
+  echo "pretrain seconds $(echo "$(date +%s.%N) - $t" | bc)" | tee "$OUT/pretrain.txt"
+fi
+
+method_flags() {
+  case $1 in
+    scratch) echo "${NET[*]}" ;;
+    probe) echo "--init-from $OUT/pre04.safetensors --freeze features" ;;
+    finetune) echo "--init-from $OUT/pre04.safetensors" ;;
+  esac
+}
+
+acc() { # accuracy of checkpoint $1 on split $2, in percent
+  $B/evaluate --weights "$1" --split "$2" --json | python3 -c 'import json,sys; print(100*json.load(sys.stdin)["accuracy"])'
+}
+
+# Selection: each method's learning rate on a fifth of the 500 images.
+: >"$OUT/selection.tsv"
+for m in scratch probe finetune; do
+  for lr in $LRS; do
+    ck=$OUT/sel-$m-$lr.safetensors
+    # shellcheck disable=SC2046
+    $B/train --data-dir "$F" $(method_flags $m) "${FIT[@]}" --lr "$lr" --val-size 0.2 --seed 0 --save "$ck"
+    printf '%s\t%s\t%s\n' "$m" "$lr" "$(acc "$ck" val)" | tee -a "$OUT/selection.tsv"
+  done
+done
+
+# The chosen settings, seeds 0-2, all 500 images; scored once on classes 5-9 of batch 5.
+: >"$OUT/results.tsv"
+for m in scratch probe finetune; do
+  lr=$(awk -v m=$m '$1 == m' "$OUT/selection.tsv" | sort -k3,3gr | head -1 | cut -f2)
+  for s in $SEEDS; do
+    ck=$OUT/$m-seed$s.safetensors
+    t=$(date +%s.%N)
+    # shellcheck disable=SC2046
+    $B/train --data-dir "$F" $(method_flags $m) "${FIT[@]}" --lr "$lr" --seed "$s" --save "$ck"
+    secs=$(echo "$(date +%s.%N) - $t" | bc)
+    printf '%s\t%s\t%s\t%s\t%.1f\n' "$m" "$lr" "$s" "$(acc "$ck" test)" "$secs" | tee -a "$OUT/results.tsv"
+  done
+done
+
+python3 - "$OUT/results.tsv" <<'EOF'
+import statistics as st, sys
+rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l]
+print("method    lr      accuracy on classes 5-9 of batch 5 (mean ± sd over seeds)   seconds per run")
+for m in ["scratch", "probe", "finetune"]:
+    r = [x for x in rows if x[0] == m]
+    a = [float(x[3]) for x in r]
+    t = [float(x[4]) for x in r]
+    sd = st.stdev(a) if len(a) > 1 else 0.0
+    print(f"{m:9} {r[0][1]:7} {st.mean(a):6.2f} ± {sd:4.2f}  ({', '.join(f'{v:.2f}' for v in a)})   {st.mean(t):6.1f}")
+EOF
