@@ -4,6 +4,7 @@
 # fine-tune), each scored on classes 5-9 of held-out batch 5.
 #
 #   cargo build --release --examples && KINDLING_DATA=../shared/data scripts/transfer.sh [OUT]
+#   CHANNELS=64,128,256 PRE_EPOCHS=10 LRS="1e-3 3e-3" scripts/transfer.sh runs/transfer-cnn   (the shipped CNN's size)
 #
 # Protocol: the pretraining reads batches 1-4 only (classes 0-4); the 500 fine-tuning images are the first 100
 # of each of classes 5-9 in batches 1-4, written as a folder by `export`; every setting (the learning rate of
@@ -15,9 +16,10 @@ cd "$(dirname "$0")/.."
 B=target/release/examples
 OUT=${1:-runs/transfer}
 mkdir -p "$OUT"
+# CHANNELS: the network's stage widths (the shipped CIFAR-10 CNN's are 64,128,256); PRE_EPOCHS: its pretraining.
 if [ "${SMOKE:-0}" = 1 ]; then PRE=(--epochs 1 --train-size 500) EPOCHS=2 LRS="1e-3" SEEDS="0"; else
-  PRE=(--epochs 8) EPOCHS=30 LRS="3e-4 1e-3 3e-3" SEEDS="0 1 2"; fi
-NET=(--model cnn --channels 32,64,128)
+  PRE=(--epochs "${PRE_EPOCHS:-8}") EPOCHS=30 LRS=${LRS:-"3e-4 1e-3 3e-3"} SEEDS="0 1 2"; fi
+NET=(--model cnn --channels "${CHANNELS:-32,64,128}")
 FIT=(--epochs "$EPOCHS" --batch-size 32 --hflip --crop-pad 4 --quiet --no-plots)
 F=$OUT/c59
 
@@ -51,7 +53,7 @@ acc() { # accuracy of checkpoint $1 on split $2, in percent
   $B/evaluate --weights "$1" --split "$2" --json | python3 -c 'import json,sys; print(100*json.load(sys.stdin)["accuracy"])'
 }
 
-# Selection: each method's learning rate on a fifth of the 500 images.
+# Selection: each method's learning rate on a fifth of the 500 images (a tie goes to the first in LRS).
 : >"$OUT/selection.tsv"
 for m in scratch probe finetune; do
   for lr in $LRS; do

@@ -22,7 +22,7 @@
 //! ```
 
 use crate::checkpoint::{self, Checkpoint, CheckpointMeta};
-use crate::data::{image as img, Dataset, Pixels};
+use crate::data::image as img;
 use crate::tta::Tta;
 use crate::Result;
 use candle_core::Device;
@@ -125,21 +125,10 @@ impl Classifier {
         if images.is_empty() {
             return Ok(vec![]);
         }
-        let mut px = Vec::with_capacity(images.len() * spec.len());
-        let notes: Vec<Option<String>> = images
-            .iter()
-            .map(|image| {
-                img::push_pixels(image, &spec, &mut px);
-                img::fit_note(image, &spec)
-            })
-            .collect();
-        // The images go the way of every evaluation: hand-made features when the model reads
-        // them, then the training split's normalization.
-        let set = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], spec.shape(), meta.classes.clone())?;
-        let pre = meta.preprocess();
-        let input = pre.input(&set, false)?;
-        let idx: Vec<usize> = (0..images.len()).collect();
-        let (xs, _) = pre.batch(&input, &idx, &self.device)?;
+        // The way of every evaluation: fitted to the recorded size and colour, hand-made features
+        // when the model reads them, then the training split's normalization.
+        let fitted = meta.preprocess().images(images, &spec, &self.device)?;
+        let (xs, notes) = (fitted.xs, fitted.notes);
         let probs = self.tta.probabilities(&self.model, &xs)?.to_vec2::<f32>()?;
         Ok(probs
             .into_iter()

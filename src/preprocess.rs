@@ -1,11 +1,14 @@
 //! Everything between a stored image and a model's input, as one object: the hand-made features a
-//! model may read, then the per-channel normalization measured on its training split.
+//! model may read, then the per-channel normalization measured on its training split; and, for new
+//! images ([`Preprocess::images`]), the fitting to the model's size and colour before them
+//! ([`crate::data::image`]).
 //!
 //! A checkpoint stores the parts as its `features` and `normalization` metadata fields (so a
 //! PyTorch user reads them there); [`CheckpointMeta::preprocess`](crate::checkpoint::CheckpointMeta::preprocess)
 //! puts them back together, and [`Preprocess::measure`] makes them for a new model from its
-//! training split. Training, search, evaluation, prediction, kNN and pictures all go through it,
-//! so a model always sees what it was trained on.
+//! training split. Training, search, evaluation, prediction (the [`Classifier`](crate::Classifier)),
+//! saliency pictures and the web page's kNN all go through it, so a model always sees what it was
+//! trained on.
 //!
 //! ```
 //! use kindling::data::{shapes, Split};
@@ -18,7 +21,8 @@
 //! # Ok::<(), kindling::Error>(())
 //! ```
 
-use crate::data::{Dataset, Normalization};
+use crate::data::image::{fit_note, push_pixels, ImageSpec};
+use crate::data::{Dataset, Normalization, Pixels};
 use crate::features::{transform, FeatureConfig};
 use crate::Result;
 use candle_core::{Device, Tensor};
@@ -55,10 +59,42 @@ impl Preprocess {
         input.batch(indices, &self.normalization, device)
     }
 
+    /// `images` as the model reads them, on `device`: fitted to `spec` (size, resize policy,
+    /// colour: the one path of [`crate::data::image`], which training images took too), then
+    /// features and normalization as for a data set.
+    pub fn images(&self, images: &[image::DynamicImage], spec: &ImageSpec, device: &Device) -> Result<Fitted> {
+        let mut px = Vec::with_capacity(images.len() * spec.len());
+        let notes = images
+            .iter()
+            .map(|img| {
+                push_pixels(img, spec, &mut px);
+                fit_note(img, spec)
+            })
+            .collect();
+        let pixels =
+            Dataset::new("images", Pixels::U8(px), vec![0; images.len()], spec.shape(), vec!["image".into()])?;
+        let input = self.input(&pixels, false)?;
+        let all: Vec<usize> = (0..images.len()).collect();
+        let (xs, _) = self.batch(&input, &all, device)?;
+        Ok(Fitted { xs, pixels, notes })
+    }
+
     /// Every sample of `input` as one normalized `[N, D]` matrix on `device` (what kNN compares).
     pub fn matrix(&self, input: &Dataset, device: &Device) -> Result<Tensor> {
         input.matrix(&self.normalization, device)
     }
+}
+
+/// New images as a model reads them ([`Preprocess::images`]).
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The normalized `[N, C, H, W]` batch (`[N, D]` features for a model on hand-made features).
+    pub xs: Tensor,
+    /// The images fitted to the model's size and colour, before features and normalization (for
+    /// pictures); their labels are all 0, of one class named `image`.
+    pub pixels: Dataset,
+    /// For each image, what fitting it changed (`None`: nothing), e.g. its size.
+    pub notes: Vec<Option<String>>,
 }
 
 /// A model's input for `ds`: its features when `features` is set, else the images themselves.

@@ -181,3 +181,48 @@ fn train_fine_tunes_from_the_command_line() {
         out.stderr
     );
 }
+
+/// A folder of the user's own images fine-tunes a shipped network like any data set: the new last
+/// layer has the folder's classes (its sorted subfolder names), the checkpoint records both the
+/// folder and the parent, and `predict` then classifies one of the folder's files by those names.
+#[test]
+fn a_folder_of_images_fine_tunes_a_shipped_network() {
+    let dir = common::tmpdir("folder");
+    let pics = dir.join("pics");
+    let out = common::run(
+        common::example("export")
+            .args(["--dataset", "shapes", "--generated-size", "400", "--classes", "0,1,2", "--split", "train"])
+            .args(["--per-class", "12", "--out"])
+            .arg(&pics),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut classes: Vec<String> =
+        std::fs::read_dir(&pics).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    classes.sort();
+    assert_eq!(classes.len(), 3);
+    let parent = common::weights_dir().join("cifar10-cnn.safetensors");
+    let save = dir.join("ft.safetensors");
+    let out = common::run(
+        common::example("train")
+            .env("KINDLING_CACHE", dir.join("cache"))
+            .arg("--data-dir")
+            .arg(&pics)
+            .args(["--val-size", "0.25", "--epochs", "1", "--batch-size", "8", "--quiet", "--no-plots"])
+            .args(["--device", "cpu", "--init-from"])
+            .arg(&parent)
+            .arg("--save")
+            .arg(&save),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let meta = checkpoint::read_meta(&save).unwrap();
+    assert_eq!(meta.classes, classes);
+    assert_eq!(meta.dataset, "folder");
+    assert_eq!(meta.folder.as_ref().unwrap().held_out.len(), 9, "a quarter of 36 images, recorded by name");
+    let p = meta.parent.unwrap();
+    assert_eq!((p.sha256, p.head_kept, p.freeze), (checkpoint::file_sha256(&parent).unwrap(), false, Freeze::None));
+    let file = std::fs::read_dir(pics.join(&classes[0])).unwrap().next().unwrap().unwrap().path();
+    let out = common::run(common::example("predict").arg("--weights").arg(&save).arg(&file).args(["--device", "cpu"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(classes.iter().any(|c| out.stdout.contains(c.as_str())), "{}", out.stdout);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -118,10 +118,8 @@ pub fn saliency(ck: &Checkpoint, img: &image::DynamicImage, device: &Device) -> 
             "this model reads hand-made features, which have no gradient to the pixels",
         ));
     }
-    let px = crate::data::image::to_pixels(img, &spec);
-    let one = Dataset::new("image", Pixels::U8(px), vec![0], spec.shape(), ck.meta.classes.clone())?;
-    let (xs, _) = one.batch(&[0], &ck.meta.normalization, device)?;
-    let xs = candle_core::Var::from_tensor(&xs)?;
+    let fitted = ck.meta.preprocess().images(std::slice::from_ref(img), &spec, device)?;
+    let (xs, one) = (candle_core::Var::from_tensor(&fitted.xs)?, fitted.pixels);
     // The weights detached: the backward pass then computes the input's gradient only, not
     // every weight's as well.
     let logits = ck.model.detached().forward_t(xs.as_tensor(), false)?;

@@ -47,6 +47,7 @@ use crate::data::image::ImageSpec;
 use crate::data::{DataOptions, Dataset, DatasetName, Split, SplitRecord};
 use crate::metrics::Confusion;
 use crate::models::Model;
+use crate::preprocess::Preprocess;
 use crate::{Classifier, Error, Result};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -705,10 +706,10 @@ fn knn_id(d: &str) -> String {
 fn knn_answer(d: &str, r: &KnnRung, img: &image::DynamicImage, device: &Device) -> Result<Value> {
     let t0 = Instant::now();
     let [_, h, w] = r.train.shape;
-    let px = crate::data::image::to_pixels(img, &r.spec);
-    let note = crate::data::image::fit_note(img, &r.spec);
-    let q: Vec<f32> = px.iter().map(|&v| v as f32 / 255.0).collect();
-    let q = candle_core::Tensor::from_vec(q, (1, r.spec.len()), device)?;
+    // Raw pixels in [0, 1], as the training images were compared (identity normalization).
+    let raw = Preprocess { features: None, normalization: crate::data::Normalization::identity(r.spec.channels) };
+    let mut fitted = raw.images(std::slice::from_ref(img), &r.spec, device)?;
+    let (q, note) = (fitted.xs.flatten_from(1)?, fitted.notes.remove(0));
     let near = r.knn.neighbours(&q, r.k)?.remove(0);
     let mut votes = vec![0usize; r.train.num_classes()];
     for &i in &near {
