@@ -57,7 +57,11 @@ fn run() -> anyhow::Result<()> {
     if let (Some(_), Some(e)) = (&resume, args.train.epochs) {
         run.train.epochs = e;
     }
-    let data = args.data.prepare_resumed(run.dataset, resume.as_ref().map(|r| &r.meta))?;
+    let data = match (&run.fine_tune, &resume) {
+        // a folder is read in the format the pretrained network reads
+        (Some(ft), None) => args.data.prepare_for_parent(run.dataset, &kindling::checkpoint::read_meta(&ft.from)?)?,
+        _ => args.data.prepare_resumed(run.dataset, resume.as_ref().map(|r| &r.meta))?,
+    };
     let save = args.save.clone().unwrap_or_else(|| kindling::app::run::default_save_path(&run, &data));
     if !args.quiet {
         eprintln!("{}", data.description);

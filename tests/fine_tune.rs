@@ -182,9 +182,10 @@ fn train_fine_tunes_from_the_command_line() {
     );
 }
 
-/// A folder of the user's own images fine-tunes a shipped network like any data set: the new last
-/// layer has the folder's classes (its sorted subfolder names), the checkpoint records both the
-/// folder and the parent, and `predict` then classifies one of the folder's files by those names.
+/// A folder of the user's own images fine-tunes a shipped network like any data set: its colour
+/// 32×32 images are read as the grey 28×28 ones the MNIST network reads, the new last layer has the
+/// folder's classes (its sorted subfolder names), the checkpoint records both the folder and the
+/// parent, and `predict` then classifies one of the folder's files by those names.
 #[test]
 fn a_folder_of_images_fine_tunes_a_shipped_network() {
     let dir = common::tmpdir("folder");
@@ -200,7 +201,7 @@ fn a_folder_of_images_fine_tunes_a_shipped_network() {
         std::fs::read_dir(&pics).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     classes.sort();
     assert_eq!(classes.len(), 3);
-    let parent = common::weights_dir().join("cifar10-cnn.safetensors");
+    let parent = common::weights_dir().join("mnist-cnn.safetensors");
     let save = dir.join("ft.safetensors");
     let out = common::run(
         common::example("train")
@@ -217,6 +218,7 @@ fn a_folder_of_images_fine_tunes_a_shipped_network() {
     let meta = checkpoint::read_meta(&save).unwrap();
     assert_eq!(meta.classes, classes);
     assert_eq!(meta.dataset, "folder");
+    assert_eq!(meta.image_spec().unwrap().shape(), [1, 28, 28], "read as the parent reads");
     assert_eq!(meta.folder.as_ref().unwrap().held_out.len(), 9, "a quarter of 36 images, recorded by name");
     let p = meta.parent.unwrap();
     assert_eq!((p.sha256, p.head_kept, p.freeze), (checkpoint::file_sha256(&parent).unwrap(), false, Freeze::None));

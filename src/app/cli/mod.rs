@@ -26,12 +26,17 @@ const FLAG_FIELDS: &[&str] = &[
     "exclude_last",
     "features",
     "folds",
+    "freeze",
     "hidden",
     "image_size",
+    "init_from",
     "k",
     "label_smoothing",
     "lr",
+    "model",
     "momentum",
+    "pretrained_lr",
+    "recipe",
     "reg",
     "resize",
     "resume",
@@ -232,6 +237,33 @@ impl DataArgs {
             }
         }
         Ok(data)
+    }
+
+    /// The data a fine-tuning run from the checkpoint `parent` trains on: a folder's images are read
+    /// in the format the parent's network reads (its size and channels; `--resize`, else the
+    /// parent's policy), so that they fit it. An `--image-size` of another size is an error.
+    pub fn prepare_for_parent(&self, name: DatasetName, parent: &crate::checkpoint::CheckpointMeta) -> Result<Prepared> {
+        let mut options = self.options();
+        if name == DatasetName::Folder {
+            if let Ok(spec) = parent.image_spec() {
+                if let Some((w, h)) = self.image_size.filter(|&s| s != (spec.width, spec.height)) {
+                    return Err(Error::invalid(
+                        "--image-size",
+                        format!(
+                            "{w}x{h}: the network of --init-from reads {}x{} images, and the folder's images are \
+                             read at that size: leave --image-size out",
+                            spec.width, spec.height
+                        ),
+                    ));
+                }
+                options.image = ImageRequest {
+                    size: Some((spec.width, spec.height)),
+                    resize: self.resize.or(Some(spec.resize)),
+                    channels: Some(spec.channels),
+                };
+            }
+        }
+        self.prepare_with(name, options)
     }
 
     /// Loads the training split of `name` and carves `--exclude-last`, `--val-size` and
@@ -444,5 +476,37 @@ pub fn at_least_one(s: &str) -> std::result::Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_string()),
         Ok(n) => Ok(n),
         Err(_) => Err("expected a whole number of at least 1".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every setting a library error names (a string literal that opens with `` `field` ``) is
+    /// written as its flag by [`super::flags_in`]: none reaches the user in the library's words.
+    #[test]
+    fn every_setting_the_library_names_is_a_flag() {
+        fn scan(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    scan(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for piece in text.split("\"`").skip(1) {
+                        let name: String = piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                        if !name.is_empty() && piece[name.len()..].starts_with('`') {
+                            found.push((name, path.display().to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = vec![];
+        scan(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        assert!(found.len() > 20, "the scan finds the library's setting names: {found:?}");
+        for (name, file) in found {
+            assert!(super::FLAG_FIELDS.contains(&name.as_str()), "`{name}` ({file}) is not in FLAG_FIELDS");
+            assert_eq!(super::flags_in(&format!("`{name}`")), format!("--{}", name.replace('_', "-")));
+        }
     }
 }
