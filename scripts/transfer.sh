@@ -67,7 +67,7 @@ done
 # The chosen settings, seeds 0-2, all 500 images; scored once on classes 5-9 of batch 5.
 : >"$OUT/results.tsv"
 for m in scratch probe finetune; do
-  lr=$(awk -v m=$m '$1 == m' "$OUT/selection.tsv" | sort -k3,3gr | head -1 | cut -f2)
+  lr=$(awk -v m=$m '$1 == m' "$OUT/selection.tsv" | sort -s -k3,3gr | head -1 | cut -f2)
   for s in $SEEDS; do
     ck=$OUT/$m-seed$s.safetensors
     t=$(date +%s.%N)
