@@ -19,7 +19,11 @@ mkdir -p "$OUT"
 # CHANNELS: the network's stage widths (the shipped CIFAR-10 CNN's are 64,128,256); PRE_EPOCHS: its pretraining.
 if [ "${SMOKE:-0}" = 1 ]; then PRE=(--epochs 1 --train-size 500) EPOCHS=2 LRS="1e-3" SEEDS="0"; else
   PRE=(--epochs "${PRE_EPOCHS:-8}") EPOCHS=30 LRS=${LRS:-"3e-4 1e-3 3e-3"} SEEDS="0 1 2"; fi
-NET=(--model cnn --channels "${CHANNELS:-32,64,128}")
+# Every layer given: a folder's own CNN defaults differ from CIFAR-10's (one convolution per stage, a hidden
+# layer, dropout), and the network trained from scratch must be the pretrained one's architecture.
+NET=(--model cnn --channels "${CHANNELS:-32,64,128}" --depth 2 --fc 0 --dropout 0)
+# METHODS: the methods (re)run; the others' rows of an earlier run are kept.
+METHODS=${METHODS:-"scratch probe finetune"}
 FIT=(--epochs "$EPOCHS" --batch-size 32 --hflip --crop-pad 4 --quiet --no-plots)
 F=$OUT/c59
 
@@ -53,9 +57,18 @@ acc() { # accuracy of checkpoint $1 on split $2, in percent
   $B/evaluate --weights "$1" --split "$2" --json | python3 -c 'import json,sys; print(100*json.load(sys.stdin)["accuracy"])'
 }
 
+forget() { # drops method $1's rows from file $2
+  touch "$2"
+  grep -v "^$1	" "$2" >"$2.tmp" || true
+  mv "$2.tmp" "$2"
+}
+
 # Selection: each method's learning rate on a fifth of the 500 images (a tie goes to the first in LRS).
-: >"$OUT/selection.tsv"
-for m in scratch probe finetune; do
+for m in $METHODS; do
+  forget "$m" "$OUT/selection.tsv"
+  forget "$m" "$OUT/results.tsv"
+done
+for m in $METHODS; do
   for lr in $LRS; do
     ck=$OUT/sel-$m-$lr.safetensors
     # shellcheck disable=SC2046
@@ -65,8 +78,7 @@ for m in scratch probe finetune; do
 done
 
 # The chosen settings, seeds 0-2, all 500 images; scored once on classes 5-9 of batch 5.
-: >"$OUT/results.tsv"
-for m in scratch probe finetune; do
+for m in $METHODS; do
   lr=$(awk -v m=$m '$1 == m' "$OUT/selection.tsv" | sort -s -k3,3gr | head -1 | cut -f2)
   for s in $SEEDS; do
     ck=$OUT/$m-seed$s.safetensors
@@ -84,6 +96,8 @@ rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l]
 print("method    lr      accuracy on classes 5-9 of batch 5 (mean ± sd over seeds)   seconds per run")
 for m in ["scratch", "probe", "finetune"]:
     r = [x for x in rows if x[0] == m]
+    if not r:
+        continue
     a = [float(x[3]) for x in r]
     t = [float(x[4]) for x in r]
     sd = st.stdev(a) if len(a) > 1 else 0.0
