@@ -383,7 +383,7 @@ fn bad_inputs_are_refused_and_leave_nothing_behind() {
         err.contains("cifar10-mlp-features.safetensors") && err.contains("hand-made features (hog, color)"),
         "{err}"
     );
-    assert!(err.contains("without --features"), "{err}");
+    assert!(err.contains("without `features`"), "{err}");
 
     let junk = dir.join("junk.safetensors");
     std::fs::write(&junk, b"this is not a checkpoint at all").unwrap();

@@ -53,7 +53,7 @@ pub fn fetch(repo: &str, file: &str, cache_dir: Option<&Path>) -> Result<PathBuf
     let explain = |e: &dyn std::fmt::Display| {
         Error::Download(format!(
             "could not get {file} of {repo} from the Hugging Face Hub: {e}.\n\
-             Without network access, provide the data instead: --data-dir DIR, or $KINDLING_DATA, or ./data \
+             Without network access, provide the data instead: `data_dir` (a folder), or $KINDLING_DATA, or ./data \
              (see README, 'Getting the data')"
         ))
     };

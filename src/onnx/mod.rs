@@ -168,7 +168,7 @@ pub fn check(meta: &CheckpointMeta) -> Result<[usize; 3]> {
         let kinds: Vec<String> = f.kinds.iter().map(|k| json(k).trim_matches('"').to_string()).collect();
         return Err(Error::Export(format!(
             "the model reads hand-made features ({}) computed from the image, not the pixels, and the feature \
-             extractor is not an ONNX graph: export a model trained on the pixels (train without --features)",
+             extractor is not an ONNX graph: export a model trained on the pixels (train without `features`)",
             kinds.join(", ")
         )));
     }
