@@ -268,6 +268,29 @@ fn channel_words(c: usize) -> &'static str {
     }
 }
 
+/// How kindling fits an image of another size and colour to the model's input (the checkpoint's
+/// recorded [`ImageSpec`](crate::data::image::ImageSpec), squash for files that predate it), in words.
+fn resize_words(meta: &CheckpointMeta, [c, h, w]: [usize; 3]) -> String {
+    use crate::data::image::ResizePolicy;
+    let policy = meta.image_spec().map(|s| s.resize).unwrap_or_default();
+    let how = match policy {
+        ResizePolicy::Squash => format!(
+            "squash to {w}x{h}: the whole image scaled to exactly {w}x{h}, the aspect ratio not kept and nothing cropped"
+        ),
+        ResizePolicy::Crop => format!(
+            "crop to {w}x{h}: the largest centred region of the {w}:{h} shape, scaled to exactly {w}x{h}"
+        ),
+        ResizePolicy::Pad => format!(
+            "pad to {w}x{h}: the whole image scaled to fit inside {w}x{h}, the borders black"
+        ),
+    };
+    format!(
+        "{how}, with a triangle (bilinear) filter, as kindling's Classifier does (src/data/image.rs); transparent \
+         pixels composited over black; {}",
+        if c == 3 { "colour as RGB" } else { "colour converted to grey (luma 0.2126 R + 0.7152 G + 0.0722 B)" }
+    )
+}
+
 /// The `metadata_props` entries, keys from [`keys`].
 fn metadata(meta: &CheckpointMeta, source: Option<&Source>) -> Vec<(&'static str, String)> {
     let [c, h, w] = meta.model.input_shape();
@@ -282,15 +305,7 @@ fn metadata(meta: &CheckpointMeta, source: Option<&Source>) -> Vec<(&'static str
             channel_words(c)
         ),
         ),
-        (
-            keys::RESIZE,
-            format!(
-                "squash to {w}x{h}: the whole image scaled to exactly {w}x{h} with a triangle (bilinear) filter, the \
-             aspect ratio not kept and nothing cropped, as kindling's Classifier does (image::imageops::resize_exact, \
-             FilterType::Triangle); {}",
-                if c == 3 { "colour as RGB" } else { "colour converted to grey (luma)" }
-            ),
-        ),
+        (keys::RESIZE, resize_words(meta, [c, h, w])),
         (keys::NORMALIZATION, json(&meta.normalization)),
         (keys::MODEL, json(&meta.model)),
         (keys::TTA, meta.recorded_tta().as_str().to_string()),
