@@ -139,21 +139,8 @@ impl TrainArgs {
         let mut run = match (&self.init_from, self.recipe) {
             (Some(from), _) => return self.fine_tune_run(from, dataset),
             (None, Some(r)) => {
-                let network_flags = [
-                    ("--hidden", self.hidden.is_some()),
-                    ("--activation", self.activation.is_some()),
-                    ("--dropout", self.dropout.is_some()),
-                    ("--batch-norm", self.batch_norm),
-                    ("--no-batch-norm", self.no_batch_norm),
-                    ("--init", self.init.is_some()),
-                    ("--features", self.features.is_some()),
-                    ("--channels", self.channels.is_some()),
-                    ("--depth", self.depth.is_some()),
-                    ("--pool", self.pool.is_some()),
-                    ("--fc", self.fc.is_some()),
-                    ("--model mlp", self.model == Some(ModelKind::Mlp)),
-                ];
-                if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
+                let mlp = (self.model == Some(ModelKind::Mlp)).then_some("--model mlp");
+                if let Some(flag) = self.network_flag_given().or(mlp) {
                     return Err(Error::invalid(
                         "--recipe",
                         format!(
@@ -192,12 +179,9 @@ impl TrainArgs {
         Ok(run)
     }
 
-    /// The run that fine-tunes the checkpoint `from` on `dataset`: its network, the defaults' training
-    /// for its kind of model on `dataset`, the training flags over them.
-    fn fine_tune_run(&self, from: &std::path::Path, dataset: DatasetName) -> Result<Run> {
-        let network_flags = [
-            ("--recipe", self.recipe.is_some()),
-            ("--model", self.model.is_some()),
+    /// The first flag given that shapes the network (what a recipe or a checkpoint fixes).
+    fn network_flag_given(&self) -> Option<&'static str> {
+        let flags = [
             ("--hidden", self.hidden.is_some()),
             ("--activation", self.activation.is_some()),
             ("--dropout", self.dropout.is_some()),
@@ -210,9 +194,17 @@ impl TrainArgs {
             ("--pool", self.pool.is_some()),
             ("--fc", self.fc.is_some()),
         ];
-        if let Some((flag, _)) = network_flags.iter().find(|(_, given)| *given) {
+        flags.iter().find(|(_, given)| *given).map(|(flag, _)| *flag)
+    }
+
+    /// The run that fine-tunes the checkpoint `from` on `dataset`: its network, the defaults' training
+    /// for its kind of model on `dataset`, the training flags over them.
+    fn fine_tune_run(&self, from: &std::path::Path, dataset: DatasetName) -> Result<Run> {
+        let fixed = [("--recipe", self.recipe.is_some()), ("--model", self.model.is_some())];
+        let given = fixed.iter().find(|(_, given)| *given).map(|(flag, _)| *flag);
+        if let Some(flag) = given.or_else(|| self.network_flag_given()) {
             return Err(Error::invalid(
-                *flag,
+                flag,
                 format!("the network comes from --init-from {}: leave out {flag}", from.display()),
             ));
         }
