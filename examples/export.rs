@@ -133,8 +133,7 @@ fn images(data: &DataArgs, split: ExportSplit, per_class: Option<usize>, out: &P
     // the training split), so that a folder read back sorts as the split did.
     let (ds, first_index) = match split {
         ExportSplit::Test => {
-            for (flag, given) in
-                [("--val-size", !data.val_size.is_zero()), ("--train-size", data.train_size.is_some())]
+            for (flag, given) in [("--val-size", !data.val_size.is_zero()), ("--train-size", data.train_size.is_some())]
             {
                 anyhow::ensure!(!given, "invalid {flag}: --split test writes the whole test split");
             }

@@ -71,8 +71,7 @@ impl Preprocess {
                 fit_note(img, spec)
             })
             .collect();
-        let pixels =
-            Dataset::new("images", Pixels::U8(px), vec![0; images.len()], spec.shape(), vec!["image".into()])?;
+        let pixels = Dataset::new("images", Pixels::U8(px), vec![0; images.len()], spec.shape(), vec!["image".into()])?;
         let input = self.input(&pixels, false)?;
         let all: Vec<usize> = (0..images.len()).collect();
         let (xs, _) = self.batch(&input, &all, device)?;

@@ -678,7 +678,11 @@ fn classes_keeps_a_subset_of_a_built_in_set_recorded_and_read_again() {
     assert_eq!(meta.classes, ["circle", "square"], "in the data set's order");
     assert_eq!(meta.class_filter.as_deref(), Some(&["circle".to_string(), "square".to_string()][..]));
     let evaluate = |extra: &[&str]| {
-        run(example("evaluate").arg("--weights").arg(&save).args(["--json", "--no-plots", "--device", "cpu"]).args(extra))
+        run(example("evaluate")
+            .arg("--weights")
+            .arg(&save)
+            .args(["--json", "--no-plots", "--device", "cpu"])
+            .args(extra))
     };
     let val = evaluate(&["--split", "val"]);
     assert_eq!(val.code, Some(0), "{}", val.stderr);

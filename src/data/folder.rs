@@ -365,7 +365,10 @@ fn decode_all(tree: &Tree, part: &str, items: &[Item], spec: &ImageSpec, opts: &
     let keys: Vec<std::io::Result<FileKey>> = items.par_iter().map(|it| FileKey::of(&it.rel, &it.abs)).collect();
     let mut cache = opts.cache_dir.as_ref().map(|d| Cache::open(d, &tree.root, part, spec));
     if let Some(why) = cache.as_ref().and_then(|c| c.rejected.as_ref()) {
-        say(opts, &format!("note: the image cache {} {why}: rebuilding it", cache.as_ref().expect("some").path.display()));
+        say(
+            opts,
+            &format!("note: the image cache {} {why}: rebuilding it", cache.as_ref().expect("some").path.display()),
+        );
     }
     let mut out: Vec<Option<Decoded>> = keys
         .iter()

@@ -17,8 +17,8 @@
 pub mod augment;
 pub mod cache;
 pub mod cifar10;
-pub mod folds;
 pub mod folder;
+pub mod folds;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;

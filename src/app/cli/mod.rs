@@ -242,7 +242,11 @@ impl DataArgs {
     /// The data a fine-tuning run from the checkpoint `parent` trains on: a folder's images are read
     /// in the format the parent's network reads (its size and channels; `--resize`, else the
     /// parent's policy), so that they fit it. An `--image-size` of another size is an error.
-    pub fn prepare_for_parent(&self, name: DatasetName, parent: &crate::checkpoint::CheckpointMeta) -> Result<Prepared> {
+    pub fn prepare_for_parent(
+        &self,
+        name: DatasetName,
+        parent: &crate::checkpoint::CheckpointMeta,
+    ) -> Result<Prepared> {
         let mut options = self.options();
         if name == DatasetName::Folder {
             if let Ok(spec) = parent.image_spec() {
