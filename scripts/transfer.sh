@@ -5,6 +5,7 @@
 #
 #   cargo build --release --examples && KINDLING_DATA=../shared/data scripts/transfer.sh [OUT]
 #   CHANNELS=64,128,256 PRE_EPOCHS=10 LRS="1e-3 3e-3" scripts/transfer.sh runs/transfer-cnn   (the shipped CNN's size)
+#   RECIPE=airbench94 scripts/transfer.sh runs/transfer-ab   (the airbench94 network, pretrained by its recipe)
 #
 # Protocol: the pretraining reads batches 1-4 only (classes 0-4); the 500 fine-tuning images are the first 100
 # of each of classes 5-9 in batches 1-4, written as a folder by `export`; every setting (the learning rate of
@@ -17,14 +18,30 @@ B=target/release/examples
 OUT=${1:-runs/transfer}
 mkdir -p "$OUT"
 # CHANNELS: the network's stage widths (the shipped CIFAR-10 CNN's are 64,128,256); PRE_EPOCHS: its pretraining.
-if [ "${SMOKE:-0}" = 1 ]; then PRE=(--epochs 1 --train-size 500) EPOCHS=2 LRS="1e-3" SEEDS="0"; else
+if [ "${SMOKE:-0}" = 1 ]; then PRE=(--epochs 1 --train-size 500 --batch-size 100) EPOCHS=2 LRS="1e-3" SEEDS="0"; else
   PRE=(--epochs "${PRE_EPOCHS:-8}") EPOCHS=30 LRS=${LRS:-"3e-4 1e-3 3e-3"} SEEDS="0 1 2"; fi
 # Every layer given: a folder's own CNN defaults differ from CIFAR-10's (one convolution per stage, a hidden
 # layer, dropout), and the network trained from scratch must be the pretrained one's architecture.
 NET=(--model cnn --channels "${CHANNELS:-32,64,128}" --depth 2 --fc 0 --dropout 0)
+# RECIPE: a named recipe instead, its network pretrained by its own training (its epochs unless PRE_EPOCHS is
+# given) and trained from scratch by that training too (the one the network was designed with; its batch size,
+# epochs and learning rate as below, its augmentation kept).
+RECIPE=${RECIPE:-}
+if [ -n "$RECIPE" ]; then
+  NET=(--recipe "$RECIPE")
+  [ -n "${PRE_EPOCHS:-}" ] || [ "${SMOKE:-0}" = 1 ] || PRE=()
+fi
 # METHODS: the methods (re)run; the others' rows of an earlier run are kept.
 METHODS=${METHODS:-"scratch probe finetune"}
 FIT=(--epochs "$EPOCHS" --batch-size 32 --hflip --crop-pad 4 --quiet --no-plots)
+# A method's learning rates: LRS_<method> when given, else LRS.
+lrs_of() { local v="LRS_$1"; echo "${!v:-$LRS}"; }
+fit_of() { # the training flags of method $1
+  if [ -n "$RECIPE" ] && [ "$1" = scratch ]; then echo "--epochs $EPOCHS --batch-size 32 --quiet --no-plots"
+  else echo "${FIT[*]}"; fi
+}
+# Every score is taken without test-time augmentation (a recipe's checkpoint records its own).
+TTA=none
 F=$OUT/c59
 
 # --classes keeps a subset first and --val-size N then holds out the subset's last N images: batch 5 holds 4,993
@@ -54,7 +71,7 @@ method_flags() {
 }
 
 acc() { # accuracy of checkpoint $1 on split $2, in percent
-  $B/evaluate --weights "$1" --split "$2" --json | python3 -c 'import json,sys; print(100*json.load(sys.stdin)["accuracy"])'
+  $B/evaluate --weights "$1" --split "$2" --tta $TTA --json | python3 -c 'import json,sys; print(100*json.load(sys.stdin)["accuracy"])'
 }
 
 forget() { # drops method $1's rows from file $2
@@ -69,10 +86,10 @@ for m in $METHODS; do
   forget "$m" "$OUT/results.tsv"
 done
 for m in $METHODS; do
-  for lr in $LRS; do
+  for lr in $(lrs_of "$m"); do
     ck=$OUT/sel-$m-$lr.safetensors
     # shellcheck disable=SC2046
-    $B/train --data-dir "$F" $(method_flags $m) "${FIT[@]}" --lr "$lr" --val-size 0.2 --seed 0 --save "$ck"
+    $B/train --data-dir "$F" $(method_flags $m) $(fit_of $m) --lr "$lr" --val-size 0.2 --seed 0 --save "$ck"
     printf '%s\t%s\t%s\n' "$m" "$lr" "$(acc "$ck" val)" | tee -a "$OUT/selection.tsv"
   done
 done
@@ -82,10 +99,10 @@ for m in $METHODS; do
   lr=$(awk -v m=$m '$1 == m' "$OUT/selection.tsv" | sort -s -k3,3gr | head -1 | cut -f2)
   for s in $SEEDS; do
     ck=$OUT/$m-seed$s.safetensors
-    t=$(date +%s.%N)
     # shellcheck disable=SC2046
-    $B/train --data-dir "$F" $(method_flags $m) "${FIT[@]}" --lr "$lr" --seed "$s" --save "$ck"
-    secs=$(echo "$(date +%s.%N) - $t" | bc)
+    line=$($B/train --data-dir "$F" $(method_flags $m) $(fit_of $m) --lr "$lr" --seed "$s" --save "$ck" | tee /dev/stderr)
+    # The training's own seconds (its last line's "after N epochs in S s"), not the test scoring after it.
+    secs=$(echo "$line" | sed -n 's/.* epochs in \([0-9.]*\)s;.*/\1/p' | head -1)
     printf '%s\t%s\t%s\t%s\t%.1f\n' "$m" "$lr" "$s" "$(acc "$ck" test)" "$secs" | tee -a "$OUT/results.tsv"
   done
 done
@@ -93,7 +110,7 @@ done
 python3 - "$OUT/results.tsv" <<'EOF'
 import statistics as st, sys
 rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l]
-print("method    lr      accuracy on classes 5-9 of batch 5 (mean ± sd over seeds)   seconds per run")
+print("method    lr      accuracy on classes 5-9 of batch 5 (mean ± sd over seeds)   training seconds per run")
 for m in ["scratch", "probe", "finetune"]:
     r = [x for x in rows if x[0] == m]
     if not r:
