@@ -48,7 +48,7 @@ fi
 mkdir -p "$out"
 cargo build --release --quiet --example train
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $threads threads"
-echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512[a-z_]*|amx[a-z_]*)$' | tr '\n' ' ')"
+echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512[a-z0-9_]*|amx[a-z0-9_]*)$' | tr '\n' ' ')"
 echo "pytorch: $torch, $layout, ${pargs[*]}; kindling: $(git rev-parse --short HEAD)${kargs[*]:+, ${kargs[*]}}"
 
 # Runs "$@" under /usr/bin/time with its stdout in $1.out, stderr in $1.log, and "wall_s max_rss_kb"
