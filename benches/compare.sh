@@ -16,8 +16,7 @@ threads=$(nproc)
 models=${MODELS:-linear-train mlp-train cnn-train cnn-infer kindling-cnn-train airbench94-train}
 cargo build --release --example bench >/dev/null 2>&1
 # What every figure below is a fraction of: the CPU, its vector extensions, and its GEMM rate.
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $threads threads"
-echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512[a-z0-9_]*|amx[a-z0-9_]*)$' | tr '\n' ' ')"
+benches/machine.sh
 echo "peak: $(RAYON_NUM_THREADS=$threads ./target/release/examples/bench --gemm-peak)"
 printf "%-20s %10s %8s %10s %-24s %7s %10s %10s  %s\n" step kindling/s "k GFLOP/s" pytorch/s "ratio per round" median "k MB" "pt MB" "pt layout"
 for spec in $models; do

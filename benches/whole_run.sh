@@ -47,8 +47,7 @@ fi
   || { echo "whole_run.sh: no CIFAR-10 in $KINDLING_DATA/cifar-10-batches-bin: set KINDLING_DATA" >&2; exit 2; }
 mkdir -p "$out"
 cargo build --release --quiet --example train
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $threads threads"
-echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512[a-z0-9_]*|amx[a-z0-9_]*)$' | tr '\n' ' ')"
+benches/machine.sh
 echo "pytorch: $torch, $layout, ${pargs[*]}; kindling: $(git rev-parse --short HEAD)${kargs[*]:+, ${kargs[*]}}"
 
 # Runs "$@" under /usr/bin/time with its stdout in $1.out, stderr in $1.log, and "wall_s max_rss_kb"
