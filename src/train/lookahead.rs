@@ -57,7 +57,7 @@ impl Lookahead {
             .named_vars()
             .into_iter()
             .filter(|(_, v)| v.dtype().is_float())
-            .map(|(n, v)| Ok((n, v.clone(), v.as_tensor().copy()?)))
+            .map(|(n, v)| Ok((n, v.clone(), v.as_tensor().copy()?.detach())))
             .collect::<Result<_>>()?;
         Ok(Lookahead { cfg, average })
     }
@@ -65,9 +65,14 @@ impl Lookahead {
     /// `avg ← decay·avg + (1 − decay)·w; w ← avg` for every tensor, computed as
     /// `avg + (1 − decay)·(w − avg)` (PyTorch's `lerp_`), which leaves a tensor that did not move
     /// (a fixed one) exactly as it was.
+    ///
+    /// The new average is detached: computed from a variable, it would otherwise record the
+    /// operations that made it, holding the previous average and both intermediate tensors alive,
+    /// so that every update kept three more copies of the weights until training ended (2.3 GB over
+    /// airbench94's 96 updates).
     pub fn update(&mut self, decay: f64) -> Result<()> {
         for (_, var, avg) in &mut self.average {
-            let next = (&*avg + ((var.as_tensor() - &*avg)? * (1.0 - decay))?)?;
+            let next = (&*avg + ((var.as_tensor() - &*avg)? * (1.0 - decay))?)?.detach();
             var.set(&next)?;
             *avg = next;
         }
@@ -141,6 +146,23 @@ mod tests {
         let saved = la.state();
         assert_eq!(saved[0].0, "lookahead.w");
         assert_eq!(saved[0].1.to_vec1::<f32>().unwrap(), vec![3.75]);
+    }
+
+    /// The average is a plain tensor after every update: it records no operations, so it holds
+    /// no earlier average alive (each update used to keep three more copies of the weights).
+    #[test]
+    fn average_holds_no_history() {
+        let params = Params::new(0);
+        let vb = params.var_builder(DType::F32, &Device::Cpu);
+        vb.get_with_hints(1000, "w", Init::Const(1.0)).unwrap();
+        let var = params.get("w").unwrap();
+        let mut la = Lookahead::new(LookaheadConfig { every: 1, base: 0.5, power: 1.0 }, &params).unwrap();
+        assert!(!la.average[0].2.track_op(), "the starting average records its copy from the variable");
+        for step in 1..=3 {
+            var.set(&(var.as_tensor() + 1.0).unwrap()).unwrap();
+            la.after_step(&StepEnd { step, total: 10, params: &params }).unwrap();
+            assert!(!la.average[0].2.track_op(), "step {step}: the average records the operations that made it");
+        }
     }
 
     #[test]
