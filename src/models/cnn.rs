@@ -444,14 +444,27 @@ impl ModuleT for Cnn {
         };
         for (i, b) in self.cfg.blocks.iter().enumerate() {
             let (w, bias) = &self.convs[i];
-            h = match bias {
-                Some(bias) => ops::conv2d(&h, w, bias, b.stride, b.padding)?, // [B, out, H', W']
-                None => ops::conv2d_no_bias(&h, w, b.stride, b.padding)?,
-            };
             // Batch norm (if any) then the activation, as one op where it can be.
             let norm_act = |h: &Tensor| match &self.norms[i] {
                 Some(bn) => bn.forward_act(h, train_features, act),
                 None => act.forward(h),
+            };
+            if self.cfg.extras.pool_before_norm && b.pool == Pool::Max {
+                // The convolution and its 2×2 pool as one op, which frees the convolution's output.
+                let zero;
+                let bias = match bias {
+                    Some(bias) => bias,
+                    None => {
+                        zero = Tensor::zeros(w.dim(0)?, w.dtype(), w.device())?;
+                        &zero
+                    }
+                };
+                h = norm_act(&ops::conv2d_max_pool2(&h, w, bias, b.stride, b.padding)?)?; // [B, out, H'/2, W'/2]
+                continue;
+            }
+            h = match bias {
+                Some(bias) => ops::conv2d(&h, w, bias, b.stride, b.padding)?, // [B, out, H', W']
+                None => ops::conv2d_no_bias(&h, w, b.stride, b.padding)?,
             };
             if self.cfg.extras.pool_before_norm {
                 h = norm_act(&pool(&h, b.pool)?)?;

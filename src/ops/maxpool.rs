@@ -214,6 +214,57 @@ fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
     dx
 }
 
+/// The 2×2, stride-2 max pool of `x` (`[N, C, H, W]` in `dims`) and, for each output, the
+/// position (0-3, row-major) of its window's maximum, as [`argmax4`] picks it: what a fused
+/// convolution and pool keeps for its backward pass instead of the convolution's output (one byte
+/// per pooled value against sixteen).
+pub(crate) fn halve_with_argmax(dims: &[usize], x: &[f32]) -> Result<(Vec<f32>, Vec<u8>, Shape)> {
+    let g = PoolGeometry::new(dims, 2, 2)?;
+    let level = Level::chosen();
+    let plane = g.ho * g.wo;
+    let (mut ys, mut at) = (vec![0f32; g.n * g.c * plane], vec![0u8; g.n * g.c * plane]);
+    ys.par_chunks_mut(plane)
+        .zip(at.par_chunks_mut(plane))
+        .zip(x.par_chunks(g.h * g.w))
+        .with_min_len(g.planes_per_task())
+        .for_each(|((yp, ap), xp)| halve_forward_argmax(level, &g, xp, yp, ap));
+    Ok((ys, at, Shape::from((g.n, g.c, g.ho, g.wo))))
+}
+
+/// The input gradient (`[N, C, H, W]` in `dims`) of a 2×2, stride-2 max pool from the positions
+/// [`halve_with_argmax`] recorded: each output gradient to its window's maximum, zeros elsewhere
+/// (a last odd row or column included).
+pub(crate) fn halve_backward_from_argmax(dims: &[usize], at: &[u8], gy: &[f32]) -> Result<Vec<f32>> {
+    let g = PoolGeometry::new(dims, 2, 2)?;
+    let plane = g.ho * g.wo;
+    if at.len() != g.n * g.c * plane || gy.len() != at.len() {
+        bail!(
+            "max_pool2d: {} recorded positions and {} gradients for {} outputs",
+            at.len(),
+            gy.len(),
+            g.n * g.c * plane
+        )
+    }
+    let mut dx = vec![0f32; g.n * g.c * g.h * g.w];
+    dx.par_chunks_mut(g.h * g.w)
+        .zip(at.par_chunks(plane))
+        .zip(gy.par_chunks(plane))
+        .with_min_len(g.planes_per_task())
+        .for_each(|((dp, ap), gp)| {
+            for (oh, (arow, grow)) in ap.chunks_exact(g.wo).zip(gp.chunks_exact(g.wo)).enumerate() {
+                let (dtop, dbottom) = dp[2 * oh * g.w..].split_at_mut(g.w);
+                let grads = dtop[..2 * g.wo].chunks_exact_mut(2).zip(dbottom[..2 * g.wo].chunks_exact_mut(2));
+                for (((dt, db), &a), &gv) in grads.zip(arow).zip(grow) {
+                    dt[0] = if a == 0 { gv } else { 0.0 };
+                    dt[1] = if a == 1 { gv } else { 0.0 };
+                    db[0] = if a == 2 { gv } else { 0.0 };
+                    db[1] = if a == 3 { gv } else { 0.0 };
+                }
+            }
+        });
+    Ok(dx)
+}
+
 /// The position (0-3, row-major) of the maximum of a 2×2 window `a b / c d` and its value, as
 /// [`PoolGeometry::row_argmax`] picks it: the first on ties, the first NaN if there is one.
 /// Branch-free (each step a compare and a select), so that the compiler vectorizes the loops
@@ -243,6 +294,20 @@ multiversion! {
             let bottom = &xp[(2 * oh + 1) * g.w..][..2 * g.wo];
             for ((y, t), b) in yrow.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
                 *y = argmax4(t[0], t[1], b[0], b[1]).1;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// [`halve_forward`] that also writes each window's argmax position (0-3) into `ap`.
+    fn halve_forward_argmax(level: Level, g: &PoolGeometry, xp: &[f32], yp: &mut [f32], ap: &mut [u8]) {
+        for (oh, (yrow, arow)) in yp.chunks_exact_mut(g.wo).zip(ap.chunks_exact_mut(g.wo)).enumerate() {
+            let top = &xp[2 * oh * g.w..][..2 * g.wo];
+            let bottom = &xp[(2 * oh + 1) * g.w..][..2 * g.wo];
+            for (((y, a), t), b) in yrow.iter_mut().zip(arow.iter_mut()).zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                let (i, v) = argmax4(t[0], t[1], b[0], b[1]);
+                (*y, *a) = (v, i as u8);
             }
         }
     }
@@ -325,6 +390,24 @@ mod tests {
 
     /// The 2×2 fast path against the general one, values and gradients bit for bit, on even and
     /// odd sides, with ties (small integers) and NaNs, at every SIMD level this CPU runs.
+    /// The recorded positions give the values and the gradients of the scanning passes, ties,
+    /// NaNs and an odd last row and column included.
+    #[test]
+    fn recorded_argmax_matches_the_scanning_passes() {
+        let dims = [2, 3, 7, 9];
+        let mut x: Vec<f32> = (0..2 * 3 * 7 * 9).map(|i| ((i * 37) % 11) as f32).collect();
+        (x[5], x[40], x[41]) = (f32::NAN, f32::NAN, f32::NAN);
+        let g = PoolGeometry::new(&dims, 2, 2).unwrap();
+        let (ys, at, shape) = halve_with_argmax(&dims, &x).unwrap();
+        assert_eq!(shape.dims(), &[2, 3, 3, 4]);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p == q || (p.is_nan() && q.is_nan()));
+        assert!(same(&ys, &forward(&g, &x)));
+        let gy: Vec<f32> = (0..ys.len()).map(|i| i as f32 + 1.0).collect();
+        let dx = halve_backward_from_argmax(&dims, &at, &gy).unwrap();
+        assert_eq!(dx, backward(&g, &x, &gy));
+        assert!(halve_backward_from_argmax(&dims, &at[1..], &gy[1..]).is_err());
+    }
+
     #[test]
     fn two_by_two_matches_the_general_path() {
         let levels = Level::tested();

@@ -44,7 +44,7 @@ pub mod simd;
 mod storage;
 mod winograd;
 
-pub use conv2d::{conv2d, conv2d_no_bias, conv2d_with, Algorithm};
+pub use conv2d::{conv2d, conv2d_max_pool2, conv2d_no_bias, conv2d_with, Algorithm};
 pub use dense::{linear, linear_layer};
 pub use gelu::gelu;
 pub use maxpool::max_pool2d;
