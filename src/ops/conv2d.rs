@@ -88,7 +88,7 @@ pub fn conv2d_with(
 /// as one op: the same values and gradients, but the convolution's output is freed at once
 /// instead of staying alive for the pool's backward pass, which needs only the position of each
 /// window's maximum (one byte per pooled value). In airbench94's network (each stage pools right
-/// after its first convolution) that is 540 MB less per batch of 1,024.
+/// after its first convolution) a training step of 1,024 images peaks at 1.46 GB instead of 2.4.
 ///
 /// With `f32` tensors on the CPU; elsewhere it is the two ops in turn.
 ///
@@ -163,6 +163,7 @@ impl CustomOp3 for ConvMaxPool {
         self.conv.bwd(xs, w, b, &dy, &dy)
     }
 }
+
 /// How kindling's CPU kernels compute a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -679,11 +680,6 @@ mod tests {
         got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale
     }
 
-    /// Winograd against im2col, forward, input gradient, weight gradient and bias gradient, on
-    /// even and odd sides (partial tiles), one to many samples per chunk, with both tiles: within
-    /// 1e-5 of the largest value for F(2×2, 3×3) (f32 rounding of differently ordered sums), 1e-4
-    /// for F(4×4, 3×3) (its transforms' larger entries cost about a digit). Every SIMD level this
-    /// CPU runs gives bit-identical results (the same additions in the same order).
     /// The fused convolution and pool gives exactly the values and the three gradients of the
     /// two ops in turn: on the Winograd path (3×3, 16 channels, an odd 9×11 image, so the last
     /// row and column are pooled away) and on the im2col one (stride 2).
@@ -713,6 +709,11 @@ mod tests {
         }
     }
 
+    /// Winograd against im2col, forward, input gradient, weight gradient and bias gradient, on
+    /// even and odd sides (partial tiles), one to many samples per chunk, with both tiles: within
+    /// 1e-5 of the largest value for F(2×2, 3×3) (f32 rounding of differently ordered sums), 1e-4
+    /// for F(4×4, 3×3) (its transforms' larger entries cost about a digit). Every SIMD level this
+    /// CPU runs gives bit-identical results (the same additions in the same order).
     #[test]
     fn winograd_matches_im2col() {
         let levels = Level::tested();
