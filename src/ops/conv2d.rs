@@ -115,11 +115,14 @@ pub fn conv2d_max_pool2(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padd
 /// argmax position of each pooled value.
 struct ConvMaxPool {
     conv: Box<dyn CustomOp3 + Send + Sync>,
-    saved: std::sync::Mutex<Option<(Shape, Vec<u8>)>>,
+    saved: std::sync::Mutex<Option<Saved>>,
 }
 
+/// The shape of the convolution's output and the argmax position of each pooled value.
+type Saved = (Shape, Vec<u8>);
+
 impl ConvMaxPool {
-    fn saved(&self) -> Result<std::sync::MutexGuard<'_, Option<(Shape, Vec<u8>)>>> {
+    fn saved(&self) -> Result<std::sync::MutexGuard<'_, Option<Saved>>> {
         self.saved.lock().map_err(|_| candle_core::Error::Msg(format!("{}: poisoned lock", self.name())))
     }
 }
