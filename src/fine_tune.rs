@@ -114,13 +114,8 @@ impl FineTune {
             Freeze::None => {
                 let head = network.config.head();
                 vec![
-                    ParamGroup { names: format!("{head}.*"), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: None },
-                    ParamGroup {
-                        names: "*".into(),
-                        lr_scale: self.pretrained_lr,
-                        weight_decay_scale: 1.0,
-                        epochs: None,
-                    },
+                    ParamGroup::scaled(&format!("{head}.*"), 1.0, 1.0),
+                    ParamGroup::scaled("*", self.pretrained_lr, 1.0),
                 ]
             }
         };

@@ -336,6 +336,7 @@ fn random_airbench_networks() {
             head_pool: 3,
             head_bias: false,
             head_scale: 1.0 / 9.0,
+            head_std: None,
         },
     };
     for (i, act) in [Activation::GeluErf, Activation::Gelu, Activation::Relu].into_iter().enumerate() {

@@ -113,6 +113,10 @@ pub struct CnnExtras {
     /// The logits are multiplied by this (1).
     #[serde(default = "one")]
     pub head_scale: f64,
+    /// The last layer's initial weights rescaled to this standard deviation (`None`: as drawn).
+    /// airbench94's Muon variant starts its head at 1 and divides the logits by 256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_std: Option<f64>,
 }
 
 impl Default for CnnExtras {
@@ -126,6 +130,7 @@ impl Default for CnnExtras {
             head_pool: 0,
             head_bias: true,
             head_scale: 1.0,
+            head_std: None,
         }
     }
 }
@@ -325,6 +330,21 @@ pub(crate) fn dirac_init(cfg: &CnnConfig, params: &crate::params::Params) -> Res
         let t = Tensor::from_vec(w, (out, cin, kh, kw), var.device())?.to_dtype(var.dtype())?;
         var.set(&t)?;
     }
+    Ok(())
+}
+
+/// Rescales the last layer's freshly drawn weights to [`CnnExtras::head_std`] (their sample
+/// standard deviation, as PyTorch's `w.std()`). Nothing when it is `None`.
+pub(crate) fn head_std_init(cfg: &CnnConfig, params: &crate::params::Params) -> Result<()> {
+    let Some(target) = cfg.extras.head_std else { return Ok(()) };
+    let name = format!("classifier.{}.weight", cfg.fc.len());
+    let var = params.get(&name).ok_or_else(|| candle_core::Error::Msg(format!("{name} missing")))?;
+    let w = var.as_tensor().to_dtype(candle_core::DType::F64)?;
+    let n = w.elem_count();
+    let mean = w.mean_all()?.to_scalar::<f64>()?;
+    let var_sum = w.affine(1.0, -mean)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+    let std = (var_sum / (n.max(2) - 1) as f64).sqrt();
+    var.set(&(var.as_tensor() * (target / std.max(1e-30)))?)?;
     Ok(())
 }
 

@@ -28,6 +28,7 @@ impl Network {
         let model = Model::new(config, params.var_builder(DType::F32, device))?;
         if let ModelConfig::Cnn(c) = config {
             super::cnn::dirac_init(c, &params)?;
+            super::cnn::head_std_init(c, &params)?;
         }
         Ok(Network { model, params, config: config.clone(), frozen_features: false })
     }

@@ -4,9 +4,11 @@
 //! airbench94 steps its batch-norm shifts at 64× the base learning rate (with the weight decay
 //! scaled down to match) and trains its whitening layer's bias for the first 3 epochs only. A
 //! [`ParamGroup`] names such parameters by a pattern; [`GroupedOptimizer`] runs one optimizer
-//! per group, all of the same kind, and the one training loop steps them together.
+//! per group, of the base kind unless the group names its own (airbench94's Muon variant steps its
+//! convolution filters with Muon and the rest with Nesterov SGD), and the one training loop steps
+//! them together.
 
-use super::{AnyOptimizer, NamedVar, OptimizerConfig, OptimizerState};
+use super::{AnyOptimizer, NamedVar, OptimizerConfig, OptimizerKind, OptimizerState};
 use candle_core::{backprop::GradStore, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -22,9 +24,21 @@ pub struct ParamGroup {
     pub weight_decay_scale: f64,
     /// Trained for the first this-many epochs only, then left as they are (`None`: throughout).
     pub epochs: Option<usize>,
+    /// Their own optimizer (`None`: the base one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerKind>,
+    /// Their own momentum coefficient (`None`: the base one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
 }
 
 impl ParamGroup {
+    /// Parameters matching `names`, trained like the rest but at `lr_scale` times the rate and
+    /// `weight_decay_scale` times the weight decay.
+    pub fn scaled(names: &str, lr_scale: f64, weight_decay_scale: f64) -> Self {
+        ParamGroup { names: names.into(), lr_scale, weight_decay_scale, epochs: None, optimizer: None, momentum: None }
+    }
+
     /// Whether `name` matches this group's pattern.
     pub fn matches(&self, name: &str) -> bool {
         glob(self.names.as_bytes(), name.as_bytes())
@@ -71,7 +85,12 @@ impl GroupedOptimizer {
                 Some(g) => (g.lr_scale, g.weight_decay_scale, g.epochs),
                 None => (1.0, 1.0, None),
             };
-            let c = OptimizerConfig { lr: cfg.lr * lr_scale, weight_decay: cfg.weight_decay * wd_scale, ..cfg.clone() };
+            let mut c =
+                OptimizerConfig { lr: cfg.lr * lr_scale, weight_decay: cfg.weight_decay * wd_scale, ..cfg.clone() };
+            if let Some(g) = groups.get(i) {
+                c.kind = g.optimizer.unwrap_or(c.kind);
+                c.momentum = g.momentum.unwrap_or(c.momentum);
+            }
             parts.push(Part { lr_scale, epochs, opt: AnyOptimizer::new(&c, vars)? });
         }
         Ok(GroupedOptimizer { parts })
@@ -145,7 +164,7 @@ mod tests {
         let var =
             |name: &str| NamedVar { name: name.into(), var: Var::zeros(2, candle_core::DType::F32, &dev).unwrap() };
         let cfg = OptimizerConfig::new(OptimizerKind::Adamw, 0.1);
-        let groups = [ParamGroup { names: "head.*".into(), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: Some(1) }];
+        let groups = [ParamGroup { epochs: Some(1), ..ParamGroup::scaled("head.*", 1.0, 1.0) }];
         let mut opt = GroupedOptimizer::new(&cfg, &groups, vec![var("head.w"), var("body.w")]).unwrap();
         let params = [opt.parts[0].opt.state().len(), opt.parts[1].opt.state().len()];
         let state = opt.state();
@@ -173,7 +192,7 @@ mod tests {
 
     #[test]
     fn patterns() {
-        let g = ParamGroup { names: "norms.*.bias".into(), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: None };
+        let g = ParamGroup::scaled("norms.*.bias", 1.0, 1.0);
         assert!(g.matches("norms.3.bias"));
         assert!(g.matches("norms.12.bias"));
         assert!(!g.matches("norms.3.weight"));
@@ -192,8 +211,8 @@ mod tests {
             |name: &str| NamedVar { name: name.into(), var: Var::ones(1, candle_core::DType::F32, &dev).unwrap() };
         let (a, b, c) = (var("norms.0.bias"), var("whiten.bias"), var("features.0.weight"));
         let groups = vec![
-            ParamGroup { names: "norms.*.bias".into(), lr_scale: 10.0, weight_decay_scale: 0.0, epochs: None },
-            ParamGroup { names: "whiten.bias".into(), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: Some(1) },
+            ParamGroup::scaled("norms.*.bias", 10.0, 0.0),
+            ParamGroup { epochs: Some(1), ..ParamGroup::scaled("whiten.bias", 1.0, 1.0) },
         ];
         let cfg = OptimizerConfig::new(OptimizerKind::Sgd, 0.1);
         let mut opt = GroupedOptimizer::new(&cfg, &groups, vec![a.clone(), b.clone(), c.clone()]).unwrap();

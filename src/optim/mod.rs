@@ -1,6 +1,7 @@
 //! Optimizers and learning-rate schedules.
 //!
-//! candle-nn ships plain SGD and AdamW; kindling adds momentum, Nesterov momentum, RMSProp and Adam.
+//! candle-nn ships plain SGD and AdamW; kindling adds momentum, Nesterov momentum, RMSProp, Adam and
+//! Muon.
 //! Each implements [`candle_nn::Optimizer`], so `backward_step` works and candle's own optimizers
 //! stay interchangeable. Per-parameter state is kept by parameter name, so it can be saved in a
 //! checkpoint and restored with `--resume`.
@@ -8,12 +9,14 @@
 pub mod adam;
 pub mod fused;
 pub mod groups;
+pub mod muon;
 pub mod rmsprop;
 pub mod schedule;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig, WeightDecay};
 pub use groups::{GroupedOptimizer, ParamGroup};
+pub use muon::{Muon, MuonConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::Schedule;
 pub use sgd::{Momentum, Sgd, SgdConfig};
@@ -38,6 +41,9 @@ pub enum OptimizerKind {
     Adam,
     /// AdamW (Loshchilov & Hutter, 2019), decoupled weight decay.
     Adamw,
+    /// Muon (Jordan, 2024): Nesterov momentum, each matrix's update orthogonalized and each weight
+    /// tensor kept at norm `sqrt(out)` ([`muon`]); no weight decay.
+    Muon,
 }
 
 impl OptimizerKind {
@@ -50,6 +56,7 @@ impl OptimizerKind {
             OptimizerKind::Rmsprop => "rmsprop",
             OptimizerKind::Adam => "adam",
             OptimizerKind::Adamw => "adamw",
+            OptimizerKind::Muon => "muon",
         }
     }
 }
@@ -61,7 +68,7 @@ pub struct OptimizerConfig {
     pub kind: OptimizerKind,
     /// Base learning rate (the schedule scales it).
     pub lr: f64,
-    /// Momentum coefficient for `momentum` and `nesterov` (default 0.9).
+    /// Momentum coefficient for `momentum`, `nesterov` and `muon` (default 0.9).
     pub momentum: f64,
     /// Weight decay: L2 in the gradient for SGD, RMSProp and Adam; decoupled for AdamW.
     pub weight_decay: f64,
@@ -126,6 +133,8 @@ pub enum AnyOptimizer {
     RmsProp(RmsProp),
     /// Adam or AdamW.
     Adam(Adam),
+    /// Muon.
+    Muon(Muon),
 }
 
 impl AnyOptimizer {
@@ -160,6 +169,25 @@ impl AnyOptimizer {
                     AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weight_decay },
                 )?)
             }
+            OptimizerKind::Muon => {
+                if cfg.weight_decay != 0.0 {
+                    candle_core::bail!(
+                        "Muon keeps each weight tensor at a fixed norm, so weight decay {} would do nothing: set it \
+                         to 0",
+                        cfg.weight_decay
+                    )
+                }
+                AnyOptimizer::Muon(Muon::with_names(
+                    params,
+                    MuonConfig {
+                        lr: cfg.lr,
+                        momentum: cfg.momentum,
+                        nesterov: true,
+                        ns_steps: muon::NS_STEPS,
+                        normalize: true,
+                    },
+                )?)
+            }
         })
     }
 
@@ -170,6 +198,7 @@ impl AnyOptimizer {
             AnyOptimizer::Sgd(o) => o.step(grads),
             AnyOptimizer::RmsProp(o) => o.step(grads),
             AnyOptimizer::Adam(o) => o.step(grads),
+            AnyOptimizer::Muon(o) => o.step(grads),
         }
     }
 
@@ -180,6 +209,7 @@ impl AnyOptimizer {
             AnyOptimizer::Sgd(o) => o.set_learning_rate(lr),
             AnyOptimizer::RmsProp(o) => o.set_learning_rate(lr),
             AnyOptimizer::Adam(o) => o.set_learning_rate(lr),
+            AnyOptimizer::Muon(o) => o.set_learning_rate(lr),
         }
     }
 }
@@ -190,6 +220,7 @@ impl OptimizerState for AnyOptimizer {
             AnyOptimizer::Sgd(o) => o.state(),
             AnyOptimizer::RmsProp(o) => o.state(),
             AnyOptimizer::Adam(o) => o.state(),
+            AnyOptimizer::Muon(o) => o.state(),
         }
     }
 
@@ -198,6 +229,7 @@ impl OptimizerState for AnyOptimizer {
             AnyOptimizer::Sgd(o) => o.load_state(state),
             AnyOptimizer::RmsProp(o) => o.load_state(state),
             AnyOptimizer::Adam(o) => o.load_state(state),
+            AnyOptimizer::Muon(o) => o.load_state(state),
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn network() -> Architecture {
             head_pool: 3,
             head_bias: false,
             head_scale: 1.0 / 9.0,
+            head_std: None,
         },
     })
 }
@@ -82,13 +83,8 @@ pub fn training() -> TrainConfig {
         label_smoothing: 0.2,
         groups: vec![
             // The same decay per step at 64× the rate.
-            ParamGroup {
-                names: "norms.*.bias".into(),
-                lr_scale: bias_scaler,
-                weight_decay_scale: 1.0 / bias_scaler,
-                epochs: None,
-            },
-            ParamGroup { names: "whiten.bias".into(), lr_scale: 1.0, weight_decay_scale: 1.0, epochs: Some(3) },
+            ParamGroup::scaled("norms.*.bias", bias_scaler, 1.0 / bias_scaler),
+            ParamGroup { epochs: Some(3), ..ParamGroup::scaled("whiten.bias", 1.0, 1.0) },
         ],
         drop_last: true,
         lookahead: Some(LookaheadConfig::default()),

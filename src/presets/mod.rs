@@ -1,7 +1,7 @@
 //! Run descriptions: what a whole training run is ([`Run`]: the data set, the model's
 //! architecture, the features it reads, the training configuration and the test-time
 //! augmentation it is scored with), built from one table of tuned defaults ([`defaults`]) or from
-//! a named recipe ([`Recipe`]: [`airbench94`]).
+//! a named recipe ([`Recipe`]: [`airbench94`], [`airbench94_muon`]).
 //!
 //! ```
 //! use kindling::data::DatasetName;
@@ -16,6 +16,7 @@
 //! ```
 
 pub mod airbench94;
+pub mod airbench94_muon;
 pub mod defaults;
 
 use crate::data::DatasetName;
@@ -113,6 +114,8 @@ pub enum Recipe {
     /// Keller Jordan's airbench94 network and training for CIFAR-10 (arXiv 2404.00498):
     /// [`airbench94`].
     Airbench94,
+    /// airbench94's network trained for 8 epochs with Muon on its filters: [`airbench94_muon`].
+    Airbench94Muon,
 }
 
 impl Recipe {
@@ -120,6 +123,7 @@ impl Recipe {
     pub fn as_str(self) -> &'static str {
         match self {
             Recipe::Airbench94 => "airbench94",
+            Recipe::Airbench94Muon => "airbench94-muon",
         }
     }
 
@@ -135,6 +139,15 @@ impl Recipe {
                 features: None,
                 train: airbench94::training(),
                 tta: airbench94::TTA,
+                recipe: Some(self),
+                fine_tune: None,
+            },
+            Recipe::Airbench94Muon => Run {
+                dataset,
+                model: airbench94_muon::network(),
+                features: None,
+                train: airbench94_muon::training(),
+                tta: airbench94_muon::TTA,
                 recipe: Some(self),
                 fine_tune: None,
             },

@@ -96,6 +96,7 @@ choices!(OptimizerKind {
     OptimizerKind::Rmsprop => "rmsprop": "RMSProp",
     OptimizerKind::Adam => "adam": "Adam, weight decay as L2 in the gradient",
     OptimizerKind::Adamw => "adamw": "AdamW, decoupled weight decay",
+    OptimizerKind::Muon => "muon": "Muon: Nesterov momentum, each weight matrix's update orthogonalized",
 });
 
 choices!(FeatureKind {
@@ -111,6 +112,7 @@ choices!(Tta {
 
 choices!(Recipe {
     Recipe::Airbench94 => "airbench94": "Keller Jordan's CIFAR-10 recipe (arXiv 2404.00498)",
+    Recipe::Airbench94Muon => "airbench94-muon": "airbench94's network, 8 epochs, Muon on the filters",
 });
 
 choices!(BenchModel {

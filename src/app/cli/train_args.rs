@@ -86,7 +86,7 @@ pub struct TrainArgs {
     /// Base learning rate.
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Momentum coefficient (momentum, nesterov).
+    /// Momentum coefficient (momentum, nesterov, muon).
     #[arg(long)]
     pub momentum: Option<f64>,
     /// Weight decay (decoupled for adamw, L2 in the gradient otherwise).
@@ -330,11 +330,11 @@ impl TrainArgs {
             cfg.optimizer.lr = v;
         }
         if let Some(v) = self.momentum {
-            if !matches!(cfg.optimizer.kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) {
+            if !matches!(cfg.optimizer.kind, OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::Muon) {
                 return Err(Error::invalid(
                     "--momentum",
                     format!(
-                        "the {} optimizer does not use it; it applies to --optimizer momentum or nesterov",
+                        "the {} optimizer does not use it; it applies to --optimizer momentum, nesterov or muon",
                         cfg.optimizer.kind.as_str()
                     ),
                 ));
@@ -345,6 +345,12 @@ impl TrainArgs {
             cfg.optimizer.momentum = v;
         }
         if let Some(v) = self.weight_decay {
+            if cfg.optimizer.kind == OptimizerKind::Muon && v != 0.0 {
+                return Err(Error::invalid(
+                    "--weight-decay",
+                    "Muon keeps each weight tensor at a fixed norm, so weight decay would do nothing: leave it out",
+                ));
+            }
             cfg.optimizer.weight_decay = v;
         }
         if let Some(v) = self.schedule {
