@@ -167,15 +167,16 @@ mod tests {
                     let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
                     let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
                     let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                    for k in 0..n {
-                        let (akp, akq) = (a[k][p], a[k][q]);
-                        a[k][p] = c * akp - s * akq;
-                        a[k][q] = s * akp + c * akq;
+                    for row in a.iter_mut() {
+                        let (akp, akq) = (row[p], row[q]);
+                        row[p] = c * akp - s * akq;
+                        row[q] = s * akp + c * akq;
                     }
-                    for k in 0..n {
-                        let (apk, aqk) = (a[p][k], a[q][k]);
-                        a[p][k] = c * apk - s * aqk;
-                        a[q][k] = s * apk + c * aqk;
+                    let (low, high) = a.split_at_mut(q);
+                    for (x, y) in low[p].iter_mut().zip(high[0].iter_mut()) {
+                        let (apk, aqk) = (*x, *y);
+                        *x = c * apk - s * aqk;
+                        *y = s * apk + c * aqk;
                     }
                 }
             }
@@ -237,7 +238,8 @@ mod tests {
         let u = (&g * 1.6).unwrap();
         let norm = w0.sqr().unwrap().sum_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
         let w_norm = (w0 * (2.0 / norm as f64)).unwrap();
-        let expect = (w_norm - (orthogonalize(&u.reshape((4, 6)).unwrap(), 3).unwrap().reshape((4, 2, 3)).unwrap() * 0.1))
+        let expect = (w_norm
+            - (orthogonalize(&u.reshape((4, 6)).unwrap(), 3).unwrap().reshape((4, 2, 3)).unwrap() * 0.1))
             .unwrap();
         let diff = (w.as_tensor() - expect).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff < 1e-6, "weights: {diff}");

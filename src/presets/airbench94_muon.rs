@@ -67,11 +67,7 @@ pub fn training() -> TrainConfig {
         batch_size: BatchSize::Mini(BATCH),
         optimizer,
         schedule: Schedule::Triangle { start: 1.0, peak: 0.0, end: 0.0 },
-        groups: vec![
-            filters,
-            head,
-            ParamGroup { epochs: Some(3), ..ParamGroup::scaled("whiten.bias", 1.0, 1.0) },
-        ],
+        groups: vec![filters, head, ParamGroup { epochs: Some(3), ..ParamGroup::scaled("whiten.bias", 1.0, 1.0) }],
         lookahead: None,
         ..airbench94::training()
     }
@@ -107,8 +103,7 @@ mod tests {
         assert_eq!(names.iter().filter(|n| group_of(n) == Some(2)).count(), 1, "whiten.bias: {names:?}");
         // The rest are the six batch-norm shifts (and their running statistics, which no gradient
         // reaches).
-        let rest: Vec<&String> =
-            names.iter().filter(|n| group_of(n).is_none() && !n.contains(".running_")).collect();
+        let rest: Vec<&String> = names.iter().filter(|n| group_of(n).is_none() && !n.contains(".running_")).collect();
         assert!(rest.len() == 6 && rest.iter().all(|n| n.starts_with("norms.") && n.ends_with(".bias")), "{rest:?}");
         let rate = |g: usize| t.optimizer.lr * t.groups[g].lr_scale;
         assert!((rate(0) - 0.24).abs() < 1e-12);
