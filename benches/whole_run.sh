@@ -12,6 +12,8 @@
 #
 #   PYTHON         the interpreter that has torch and numpy (default python3)
 #   KINDLING_DATA  the folder holding cifar-10-batches-bin/ (default ../shared/data)
+#   RECIPE         kindling's recipe: airbench94 (default) or airbench94-muon (8 epochs, Muon on the
+#                  filters; PyTorch still runs airbench94, the recipe issue #34 measures against)
 #   SEED           the first round's seed (0)
 #   OUT            checkpoints, logs and outputs of every run (runs/whole-run)
 #   PT_LAYOUT      channels_last (default: PyTorch's faster layout for this network in every
@@ -26,6 +28,7 @@ threads=$(nproc)
 export KINDLING_DATA=${KINDLING_DATA:-$(cd .. && pwd)/shared/data}
 out=${OUT:-runs/whole-run}
 seed0=${SEED:-0}
+recipe=${RECIPE:-airbench94}
 layout=${PT_LAYOUT:-channels_last}
 kargs=()
 pargs=(--epochs "${PT_EPOCHS:-9.9}")
@@ -48,7 +51,7 @@ fi
 mkdir -p "$out"
 cargo build --release --quiet --example train
 benches/machine.sh
-echo "pytorch: $torch, $layout, ${pargs[*]}; kindling: $(git rev-parse --short HEAD)${kargs[*]:+, ${kargs[*]}}"
+echo "pytorch: $torch, $layout, ${pargs[*]}; kindling: $(git rev-parse --short HEAD), --recipe $recipe${kargs[*]:+, ${kargs[*]}}"
 
 # Runs "$@" under /usr/bin/time with its stdout in $1.out, stderr in $1.log, and "wall_s max_rss_kb"
 # in $1.time; on failure prints the end of the log and stops.
@@ -62,7 +65,7 @@ names=()
 for r in $(seq "$rounds"); do
   s=$((seed0 + r - 1))
   timed "$out/kindling-s$s" env RAYON_NUM_THREADS="$threads" ./target/release/examples/train --dataset cifar10 \
-    --recipe airbench94 --seed "$s" --save "$out/kindling-s$s.safetensors" --offline --no-plots "${kargs[@]}"
+    --recipe "$recipe" --seed "$s" --save "$out/kindling-s$s.safetensors" --offline --no-plots "${kargs[@]}"
   timed "$out/pytorch-s$s" "$py" benches/airbench94_torch.py --threads "$threads" --seed "$s" "${pargs[@]}"
   names+=("$out/kindling-s$s" "$out/pytorch-s$s")
 done

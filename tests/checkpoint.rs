@@ -65,18 +65,42 @@ fn round_trip_and_metadata() {
 
 #[test]
 fn resume_matches_an_uninterrupted_run() {
-    let dir = common::tmpdir("resume");
+    resumed_matches_whole("resume", &tiny_run(3));
+}
+
+/// airbench94's Muon variant, shrunk to batches of 32: the state of both optimizers (Muon's
+/// velocities and SGD's) comes back on resume, so the resumed run is the uninterrupted one bit for
+/// bit; and Muon keeps each filter bank near norm `sqrt(out)` (renormalized before each step).
+#[test]
+fn muon_recipe_resumes_exactly() {
+    let mut run = kindling::presets::Recipe::Airbench94Muon.run(DatasetName::Shapes).unwrap();
+    run.train.epochs = 3;
+    run.train.batch_size = kindling::train::BatchSize::Mini(32);
+    run.train.seed = 11;
+    let a = resumed_matches_whole("resume-muon", &run);
+    for i in 0..6 {
+        let w = a.params.get(&format!("features.{i}.weight")).unwrap();
+        let out = w.dims()[0] as f32;
+        let norm = w.sqr().unwrap().sum_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
+        assert!((norm / out.sqrt() - 1.0).abs() < 0.05, "features.{i}: norm {norm}, sqrt(out) {}", out.sqrt());
+    }
+}
+
+/// Trains `run` for its epochs, and again stopped after the first and resumed from its `last`
+/// checkpoint: every parameter ends the same. Returns the uninterrupted run's checkpoint.
+fn resumed_matches_whole(name: &str, run: &Run) -> checkpoint::Checkpoint {
+    let dir = common::tmpdir(name);
     let data = data_args(240).prepare(DatasetName::Shapes).unwrap();
     let norm = Normalization::measure(&data.train);
-    let run = tiny_run(3);
 
     let whole = dir.join("whole.safetensors");
-    run::execute(&run, &data, &common::dev(), &common::quiet(&whole), None).unwrap();
+    run::execute(run, &data, &common::dev(), &common::quiet(&whole), None).unwrap();
 
     // "Interrupted" run: the same configuration, stopped after the first epoch.
     let cut = dir.join("cut.safetensors");
     let cfg = run.model_config(data.train.shape, 10);
     let net = kindling::models::Network::new(&cfg, run.train.seed, &common::dev()).unwrap();
+    net.init_from_data(&data.train, &norm).unwrap();
     let meta = checkpoint::read_meta(&whole).unwrap();
     let session = kindling::train::Session::new()
         .hook(checkpoint::Checkpointer::new(&cut, meta, None))
@@ -91,7 +115,7 @@ fn resume_matches_an_uninterrupted_run() {
     let (run2, resume) = run::from_resume(&last, &common::dev()).unwrap();
     assert_eq!(resume.from.history.len(), 1);
     let report = run::execute(&run2, &data, &common::dev(), &common::quiet(&cut), Some(resume)).unwrap();
-    assert_eq!(report.history.len(), 3);
+    assert_eq!(report.history.len(), run.train.epochs);
 
     let a = checkpoint::load(&whole, &common::dev()).unwrap();
     let b = checkpoint::load(&cut, &common::dev()).unwrap();
@@ -101,6 +125,7 @@ fn resume_matches_an_uninterrupted_run() {
             (va.as_tensor() - vb.as_tensor()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert_eq!(diff, 0.0, "{na} differs after resume by {diff}");
     }
+    a
 }
 
 #[test]
