@@ -37,7 +37,7 @@
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
-use super::simd::lane_sums;
+use super::simd::{lane_sums, Level};
 use super::storage::{contiguous_f32, with_f32};
 
 const NAME: &str = "kindling-batch-norm";
@@ -261,6 +261,7 @@ impl Geometry {
     /// `dz = dy·f'(γ·x̂ + β)` into `dz`, row by row across the cores, and its per-channel sums
     /// `Σ dz` and `Σ dz·x̂` (the fused activation's first backward sweep). `scale`, `shift`: `γ/σ`
     /// and `β − μ·γ/σ` per channel, as in the forward pass.
+    /// `derivative(dz, x, dy, a, b)` fills one channel's plane `dz = dy·f'(x·a + b)`.
     fn activation_gradient(
         &self,
         x: &[f32],
@@ -268,7 +269,7 @@ impl Geometry {
         dz: &mut [f32],
         (scale, shift): (&[f32], &[f32]),
         (mean, invstd): (&[f32], &[f32]),
-        derivative: impl Fn(f32) -> f32 + Sync,
+        derivative: impl Fn(&mut [f32], &[f32], &[f32], f32, f32) + Sync,
     ) -> Vec<[f64; 2]> {
         let (p, row, per) = (self.plane, self.row(), self.rows_per_task());
         // Fixed blocks of rows, their sums added in block order (see `channel_sums`).
@@ -282,9 +283,7 @@ impl Geometry {
                         let (k, b, mu, is) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
                         let range = ch * p..(ch + 1) * p;
                         let (dzc, xc, dyc) = (&mut dzr[range.clone()], &xr[range.clone()], &dyr[range]);
-                        for ((o, &v), &d) in dzc.iter_mut().zip(xc).zip(dyc) {
-                            *o = d * derivative(v * k + b);
-                        }
+                        derivative(dzc, xc, dyc, k, b);
                         let (s, sx) = lane_sums(dzc, xc, |d, v| (d, d * (v - mu) * is));
                         a[0] += s as f64;
                         a[1] += sx as f64;
@@ -352,17 +351,21 @@ impl BatchNormOp {
             .unzip()
     }
 
-    /// `ys = f(x·scale + shift)` row by row across the cores.
-    fn forward_rows(&self, x: &[f32], scale: &[f32], shift: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    /// `ys = f(x·scale + shift)` row by row across the cores; `f(y, x, a, b)` fills one channel's
+    /// plane `y` from `x`.
+    fn forward_rows(
+        &self,
+        x: &[f32],
+        scale: &[f32],
+        shift: &[f32],
+        f: impl Fn(&mut [f32], &[f32], f32, f32) + Sync,
+    ) -> Vec<f32> {
         let g = &self.g;
         let mut ys = vec![0f32; x.len()];
         ys.par_chunks_mut(g.row()).zip(x.par_chunks(g.row())).with_min_len(g.rows_per_task()).for_each(|(y, x)| {
             for ch in 0..g.c {
-                let (a, b) = (scale[ch], shift[ch]);
                 let range = ch * g.plane..(ch + 1) * g.plane;
-                for (y, &x) in y[range.clone()].iter_mut().zip(&x[range]) {
-                    *y = f(x * a + b);
-                }
+                f(&mut y[range.clone()], &x[range], scale[ch], shift[ch]);
             }
         });
         ys
@@ -388,9 +391,16 @@ impl CustomOp3 for BatchNormOp {
         let (scale, shift) = self.affine(gamma, beta);
         // One monomorphic loop per activation.
         let ys = match self.act {
-            NormActivation::Identity => self.forward_rows(x, &scale, &shift, |z| z),
-            NormActivation::Relu => self.forward_rows(x, &scale, &shift, |z| NormActivation::Relu.value(z)),
-            NormActivation::Gelu => self.forward_rows(x, &scale, &shift, |z| NormActivation::Gelu.value(z)),
+            NormActivation::Identity => self
+                .forward_rows(x, &scale, &shift, |y, x, a, b| y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * a + b)),
+            NormActivation::Relu => self.forward_rows(x, &scale, &shift, |y, x, a, b| {
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = NormActivation::Relu.value(x * a + b))
+            }),
+            // The GELU loop compiled for the CPU's vector width (see `super::gelu`).
+            NormActivation::Gelu => {
+                let level = Level::chosen();
+                self.forward_rows(x, &scale, &shift, |y, x, a, b| super::gelu::forward_affine(level, y, x, a, b))
+            }
         };
         Ok((CpuStorage::F32(ys), xl.shape().clone()))
     }
@@ -426,12 +436,19 @@ impl CustomOp3 for BatchNormOp {
                         let affine = (&scale[..], &shift[..]);
                         let mut dz = vec![0f32; x.len()];
                         let sums = match act {
-                            NormActivation::Relu => g.activation_gradient(x, dy, &mut dz, affine, stats, |z| {
-                                NormActivation::Relu.derivative(z)
-                            }),
-                            _ => g.activation_gradient(x, dy, &mut dz, affine, stats, |z| {
-                                NormActivation::Gelu.derivative(z)
-                            }),
+                            NormActivation::Relu => {
+                                g.activation_gradient(x, dy, &mut dz, affine, stats, |dz, x, dy, k, b| {
+                                    for ((o, &v), &d) in dz.iter_mut().zip(x).zip(dy) {
+                                        *o = d * NormActivation::Relu.derivative(v * k + b);
+                                    }
+                                })
+                            }
+                            _ => {
+                                let level = Level::chosen();
+                                g.activation_gradient(x, dy, &mut dz, affine, stats, |dz, x, dy, k, b| {
+                                    super::gelu::backward_affine(level, dz, x, dy, k, b)
+                                })
+                            }
                         };
                         (Some(dz), sums)
                     }
