@@ -4,7 +4,7 @@
 //! accuracy over 200 runs there, with 0.81× airbench94's FLOPs). Written here from that
 //! description on kindling's layers, optimizers and loop:
 //!
-//! - network: [`airbench94::network`](super::airbench94::network), with the head's weights
+//! - network: [`airbench94::network`], with the head's weights
 //!   started at standard deviation 1 and the logits divided by 256 (the features' width) instead
 //!   of 9.
 //! - training: batches of 2,000 (the last, smaller one dropped), 8 epochs, label smoothing 0.2,
@@ -16,7 +16,7 @@
 //!   PyTorch's SGD applies it). On kindling's mean loss the SGD rates are 2,000× those.
 //!   The whitening bias trains for the first 3 epochs only (the original's rate falls to 0 over
 //!   those 3 epochs; here it follows the common schedule and then stops, as in
-//!   [`airbench94`](super::airbench94)).
+//!   [`airbench94`]).
 //! - evaluation: six-view test-time augmentation, as airbench94.
 
 use super::airbench94;
