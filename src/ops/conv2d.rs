@@ -31,7 +31,7 @@ use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::simd::{self, Level};
-use super::storage::{contiguous_f32, transpose_into, with_f32};
+use super::storage::{contiguous_f32, transpose_into, with_f32, zeros};
 use super::winograd;
 
 const NAME: &str = "kindling-conv2d";
@@ -105,17 +105,25 @@ pub fn conv2d_max_pool2(xs: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padd
         return super::max_pool2d(&conv2d_with(xs, w, b, stride, padding, algorithm)?, 2, 2);
     }
     let (xs, w, b) = (xs.contiguous()?, w.contiguous()?, b.contiguous()?);
-    let conv: Box<dyn CustomOp3 + Send + Sync> =
-        if algorithm.winograd(&g) { Box::new(Winograd(algorithm)) } else { Box::new(Conv2d { stride, padding }) };
+    let conv =
+        if algorithm.winograd(&g) { PooledConv::Winograd(algorithm) } else { PooledConv::Im2col { stride, padding } };
     xs.apply_op3(&w, &b, ConvMaxPool { conv, saved: std::sync::Mutex::new(None) })
 }
 
-/// The op of [`conv2d_max_pool2`]: a convolution op, and what its forward pass saved for the
+/// The op of [`conv2d_max_pool2`]: its convolution, and what its forward pass saved for the
 /// backward one (one op per call, so one batch's): the shape of the convolution's output and the
 /// argmax position of each pooled value.
 struct ConvMaxPool {
-    conv: Box<dyn CustomOp3 + Send + Sync>,
+    conv: PooledConv,
     saved: std::sync::Mutex<Option<Saved>>,
+}
+
+/// The convolution under a [`ConvMaxPool`]. Winograd's pools each chunk's output tiles as it
+/// transforms them ([`winograd::forward_max_pool2`]), so the convolution's whole output is never
+/// stored; im2col's output is pooled after it.
+enum PooledConv {
+    Winograd(Algorithm),
+    Im2col { stride: usize, padding: usize },
 }
 
 /// The shape of the convolution's output and the argmax position of each pooled value.
@@ -141,8 +149,25 @@ impl CustomOp3 for ConvMaxPool {
         b: &CpuStorage,
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (ys, shape) = self.conv.cpu_fwd(xs, xs_l, w, w_l, b, b_l)?;
-        let (pooled, argmax, pooled_shape) = super::maxpool::halve_with_argmax(shape.dims(), ys.as_slice::<f32>()?)?;
+        let (pooled, argmax, shape) = match self.conv {
+            PooledConv::Winograd(algorithm) => {
+                let s = Winograd(algorithm).shape(xs_l.dims(), w_l.dims(), b_l.dims())?;
+                if s.h < 2 || s.w < 2 {
+                    bail!("max_pool2d: the 2x2 kernel is larger than the {}x{} image; use a smaller kernel", s.h, s.w)
+                }
+                let (xs, w, b) =
+                    (contiguous_f32(NAME, xs, xs_l)?, contiguous_f32(NAME, w, w_l)?, contiguous_f32(NAME, b, b_l)?);
+                let (pooled, argmax) = winograd::forward_max_pool2(Level::chosen(), &s, xs, w, b);
+                (pooled, argmax, Shape::from((s.n, s.o, s.h, s.w)))
+            }
+            PooledConv::Im2col { stride, padding } => {
+                let (ys, shape) = Conv2d { stride, padding }.cpu_fwd(xs, xs_l, w, w_l, b, b_l)?;
+                let (pooled, argmax, _) = super::maxpool::halve_with_argmax(shape.dims(), ys.as_slice::<f32>()?)?;
+                (pooled, argmax, shape)
+            }
+        };
+        let d = shape.dims();
+        let pooled_shape = Shape::from((d[0], d[1], d[2] / 2, d[3] / 2));
         *self.saved()? = Some((shape, argmax));
         Ok((CpuStorage::F32(pooled), pooled_shape))
     }
@@ -163,7 +188,10 @@ impl CustomOp3 for ConvMaxPool {
         };
         let dy = Tensor::from_vec(dy, shape, xs.device())?;
         // Neither convolution op reads its output in the backward pass: `dy` stands in for it.
-        self.conv.bwd(xs, w, b, &dy, &dy)
+        match self.conv {
+            PooledConv::Winograd(algorithm) => Winograd(algorithm).bwd(xs, w, b, &dy, &dy),
+            PooledConv::Im2col { stride, padding } => Conv2d { stride, padding }.bwd(xs, w, b, &dy, &dy),
+        }
     }
 }
 
@@ -498,7 +526,7 @@ fn col2im(g: &Geometry, cols: &[f32], (oh0, oh1): (usize, usize), dxn: &mut [f32
 /// `y[n] = W · im2col(x[n]) + b`, sample by sample across the cores.
 fn forward(g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let (k, p) = (g.k(), g.p());
-    let mut ys = vec![0f32; g.n * g.o * p];
+    let mut ys = zeros(g.n * g.o * p);
     ys.par_chunks_mut(g.o * p).zip(x.par_chunks(g.chw())).for_each_init(
         || vec![0f32; g.scratch_len()],
         |cols, (yn, xn)| {
@@ -646,7 +674,7 @@ fn backward(
         part
     };
     let (dx, parts): (_, Vec<Partial>) = if want.xs {
-        let mut dx = vec![0f32; g.n * chw];
+        let mut dx = zeros(g.n * chw);
         let parts =
             dx.par_chunks_mut(per_chunk * chw).enumerate().map(|(i, d)| chunk(i * per_chunk, Some(d))).collect();
         (Some(dx), parts)
@@ -708,6 +736,35 @@ mod tests {
             );
             for (name, v) in [("xs", &xs), ("w", &w), ("b", &b)] {
                 assert_eq!(values(gf.get(v).unwrap()), values(ga.get(v).unwrap()), "{dims:?}: gradient of {name}");
+            }
+        }
+    }
+
+    /// Winograd's forward pass pooled on the way out gives the pooled values and argmax positions of
+    /// its forward pass then the pool, bit for bit: every tile, every SIMD level, even and odd
+    /// sides, one sample to several chunks; also where windows tie (a zero filter: every value is
+    /// the bias) and where one holds a NaN (the pool's own rules: the first maximum, the first NaN).
+    #[test]
+    fn winograd_pooled_forward_matches_forward_then_pool() {
+        for (n, c, h, w, o) in [(1, 8, 2, 2, 8), (3, 8, 9, 11, 9), (2, 24, 31, 31, 16), (40, 16, 7, 7, 24)] {
+            for tile in [winograd::Tile::F2, winograd::Tile::F4, winograd::Tile::F2K5] {
+                let kk = tile.kernel().pow(2);
+                let s = winograd::Shape { n, c, h, w, o, tile };
+                let mut x = random(n * c * h * w, 5);
+                x[c * h * w / 2] = f32::NAN;
+                let mut wt = random(o * c * kk, 6);
+                wt[..c * kk].fill(0.0); // output channel 0: the bias everywhere
+                let b = random(o, 7);
+                for level in Level::tested() {
+                    let case = format!("n {n} c {c} {h}x{w} o {o}, {tile:?}, {level:?}");
+                    let full = winograd::forward(level, &s, &x, &wt, &b);
+                    let (want, want_at, _) = crate::ops::maxpool::halve_with_argmax(&[n, o, h, w], &full).unwrap();
+                    let (got, got_at) = winograd::forward_max_pool2(level, &s, &x, &wt, &b);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "values, {case}");
+                    assert_eq!(got_at, want_at, "argmax, {case}");
+                    assert!(got.iter().any(|v| v.is_nan()), "{case}: the NaN reached the pooled output");
+                }
             }
         }
     }

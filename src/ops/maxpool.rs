@@ -26,7 +26,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use super::simd::{multiversion, Level};
-use super::storage::{contiguous_f32, with_f32};
+use super::storage::{contiguous_f32, with_f32, zeros};
 
 const NAME: &str = "kindling-max-pool2d";
 
@@ -174,7 +174,7 @@ impl PoolGeometry {
 /// The pooled planes, plane by plane across the cores.
 fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let level = Level::chosen();
-    let mut ys = vec![0f32; g.n * g.c * g.ho * g.wo];
+    let mut ys = zeros(g.n * g.c * g.ho * g.wo);
     ys.par_chunks_mut(g.ho * g.wo).zip(x.par_chunks(g.h * g.w)).with_min_len(g.planes_per_task()).for_each_init(
         || vec![0; g.wo],
         |idx, (yp, xp)| {
@@ -192,7 +192,7 @@ fn forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
 /// The input gradient: each output gradient added at its window's argmax.
 fn backward(g: &PoolGeometry, x: &[f32], gy: &[f32]) -> Vec<f32> {
     let level = Level::chosen();
-    let mut dx = vec![0f32; x.len()];
+    let mut dx = zeros(x.len());
     dx.par_chunks_mut(g.h * g.w)
         .zip(x.par_chunks(g.h * g.w))
         .zip(gy.par_chunks(g.ho * g.wo))
@@ -222,7 +222,7 @@ pub(crate) fn halve_with_argmax(dims: &[usize], x: &[f32]) -> Result<(Vec<f32>, 
     let g = PoolGeometry::new(dims, 2, 2)?;
     let level = Level::chosen();
     let plane = g.ho * g.wo;
-    let (mut ys, mut at) = (vec![0f32; g.n * g.c * plane], vec![0u8; g.n * g.c * plane]);
+    let (mut ys, mut at) = (zeros(g.n * g.c * plane), zeros(g.n * g.c * plane));
     ys.par_chunks_mut(plane)
         .zip(at.par_chunks_mut(plane))
         .zip(x.par_chunks(g.h * g.w))
@@ -245,7 +245,7 @@ pub(crate) fn halve_backward_from_argmax(dims: &[usize], at: &[u8], gy: &[f32]) 
             g.n * g.c * plane
         )
     }
-    let mut dx = vec![0f32; g.n * g.c * g.h * g.w];
+    let mut dx = zeros(g.n * g.c * g.h * g.w);
     dx.par_chunks_mut(g.h * g.w)
         .zip(at.par_chunks(plane))
         .zip(gy.par_chunks(plane))
@@ -270,7 +270,7 @@ pub(crate) fn halve_backward_from_argmax(dims: &[usize], at: &[u8], gy: &[f32]) 
 /// Branch-free (each step a compare and a select), so that the compiler vectorizes the loops
 /// that call it.
 #[inline(always)]
-fn argmax4(a: f32, b: f32, c: f32, d: f32) -> (u32, f32) {
+pub(crate) fn argmax4(a: f32, b: f32, c: f32, d: f32) -> (u32, f32) {
     let (mut at, mut best) = (0u32, a);
     for (i, x) in [(1, b), (2, c), (3, d)] {
         let more = x > best;

@@ -38,7 +38,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Sh
 use rayon::prelude::*;
 
 use super::simd::{lane_sums, Level};
-use super::storage::{contiguous_f32, with_f32};
+use super::storage::{contiguous_f32, with_f32, zeros};
 
 const NAME: &str = "kindling-batch-norm";
 
@@ -361,7 +361,7 @@ impl BatchNormOp {
         f: impl Fn(&mut [f32], &[f32], f32, f32) + Sync,
     ) -> Vec<f32> {
         let g = &self.g;
-        let mut ys = vec![0f32; x.len()];
+        let mut ys = zeros(x.len());
         ys.par_chunks_mut(g.row()).zip(x.par_chunks(g.row())).with_min_len(g.rows_per_task()).for_each(|(y, x)| {
             for ch in 0..g.c {
                 let range = ch * g.plane..(ch + 1) * g.plane;
@@ -434,7 +434,7 @@ impl CustomOp3 for BatchNormOp {
                     act => {
                         let (scale, shift) = self.affine(&gamma_v, &beta.detach().to_vec1::<f32>()?);
                         let affine = (&scale[..], &shift[..]);
-                        let mut dz = vec![0f32; x.len()];
+                        let mut dz = zeros(x.len());
                         let sums = match act {
                             NormActivation::Relu => {
                                 g.activation_gradient(x, dy, &mut dz, affine, stats, |dz, x, dy, k, b| {
@@ -459,7 +459,7 @@ impl CustomOp3 for BatchNormOp {
                     let m = (g.n * p) as f32;
                     // In place over `dz` when there is one; else each row starts as a copy of `dy`'s.
                     let dy = if dz.is_none() { Some(dy) } else { None };
-                    let mut dx = dz.unwrap_or_else(|| vec![0f32; x.len()]);
+                    let mut dx = dz.unwrap_or_else(|| zeros(x.len()));
                     dx.par_chunks_mut(g.row())
                         .zip(x.par_chunks(g.row()))
                         .enumerate()

@@ -4,7 +4,7 @@
 //! result stays within a few ulps of im2col's. Also the weight gradient's transforms (`Z = A dY
 //! Aᵀ` of each output-gradient tile and `dW = Gᵀ dU G`), which [`super::weight_gradient`] uses.
 
-use super::{add, fill, from_channels_last, load, neg, sub, to_channels_last, Shape};
+use super::{add, fill, load, neg, sub, to_channels_last, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `U = G g Gᵀ` of one 3×3 filter `g` (row-major), its 16 positions in order.
@@ -125,9 +125,9 @@ fn output_block<const L: usize>(
 }
 
 multiversion! {
-    /// `Y = Aᵀ M A` for the tiles of `m` `[16][S·T][O]`, plus `bias`, cropped into `ys`
-    /// `[S, O, H, W]`: each sample's tiles into a channels-last buffer, then copied out.
-    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
+    /// `Y = Aᵀ M A` for the tiles of `m` `[16][S·T][O]`, plus `bias`, cropped to `[S, O, H, W]`
+    /// into `out`: each sample's tiles into a channels-last buffer, then out through the sink.
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], out: &mut Sink<'_>) {
         let (th, tw) = s.tiles();
         let (t, cols, o) = (s.t(), samples * s.t(), s.o);
         let wo = 2 * tw;
@@ -143,7 +143,7 @@ multiversion! {
                     });
                 }
             }
-            from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
+            out.sample(n, &hwc, wo, (o, s.h, s.w));
         }
     }
 }

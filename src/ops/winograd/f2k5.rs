@@ -17,7 +17,7 @@
 //! point ∞). The filter transform runs in f64, the output transform in f32.
 
 use super::f4::{output_tiles, OutputTransform};
-use super::{add, fill, load, scale, sub, to_channels_last, Shape};
+use super::{add, fill, load, scale, sub, to_channels_last, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
@@ -93,10 +93,10 @@ impl OutputTransform<2> for F2K5 {
 }
 
 multiversion! {
-    /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
-    /// `[S, O, H, W]` ([`super::f4::output_tiles`] with 2×2 tiles).
-    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
-        output_tiles::<F2K5, 2>(level, s, samples, m, bias, ys)
+    /// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped to `[S, O, H, W]`
+    /// into `out` ([`super::f4::output_tiles`] with 2×2 tiles).
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], out: &mut Sink<'_>) {
+        output_tiles::<F2K5, 2>(level, s, samples, m, bias, out)
     }
 }
 

@@ -13,7 +13,7 @@
 //! ```
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
-use super::{add, fill, from_channels_last, load, scale, sub, to_channels_last, Shape};
+use super::{add, fill, load, scale, sub, to_channels_last, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion, Level};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
@@ -192,8 +192,8 @@ fn output_block<A: OutputTransform<M>, const M: usize, const L: usize>(
     }
 }
 
-/// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped into `ys`
-/// `[S, O, H, W]`: each sample's `M×M` tiles into a channels-last buffer, then copied out.
+/// `Y = Aᵀ M A` for the tiles of `m` `[36][S·T][O]`, plus `bias`, cropped to `[S, O, H, W]`
+/// into `out`: each sample's `M×M` tiles into a channels-last buffer, then out through the sink.
 /// Inlined into each tile's multiversioned `output_transform`.
 #[inline(always)]
 pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
@@ -202,7 +202,7 @@ pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
     samples: usize,
     m: &[f32],
     bias: &[f32],
-    ys: &mut [f32],
+    out: &mut Sink<'_>,
 ) {
     let (th, tw) = s.tiles();
     let (t, cols, o) = (s.t(), samples * s.t(), s.o);
@@ -219,13 +219,13 @@ pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
                 });
             }
         }
-        from_channels_last(&hwc, wo, s.h, s.w, &mut ys[n * o * s.h * s.w..][..o * s.h * s.w]);
+        out.sample(n, &hwc, wo, (o, s.h, s.w));
     }
 }
 
 multiversion! {
     /// F(4×4, 3×3)'s [`output_tiles`].
-    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], ys: &mut [f32]) {
-        output_tiles::<F4, 4>(level, s, samples, m, bias, ys)
+    pub(super) fn output_transform(level: Level, s: &Shape, samples: usize, m: &[f32], bias: &[f32], out: &mut Sink<'_>) {
+        output_tiles::<F4, 4>(level, s, samples, m, bias, out)
     }
 }

@@ -33,7 +33,9 @@
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use super::maxpool::argmax4;
 use super::simd::Level;
+use super::storage::zeros;
 
 /// The body of a `gradient_transform`: `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `$gy`
 /// `[S, O, H, W]` (zero beyond the image) into `$z` `[P][S·T][O]`, with `$block::<L>` transforming
@@ -275,6 +277,30 @@ fn from_channels_last(hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f
     }
 }
 
+/// The 2×2, stride-2 max pool of the `[Hp, Wp, C]` buffer `hwc` (`Wp = wp`) cropped to `h × w`,
+/// into `plane` (`[C, H/2, W/2]`, `C = plane.len() / (H/2 · W/2)`), and each window's argmax
+/// position into `at`: [`from_channels_last`] then the pool, without the copy in between.
+#[inline(always)]
+fn pool_from_channels_last(hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f32], at: &mut [u8]) {
+    let (ho, wo) = (h / 2, w / 2);
+    let c = plane.len() / (ho * wo);
+    for ch0 in (0..c).step_by(TRANSPOSE_BLOCK) {
+        let cb = TRANSPOSE_BLOCK.min(c - ch0);
+        for y in 0..ho {
+            for x in 0..wo {
+                let p = (2 * y * wp + 2 * x) * c + ch0;
+                let (q, r) = (p + wp * c, &hwc[p..][..c + cb]);
+                let s = &hwc[q..][..c + cb];
+                for k in 0..cb {
+                    let (i, v) = argmax4(r[k], r[c + k], s[k], s[c + k]);
+                    let out = ((ch0 + k) * ho + y) * wo + x;
+                    (plane[out], at[out]) = (v, i as u8);
+                }
+            }
+        }
+    }
+}
+
 /// A matrix in a buffer of one block per position: its first element's offset in block ξ is
 /// `ξ · len`, and the strides between rows and between columns.
 #[derive(Clone, Copy)]
@@ -382,16 +408,38 @@ fn products(
 /// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, k, k]`), padding `k / 2`: `[N, O, H, W]`, with
 /// `s.tile`'s transforms at `level` (see [`super::simd`]).
 pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let img = s.o * s.h * s.w;
+    let mut ys = zeros(s.n * img);
+    let sinks = ys.chunks_mut(s.chunk() * img).map(Sink::Full).collect();
+    forward_into(level, s, xs, w, b, sinks);
+    ys
+}
+
+/// [`forward`] followed by a 2×2, stride-2 max pool, the pool taken from each chunk's output tiles
+/// as they are transformed (the convolution's whole output is never stored): the pooled
+/// `[N, O, H/2, W/2]` (rounding down) and the position (0-3, row-major) of each pooled value in
+/// its window, as [`super::maxpool::argmax4`] picks it. The same values, bit for bit, as
+/// [`forward`] then [`super::maxpool::halve_with_argmax`]. `H` and `W` are at least 2.
+pub(crate) fn forward_max_pool2(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<u8>) {
+    let img = s.o * (s.h / 2) * (s.w / 2);
+    let (mut ys, mut at) = (zeros(s.n * img), zeros(s.n * img));
+    let per = s.chunk() * img;
+    let sinks = ys.chunks_mut(per).zip(at.chunks_mut(per)).map(|(ys, at)| Sink::MaxPool2 { ys, at }).collect();
+    forward_into(level, s, xs, w, b, sinks);
+    (ys, at)
+}
+
+/// The forward pass, chunk by chunk across the cores (`s.chunk()` samples each), each chunk's
+/// output into its sink.
+fn forward_into(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32], sinks: Vec<Sink<'_>>) {
     let u = match s.tile {
         Tile::F2 => transform_filters(s.o, s.c, 9, w, f2::filter_transform),
         Tile::F4 => transform_filters(s.o, s.c, 9, w, f4::filter_transform),
         Tile::F2K5 => transform_filters(s.o, s.c, 25, w, f2k5::filter_transform),
     };
     let p = s.tile.positions();
-    let mut ys = vec![0f32; s.n * s.o * s.h * s.w];
-    let per = s.chunk();
-    let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
-    ys.par_chunks_mut(per * img_out).zip(xs.par_chunks(per * img_in)).for_each(|(yc, xc)| {
+    let img_in = s.c * s.h * s.w;
+    sinks.into_par_iter().zip(xs.par_chunks(s.chunk() * img_in)).for_each(|(mut sink, xc)| {
         let samples = xc.len() / img_in;
         let cols = samples * s.t();
         with_scratch([p * s.c * cols, p * s.o * cols], |v, m| {
@@ -404,13 +452,35 @@ pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32])
             let (uo, vo, mo) = (Operand::filters(p, s.o), Operand::columns(s.c, cols), Operand::columns(s.o, cols));
             products(p, (s.o, cols, s.c), &u, uo, v, vo, m, mo, false);
             match s.tile {
-                Tile::F2 => f2::output_transform(level, s, samples, m, b, yc),
-                Tile::F4 => f4::output_transform(level, s, samples, m, b, yc),
-                Tile::F2K5 => f2k5::output_transform(level, s, samples, m, b, yc),
+                Tile::F2 => f2::output_transform(level, s, samples, m, b, &mut sink),
+                Tile::F4 => f4::output_transform(level, s, samples, m, b, &mut sink),
+                Tile::F2K5 => f2k5::output_transform(level, s, samples, m, b, &mut sink),
             }
         });
     });
-    ys
+}
+
+/// Where an output transform puts a chunk's samples, each first transformed into a channels-last
+/// buffer: copied out as they are, or max-pooled on the way out.
+pub(super) enum Sink<'a> {
+    /// The convolution's output, `[S, O, H, W]`.
+    Full(&'a mut [f32]),
+    /// Its 2×2, stride-2 max pool, `[S, O, H/2, W/2]`, and each pooled value's argmax (0-3).
+    MaxPool2 { ys: &'a mut [f32], at: &'a mut [u8] },
+}
+
+impl Sink<'_> {
+    /// Sample `n` of the chunk, `o` channels, from `hwc` (`[Hp, wp, O]`) cropped to `h × w`.
+    #[inline(always)]
+    fn sample(&mut self, n: usize, hwc: &[f32], wp: usize, (o, h, w): (usize, usize, usize)) {
+        match self {
+            Sink::Full(ys) => from_channels_last(hwc, wp, h, w, &mut ys[n * o * h * w..][..o * h * w]),
+            Sink::MaxPool2 { ys, at } => {
+                let img = o * (h / 2) * (w / 2);
+                pool_from_channels_last(hwc, wp, h, w, &mut ys[n * img..][..img], &mut at[n * img..][..img]);
+            }
+        }
+    }
 }
 
 /// The input gradient: the output gradient `gy` `[N, O, H, W]` convolved with the flipped,
