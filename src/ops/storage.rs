@@ -50,7 +50,8 @@ pub(crate) fn transpose_into(a: &[f32], rows: usize, cols: usize, stride: usize,
 }
 
 /// A vector of `n` zeros (`T::default()`), written across the cores: a plain `vec![0; n]` is one
-/// `memset` on the calling thread while the others wait, 8% of airbench94's training step.
+/// `memset` on the calling thread while the others wait (8% of airbench94's training step, which
+/// ran 7-14% faster without it). Zeroing in blocks through `MaybeUninit::fill` was no faster.
 pub(crate) fn zeros<T: Default + Clone + Send>(n: usize) -> Vec<T> {
     let mut v = Vec::with_capacity(n);
     v.par_extend(rayon::iter::repeat_n(T::default(), n));
