@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use super::simd::{self, Level};
 use super::storage::{contiguous_f32, transpose_into, with_f32, zeros};
-use super::winograd;
+use super::winograd::{self, Planes};
 
 const NAME: &str = "kindling-conv2d";
 
@@ -183,6 +183,25 @@ impl CustomOp3 for ConvMaxPool {
         let (shape, dy) = {
             let saved = self.saved()?;
             let Some((shape, argmax)) = saved.as_ref() else { bail!("{}: backward before forward", self.name()) };
+            if let PooledConv::Winograd(algorithm) = self.conv {
+                // Without a bias gradient to sum, both gradients come straight from the pooled one,
+                // unpooled as the transforms copy each sample: the convolution-sized gradient is
+                // never built.
+                if !b.track_op() && algorithm != Algorithm::Im2colWeightGradient {
+                    let s = Winograd(algorithm).shape(xs.dims(), w.dims(), b.dims())?;
+                    let (dx, dw) = with_f32(NAME, xs, |x| {
+                        with_f32(NAME, w, |wd| {
+                            with_f32(NAME, grad, |gy| {
+                                let (level, planes) = (Level::chosen(), Planes::Unpooled { gy, at: argmax });
+                                let dx = xs.track_op().then(|| winograd::input_gradient(level, &s, wd, planes));
+                                let dw = w.track_op().then(|| winograd::weight_gradient(level, &s, x, planes));
+                                Ok((dx, dw))
+                            })
+                        })
+                    })?;
+                    return gradients((dx, dw, None), (xs, w, b));
+                }
+            }
             let dy = with_f32(NAME, grad, |gy| super::maxpool::halve_backward_from_argmax(shape.dims(), argmax, gy))?;
             (shape.clone(), dy)
         };
@@ -293,14 +312,19 @@ impl CustomOp3 for Winograd {
         let (dx, dw, db) = with_f32(NAME, xs, |x| {
             with_f32(NAME, w, |wd| {
                 with_f32(NAME, grad, |gy| {
-                    let dx = xs.track_op().then(|| winograd::input_gradient(Level::chosen(), &s, wd, gy));
+                    let dx =
+                        xs.track_op().then(|| winograd::input_gradient(Level::chosen(), &s, wd, Planes::Dense(gy)));
                     // The bias gradient, and the weight gradient unless Winograd computes it, by the
                     // im2col backward pass (which skips what is not asked for).
                     let by_winograd = w.track_op() && self.0 != Algorithm::Im2colWeightGradient;
                     let g = self.geometry(xs.dims(), w.dims(), b.dims())?;
                     let want = Wanted { xs: false, w: w.track_op() && !by_winograd, b: b.track_op() };
                     let (_, dw, db) = backward(&g, x, wd, gy, want);
-                    let dw = if by_winograd { Some(winograd::weight_gradient(Level::chosen(), &s, x, gy)) } else { dw };
+                    let dw = if by_winograd {
+                        Some(winograd::weight_gradient(Level::chosen(), &s, x, Planes::Dense(gy)))
+                    } else {
+                        dw
+                    };
                     Ok((dx, dw, db))
                 })
             })
@@ -711,18 +735,21 @@ mod tests {
         got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale
     }
 
-    /// The fused convolution and pool gives exactly the values and the three gradients of the
-    /// two ops in turn: on the Winograd path (3×3, 16 channels, an odd 9×11 image, so the last
-    /// row and column are pooled away) and on the im2col one (stride 2).
+    /// The fused convolution and pool gives exactly the values and the gradients of the two ops in
+    /// turn: on the Winograd path (3×3, 16 channels, an odd 9×11 image, so the last row and column
+    /// are pooled away) with a trained bias and with a fixed one (then the gradients come from the
+    /// pooled gradient without the convolution-sized one), and on the im2col path (stride 2).
     #[test]
     fn fused_max_pool_matches_the_two_ops() {
         use candle_core::{Device, Var};
-        for (dims, wdims, stride, pad) in [([2, 8, 9, 11], [16, 8, 3, 3], 1, 1), ([3, 2, 12, 13], [4, 2, 3, 3], 2, 1)] {
+        let cases = [([2, 8, 9, 11], [16, 8, 3, 3], 1, 1), ([3, 2, 12, 13], [4, 2, 3, 3], 2, 1)];
+        for ((dims, wdims, stride, pad), train_bias) in cases.into_iter().flat_map(|c| [(c, true), (c, false)]) {
             let dev = Device::Cpu;
             let n = |d: &[usize]| d.iter().product::<usize>();
             let xs = Var::from_vec(random(n(&dims), 1), dims.to_vec(), &dev).unwrap();
             let w = Var::from_vec(random(n(&wdims), 2), wdims.to_vec(), &dev).unwrap();
-            let b = Var::from_vec(random(wdims[0], 3), wdims[0], &dev).unwrap();
+            let bv = Var::from_vec(random(wdims[0], 3), wdims[0], &dev).unwrap();
+            let b = if train_bias { bv.as_tensor().clone() } else { bv.as_tensor().detach() };
             let fused = conv2d_max_pool2(&xs, &w, &b, stride, pad).unwrap();
             let apart = crate::ops::max_pool2d(&conv2d(&xs, &w, &b, stride, pad).unwrap(), 2, 2).unwrap();
             assert_eq!(fused.dims(), apart.dims());
@@ -734,8 +761,45 @@ mod tests {
                 (&fused * &weights).unwrap().sum_all().unwrap().backward().unwrap(),
                 (&apart * &weights).unwrap().sum_all().unwrap().backward().unwrap(),
             );
-            for (name, v) in [("xs", &xs), ("w", &w), ("b", &b)] {
-                assert_eq!(values(gf.get(v).unwrap()), values(ga.get(v).unwrap()), "{dims:?}: gradient of {name}");
+            for (name, v) in [("xs", &xs), ("w", &w)] {
+                let case = format!("{dims:?}, bias trained: {train_bias}: gradient of {name}");
+                assert_eq!(values(gf.get(v).unwrap()), values(ga.get(v).unwrap()), "{case}");
+            }
+            match train_bias {
+                true => assert_eq!(values(gf.get(&bv).unwrap()), values(ga.get(&bv).unwrap()), "{dims:?}: bias"),
+                false => assert!(gf.get(&bv).is_none() && ga.get(&bv).is_none(), "{dims:?}: a fixed bias"),
+            }
+        }
+    }
+
+    /// The gradients from the pooled gradient (`Planes::Unpooled`) are those from the pool's full
+    /// backward pass, bit for bit: every tile, every SIMD level, even and odd sides (an odd last
+    /// row and column get zeros), one sample to several chunks.
+    #[test]
+    fn winograd_gradients_from_the_pooled_gradient_match_the_pool_backward() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        for (n, c, h, w, o) in [(1, 8, 2, 2, 8), (3, 8, 9, 11, 9), (2, 24, 31, 31, 16), (40, 16, 7, 7, 24)] {
+            let plane = (h / 2) * (w / 2);
+            let gy = random(n * o * plane, 9);
+            let at: Vec<u8> = (0..n * o * plane).map(|_| rng.random_range(0..4u8)).collect();
+            let full = crate::ops::maxpool::halve_backward_from_argmax(&[n, o, h, w], &at, &gy).unwrap();
+            let unpooled = Planes::Unpooled { gy: &gy, at: &at };
+            for tile in [winograd::Tile::F2, winograd::Tile::F4, winograd::Tile::F2K5] {
+                let s = winograd::Shape { n, c, h, w, o, tile };
+                let (x, wt) = (random(n * c * h * w, 10), random(o * c * tile.kernel().pow(2), 11));
+                for level in Level::tested() {
+                    let case = format!("n {n} c {c} {h}x{w} o {o}, {tile:?}, {level:?}");
+                    let (want, got) = (
+                        winograd::input_gradient(level, &s, &wt, Planes::Dense(&full)),
+                        winograd::input_gradient(level, &s, &wt, unpooled),
+                    );
+                    assert!(want == got, "dx, {case}");
+                    let (want, got) = (
+                        winograd::weight_gradient(level, &s, &x, Planes::Dense(&full)),
+                        winograd::weight_gradient(level, &s, &x, unpooled),
+                    );
+                    assert!(want == got, "dw, {case}");
+                }
             }
         }
     }
@@ -803,10 +867,10 @@ mod tests {
                         let y = winograd::forward(level, &s, &x, &wt, &b);
                         let e = rel_diff(&y, &forward(&g, &x, &wt, &b));
                         assert!(e < bound, "forward, {case}: {e}");
-                        let wdx = winograd::input_gradient(level, &s, &wt, &gy);
+                        let wdx = winograd::input_gradient(level, &s, &wt, Planes::Dense(&gy));
                         let e = rel_diff(&wdx, dx.as_ref().unwrap());
                         assert!(e < bound, "dx, {case}: {e}");
-                        let wdw = winograd::weight_gradient(level, &s, &x, &gy);
+                        let wdw = winograd::weight_gradient(level, &s, &x, Planes::Dense(&gy));
                         let e = rel_diff(&wdw, dw.as_ref().unwrap());
                         assert!(e < if kernel == 3 { 1e-5 } else { 5e-5 }, "dw, {case}: {e}");
                         match &first {

@@ -4,7 +4,7 @@
 //! result stays within a few ulps of im2col's. Also the weight gradient's transforms (`Z = A dY
 //! Aᵀ` of each output-gradient tile and `dW = Gᵀ dU G`), which [`super::weight_gradient`] uses.
 
-use super::{add, fill, load, neg, sub, to_channels_last, Shape, Sink};
+use super::{add, fill, load, neg, sub, Planes, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `U = G g Gᵀ` of one 3×3 filter `g` (row-major), its 16 positions in order.
@@ -75,13 +75,13 @@ multiversion! {
     /// Each sample is first copied channels-last into a buffer with a zero border (one row and
     /// column before the image, up to three after), then every 4×4 tile is transformed a block
     /// of channels at a time.
-    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: Planes<'_>, v: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, c) = (s.t(), samples * s.t(), s.c);
         let wp = 2 * tw + 2;
         let mut hwc = vec![0f32; (2 * th + 2) * wp * c];
         for n in 0..samples {
-            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, 1, wp, &mut hwc);
+            xs.to_channels_last(n, (c, s.h, s.w), 1, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
                     let at: [[usize; 4]; 4] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
@@ -169,7 +169,7 @@ fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, 
 multiversion! {
     /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
     /// image) into `z` `[16][S·T][O]`.
-    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
+    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: Planes<'_>, z: &mut [f32]) {
         gradient_tiles!(level, s, samples, gy, z, 16, gradient_block);
     }
 }

@@ -17,7 +17,7 @@
 //! point ∞). The filter transform runs in f64, the output transform in f32.
 
 use super::f4::{output_tiles, OutputTransform};
-use super::{add, fill, load, scale, sub, to_channels_last, Shape, Sink};
+use super::{add, fill, load, scale, sub, Planes, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion};
 
 /// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
@@ -126,7 +126,7 @@ fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, 
 multiversion! {
     /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
     /// image) into `z` `[36][S·T][O]`.
-    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: &[f32], z: &mut [f32]) {
+    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: Planes<'_>, z: &mut [f32]) {
         gradient_tiles!(level, s, samples, gy, z, 36, gradient_block);
     }
 }

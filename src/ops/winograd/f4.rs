@@ -13,7 +13,7 @@
 //! ```
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
-use super::{add, fill, load, scale, sub, to_channels_last, Shape, Sink};
+use super::{add, fill, load, scale, sub, Planes, Shape, Sink};
 use crate::ops::simd::{for_lanes, multiversion, Level};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
@@ -119,7 +119,7 @@ multiversion! {
     /// last tile), then, a band of tiles and a block of channels at a time, every column of the
     /// band transformed once and every 6×6 tile finished from its six columns. Tiles step by the
     /// output tile's side: 4 for F(4×4, 3×3), 2 for F(2×2, 5×5), which shares this transform.
-    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: &[f32], v: &mut [f32]) {
+    pub(super) fn input_transform(level: Level, s: &Shape, samples: usize, xs: Planes<'_>, v: &mut [f32]) {
         let (th, tw) = s.tiles();
         let (t, cols, c) = (s.t(), samples * s.t(), s.c);
         let (m, pad) = (s.tile.side(), s.tile.pad());
@@ -127,7 +127,7 @@ multiversion! {
         let mut hwc = vec![0f32; (m * th + 6 - m) * wp * c];
         let mut band = vec![0f32; wp * 6 * level.lanes()];
         for n in 0..samples {
-            to_channels_last(&xs[n * c * s.h * s.w..][..c * s.h * s.w], c, s.h, s.w, pad, wp, &mut hwc);
+            xs.to_channels_last(n, (c, s.h, s.w), pad, wp, &mut hwc);
             for ty in 0..th {
                 for_lanes!(level, c, |c0, L| {
                     band_columns::<L>(&hwc, m * ty, wp, c, c0, &mut band);

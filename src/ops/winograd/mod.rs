@@ -38,7 +38,7 @@ use super::simd::Level;
 use super::storage::zeros;
 
 /// The body of a `gradient_transform`: `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `$gy`
-/// `[S, O, H, W]` (zero beyond the image) into `$z` `[P][S·T][O]`, with `$block::<L>` transforming
+/// (planes `[S, O, H, W]`, zero beyond the image) into `$z` `[P][S·T][O]`, with `$block::<L>` transforming
 /// lanes `o0 .. o0 + L` of one tile into its `P` positions. A macro, not a function taking a closure,
 /// so that the lane loop is compiled inside each multiversioned copy with its target features.
 macro_rules! gradient_tiles {
@@ -49,7 +49,7 @@ macro_rules! gradient_tiles {
         let wp = 2 * tw;
         let mut hwc = vec![0f32; 2 * th * wp * o];
         for n in 0..$samples {
-            to_channels_last(&$gy[n * o * s.h * s.w..][..o * s.h * s.w], o, s.h, s.w, 0, wp, &mut hwc);
+            $gy.to_channels_last(n, (o, s.h, s.w), 0, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
                     let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
@@ -411,7 +411,7 @@ pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32])
     let img = s.o * s.h * s.w;
     let mut ys = zeros(s.n * img);
     let sinks = ys.chunks_mut(s.chunk() * img).map(Sink::Full).collect();
-    forward_into(level, s, xs, w, b, sinks);
+    forward_into(level, s, Planes::Dense(xs), w, b, sinks);
     ys
 }
 
@@ -425,22 +425,22 @@ pub(crate) fn forward_max_pool2(level: Level, s: &Shape, xs: &[f32], w: &[f32], 
     let (mut ys, mut at) = (zeros(s.n * img), zeros(s.n * img));
     let per = s.chunk() * img;
     let sinks = ys.chunks_mut(per).zip(at.chunks_mut(per)).map(|(ys, at)| Sink::MaxPool2 { ys, at }).collect();
-    forward_into(level, s, xs, w, b, sinks);
+    forward_into(level, s, Planes::Dense(xs), w, b, sinks);
     (ys, at)
 }
 
 /// The forward pass, chunk by chunk across the cores (`s.chunk()` samples each), each chunk's
 /// output into its sink.
-fn forward_into(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32], sinks: Vec<Sink<'_>>) {
+fn forward_into(level: Level, s: &Shape, xs: Planes<'_>, w: &[f32], b: &[f32], sinks: Vec<Sink<'_>>) {
     let u = match s.tile {
         Tile::F2 => transform_filters(s.o, s.c, 9, w, f2::filter_transform),
         Tile::F4 => transform_filters(s.o, s.c, 9, w, f4::filter_transform),
         Tile::F2K5 => transform_filters(s.o, s.c, 25, w, f2k5::filter_transform),
     };
     let p = s.tile.positions();
-    let img_in = s.c * s.h * s.w;
-    sinks.into_par_iter().zip(xs.par_chunks(s.chunk() * img_in)).for_each(|(mut sink, xc)| {
-        let samples = xc.len() / img_in;
+    let per = s.chunk();
+    let inputs: Vec<_> = (0..s.n.div_ceil(per)).map(|i| xs.samples(i * per, ((i + 1) * per).min(s.n), s)).collect();
+    sinks.into_par_iter().zip(inputs).for_each(|(mut sink, (xc, samples))| {
         let cols = samples * s.t();
         with_scratch([p * s.c * cols, p * s.o * cols], |v, m| {
             match s.tile {
@@ -458,6 +458,89 @@ fn forward_into(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32], sinks
             }
         });
     });
+}
+
+/// The per-sample planes a transform reads: stored whole, or the gradient a 2×2, stride-2 max pool
+/// hands back, kept pooled (each value goes to its window's argmax, zeros elsewhere, unpooled as
+/// each sample is copied channels-last), so that a fused convolution and pool never builds the
+/// convolution-sized gradient.
+#[derive(Clone, Copy)]
+pub(crate) enum Planes<'a> {
+    /// `[S, C, H, W]`.
+    Dense(&'a [f32]),
+    /// The pool's output gradient `gy` `[S, C, H/2, W/2]` and its forward pass's argmax positions
+    /// (0-3, row-major), standing for the `[S, C, H, W]` gradient of the pool's input.
+    Unpooled { gy: &'a [f32], at: &'a [u8] },
+}
+
+impl<'a> Planes<'a> {
+    /// Samples `a .. b` of planes of `s.c` channels of `s.h × s.w`, and their number.
+    fn samples(self, a: usize, b: usize, s: &Shape) -> (Planes<'a>, usize) {
+        let part = match self {
+            Planes::Dense(x) => {
+                let img = s.c * s.h * s.w;
+                Planes::Dense(&x[a * img..b * img])
+            }
+            Planes::Unpooled { gy, at } => {
+                let img = s.c * (s.h / 2) * (s.w / 2);
+                Planes::Unpooled { gy: &gy[a * img..b * img], at: &at[a * img..b * img] }
+            }
+        };
+        (part, b - a)
+    }
+
+    /// Sample `n` (`c` channels of `h × w`) into `hwc`, as [`to_channels_last`] does.
+    #[inline(always)]
+    fn to_channels_last(self, n: usize, (c, h, w): (usize, usize, usize), pad: usize, wp: usize, hwc: &mut [f32]) {
+        match self {
+            Planes::Dense(x) => to_channels_last(&x[n * c * h * w..][..c * h * w], c, h, w, pad, wp, hwc),
+            Planes::Unpooled { gy, at } => {
+                let img = c * (h / 2) * (w / 2);
+                unpool_to_channels_last(&gy[n * img..][..img], &at[n * img..][..img], (c, h, w), pad, wp, hwc)
+            }
+        }
+    }
+}
+
+/// [`to_channels_last`] of the `[C, H, W]` gradient a 2×2, stride-2 max pool passes back from
+/// `gy` (`[C, H/2, W/2]`) and the argmax positions `at`: each value at its window's argmax, zeros
+/// at the window's other three pixels and on a last odd row or column (every interior pixel of
+/// `hwc` is written: the buffer is reused from sample to sample).
+#[inline(always)]
+fn unpool_to_channels_last(
+    gy: &[f32],
+    at: &[u8],
+    (c, h, w): (usize, usize, usize),
+    pad: usize,
+    wp: usize,
+    hwc: &mut [f32],
+) {
+    let (ho, wo) = (h / 2, w / 2);
+    let row = wp * c;
+    for ch0 in (0..c).step_by(TRANSPOSE_BLOCK) {
+        let cb = TRANSPOSE_BLOCK.min(c - ch0);
+        for y in 0..ho {
+            for x in 0..wo {
+                let top = ((2 * y + pad) * wp + 2 * x + pad) * c + ch0;
+                for k in 0..cb {
+                    let i = ((ch0 + k) * ho + y) * wo + x;
+                    let (g, a) = (gy[i], at[i]);
+                    hwc[top + k] = if a == 0 { g } else { 0.0 };
+                    hwc[top + c + k] = if a == 1 { g } else { 0.0 };
+                    hwc[top + row + k] = if a == 2 { g } else { 0.0 };
+                    hwc[top + row + c + k] = if a == 3 { g } else { 0.0 };
+                }
+            }
+        }
+    }
+    if w % 2 == 1 {
+        for y in 0..h {
+            hwc[((y + pad) * wp + w - 1 + pad) * c..][..c].fill(0.0);
+        }
+    }
+    if h % 2 == 1 {
+        hwc[((h - 1 + pad) * wp + pad) * c..][..w * c].fill(0.0);
+    }
 }
 
 /// Where an output transform puts a chunk's samples, each first transformed into a channels-last
@@ -483,9 +566,9 @@ impl Sink<'_> {
     }
 }
 
-/// The input gradient: the output gradient `gy` `[N, O, H, W]` convolved with the flipped,
-/// transposed filters.
-pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> Vec<f32> {
+/// The input gradient: the output gradient `gy` (planes `[N, O, H, W]`) convolved with the
+/// flipped, transposed filters.
+pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: Planes<'_>) -> Vec<f32> {
     let kk = s.tile.kernel().pow(2);
     let mut flipped = vec![0f32; w.len()];
     for o in 0..s.o {
@@ -496,12 +579,15 @@ pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: &[f32]) -> 
         }
     }
     let t = Shape { c: s.o, o: s.c, ..*s };
-    forward(level, &t, gy, &flipped, &vec![0f32; s.c])
+    let mut dx = zeros(s.n * s.c * s.h * s.w);
+    let sinks = dx.chunks_mut(t.chunk() * s.c * s.h * s.w).map(Sink::Full).collect();
+    forward_into(level, &t, gy, &flipped, &vec![0f32; s.c], sinks);
+    dx
 }
 
-/// The weight gradient `[O, C, k, k]` from the input `xs` and the output gradient `gy`: by
-/// F(2×2, 3×3) for 3×3 kernels whatever `s.tile` says, by F(2×2, 5×5) for 5×5 ones.
-pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -> Vec<f32> {
+/// The weight gradient `[O, C, k, k]` from the input `xs` and the output gradient `gy` (planes
+/// `[N, O, H, W]`): by F(2×2, 3×3) for 3×3 kernels whatever `s.tile` says, by F(2×2, 5×5) for 5×5 ones.
+pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: Planes<'_>) -> Vec<f32> {
     let tile = match s.tile {
         Tile::F2 | Tile::F4 => Tile::F2,
         Tile::F2K5 => Tile::F2K5,
@@ -512,7 +598,7 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
     // buffers of transformed tiles and gradients took the airbench94 step's peak memory above
     // PyTorch's (2435 MB against 2432).
     let per = s.chunk_of(128);
-    let (img_in, img_out) = (s.c * s.h * s.w, s.o * s.h * s.w);
+    let img_in = s.c * s.h * s.w;
     // One accumulator per thread, each over a fixed run of chunks, added in order: a rayon
     // `fold`/`reduce` would split where work-stealing happens to split, and the f32 sums (not
     // associative) changed from run to run. Fixed runs give the same bits for the same thread
@@ -525,17 +611,16 @@ pub(crate) fn weight_gradient(level: Level, s: &Shape, xs: &[f32], gy: &[f32]) -
             let mut du = vec![0f32; p * s.o * s.c];
             for c in r * chunks / runs..(r + 1) * chunks / runs {
                 let (a, b) = (c * per, ((c + 1) * per).min(s.n));
-                let (xc, gc) = (&xs[a * img_in..b * img_in], &gy[a * img_out..b * img_out]);
-                let samples = b - a;
+                let (xc, (gc, samples)) = (&xs[a * img_in..b * img_in], gy.samples(a, b, &Shape { c: s.o, ..*s }));
                 let cols = samples * s.t();
                 with_scratch([p * s.c * cols, p * s.o * cols], |v, z| {
                     match tile {
                         Tile::F2K5 => {
-                            f4::input_transform(level, s, samples, xc, v);
+                            f4::input_transform(level, s, samples, Planes::Dense(xc), v);
                             f2k5::gradient_transform(level, s, samples, gc, z);
                         }
                         _ => {
-                            f2::input_transform(level, s, samples, xc, v);
+                            f2::input_transform(level, s, samples, Planes::Dense(xc), v);
                             f2::gradient_transform(level, s, samples, gc, z);
                         }
                     }
