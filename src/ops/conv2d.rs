@@ -180,36 +180,37 @@ impl CustomOp3 for ConvMaxPool {
         _ys: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (shape, dy) = {
-            let saved = self.saved()?;
-            let Some((shape, argmax)) = saved.as_ref() else { bail!("{}: backward before forward", self.name()) };
-            if let PooledConv::Winograd(algorithm) = self.conv {
-                // Without a bias gradient to sum, both gradients come straight from the pooled one,
-                // unpooled as the transforms copy each sample: the convolution-sized gradient is
-                // never built.
-                if !b.track_op() && algorithm != Algorithm::Im2colWeightGradient {
-                    let s = Winograd(algorithm).shape(xs.dims(), w.dims(), b.dims())?;
-                    let (dx, dw) = with_f32(NAME, xs, |x| {
-                        with_f32(NAME, w, |wd| {
-                            with_f32(NAME, grad, |gy| {
-                                let (level, planes) = (Level::chosen(), Planes::Unpooled { gy, at: argmax });
-                                let dx = xs.track_op().then(|| winograd::input_gradient(level, &s, wd, planes));
-                                let dw = w.track_op().then(|| winograd::weight_gradient(level, &s, x, planes));
-                                Ok((dx, dw))
-                            })
+        let saved = self.saved()?;
+        let Some((shape, argmax)) = saved.as_ref() else { bail!("{}: backward before forward", self.name()) };
+        match self.conv {
+            // Without a bias gradient to sum, both gradients come straight from the pooled one,
+            // unpooled as the transforms copy each sample: the convolution-sized gradient is never
+            // built.
+            PooledConv::Winograd(algorithm) if !b.track_op() && algorithm != Algorithm::Im2colWeightGradient => {
+                let s = Winograd(algorithm).shape(xs.dims(), w.dims(), b.dims())?;
+                let (dx, dw) = with_f32(NAME, xs, |x| {
+                    with_f32(NAME, w, |wd| {
+                        with_f32(NAME, grad, |gy| {
+                            let (level, planes) = (Level::chosen(), Planes::Unpooled { gy, at: argmax });
+                            let dx = xs.track_op().then(|| winograd::input_gradient(level, &s, wd, planes));
+                            let dw = w.track_op().then(|| winograd::weight_gradient(level, &s, x, planes));
+                            Ok((dx, dw))
                         })
-                    })?;
-                    return gradients((dx, dw, None), (xs, w, b));
+                    })
+                })?;
+                gradients((dx, dw, None), (xs, w, b))
+            }
+            _ => {
+                let dy =
+                    with_f32(NAME, grad, |gy| super::maxpool::halve_backward_from_argmax(shape.dims(), argmax, gy))?;
+                let dy = Tensor::from_vec(dy, shape.clone(), xs.device())?;
+                drop(saved);
+                // Neither convolution op reads its output in the backward pass: `dy` stands in for it.
+                match self.conv {
+                    PooledConv::Winograd(algorithm) => Winograd(algorithm).bwd(xs, w, b, &dy, &dy),
+                    PooledConv::Im2col { stride, padding } => Conv2d { stride, padding }.bwd(xs, w, b, &dy, &dy),
                 }
             }
-            let dy = with_f32(NAME, grad, |gy| super::maxpool::halve_backward_from_argmax(shape.dims(), argmax, gy))?;
-            (shape.clone(), dy)
-        };
-        let dy = Tensor::from_vec(dy, shape, xs.device())?;
-        // Neither convolution op reads its output in the backward pass: `dy` stands in for it.
-        match self.conv {
-            PooledConv::Winograd(algorithm) => Winograd(algorithm).bwd(xs, w, b, &dy, &dy),
-            PooledConv::Im2col { stride, padding } => Conv2d { stride, padding }.bwd(xs, w, b, &dy, &dy),
         }
     }
 }

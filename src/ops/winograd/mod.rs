@@ -408,10 +408,15 @@ fn products(
 /// The convolution `ys = xs ⋆ w + b` (`w` `[O, C, k, k]`), padding `k / 2`: `[N, O, H, W]`, with
 /// `s.tile`'s transforms at `level` (see [`super::simd`]).
 pub(crate) fn forward(level: Level, s: &Shape, xs: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    forward_full(level, s, Planes::Dense(xs), w, b)
+}
+
+/// [`forward`] from any planes: the whole `[N, O, H, W]` output.
+fn forward_full(level: Level, s: &Shape, xs: Planes<'_>, w: &[f32], b: &[f32]) -> Vec<f32> {
     let img = s.o * s.h * s.w;
     let mut ys = zeros(s.n * img);
     let sinks = ys.chunks_mut(s.chunk() * img).map(Sink::Full).collect();
-    forward_into(level, s, Planes::Dense(xs), w, b, sinks);
+    forward_into(level, s, xs, w, b, sinks);
     ys
 }
 
@@ -579,10 +584,7 @@ pub(crate) fn input_gradient(level: Level, s: &Shape, w: &[f32], gy: Planes<'_>)
         }
     }
     let t = Shape { c: s.o, o: s.c, ..*s };
-    let mut dx = zeros(s.n * s.c * s.h * s.w);
-    let sinks = dx.chunks_mut(t.chunk() * s.c * s.h * s.w).map(Sink::Full).collect();
-    forward_into(level, &t, gy, &flipped, &vec![0f32; s.c], sinks);
-    dx
+    forward_full(level, &t, gy, &flipped, &vec![0f32; s.c])
 }
 
 /// The weight gradient `[O, C, k, k]` from the input `xs` and the output gradient `gy` (planes
