@@ -85,7 +85,8 @@ impl Level {
 /// Defines `fn name(level: Level, args...)` (the first parameter a `Level`, under any name) whose
 /// body is compiled for the baseline and, on x86-64, again with AVX2 and with AVX-512F enabled;
 /// `level` picks the copy (a level the CPU lacks falls back to the next one down, so no call can
-/// run an instruction the CPU does not have), and the body can read it (for [`Level::lanes`]).
+/// run an instruction the CPU does not have), and the body reads it capped at its copy's level
+/// (what [`for_lanes`] relies on to pick its registers).
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($level:ident: Level, $($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
@@ -101,7 +102,7 @@ macro_rules! multiversion {
                 }
                 #[target_feature(enable = "avx2")]
                 unsafe fn avx2($level: $crate::ops::simd::Level, $($arg: $ty),*) {
-                    body($level, $($arg),*)
+                    body($level.min($crate::ops::simd::Level::Avx2), $($arg),*)
                 }
                 if $level >= $crate::ops::simd::Level::Avx512 && std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU runs AVX-512F, checked just above.
@@ -112,39 +113,237 @@ macro_rules! multiversion {
                     return unsafe { avx2($level, $($arg),*) };
                 }
             }
-            body($level, $($arg),*)
+            body($level.min($crate::ops::simd::Level::Baseline), $($arg),*)
         }
     };
 }
 pub(crate) use multiversion;
 
-/// Runs `$block` for each block of lanes `$c0 .. $c0 + $l` covering `0 .. $n`: [`Level::lanes`]
-/// at a time (16 or 8), then 8, then one by one; `$l` is a `const` the block can pass as a const
-/// generic.
+/// Runs `$block` for each block of lanes `$c0 .. $c0 + $V::N` covering `0 .. $n`, with `$V` a
+/// type alias for the [`Lanes`] the block computes with: at [`Level::Avx512`] 16 lanes in one
+/// AVX-512 register ([`F32x16`]), then at [`Level::Avx2`] and above 8 in one AVX register
+/// ([`F32x8`]), then at any level 8 as an array (`[f32; 8]`, which the compiler vectorizes as it
+/// can), then one by one. Use it inside a [`multiversion!`] body with that body's `level`: the
+/// register arms run only at the levels whose instructions the body's copy was compiled for.
 macro_rules! for_lanes {
-    ($level:expr, $n:expr, |$c0:ident, $l:ident| $block:block) => {{
-        let n: usize = $n;
+    ($level:expr, $n:expr, |$c0:ident, $v:ident| $block:block) => {{
+        let (level, n): ($crate::ops::simd::Level, usize) = ($level, $n);
         let mut $c0 = 0;
-        if $level.lanes() >= 16 {
-            while $c0 + 16 <= n {
-                const $l: usize = 16;
-                $block
-                $c0 += 16;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if level >= $crate::ops::simd::Level::Avx512 {
+                while $c0 + 16 <= n {
+                    type $v = $crate::ops::simd::F32x16;
+                    $block
+                    $c0 += 16;
+                }
+            }
+            if level >= $crate::ops::simd::Level::Avx2 {
+                while $c0 + 8 <= n {
+                    type $v = $crate::ops::simd::F32x8;
+                    $block
+                    $c0 += 8;
+                }
             }
         }
         while $c0 + 8 <= n {
-            const $l: usize = 8;
+            type $v = [f32; 8];
             $block
             $c0 += 8;
         }
         while $c0 < n {
-            const $l: usize = 1;
+            type $v = [f32; 1];
             $block
             $c0 += 1;
         }
+        let _ = level;
     }};
 }
 pub(crate) use for_lanes;
+
+/// A run of f32 lanes the transforms compute with as one value: loaded from and stored to a
+/// slice (bounds-checked), added, subtracted, multiplied and negated lane by lane, each lane
+/// rounded as f32 arithmetic rounds it (no fused multiply-adds), so every implementation gives
+/// the same bits. Arrays (`[f32; L]`) for any `L`; on x86-64 also one AVX register ([`F32x8`])
+/// and one AVX-512 register ([`F32x16`]), with which the compiler cannot split the lanes into
+/// scalars and shuffles as it did with 16-lane arrays (a third of the F(4×4, 3×3) input
+/// transform's time went to stores of such pieces).
+pub(crate) trait Lanes: Copy {
+    /// Lanes in one value.
+    const N: usize;
+    /// Lanes `at .. at + N` of `s`.
+    fn load(s: &[f32], at: usize) -> Self;
+    /// Into lanes `at .. at + N` of `s`.
+    fn store(self, s: &mut [f32], at: usize);
+    /// `x` in every lane.
+    fn splat(x: f32) -> Self;
+    fn add(self, y: Self) -> Self;
+    fn sub(self, y: Self) -> Self;
+    fn mul(self, y: Self) -> Self;
+    /// The sign bit flipped.
+    fn neg(self) -> Self;
+}
+
+impl<const L: usize> Lanes for [f32; L] {
+    const N: usize = L;
+
+    #[inline(always)]
+    fn load(s: &[f32], at: usize) -> Self {
+        s[at..at + L].try_into().unwrap()
+    }
+
+    #[inline(always)]
+    fn store(self, s: &mut [f32], at: usize) {
+        s[at..at + L].copy_from_slice(&self);
+    }
+
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        [x; L]
+    }
+
+    // Plain loops: a closure (as `std::array::from_fn` takes) is compiled as a function of its
+    // own, without the multiversioned copies' target features, unless the compiler inlines it.
+    #[inline(always)]
+    fn add(mut self, y: Self) -> Self {
+        for i in 0..L {
+            self[i] += y[i];
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn sub(mut self, y: Self) -> Self {
+        for i in 0..L {
+            self[i] -= y[i];
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn mul(mut self, y: Self) -> Self {
+        for i in 0..L {
+            self[i] *= y[i];
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn neg(mut self) -> Self {
+        for v in &mut self {
+            *v = -*v;
+        }
+        self
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{F32x16, F32x8};
+
+/// The register [`Lanes`]. Their methods run AVX and AVX-512F instructions, so a value of either
+/// type is made only where the CPU runs them: by [`for_lanes`], in its arms for [`Level::Avx2`]
+/// and [`Level::Avx512`], whose `level` [`multiversion!`] caps at what the running copy was
+/// compiled for (and so at what the CPU runs). Inlined there, each method is one instruction.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::Lanes;
+
+    /// Eight f32 lanes in one AVX register.
+    #[derive(Clone, Copy)]
+    pub(crate) struct F32x8(__m256);
+
+    /// Sixteen f32 lanes in one AVX-512 register.
+    #[derive(Clone, Copy)]
+    pub(crate) struct F32x16(__m512);
+
+    // SAFETY (every `unsafe` below): the loads and stores touch exactly the lanes of a slice
+    // just bounds-checked; the instructions run only where the CPU has them (see the module).
+    impl Lanes for F32x8 {
+        const N: usize = 8;
+
+        #[inline(always)]
+        fn load(s: &[f32], at: usize) -> Self {
+            let s = &s[at..at + 8];
+            F32x8(unsafe { _mm256_loadu_ps(s.as_ptr()) })
+        }
+
+        #[inline(always)]
+        fn store(self, s: &mut [f32], at: usize) {
+            let s = &mut s[at..at + 8];
+            unsafe { _mm256_storeu_ps(s.as_mut_ptr(), self.0) }
+        }
+
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x8(unsafe { _mm256_set1_ps(x) })
+        }
+
+        #[inline(always)]
+        fn add(self, y: Self) -> Self {
+            F32x8(unsafe { _mm256_add_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn sub(self, y: Self) -> Self {
+            F32x8(unsafe { _mm256_sub_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn mul(self, y: Self) -> Self {
+            F32x8(unsafe { _mm256_mul_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn neg(self) -> Self {
+            F32x8(unsafe { _mm256_xor_ps(self.0, _mm256_set1_ps(-0.0)) })
+        }
+    }
+
+    impl Lanes for F32x16 {
+        const N: usize = 16;
+
+        #[inline(always)]
+        fn load(s: &[f32], at: usize) -> Self {
+            let s = &s[at..at + 16];
+            F32x16(unsafe { _mm512_loadu_ps(s.as_ptr()) })
+        }
+
+        #[inline(always)]
+        fn store(self, s: &mut [f32], at: usize) {
+            let s = &mut s[at..at + 16];
+            unsafe { _mm512_storeu_ps(s.as_mut_ptr(), self.0) }
+        }
+
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x16(unsafe { _mm512_set1_ps(x) })
+        }
+
+        #[inline(always)]
+        fn add(self, y: Self) -> Self {
+            F32x16(unsafe { _mm512_add_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn sub(self, y: Self) -> Self {
+            F32x16(unsafe { _mm512_sub_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn mul(self, y: Self) -> Self {
+            F32x16(unsafe { _mm512_mul_ps(self.0, y.0) })
+        }
+
+        #[inline(always)]
+        fn neg(self) -> Self {
+            // AVX-512F has no f32 xor (that is AVX-512DQ): flip the sign bits as integers.
+            let bits = unsafe { _mm512_xor_si512(_mm512_castps_si512(self.0), _mm512_set1_epi32(i32::MIN)) };
+            F32x16(unsafe { _mm512_castsi512_ps(bits) })
+        }
+    }
+}
 
 /// Independent partial sums [`lane_sums`] keeps: enough that the compiler vectorizes the loop.
 /// One `f32` accumulator is one chain of dependent additions (about 4 cycles an element, which
@@ -192,7 +391,7 @@ mod tests {
             for n in [0, 1, 7, 8, 9, 16, 23, 24, 40] {
                 let mut blocks = Vec::new();
                 for_lanes!(level, n, |c0, L| {
-                    blocks.push((c0, L));
+                    blocks.push((c0, <L as Lanes>::N));
                 });
                 let covered: Vec<usize> = blocks.iter().flat_map(|&(c0, l)| c0..c0 + l).collect();
                 assert_eq!(covered, (0..n).collect::<Vec<_>>(), "{level:?}, {n} lanes");

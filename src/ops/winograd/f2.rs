@@ -5,7 +5,7 @@
 //! Aᵀ` of each output-gradient tile and `dW = Gᵀ dU G`), which [`super::weight_gradient`] uses.
 
 use super::{add, fill, load, neg, sub, Planes, Shape, Sink};
-use crate::ops::simd::{for_lanes, multiversion};
+use crate::ops::simd::{for_lanes, multiversion, Lanes};
 
 /// `U = G g Gᵀ` of one 3×3 filter `g` (row-major), its 16 positions in order.
 pub(super) fn filter_transform(g: &[f32]) -> [f32; 16] {
@@ -49,21 +49,21 @@ pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// `V = Bᵀ d B` on lanes `c0 .. c0 + L` of one tile: `d[a][b]` is `hwc[at[a][b] + c0 ..]`, and
+/// `V = Bᵀ d B` on lanes `c0 .. c0 + V::N` of one tile: `d[a][b]` is `hwc[at[a][b] + c0 ..]`, and
 /// position ξ goes to `v[to[ξ] + c0 ..]`.
 #[inline(always)]
-fn input_block<const L: usize>(hwc: &[f32], at: &[[usize; 4]; 4], c0: usize, v: &mut [f32], to: &[usize; 16]) {
+fn input_block<V: Lanes>(hwc: &[f32], at: &[[usize; 4]; 4], c0: usize, v: &mut [f32], to: &[usize; 16]) {
     // Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] on the rows, then B on the columns.
-    let mut t = [[[0f32; L]; 4]; 4];
+    let mut t = [[V::splat(0.0); 4]; 4];
     for (b, tb) in t.iter_mut().enumerate() {
         let [d0, d1, d2, d3] = [0, 1, 2, 3].map(|a| at[a][b] + c0);
-        let (d0, d1, d2, d3) = (load::<L>(hwc, d0), load(hwc, d1), load(hwc, d2), load(hwc, d3));
+        let (d0, d1, d2, d3) = (load::<V>(hwc, d0), load(hwc, d1), load(hwc, d2), load(hwc, d3));
         *tb = [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)];
     }
     for i in 0..4 {
         let (t0, t1, t2, t3) = (t[0][i], t[1][i], t[2][i], t[3][i]);
         for (j, x) in [sub(t0, t2), add(t1, t2), sub(t2, t1), sub(t1, t3)].into_iter().enumerate() {
-            v[to[i * 4 + j] + c0..][..L].copy_from_slice(&x);
+            x.store(v, to[i * 4 + j] + c0);
         }
     }
 }
@@ -87,8 +87,8 @@ multiversion! {
                     let at: [[usize; 4]; 4] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; 16] = fill(|xi| (xi * cols + col) * c);
-                    for_lanes!(level, c, |c0, L| {
-                        input_block::<L>(&hwc, &at, c0, v, &to);
+                    for_lanes!(level, c, |c0, V| {
+                        input_block::<V>(&hwc, &at, c0, v, &to);
                     });
                 }
             }
@@ -96,10 +96,10 @@ multiversion! {
     }
 }
 
-/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
+/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + V::N` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
 /// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
 #[inline(always)]
-fn output_block<const L: usize>(
+fn output_block<V: Lanes>(
     m: &[f32],
     from: &[usize; 16],
     bias: &[f32],
@@ -108,19 +108,19 @@ fn output_block<const L: usize>(
     to: &[[usize; 2]; 2],
 ) {
     // Aᵀ = [[1,1,1,0],[0,1,-1,-1]] on the columns of each row i, then on the rows.
-    let mut r = [[[0f32; L]; 2]; 4];
+    let mut r = [[V::splat(0.0); 2]; 4];
     for (i, ri) in r.iter_mut().enumerate() {
         let e = &from[i * 4..i * 4 + 4];
-        let (e0, e1, e2, e3) = (load::<L>(m, e[0] + o0), load(m, e[1] + o0), load(m, e[2] + o0), load(m, e[3] + o0));
+        let (e0, e1, e2, e3) = (load::<V>(m, e[0] + o0), load(m, e[1] + o0), load(m, e[2] + o0), load(m, e[3] + o0));
         *ri = [add(add(e0, e1), e2), sub(sub(e1, e2), e3)];
     }
-    let bias: [f32; L] = load(bias, o0);
+    let bias: V = load(bias, o0);
     for b in 0..2 {
         let (q0, q1, q2, q3) = (r[0][b], r[1][b], r[2][b], r[3][b]);
         let top = add(add(add(q0, q1), q2), bias);
         let bottom = add(sub(sub(q1, q2), q3), bias);
-        out[to[0][b] + o0..][..L].copy_from_slice(&top);
-        out[to[1][b] + o0..][..L].copy_from_slice(&bottom);
+        top.store(out, to[0][b] + o0);
+        bottom.store(out, to[1][b] + o0);
     }
 }
 
@@ -138,8 +138,8 @@ multiversion! {
                     let col = n * t + ty * tw + tx;
                     let from: [usize; 16] = fill(|xi| (xi * cols + col) * o);
                     let to: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wo + 2 * tx + b) * o));
-                    for_lanes!(level, o, |o0, L| {
-                        output_block::<L>(m, &from, bias, o0, &mut hwc, &to);
+                    for_lanes!(level, o, |o0, V| {
+                        output_block::<V>(m, &from, bias, o0, &mut hwc, &to);
                     });
                 }
             }
@@ -148,20 +148,20 @@ multiversion! {
     }
 }
 
-/// `Z = A g Aᵀ` on lanes `o0 .. o0 + L` of one 2×2 output-gradient tile: `g[a][b]` is
+/// `Z = A g Aᵀ` on lanes `o0 .. o0 + V::N` of one 2×2 output-gradient tile: `g[a][b]` is
 /// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
 #[inline(always)]
-fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 16]) {
+fn gradient_block<V: Lanes>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 16]) {
     // A = [[1,0],[1,1],[1,-1],[0,-1]] on the rows, then Aᵀ on the columns.
-    let mut r = [[[0f32; L]; 4]; 2];
+    let mut r = [[V::splat(0.0); 4]; 2];
     for (b, rb) in r.iter_mut().enumerate() {
-        let (g0, g1) = (load::<L>(hwc, at[0][b] + o0), load::<L>(hwc, at[1][b] + o0));
+        let (g0, g1) = (load::<V>(hwc, at[0][b] + o0), load::<V>(hwc, at[1][b] + o0));
         *rb = [g0, add(g0, g1), sub(g0, g1), neg(g1)];
     }
     for i in 0..4 {
         let (a, b) = (r[0][i], r[1][i]);
         for (j, x) in [a, add(a, b), sub(a, b), neg(b)].into_iter().enumerate() {
-            z[to[i * 4 + j] + o0..][..L].copy_from_slice(&x);
+            x.store(z, to[i * 4 + j] + o0);
         }
     }
 }

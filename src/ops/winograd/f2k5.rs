@@ -18,7 +18,7 @@
 
 use super::f4::{output_tiles, OutputTransform};
 use super::{add, fill, load, scale, sub, Planes, Shape, Sink};
-use crate::ops::simd::{for_lanes, multiversion};
+use crate::ops::simd::{for_lanes, multiversion, Lanes};
 
 /// `G`, row by row: row `i` is `(1, p, p², p³, p⁴) / Π_{q≠p}(p - q)` for the point `p`, the last
 /// row the point ∞.
@@ -77,7 +77,7 @@ pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
 
 /// `Aᵀ m` for one column `m` of six lanes-wide values.
 #[inline(always)]
-fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 2] {
+fn at_times<V: Lanes>(m: [V; 6]) -> [V; 2] {
     let [m0, m1, m2, m3, m4, m5] = m;
     [add(add(m0, add(m1, m2)), add(m3, m4)), add(add(sub(m1, m2), scale(2.0, sub(m3, m4))), m5)]
 }
@@ -87,7 +87,7 @@ struct F2K5;
 
 impl OutputTransform<2> for F2K5 {
     #[inline(always)]
-    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 2] {
+    fn at_times<V: Lanes>(m: [V; 6]) -> [V; 2] {
         at_times(m)
     }
 }
@@ -102,23 +102,23 @@ multiversion! {
 
 /// `A x` for one column `x` of a 2×2 gradient tile: six lanes-wide values.
 #[inline(always)]
-fn a_times<const L: usize>(x0: [f32; L], x1: [f32; L]) -> [[f32; L]; 6] {
+fn a_times<V: Lanes>(x0: V, x1: V) -> [V; 6] {
     let twice = scale(2.0, x1);
     [x0, add(x0, x1), sub(x0, x1), add(x0, twice), sub(x0, twice), x1]
 }
 
-/// `Z = A g Aᵀ` on lanes `o0 .. o0 + L` of one 2×2 output-gradient tile: `g[a][b]` is
+/// `Z = A g Aᵀ` on lanes `o0 .. o0 + V::N` of one 2×2 output-gradient tile: `g[a][b]` is
 /// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
 #[inline(always)]
-fn gradient_block<const L: usize>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 36]) {
+fn gradient_block<V: Lanes>(hwc: &[f32], at: &[[usize; 2]; 2], o0: usize, z: &mut [f32], to: &[usize; 36]) {
     // A = Aᵀᵀ = [[1,0],[1,1],[1,-1],[1,2],[1,-2],[0,1]] on the rows, then Aᵀ on the columns.
     let r = [
-        a_times::<L>(load(hwc, at[0][0] + o0), load(hwc, at[1][0] + o0)),
-        a_times::<L>(load(hwc, at[0][1] + o0), load(hwc, at[1][1] + o0)),
+        a_times::<V>(load(hwc, at[0][0] + o0), load(hwc, at[1][0] + o0)),
+        a_times::<V>(load(hwc, at[0][1] + o0), load(hwc, at[1][1] + o0)),
     ];
     for i in 0..6 {
         for (j, x) in a_times(r[0][i], r[1][i]).into_iter().enumerate() {
-            z[to[i * 6 + j] + o0..][..L].copy_from_slice(&x);
+            x.store(z, to[i * 6 + j] + o0);
         }
     }
 }

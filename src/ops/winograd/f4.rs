@@ -14,7 +14,7 @@
 //! The filter transform runs in f64 (once per step, on the weights), the tile transforms in f32.
 
 use super::{add, fill, load, scale, sub, Planes, Shape, Sink};
-use crate::ops::simd::{for_lanes, multiversion, Level};
+use crate::ops::simd::{for_lanes, multiversion, Lanes, Level};
 
 /// `G x` for one column `x` of a 3×3 filter (or one row of `G g`), in f64, by multiplications
 /// (divisions here took 4% of a CNN step at batch 128).
@@ -46,7 +46,7 @@ pub(super) fn filter_transform(g: &[f32]) -> [f32; 36] {
 
 /// `Bᵀ d` for one column `d` of six lanes-wide values.
 #[inline(always)]
-fn bt_times<const L: usize>(d: [[f32; L]; 6]) -> [[f32; L]; 6] {
+fn bt_times<V: Lanes>(d: [V; 6]) -> [V; 6] {
     let [d0, d1, d2, d3, d4, d5] = d;
     let (p, q) = (sub(d4, scale(4.0, d2)), sub(d3, scale(4.0, d1)));
     let (r, s) = (sub(d4, d2), scale(2.0, sub(d3, d1)));
@@ -62,20 +62,20 @@ fn bt_times<const L: usize>(d: [[f32; L]; 6]) -> [[f32; L]; 6] {
 
 /// `Aᵀ m` for one column `m` of six lanes-wide values.
 #[inline(always)]
-fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 4] {
+fn at_times<V: Lanes>(m: [V; 6]) -> [V; 4] {
     let [m0, m1, m2, m3, m4, m5] = m;
     let (a, b, c, d) = (add(m1, m2), sub(m1, m2), add(m3, m4), sub(m3, m4));
     [add(add(m0, a), c), add(b, scale(2.0, d)), add(a, scale(4.0, c)), add(add(b, scale(8.0, d)), m5)]
 }
 
 /// `Bᵀ` applied to every column of one band of six padded rows (`row0 ..= row0 + 5` of `hwc`,
-/// `[Hp, wp, C]`), lanes `c0 .. c0 + L`: column `x`'s six values go to `cols[(6x + i)·L ..]`.
+/// `[Hp, wp, C]`), lanes `c0 .. c0 + V::N`: column `x`'s six values go to `cols[(6x + i)·V::N ..]`.
 /// Neighbouring tiles overlap by `6 - m` columns, so transforming each column once per band
 /// rather than once per tile saves a third of the work for F(2×2, 5×5) (tiles two apart).
 #[inline(always)]
-fn band_columns<const L: usize>(hwc: &[f32], row0: usize, wp: usize, c: usize, c0: usize, cols: &mut [f32]) {
+fn band_columns<V: Lanes>(hwc: &[f32], row0: usize, wp: usize, c: usize, c0: usize, cols: &mut [f32]) {
     let row = wp * c;
-    for (x, out) in cols.chunks_exact_mut(6 * L).take(wp).enumerate() {
+    for (x, out) in cols.chunks_exact_mut(6 * V::N).take(wp).enumerate() {
         let at = (row0 * wp + x) * c + c0;
         let d = [
             load(hwc, at),
@@ -85,29 +85,29 @@ fn band_columns<const L: usize>(hwc: &[f32], row0: usize, wp: usize, c: usize, c
             load(hwc, at + 4 * row),
             load(hwc, at + 5 * row),
         ];
-        for (i, t) in bt_times::<L>(d).into_iter().enumerate() {
-            out[i * L..][..L].copy_from_slice(&t);
+        for (i, t) in bt_times::<V>(d).into_iter().enumerate() {
+            t.store(out, i * V::N);
         }
     }
 }
 
-/// `V = Bᵀ d B` on lanes `c0 .. c0 + L` of one tile, from its six columns' `Bᵀ d` (`t`, six
+/// `V = Bᵀ d B` on lanes `c0 .. c0 + V::N` of one tile, from its six columns' `Bᵀ d` (`t`, six
 /// consecutive columns of [`band_columns`]' output): position ξ goes to `v[to[ξ] + c0 ..]`.
 #[inline(always)]
-fn tile_rows<const L: usize>(t: &[f32], c0: usize, v: &mut [f32], to: &[usize; 36]) {
+fn tile_rows<V: Lanes>(t: &[f32], c0: usize, v: &mut [f32], to: &[usize; 36]) {
     // Row i of Bᵀ d B = Bᵀ (row i of Bᵀ d).
     for i in 0..6 {
         let column = [
-            load(t, i * L),
-            load(t, (6 + i) * L),
-            load(t, (12 + i) * L),
-            load(t, (18 + i) * L),
-            load(t, (24 + i) * L),
-            load(t, (30 + i) * L),
+            load(t, i * V::N),
+            load(t, (6 + i) * V::N),
+            load(t, (12 + i) * V::N),
+            load(t, (18 + i) * V::N),
+            load(t, (24 + i) * V::N),
+            load(t, (30 + i) * V::N),
         ];
-        let row = bt_times::<L>(column);
+        let row = bt_times::<V>(column);
         for (j, x) in row.into_iter().enumerate() {
-            v[to[i * 6 + j] + c0..][..L].copy_from_slice(&x);
+            x.store(v, to[i * 6 + j] + c0);
         }
     }
 }
@@ -129,12 +129,12 @@ multiversion! {
         for n in 0..samples {
             xs.to_channels_last(n, (c, s.h, s.w), pad, wp, &mut hwc);
             for ty in 0..th {
-                for_lanes!(level, c, |c0, L| {
-                    band_columns::<L>(&hwc, m * ty, wp, c, c0, &mut band);
+                for_lanes!(level, c, |c0, V| {
+                    band_columns::<V>(&hwc, m * ty, wp, c, c0, &mut band);
                     for tx in 0..tw {
                         let col = n * t + ty * tw + tx;
                         let to: [usize; 36] = fill(|xi| (xi * cols + col) * c);
-                        tile_rows::<L>(&band[m * tx * 6 * L..], c0, v, &to);
+                        tile_rows::<V>(&band[m * tx * 6 * V::N..], c0, v, &to);
                     }
                 });
             }
@@ -146,7 +146,7 @@ multiversion! {
 /// [`output_tiles`]. F(4×4, 3×3) here, F(2×2, 5×5) in [`super::f2k5`].
 pub(super) trait OutputTransform<const M: usize> {
     /// `Aᵀ m` for one column `m` of six lanes-wide values.
-    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; M];
+    fn at_times<V: Lanes>(m: [V; 6]) -> [V; M];
 }
 
 /// F(4×4, 3×3)'s output transform.
@@ -154,15 +154,15 @@ pub(super) struct F4;
 
 impl OutputTransform<4> for F4 {
     #[inline(always)]
-    fn at_times<const L: usize>(m: [[f32; L]; 6]) -> [[f32; L]; 4] {
+    fn at_times<V: Lanes>(m: [V; 6]) -> [V; 4] {
         at_times(m)
     }
 }
 
-/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + L` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
+/// `Y = Aᵀ M A + bias` on lanes `o0 .. o0 + V::N` of one tile: position ξ is `m[from[ξ] + o0 ..]`,
 /// and output pixel `(a, b)` goes to `out[to[a][b] + o0 ..]`.
 #[inline(always)]
-fn output_block<A: OutputTransform<M>, const M: usize, const L: usize>(
+fn output_block<A: OutputTransform<M>, const M: usize, V: Lanes>(
     m: &[f32],
     from: &[usize; 36],
     bias: &[f32],
@@ -171,7 +171,7 @@ fn output_block<A: OutputTransform<M>, const M: usize, const L: usize>(
     to: &[[usize; M]; M],
 ) {
     // r[i] = Aᵀ (row i of M) = row i of M A; then column b of Aᵀ M A = Aᵀ (column b of M A).
-    let mut r = [[[0f32; L]; M]; 6];
+    let mut r = [[V::splat(0.0); M]; 6];
     for (i, ri) in r.iter_mut().enumerate() {
         let e = &from[i * 6..i * 6 + 6];
         *ri = A::at_times([
@@ -183,11 +183,11 @@ fn output_block<A: OutputTransform<M>, const M: usize, const L: usize>(
             load(m, e[5] + o0),
         ]);
     }
-    let bias: [f32; L] = load(bias, o0);
+    let bias: V = load(bias, o0);
     for b in 0..M {
         let column = A::at_times([r[0][b], r[1][b], r[2][b], r[3][b], r[4][b], r[5][b]]);
         for (a, y) in column.into_iter().enumerate() {
-            out[to[a][b] + o0..][..L].copy_from_slice(&add(y, bias));
+            add(y, bias).store(out, to[a][b] + o0);
         }
     }
 }
@@ -214,8 +214,8 @@ pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
                 let col = n * t + ty * tw + tx;
                 let from: [usize; 36] = fill(|xi| (xi * cols + col) * o);
                 let to: [[usize; M]; M] = fill(|a| fill(|b| ((M * ty + a) * wo + M * tx + b) * o));
-                for_lanes!(level, o, |o0, L| {
-                    output_block::<A, M, L>(m, &from, bias, o0, &mut hwc, &to);
+                for_lanes!(level, o, |o0, V| {
+                    output_block::<A, M, V>(m, &from, bias, o0, &mut hwc, &to);
                 });
             }
         }

@@ -34,7 +34,7 @@ use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::maxpool::argmax4;
-use super::simd::Level;
+use super::simd::{Lanes, Level};
 use super::storage::zeros;
 
 /// The body of a `gradient_transform`: `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `$gy`
@@ -55,8 +55,8 @@ macro_rules! gradient_tiles {
                     let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
                     let col = n * t + ty * tw + tx;
                     let to: [usize; $p] = fill(|xi| (xi * cols + col) * o);
-                    for_lanes!($level, o, |o0, L| {
-                        $block::<L>(&hwc, &at, o0, $z, &to);
+                    for_lanes!($level, o, |o0, V| {
+                        $block::<V>(&hwc, &at, o0, $z, &to);
                     });
                 }
             }
@@ -190,48 +190,31 @@ fn fill<T: Copy, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
     unsafe { std::mem::transmute_copy(&a) }
 }
 
-/// `L` lanes of `s` from `at`.
+/// `V::N` lanes of `s` from `at`.
 #[inline(always)]
-fn load<const L: usize>(s: &[f32], at: usize) -> [f32; L] {
-    s[at..at + L].try_into().unwrap()
+fn load<V: Lanes>(s: &[f32], at: usize) -> V {
+    V::load(s, at)
 }
 
-// The lane-wise arithmetic below is written as plain loops: the transforms call it inside their
-// AVX-512 and AVX2 copies, and a closure (as `std::array::from_fn` takes) is compiled as a
-// function of its own, without those copies' target features, unless the compiler inlines it.
-
-/// `x - y`, `x + y` lane by lane.
+/// `x - y`, `x + y`, `k · x`, `-x` lane by lane (see [`Lanes`]).
 #[inline(always)]
-fn sub<const L: usize>(mut x: [f32; L], y: [f32; L]) -> [f32; L] {
-    for i in 0..L {
-        x[i] -= y[i];
-    }
-    x
+fn sub<V: Lanes>(x: V, y: V) -> V {
+    x.sub(y)
 }
 
 #[inline(always)]
-fn add<const L: usize>(mut x: [f32; L], y: [f32; L]) -> [f32; L] {
-    for i in 0..L {
-        x[i] += y[i];
-    }
-    x
-}
-
-/// `k · x` lane by lane.
-#[inline(always)]
-fn scale<const L: usize>(k: f32, mut x: [f32; L]) -> [f32; L] {
-    for v in &mut x {
-        *v *= k;
-    }
-    x
+fn add<V: Lanes>(x: V, y: V) -> V {
+    x.add(y)
 }
 
 #[inline(always)]
-fn neg<const L: usize>(mut x: [f32; L]) -> [f32; L] {
-    for v in &mut x {
-        *v = -*v;
-    }
-    x
+fn scale<V: Lanes>(k: f32, x: V) -> V {
+    V::splat(k).mul(x)
+}
+
+#[inline(always)]
+fn neg<V: Lanes>(x: V) -> V {
+    x.neg()
 }
 
 /// Copies sample `plane` (`[C, H, W]`) into `hwc`, a zero-bordered `[Hp, Wp, C]` image whose
