@@ -81,7 +81,7 @@ multiversion! {
         let wp = 2 * tw + 2;
         let mut hwc = vec![0f32; (2 * th + 2) * wp * c];
         for n in 0..samples {
-            xs.to_channels_last(n, (c, s.h, s.w), 1, wp, &mut hwc);
+            xs.to_channels_last(level, n, (c, s.h, s.w), 1, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
                     let at: [[usize; 4]; 4] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * c));
@@ -143,7 +143,7 @@ multiversion! {
                     });
                 }
             }
-            out.sample(n, &hwc, wo, (o, s.h, s.w));
+            out.sample(level, n, &hwc, wo, (o, s.h, s.w));
         }
     }
 }

@@ -127,7 +127,7 @@ multiversion! {
         let mut hwc = vec![0f32; (m * th + 6 - m) * wp * c];
         let mut band = vec![0f32; wp * 6 * level.lanes()];
         for n in 0..samples {
-            xs.to_channels_last(n, (c, s.h, s.w), pad, wp, &mut hwc);
+            xs.to_channels_last(level, n, (c, s.h, s.w), pad, wp, &mut hwc);
             for ty in 0..th {
                 for_lanes!(level, c, |c0, V| {
                     band_columns::<V>(&hwc, m * ty, wp, c, c0, &mut band);
@@ -219,7 +219,7 @@ pub(super) fn output_tiles<A: OutputTransform<M>, const M: usize>(
                 });
             }
         }
-        out.sample(n, &hwc, wo, (o, s.h, s.w));
+        out.sample(level, n, &hwc, wo, (o, s.h, s.w));
     }
 }
 

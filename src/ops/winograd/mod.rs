@@ -33,7 +33,6 @@
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-use super::maxpool::argmax4;
 use super::simd::{Lanes, Level};
 use super::storage::zeros;
 
@@ -49,7 +48,7 @@ macro_rules! gradient_tiles {
         let wp = 2 * tw;
         let mut hwc = vec![0f32; 2 * th * wp * o];
         for n in 0..$samples {
-            $gy.to_channels_last(n, (o, s.h, s.w), 0, wp, &mut hwc);
+            $gy.to_channels_last($level, n, (o, s.h, s.w), 0, wp, &mut hwc);
             for ty in 0..th {
                 for tx in 0..tw {
                     let at: [[usize; 2]; 2] = fill(|a| fill(|b| ((2 * ty + a) * wp + 2 * tx + b) * o));
@@ -64,9 +63,12 @@ macro_rules! gradient_tiles {
     }};
 }
 
+mod channels_last;
 mod f2;
 mod f2k5;
 mod f4;
+
+use channels_last::{from_channels_last, pool_from_channels_last, to_channels_last, unpool_to_channels_last};
 
 /// The output tile of a Winograd transform, and the kernel it is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,73 +217,6 @@ fn scale<V: Lanes>(k: f32, x: V) -> V {
 #[inline(always)]
 fn neg<V: Lanes>(x: V) -> V {
     x.neg()
-}
-
-/// Copies sample `plane` (`[C, H, W]`) into `hwc`, a zero-bordered `[Hp, Wp, C]` image whose
-/// interior starts at row and column `pad`: channels last, so that the transforms below read and
-/// write runs of channels, the SIMD lanes, whatever the image's width.
-#[inline(always)]
-fn to_channels_last(plane: &[f32], c: usize, h: usize, w: usize, pad: usize, wp: usize, hwc: &mut [f32]) {
-    // A block of channels at a time, so that each pixel's run of them is written whole (one
-    // scattered store per channel and pixel took a third of the input transform's time).
-    for ch0 in (0..c).step_by(TRANSPOSE_BLOCK) {
-        let cb = TRANSPOSE_BLOCK.min(c - ch0);
-        for y in 0..h {
-            let rows: [&[f32]; TRANSPOSE_BLOCK] =
-                fill(|k| if k < cb { &plane[((ch0 + k) * h + y) * w..][..w] } else { &[] });
-            let base = ((y + pad) * wp + pad) * c + ch0;
-            for x in 0..w {
-                for (k, out) in hwc[base + x * c..][..cb].iter_mut().enumerate() {
-                    *out = rows[k][x];
-                }
-            }
-        }
-    }
-}
-
-/// Channels a block of [`to_channels_last`] and [`from_channels_last`] moves: a cache line of f32.
-const TRANSPOSE_BLOCK: usize = 16;
-
-/// Copies the `[Hp, Wp, C]` buffer `hwc` (`Wp = wp`, `C = plane.len() / (h·w)`) cropped to `h × w`
-/// into `plane` (`[C, H, W]`): the inverse of [`to_channels_last`] without a border.
-#[inline(always)]
-fn from_channels_last(hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f32]) {
-    let c = plane.len() / (h * w);
-    for (block, planes) in plane.chunks_mut(TRANSPOSE_BLOCK * h * w).enumerate() {
-        let ch0 = block * TRANSPOSE_BLOCK;
-        let cb = planes.len() / (h * w);
-        for y in 0..h {
-            for x in 0..w {
-                for (k, &value) in hwc[(y * wp + x) * c + ch0..][..cb].iter().enumerate() {
-                    planes[(k * h + y) * w + x] = value;
-                }
-            }
-        }
-    }
-}
-
-/// The 2×2, stride-2 max pool of the `[Hp, Wp, C]` buffer `hwc` (`Wp = wp`) cropped to `h × w`,
-/// into `plane` (`[C, H/2, W/2]`, `C = plane.len() / (H/2 · W/2)`), and each window's argmax
-/// position into `at`: [`from_channels_last`] then the pool, without the copy in between.
-#[inline(always)]
-fn pool_from_channels_last(hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f32], at: &mut [u8]) {
-    let (ho, wo) = (h / 2, w / 2);
-    let c = plane.len() / (ho * wo);
-    for ch0 in (0..c).step_by(TRANSPOSE_BLOCK) {
-        let cb = TRANSPOSE_BLOCK.min(c - ch0);
-        for y in 0..ho {
-            for x in 0..wo {
-                let p = (2 * y * wp + 2 * x) * c + ch0;
-                let (q, r) = (p + wp * c, &hwc[p..][..c + cb]);
-                let s = &hwc[q..][..c + cb];
-                for k in 0..cb {
-                    let (i, v) = argmax4(r[k], r[c + k], s[k], s[c + k]);
-                    let out = ((ch0 + k) * ho + y) * wo + x;
-                    (plane[out], at[out]) = (v, i as u8);
-                }
-            }
-        }
-    }
 }
 
 /// A matrix in a buffer of one block per position: its first element's offset in block ξ is
@@ -479,55 +414,22 @@ impl<'a> Planes<'a> {
 
     /// Sample `n` (`c` channels of `h × w`) into `hwc`, as [`to_channels_last`] does.
     #[inline(always)]
-    fn to_channels_last(self, n: usize, (c, h, w): (usize, usize, usize), pad: usize, wp: usize, hwc: &mut [f32]) {
+    fn to_channels_last(
+        self,
+        level: Level,
+        n: usize,
+        (c, h, w): (usize, usize, usize),
+        pad: usize,
+        wp: usize,
+        hwc: &mut [f32],
+    ) {
         match self {
-            Planes::Dense(x) => to_channels_last(&x[n * c * h * w..][..c * h * w], c, h, w, pad, wp, hwc),
+            Planes::Dense(x) => to_channels_last(level, &x[n * c * h * w..][..c * h * w], (c, h, w), pad, wp, hwc),
             Planes::Unpooled { gy, at } => {
                 let img = c * (h / 2) * (w / 2);
-                unpool_to_channels_last(&gy[n * img..][..img], &at[n * img..][..img], (c, h, w), pad, wp, hwc)
+                unpool_to_channels_last(level, &gy[n * img..][..img], &at[n * img..][..img], (c, h, w), pad, wp, hwc)
             }
         }
-    }
-}
-
-/// [`to_channels_last`] of the `[C, H, W]` gradient a 2×2, stride-2 max pool passes back from
-/// `gy` (`[C, H/2, W/2]`) and the argmax positions `at`: each value at its window's argmax, zeros
-/// at the window's other three pixels and on a last odd row or column (every interior pixel of
-/// `hwc` is written: the buffer is reused from sample to sample).
-#[inline(always)]
-fn unpool_to_channels_last(
-    gy: &[f32],
-    at: &[u8],
-    (c, h, w): (usize, usize, usize),
-    pad: usize,
-    wp: usize,
-    hwc: &mut [f32],
-) {
-    let (ho, wo) = (h / 2, w / 2);
-    let row = wp * c;
-    for ch0 in (0..c).step_by(TRANSPOSE_BLOCK) {
-        let cb = TRANSPOSE_BLOCK.min(c - ch0);
-        for y in 0..ho {
-            for x in 0..wo {
-                let top = ((2 * y + pad) * wp + 2 * x + pad) * c + ch0;
-                for k in 0..cb {
-                    let i = ((ch0 + k) * ho + y) * wo + x;
-                    let (g, a) = (gy[i], at[i]);
-                    hwc[top + k] = if a == 0 { g } else { 0.0 };
-                    hwc[top + c + k] = if a == 1 { g } else { 0.0 };
-                    hwc[top + row + k] = if a == 2 { g } else { 0.0 };
-                    hwc[top + row + c + k] = if a == 3 { g } else { 0.0 };
-                }
-            }
-        }
-    }
-    if w % 2 == 1 {
-        for y in 0..h {
-            hwc[((y + pad) * wp + w - 1 + pad) * c..][..c].fill(0.0);
-        }
-    }
-    if h % 2 == 1 {
-        hwc[((h - 1 + pad) * wp + pad) * c..][..w * c].fill(0.0);
     }
 }
 
@@ -543,12 +445,12 @@ pub(super) enum Sink<'a> {
 impl Sink<'_> {
     /// Sample `n` of the chunk, `o` channels, from `hwc` (`[Hp, wp, O]`) cropped to `h × w`.
     #[inline(always)]
-    fn sample(&mut self, n: usize, hwc: &[f32], wp: usize, (o, h, w): (usize, usize, usize)) {
+    fn sample(&mut self, level: Level, n: usize, hwc: &[f32], wp: usize, (o, h, w): (usize, usize, usize)) {
         match self {
-            Sink::Full(ys) => from_channels_last(hwc, wp, h, w, &mut ys[n * o * h * w..][..o * h * w]),
+            Sink::Full(ys) => from_channels_last(level, hwc, wp, h, w, &mut ys[n * o * h * w..][..o * h * w]),
             Sink::MaxPool2 { ys, at } => {
                 let img = o * (h / 2) * (w / 2);
-                pool_from_channels_last(hwc, wp, h, w, &mut ys[n * img..][..img], &mut at[n * img..][..img]);
+                pool_from_channels_last(level, hwc, wp, h, w, &mut ys[n * img..][..img], &mut at[n * img..][..img]);
             }
         }
     }
