@@ -127,6 +127,6 @@ multiversion! {
     /// `Z = A dY Aᵀ` for the 2×2 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
     /// image) into `z` `[36][S·T][O]`.
     pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: Planes<'_>, z: &mut [f32]) {
-        gradient_tiles!(level, s, samples, gy, z, 36, gradient_block);
+        gradient_tiles!(level, s, samples, gy, z, 2, 36, gradient_block);
     }
 }

@@ -229,3 +229,81 @@ multiversion! {
         output_tiles::<F4, 4>(level, s, samples, m, bias, out)
     }
 }
+
+/// `Gᵀ x` for one column `x` of a 6×6 transformed weight gradient (or one row of `Gᵀ dU`), in
+/// f64: `G` is [`g_times`]' matrix.
+#[inline(always)]
+fn gt_times(x: [f64; 6]) -> [f64; 3] {
+    const SIXTH: f64 = 1.0 / 6.0;
+    const TWELFTH: f64 = 1.0 / 12.0;
+    const TWENTY_FOURTH: f64 = 1.0 / 24.0;
+    let [x0, x1, x2, x3, x4, x5] = x;
+    let (sum, diff) = (x1 + x2, x1 - x2);
+    let (outer, inner) = (x3 + x4, x3 - x4);
+    [
+        0.25 * x0 - SIXTH * sum + TWENTY_FOURTH * outer,
+        -SIXTH * diff + TWELFTH * inner,
+        -SIXTH * sum + SIXTH * outer + x5,
+    ]
+}
+
+/// `dW = Gᵀ dU G` for every filter, from `du` `[36][O][C]` into `[O, C, 3, 3]`, in f64: the
+/// weight gradient's F(3×3, 4×4), the dual of F(4×4, 3×3) (see [`gradient_transform`]).
+pub(super) fn filter_gradient(o: usize, c: usize, du: &[f32]) -> Vec<f32> {
+    let mut dw = vec![0f32; o * c * 9];
+    for oc in 0..o * c {
+        let m = |i: usize, j: usize| du[(i * 6 + j) * o * c + oc] as f64;
+        // t = Gᵀ dU (3×6), column by column; then each row of t times G.
+        let columns: [[f64; 3]; 6] = fill(|j| gt_times(fill(|i| m(i, j))));
+        for i in 0..3 {
+            let row = gt_times(fill(|j| columns[j][i]));
+            for (j, &x) in row.iter().enumerate() {
+                dw[oc * 9 + i * 3 + j] = x as f32;
+            }
+        }
+    }
+    dw
+}
+
+/// `A x` for one column `x` of a 4×4 output-gradient tile: six lanes-wide values (`A` is the
+/// transpose of [`at_times`]' `Aᵀ`).
+#[inline(always)]
+fn a_times<V: Lanes>(x: [V; 4]) -> [V; 6] {
+    let [x0, x1, x2, x3] = x;
+    let (even, odd) = (add(x0, x2), add(x1, x3));
+    let (even4, odd4) = (add(x0, scale(4.0, x2)), add(scale(2.0, x1), scale(8.0, x3)));
+    [x0, add(even, odd), sub(even, odd), add(even4, odd4), sub(even4, odd4), x3]
+}
+
+/// `Z = A g Aᵀ` on lanes `o0 .. o0 + V::N` of one 4×4 output-gradient tile: `g[a][b]` is
+/// `hwc[at[a][b] + o0 ..]`, position ξ goes to `z[to[ξ] + o0 ..]`.
+#[inline(always)]
+fn gradient_block<V: Lanes>(hwc: &[f32], at: &[[usize; 4]; 4], o0: usize, z: &mut [f32], to: &[usize; 36]) {
+    // A on each column of g, then A on each row of the result.
+    let mut r = [[V::splat(0.0); 6]; 4];
+    for (b, rb) in r.iter_mut().enumerate() {
+        *rb = a_times([
+            load(hwc, at[0][b] + o0),
+            load(hwc, at[1][b] + o0),
+            load(hwc, at[2][b] + o0),
+            load(hwc, at[3][b] + o0),
+        ]);
+    }
+    for i in 0..6 {
+        for (j, x) in a_times([r[0][i], r[1][i], r[2][i], r[3][i]]).into_iter().enumerate() {
+            x.store(z, to[i * 6 + j] + o0);
+        }
+    }
+}
+
+multiversion! {
+    /// `Z = A dY Aᵀ` for the 4×4 output-gradient tiles of `gy` `[S, O, H, W]` (zero beyond the
+    /// image) into `z` `[36][S·T][O]`: the weight gradient's side of F(3×3, 4×4), whose input
+    /// transform is [`input_transform`] (the forward pass's `V`) and whose output transform is
+    /// [`filter_gradient`]. With `Σ_ab g_ab z_ab` for `z` a forward tile `Aᵀ[(G w Gᵀ) ⊙ V]A`
+    /// rewritten as `Σ w ⊙ Gᵀ[(A g Aᵀ) ⊙ V]G`, the weight gradient of one tile is
+    /// `Gᵀ[(A g Aᵀ) ⊙ V]G`: 36 products per 4×4 tile where F(2×2, 3×3) takes 64.
+    pub(super) fn gradient_transform(level: Level, s: &Shape, samples: usize, gy: Planes<'_>, z: &mut [f32]) {
+        gradient_tiles!(level, s, samples, gy, z, 4, 36, gradient_block);
+    }
+}
