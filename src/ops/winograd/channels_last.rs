@@ -6,9 +6,10 @@
 //! Each is a transpose of `C × W` blocks, one image row at a time. Element by element, the loads
 //! or the stores of one side stride across the planes; these loops took a third of the input and
 //! output transforms' time and half the gradient transform's. With AVX-512 they move 16×16 blocks
-//! through the registers instead ([`avx512::transpose16`]): 16 rows loaded, four rounds of
-//! permutes, 16 rows stored, both sides a cache line at a time. The other levels run the scalar
-//! loops. Every path writes the same values, bit for bit (the transforms' tests compare the levels).
+//! through the registers instead (16 rows loaded, four rounds of permutes, 16 rows stored, both
+//! sides a cache line at a time), with AVX2 8×8 blocks (unpacks, shuffles and a swap of 128-bit
+//! halves); the baseline runs the scalar loops. Every path writes the same values, bit for bit (the
+//! transforms' tests compare the levels).
 
 use super::super::maxpool::argmax4;
 use crate::ops::simd::Level;
@@ -30,10 +31,17 @@ pub(super) fn to_channels_last(
     hwc: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
+    if level >= Level::Avx2 {
         for y in 0..h {
+            let (src, dst) = (&plane[y * w..], &mut hwc[((y + pad) * wp + pad) * c..]);
             // SAFETY: `level` is at most what the CPU runs (see `simd::multiversion!`).
-            unsafe { avx512::transpose(&plane[y * w..], h * w, c, w, &mut hwc[((y + pad) * wp + pad) * c..], c) };
+            unsafe {
+                if level >= Level::Avx512 {
+                    x86::transpose16(src, h * w, c, w, dst, c)
+                } else {
+                    x86::transpose8(src, h * w, c, w, dst, c)
+                }
+            }
         }
         return;
     }
@@ -61,10 +69,17 @@ pub(super) fn to_channels_last(
 pub(super) fn from_channels_last(level: Level, hwc: &[f32], wp: usize, h: usize, w: usize, plane: &mut [f32]) {
     let c = plane.len() / (h * w);
     #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
+    if level >= Level::Avx2 {
         for y in 0..h {
+            let (src, dst) = (&hwc[y * wp * c..], &mut plane[y * w..]);
             // SAFETY: as in `to_channels_last`.
-            unsafe { avx512::transpose(&hwc[y * wp * c..], c, w, c, &mut plane[y * w..], h * w) };
+            unsafe {
+                if level >= Level::Avx512 {
+                    x86::transpose16(src, c, w, c, dst, h * w)
+                } else {
+                    x86::transpose8(src, c, w, c, dst, h * w)
+                }
+            }
         }
         return;
     }
@@ -99,9 +114,15 @@ pub(super) fn pool_from_channels_last(
     let (ho, wo) = (h / 2, w / 2);
     let c = plane.len() / (ho * wo);
     #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
+    if level >= Level::Avx2 {
         // SAFETY: as in `to_channels_last`.
-        unsafe { avx512::pool_from_channels_last(hwc, wp, (c, ho, wo), plane, at) };
+        unsafe {
+            if level >= Level::Avx512 {
+                x86::pool16(hwc, wp, (c, ho, wo), plane, at)
+            } else {
+                x86::pool8(hwc, wp, (c, ho, wo), plane, at)
+            }
+        }
         return;
     }
     let _ = level;
@@ -139,9 +160,15 @@ pub(super) fn unpool_to_channels_last(
     let (ho, wo) = (h / 2, w / 2);
     let row = wp * c;
     #[cfg(target_arch = "x86_64")]
-    let done = level >= Level::Avx512 && {
+    let done = level >= Level::Avx2 && {
         // SAFETY: as in `to_channels_last`.
-        unsafe { avx512::unpool_to_channels_last(gy, at, (c, ho, wo), pad, wp, hwc) };
+        unsafe {
+            if level >= Level::Avx512 {
+                x86::unpool16(gy, at, (c, ho, wo), pad, wp, hwc)
+            } else {
+                x86::unpool8(gy, at, (c, ho, wo), pad, wp, hwc)
+            }
+        }
         true
     };
     #[cfg(not(target_arch = "x86_64"))]
@@ -175,13 +202,55 @@ pub(super) fn unpool_to_channels_last(
     }
 }
 
-/// The AVX-512 paths: `unsafe` because they run AVX-512F instructions, which the caller checks the
-/// CPU has; every load and store is of a slice bounds-checked just before it.
+/// The register paths, one generic loop per copy over a `Block` of registers: 16×16 with AVX-512
+/// (`Zmm`), 8×8 with AVX2 (`Ymm`). Each entry point is `unsafe` because it runs those
+/// instructions, which its caller checks the CPU has (see `simd::multiversion!`); the blocks'
+/// methods are inlined into it, and every load and store is of a slice bounds-checked just before.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+mod x86 {
     use std::arch::x86_64::*;
 
-    /// The permutes of one round of [`transpose16`]: for blocks `b` wide, lane `j` of the first
+    /// One register of `N` f32 lanes (or of `N` i32 lanes, for argmax positions), with the
+    /// operations the copies need, each inlined into a target-feature entry point below.
+    trait Block: Copy {
+        /// Lanes in a register, rows in a block.
+        const N: usize;
+        /// `N` registers: a block's rows.
+        type Rows: Copy + AsRef<[Self]> + AsMut<[Self]>;
+        /// A block of zeros.
+        fn rows() -> Self::Rows;
+        /// Lanes `0 .. n` of `s` from `at`, zeros in the others.
+        fn load(s: &[f32], at: usize, n: usize) -> Self;
+        /// Lanes `0 .. n` into `s` from `at`.
+        fn store(self, s: &mut [f32], at: usize, n: usize);
+        /// `n` bytes of `s` from `at` as the integers of lanes `0 .. n`, zeros beyond.
+        fn load_bytes(s: &[u8], at: usize, n: usize) -> Self;
+        /// The integers of lanes `0 .. n` (each below 256) into `s` from `at`, as bytes.
+        fn store_bytes(self, s: &mut [u8], at: usize, n: usize);
+        /// Lane `j` of row `i` to lane `i` of row `j`.
+        fn transpose(r: Self::Rows) -> Self::Rows;
+        /// [`crate::ops::maxpool::argmax4`] lane by lane on the window `a b / c d`: each lane's
+        /// position (0-3, as an integer) and value, the first on ties, the first NaN if any.
+        fn argmax4(window: [Self; 4]) -> (Self, Self);
+        /// The lanes of `self` whose integer in `at` is `p`, +0.0 in the others.
+        fn where_at(self, at: Self, p: i32) -> Self;
+    }
+
+    /// Sixteen lanes in an AVX-512 register.
+    #[derive(Clone, Copy)]
+    struct Zmm(__m512);
+
+    /// Eight lanes in an AVX register.
+    #[derive(Clone, Copy)]
+    struct Ymm(__m256);
+
+    /// The mask of the first `n` lanes (`n ≤ 16`).
+    #[inline(always)]
+    fn first(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    /// The permutes of one round of [`Zmm::transpose`]: for blocks `b` wide, lane `j` of the first
     /// (`hi = false`) or second output of a pair of rows `i`, `i + b`, as an index into the pair's
     /// 32 lanes (`16 +` for the second row).
     const fn round(b: usize, hi: bool) -> [i32; 16] {
@@ -200,143 +269,279 @@ mod avx512 {
         idx
     }
 
-    /// One round of [`transpose16`]: the off-diagonal `B`-wide blocks of every pair of rows `i`,
-    /// `i + B` (`i & B == 0`) swapped, two permutes per pair.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn swap_blocks<const B: usize>(r: &mut [__m512; 16]) {
+    /// One round of [`Zmm::transpose`]: the off-diagonal `B`-wide blocks of every pair of rows
+    /// `i`, `i + B` (`i & B == 0`) swapped, two permutes per pair.
+    #[inline(always)]
+    fn swap_blocks<const B: usize>(r: &mut [Zmm; 16]) {
         let (lo, hi) = (const { round(B, false) }, const { round(B, true) });
         // SAFETY: 16 i32 read from arrays of 16.
         let (lo, hi) = unsafe { (_mm512_loadu_si512(lo.as_ptr().cast()), _mm512_loadu_si512(hi.as_ptr().cast())) };
         for i in 0..16 {
             if i & B == 0 {
-                let (x, y) = (r[i], r[i + B]);
-                r[i] = _mm512_permutex2var_ps(x, lo, y);
-                r[i + B] = _mm512_permutex2var_ps(x, hi, y);
+                let (x, y) = (r[i].0, r[i + B].0);
+                r[i] = Zmm(unsafe { _mm512_permutex2var_ps(x, lo, y) });
+                r[i + B] = Zmm(unsafe { _mm512_permutex2var_ps(x, hi, y) });
             }
         }
     }
 
-    /// The 16×16 transpose of `r` (lane `j` of row `i` to lane `i` of row `j`): the transpose of
-    /// `[[A, B], [C, D]]` is `[[Aᵀ, Cᵀ], [Bᵀ, Dᵀ]]`, so each round swaps the off-diagonal blocks,
-    /// 8, then 4, 2 and 1 wide (64 permutes in all). Every index is a constant, so that the 16
-    /// rows stay in registers.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn transpose16(mut r: [__m512; 16]) -> [__m512; 16] {
-        swap_blocks::<8>(&mut r);
-        swap_blocks::<4>(&mut r);
-        swap_blocks::<2>(&mut r);
-        swap_blocks::<1>(&mut r);
-        r
+    // SAFETY (every `unsafe` in the impls below): the instructions run only inside the entry
+    // points, whose callers check the CPU; the loads and stores touch only lanes of a slice just
+    // bounds-checked, or of a local array of the register's size.
+    impl Block for Zmm {
+        const N: usize = 16;
+        type Rows = [Zmm; 16];
+
+        #[inline(always)]
+        fn rows() -> [Zmm; 16] {
+            [Zmm(unsafe { _mm512_setzero_ps() }); 16]
+        }
+
+        #[inline(always)]
+        fn load(s: &[f32], at: usize, n: usize) -> Zmm {
+            let s = &s[at..at + n];
+            Zmm(unsafe { _mm512_maskz_loadu_ps(first(n), s.as_ptr()) })
+        }
+
+        #[inline(always)]
+        fn store(self, s: &mut [f32], at: usize, n: usize) {
+            let s = &mut s[at..at + n];
+            unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), first(n), self.0) }
+        }
+
+        #[inline(always)]
+        fn load_bytes(s: &[u8], at: usize, n: usize) -> Zmm {
+            let mut b = [0u8; 16];
+            b[..n].copy_from_slice(&s[at..at + n]);
+            Zmm(unsafe { _mm512_castsi512_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().cast()))) })
+        }
+
+        #[inline(always)]
+        fn store_bytes(self, s: &mut [u8], at: usize, n: usize) {
+            let mut b = [0u8; 16];
+            unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(_mm512_castps_si512(self.0))) };
+            s[at..at + n].copy_from_slice(&b[..n]);
+        }
+
+        /// The transpose of `[[A, B], [C, D]]` is `[[Aᵀ, Cᵀ], [Bᵀ, Dᵀ]]`: each round swaps the
+        /// off-diagonal blocks, 8, then 4, 2 and 1 wide (64 permutes in all). Every index is a
+        /// constant, so that the 16 rows stay in registers.
+        #[inline(always)]
+        fn transpose(mut r: [Zmm; 16]) -> [Zmm; 16] {
+            swap_blocks::<8>(&mut r);
+            swap_blocks::<4>(&mut r);
+            swap_blocks::<2>(&mut r);
+            swap_blocks::<1>(&mut r);
+            r
+        }
+
+        #[inline(always)]
+        fn argmax4([a, b, c, d]: [Zmm; 4]) -> (Zmm, Zmm) {
+            unsafe {
+                let (mut at, mut best) = (_mm512_setzero_si512(), a.0);
+                for (i, x) in [(1, b.0), (2, c.0), (3, d.0)] {
+                    let more = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, best);
+                    at = _mm512_mask_mov_epi32(at, more, _mm512_set1_epi32(i));
+                    best = _mm512_mask_mov_ps(best, more, x);
+                }
+                let (mut first_nan, mut nan) = (at, 0);
+                for (i, x) in [(3, d.0), (2, c.0), (1, b.0), (0, a.0)] {
+                    let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+                    first_nan = _mm512_mask_mov_epi32(first_nan, is_nan, _mm512_set1_epi32(i));
+                    nan |= is_nan;
+                }
+                let at = _mm512_mask_mov_epi32(at, nan, first_nan);
+                (Zmm(_mm512_castsi512_ps(at)), Zmm(_mm512_mask_mov_ps(best, nan, _mm512_set1_ps(f32::NAN))))
+            }
+        }
+
+        #[inline(always)]
+        fn where_at(self, at: Zmm, p: i32) -> Zmm {
+            unsafe {
+                let here = _mm512_cmpeq_epi32_mask(_mm512_castps_si512(at.0), _mm512_set1_epi32(p));
+                Zmm(_mm512_maskz_mov_ps(here, self.0))
+            }
+        }
     }
 
-    /// The mask of the first `n` lanes (`n ≤ 16`).
-    #[inline(always)]
-    fn first(n: usize) -> __mmask16 {
-        ((1u32 << n) - 1) as __mmask16
+    impl Ymm {
+        /// All ones in lanes `0 .. n`, zeros in the others (`n ≤ 8`), for the masked moves.
+        #[inline(always)]
+        fn first(n: usize) -> __m256i {
+            unsafe { _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) }
+        }
     }
 
-    /// Lanes `0 .. n` of `s` from `at`, zeros in the others.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn load(s: &[f32], at: usize, n: usize) -> __m512 {
-        let s = &s[at..at + n];
-        // SAFETY: the masked load reads lanes `0 .. n`, all in `s`.
-        unsafe { _mm512_maskz_loadu_ps(first(n), s.as_ptr()) }
-    }
+    impl Block for Ymm {
+        const N: usize = 8;
+        type Rows = [Ymm; 8];
 
-    /// Lanes `0 .. n` of `v` into `s` from `at`.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn store(v: __m512, s: &mut [f32], at: usize, n: usize) {
-        let s = &mut s[at..at + n];
-        // SAFETY: the masked store writes lanes `0 .. n`, all in `s`.
-        unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), first(n), v) }
-    }
+        #[inline(always)]
+        fn rows() -> [Ymm; 8] {
+            [Ymm(unsafe { _mm256_setzero_ps() }); 8]
+        }
 
-    /// `n ≤ 16` bytes of `s` from `at` as the i32 lanes of a vector, zeros beyond.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn load_bytes(s: &[u8], at: usize, n: usize) -> __m512i {
-        let mut b = [0u8; 16];
-        b[..n].copy_from_slice(&s[at..at + n]);
-        // SAFETY: 16 bytes read from an array of 16.
-        _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(b.as_ptr().cast()) })
-    }
+        #[inline(always)]
+        fn load(s: &[f32], at: usize, n: usize) -> Ymm {
+            let s = &s[at..at + n];
+            Ymm(unsafe {
+                if n == 8 {
+                    _mm256_loadu_ps(s.as_ptr())
+                } else {
+                    _mm256_maskload_ps(s.as_ptr(), Ymm::first(n))
+                }
+            })
+        }
 
-    /// The low bytes of lanes `0 .. n` of `v` into `s` from `at`.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn store_bytes(v: __m512i, s: &mut [u8], at: usize, n: usize) {
-        let mut b = [0u8; 16];
-        // SAFETY: 16 bytes written to an array of 16.
-        unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(v)) };
-        s[at..at + n].copy_from_slice(&b[..n]);
+        #[inline(always)]
+        fn store(self, s: &mut [f32], at: usize, n: usize) {
+            let s = &mut s[at..at + n];
+            unsafe {
+                if n == 8 {
+                    _mm256_storeu_ps(s.as_mut_ptr(), self.0)
+                } else {
+                    _mm256_maskstore_ps(s.as_mut_ptr(), Ymm::first(n), self.0)
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn load_bytes(s: &[u8], at: usize, n: usize) -> Ymm {
+            let mut b = [0u8; 16];
+            b[..n].copy_from_slice(&s[at..at + n]);
+            Ymm(unsafe { _mm256_castsi256_ps(_mm256_cvtepu8_epi32(_mm_loadu_si128(b.as_ptr().cast()))) })
+        }
+
+        #[inline(always)]
+        fn store_bytes(self, s: &mut [u8], at: usize, n: usize) {
+            let mut v = [0i32; 8];
+            unsafe { _mm256_storeu_si256(v.as_mut_ptr().cast(), _mm256_castps_si256(self.0)) };
+            for (out, &x) in s[at..at + n].iter_mut().zip(&v) {
+                *out = x as u8;
+            }
+        }
+
+        /// Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped.
+        #[inline(always)]
+        fn transpose(r: [Ymm; 8]) -> [Ymm; 8] {
+            unsafe {
+                let r = r.map(|x| x.0);
+                let t = [
+                    _mm256_unpacklo_ps(r[0], r[1]),
+                    _mm256_unpackhi_ps(r[0], r[1]),
+                    _mm256_unpacklo_ps(r[2], r[3]),
+                    _mm256_unpackhi_ps(r[2], r[3]),
+                    _mm256_unpacklo_ps(r[4], r[5]),
+                    _mm256_unpackhi_ps(r[4], r[5]),
+                    _mm256_unpacklo_ps(r[6], r[7]),
+                    _mm256_unpackhi_ps(r[6], r[7]),
+                ];
+                let u = [
+                    _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+                    _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+                    _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+                    _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+                    _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+                    _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+                    _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+                    _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+                ];
+                [
+                    Ymm(_mm256_permute2f128_ps::<0x20>(u[0], u[4])),
+                    Ymm(_mm256_permute2f128_ps::<0x20>(u[1], u[5])),
+                    Ymm(_mm256_permute2f128_ps::<0x20>(u[2], u[6])),
+                    Ymm(_mm256_permute2f128_ps::<0x20>(u[3], u[7])),
+                    Ymm(_mm256_permute2f128_ps::<0x31>(u[0], u[4])),
+                    Ymm(_mm256_permute2f128_ps::<0x31>(u[1], u[5])),
+                    Ymm(_mm256_permute2f128_ps::<0x31>(u[2], u[6])),
+                    Ymm(_mm256_permute2f128_ps::<0x31>(u[3], u[7])),
+                ]
+            }
+        }
+
+        #[inline(always)]
+        fn argmax4([a, b, c, d]: [Ymm; 4]) -> (Ymm, Ymm) {
+            unsafe {
+                let (mut at, mut best) = (_mm256_setzero_ps(), a.0);
+                for (i, x) in [(1, b.0), (2, c.0), (3, d.0)] {
+                    let more = _mm256_cmp_ps::<_CMP_GT_OQ>(x, best);
+                    at = _mm256_blendv_ps(at, _mm256_castsi256_ps(_mm256_set1_epi32(i)), more);
+                    best = _mm256_blendv_ps(best, x, more);
+                }
+                let (mut first_nan, mut nan) = (at, _mm256_setzero_ps());
+                for (i, x) in [(3, d.0), (2, c.0), (1, b.0), (0, a.0)] {
+                    let is_nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
+                    first_nan = _mm256_blendv_ps(first_nan, _mm256_castsi256_ps(_mm256_set1_epi32(i)), is_nan);
+                    nan = _mm256_or_ps(nan, is_nan);
+                }
+                (Ymm(_mm256_blendv_ps(at, first_nan, nan)), Ymm(_mm256_blendv_ps(best, _mm256_set1_ps(f32::NAN), nan)))
+            }
+        }
+
+        #[inline(always)]
+        fn where_at(self, at: Ymm, p: i32) -> Ymm {
+            unsafe {
+                let here = _mm256_cmpeq_epi32(_mm256_castps_si256(at.0), _mm256_set1_epi32(p));
+                Ymm(_mm256_and_ps(_mm256_castsi256_ps(here), self.0))
+            }
+        }
     }
 
     /// `dst[j·ds + i] = src[i·ss + j]` for `i < rows`, `j < cols`: the `rows × cols` matrix at the
-    /// start of `src` (rows `ss` apart) transposed into `dst` (rows `ds` apart), in 16×16 blocks.
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn transpose(src: &[f32], ss: usize, rows: usize, cols: usize, dst: &mut [f32], ds: usize) {
-        for i0 in (0..rows).step_by(16) {
-            let ni = 16.min(rows - i0);
-            for j0 in (0..cols).step_by(16) {
-                let nj = 16.min(cols - j0);
+    /// start of `src` (rows `ss` apart) transposed into `dst` (rows `ds` apart), a block at a time.
+    #[inline(always)]
+    fn transpose<B: Block>(src: &[f32], ss: usize, rows: usize, cols: usize, dst: &mut [f32], ds: usize) {
+        for i0 in (0..rows).step_by(B::N) {
+            let ni = B::N.min(rows - i0);
+            for j0 in (0..cols).step_by(B::N) {
+                let nj = B::N.min(cols - j0);
                 // Constant trip counts (rows past the matrix are zeros, not loads), so that the rows
                 // stay in registers.
-                let mut r = [_mm512_setzero_ps(); 16];
-                for (i, ri) in r.iter_mut().enumerate() {
+                let mut r = B::rows();
+                for (i, ri) in r.as_mut().iter_mut().enumerate() {
                     if i < ni {
-                        *ri = load(src, (i0 + i) * ss + j0, nj);
+                        *ri = B::load(src, (i0 + i) * ss + j0, nj);
                     }
                 }
-                for (j, t) in transpose16(r).into_iter().enumerate() {
+                for (j, t) in B::transpose(r).as_ref().iter().enumerate() {
                     if j < nj {
-                        store(t, dst, (j0 + j) * ds + i0, ni);
+                        t.store(dst, (j0 + j) * ds + i0, ni);
                     }
                 }
             }
         }
     }
 
-    /// [`super::pool_from_channels_last`] for `c` channels pooled to `ho × wo`: 16 channels (the
-    /// lanes) and 16 pooled pixels at a time, each window's maximum and argmax by [`argmax4`]'s
-    /// rules, lane by lane, then both 16×16 blocks transposed into the planes.
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn pool_from_channels_last(
-        hwc: &[f32],
-        wp: usize,
-        (c, ho, wo): (usize, usize, usize),
-        plane: &mut [f32],
-        at: &mut [u8],
-    ) {
+    /// [`super::pool_from_channels_last`] for `c` channels pooled to `ho × wo`: a block of
+    /// channels (the lanes) and of pooled pixels at a time, each window's maximum and argmax lane
+    /// by lane, then both blocks transposed into the planes.
+    #[inline(always)]
+    fn pool<B: Block>(hwc: &[f32], wp: usize, (c, ho, wo): (usize, usize, usize), plane: &mut [f32], at: &mut [u8]) {
         let row = wp * c;
-        for ch0 in (0..c).step_by(16) {
-            let cb = 16.min(c - ch0);
+        for ch0 in (0..c).step_by(B::N) {
+            let cb = B::N.min(c - ch0);
             for y in 0..ho {
-                for x0 in (0..wo).step_by(16) {
-                    let nx = 16.min(wo - x0);
-                    let (mut best, mut arg) = ([_mm512_setzero_ps(); 16], [_mm512_setzero_ps(); 16]);
-                    for x in 0..16 {
+                for x0 in (0..wo).step_by(B::N) {
+                    let nx = B::N.min(wo - x0);
+                    let (mut arg, mut best) = (B::rows(), B::rows());
+                    for (x, (a, v)) in arg.as_mut().iter_mut().zip(best.as_mut()).enumerate() {
                         if x < nx {
                             let p = (2 * y * wp + 2 * (x0 + x)) * c + ch0;
                             let window = [
-                                load(hwc, p, cb),
-                                load(hwc, p + c, cb),
-                                load(hwc, p + row, cb),
-                                load(hwc, p + row + c, cb),
+                                B::load(hwc, p, cb),
+                                B::load(hwc, p + c, cb),
+                                B::load(hwc, p + row, cb),
+                                B::load(hwc, p + row + c, cb),
                             ];
-                            let (i, v) = argmax4(window);
-                            (best[x], arg[x]) = (v, _mm512_castsi512_ps(i));
+                            (*a, *v) = B::argmax4(window);
                         }
                     }
-                    let (best, arg) = (transpose16(best), transpose16(arg));
-                    for k in 0..16 {
+                    let (arg, best) = (B::transpose(arg), B::transpose(best));
+                    for (k, (a, v)) in arg.as_ref().iter().zip(best.as_ref()).enumerate() {
                         if k < cb {
                             let out = ((ch0 + k) * ho + y) * wo + x0;
-                            store(best[k], plane, out, nx);
-                            store_bytes(_mm512_castps_si512(arg[k]), at, out, nx);
+                            v.store(plane, out, nx);
+                            a.store_bytes(at, out, nx);
                         }
                     }
                 }
@@ -344,32 +549,12 @@ mod avx512 {
         }
     }
 
-    /// [`crate::ops::maxpool::argmax4`] lane by lane: the position (0-3) of each lane's maximum
-    /// of `a b / c d` and its value, the first on ties, the first NaN if there is one.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn argmax4([a, b, c, d]: [__m512; 4]) -> (__m512i, __m512) {
-        let (mut at, mut best) = (_mm512_setzero_si512(), a);
-        for (i, x) in [(1, b), (2, c), (3, d)] {
-            let more = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, best);
-            at = _mm512_mask_mov_epi32(at, more, _mm512_set1_epi32(i));
-            best = _mm512_mask_mov_ps(best, more, x);
-        }
-        let (mut first_nan, mut nan) = (at, 0);
-        for (i, x) in [(3, d), (2, c), (1, b), (0, a)] {
-            let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-            first_nan = _mm512_mask_mov_epi32(first_nan, is_nan, _mm512_set1_epi32(i));
-            nan |= is_nan;
-        }
-        (_mm512_mask_mov_epi32(at, nan, first_nan), _mm512_mask_mov_ps(best, nan, _mm512_set1_ps(f32::NAN)))
-    }
-
     /// [`super::unpool_to_channels_last`]'s windows for `c` channels pooled to `ho × wo` (the odd
-    /// last row and column are the caller's): 16 pooled pixels and 16 channels at a time, the
-    /// gradient and the argmax positions transposed to channels-last, then each window's four
+    /// last row and column are the caller's): a block of pooled pixels and of channels at a time,
+    /// the gradient and the argmax positions transposed to channels-last, then each window's four
     /// pixels written whole, the value where the position matches and zero elsewhere.
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn unpool_to_channels_last(
+    #[inline(always)]
+    fn unpool<B: Block>(
         gy: &[f32],
         at: &[u8],
         (c, ho, wo): (usize, usize, usize),
@@ -378,34 +563,55 @@ mod avx512 {
         hwc: &mut [f32],
     ) {
         let row = wp * c;
-        let position = [_mm512_set1_epi32(0), _mm512_set1_epi32(1), _mm512_set1_epi32(2), _mm512_set1_epi32(3)];
-        for ch0 in (0..c).step_by(16) {
-            let cb = 16.min(c - ch0);
+        for ch0 in (0..c).step_by(B::N) {
+            let cb = B::N.min(c - ch0);
             for y in 0..ho {
-                for x0 in (0..wo).step_by(16) {
-                    let nx = 16.min(wo - x0);
-                    let (mut g, mut a) = ([_mm512_setzero_ps(); 16], [_mm512_setzero_ps(); 16]);
-                    for k in 0..16 {
+                for x0 in (0..wo).step_by(B::N) {
+                    let nx = B::N.min(wo - x0);
+                    let (mut g, mut a) = (B::rows(), B::rows());
+                    for (k, (g, a)) in g.as_mut().iter_mut().zip(a.as_mut()).enumerate() {
                         if k < cb {
                             let i = ((ch0 + k) * ho + y) * wo + x0;
-                            g[k] = load(gy, i, nx);
-                            a[k] = _mm512_castsi512_ps(load_bytes(at, i, nx));
+                            (*g, *a) = (B::load(gy, i, nx), B::load_bytes(at, i, nx));
                         }
                     }
-                    let (g, a) = (transpose16(g), transpose16(a));
-                    for x in 0..16 {
-                        if x >= nx {
-                            break;
-                        }
+                    let (g, a) = (B::transpose(g), B::transpose(a));
+                    for (x, (&g, &a)) in g.as_ref().iter().zip(a.as_ref()).enumerate().take(nx) {
                         let top = ((2 * y + pad) * wp + 2 * (x0 + x) + pad) * c + ch0;
-                        let a = _mm512_castps_si512(a[x]);
                         for (p, to) in [top, top + c, top + row, top + row + c].into_iter().enumerate() {
-                            let here = _mm512_cmpeq_epi32_mask(a, position[p]);
-                            store(_mm512_maskz_mov_ps(here, g[x]), hwc, to, cb);
+                            g.where_at(a, p as i32).store(hwc, to, cb);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The entry points: each loop compiled with the instructions of its block.
+    macro_rules! entry {
+        ($($feature:literal: $block:ty => $transpose:ident, $pool:ident, $unpool:ident;)*) => {$(
+            /// [`transpose`] on this block. Safety: the CPU runs these instructions.
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $transpose(src: &[f32], ss: usize, rows: usize, cols: usize, dst: &mut [f32], ds: usize) {
+                transpose::<$block>(src, ss, rows, cols, dst, ds)
+            }
+
+            /// [`pool`] on this block. Safety: the CPU runs these instructions.
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $pool(hwc: &[f32], wp: usize, dims: (usize, usize, usize), plane: &mut [f32], at: &mut [u8]) {
+                pool::<$block>(hwc, wp, dims, plane, at)
+            }
+
+            /// [`unpool`] on this block. Safety: the CPU runs these instructions.
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $unpool(gy: &[f32], at: &[u8], dims: (usize, usize, usize), pad: usize, wp: usize, hwc: &mut [f32]) {
+                unpool::<$block>(gy, at, dims, pad, wp, hwc)
+            }
+        )*};
+    }
+
+    entry! {
+        "avx512f": Zmm => transpose16, pool16, unpool16;
+        "avx2": Ymm => transpose8, pool8, unpool8;
     }
 }
